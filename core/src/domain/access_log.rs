@@ -1,0 +1,168 @@
+//! The access log's hash chain.
+//!
+//! Each tenant's entries form a chain: an entry's hash is SHA-256 over the previous entry's
+//! hash and the entry's own fields, serialised canonically (a JSON array, so no two different
+//! entries share an encoding). Changing, inserting or removing an entry breaks the chain at
+//! that entry. Retention removes only the oldest entries and records the hash it removed
+//! through, so the remaining chain still verifies from that anchor.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The hash before the first entry of a chain.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One access-log entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the tenant's chain, from 1, without gaps.
+    pub seq: i64,
+    /// When, UTC epoch milliseconds.
+    pub at: i64,
+    /// Who: an account's email, `system`, or the email tried at a failed login.
+    pub actor: String,
+    /// From which address.
+    pub ip: String,
+    /// What, e.g. `login.ok`, `employee.update`, `employees.export`.
+    pub action: String,
+    /// On what, e.g. `employee:42`.
+    pub target: String,
+    /// Details as a JSON object.
+    pub detail: String,
+    /// The previous entry's hash.
+    pub prev_hash: String,
+    /// This entry's hash.
+    pub hash: String,
+}
+
+impl Entry {
+    /// The hash this entry's content and `prev_hash` call for.
+    pub fn computed_hash(&self) -> String {
+        let canonical = serde_json::json!([
+            self.seq, self.at, self.actor, self.ip, self.action, self.target, self.detail
+        ])
+        .to_string();
+        let mut hasher = Sha256::new();
+        hasher.update(self.prev_hash.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(canonical.as_bytes());
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// Why a chain does not verify, naming the first bad entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The entry's content no longer matches its hash: it was altered.
+    Altered { seq: i64 },
+    /// The entry does not follow the one before it (one was removed or inserted).
+    Gap { seq: i64, expected_seq: i64 },
+    /// The entry's `prev_hash` differs from the previous entry's hash.
+    Unlinked { seq: i64 },
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainBreak::Altered { seq } => write!(f, "entry {seq} was altered (its hash does not match its content)"),
+            ChainBreak::Gap { seq, expected_seq } => write!(f, "entry {seq} follows a gap: entry {expected_seq} is missing"),
+            ChainBreak::Unlinked { seq } => write!(f, "entry {seq} does not link to the entry before it"),
+        }
+    }
+}
+
+/// Verifies entries in `seq` order, continuing a chain whose last verified entry was
+/// `after_seq` with hash `after_hash` (the anchor, or [`GENESIS_HASH`] at 0).
+/// Returns the new anchor, so a long chain can be verified in pages.
+pub fn verify<'a>(
+    after_seq: i64,
+    after_hash: &str,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> Result<(i64, String), ChainBreak> {
+    let mut seq = after_seq;
+    let mut hash = after_hash.to_owned();
+    for entry in entries {
+        if entry.seq != seq + 1 {
+            return Err(ChainBreak::Gap {
+                seq: entry.seq,
+                expected_seq: seq + 1,
+            });
+        }
+        if entry.prev_hash != hash {
+            return Err(ChainBreak::Unlinked { seq: entry.seq });
+        }
+        let computed = entry.computed_hash();
+        if computed != entry.hash {
+            return Err(ChainBreak::Altered { seq: entry.seq });
+        }
+        seq = entry.seq;
+        hash = computed;
+    }
+    Ok((seq, hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<Entry> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut entry = Entry {
+                    seq,
+                    at: seq * 1000,
+                    actor: "a@x.jp".into(),
+                    ip: "127.0.0.1".into(),
+                    action: "login.ok".into(),
+                    target: String::new(),
+                    detail: "{}".into(),
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                entry.hash = entry.computed_hash();
+                prev = entry.hash.clone();
+                entry
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let entries = chain(5);
+        let (seq, hash) = verify(0, GENESIS_HASH, &entries).unwrap();
+        assert_eq!((seq, hash), (5, entries[4].hash.clone()));
+    }
+
+    #[test]
+    fn an_altered_entry_is_named() {
+        let mut entries = chain(5);
+        entries[2].actor = "mallory@x.jp".into();
+        assert_eq!(verify(0, GENESIS_HASH, &entries), Err(ChainBreak::Altered { seq: 3 }));
+    }
+
+    #[test]
+    fn a_removed_entry_is_named() {
+        let mut entries = chain(5);
+        entries.remove(1);
+        assert_eq!(
+            verify(0, GENESIS_HASH, &entries),
+            Err(ChainBreak::Gap { seq: 3, expected_seq: 2 })
+        );
+    }
+
+    #[test]
+    fn a_rehashed_forgery_still_breaks_the_link_after_it() {
+        let mut entries = chain(5);
+        entries[1].action = "nothing.happened".into();
+        entries[1].hash = entries[1].computed_hash();
+        assert_eq!(verify(0, GENESIS_HASH, &entries), Err(ChainBreak::Unlinked { seq: 3 }));
+    }
+
+    #[test]
+    fn a_chain_resumes_from_its_retention_anchor() {
+        let entries = chain(5);
+        assert!(verify(2, &entries[1].hash, &entries[2..]).is_ok());
+        assert_eq!(verify(0, GENESIS_HASH, &entries[2..]), Err(ChainBreak::Gap { seq: 3, expected_seq: 1 }));
+    }
+}

@@ -1,0 +1,7 @@
+//! Pure domain rules: no I/O, no database types.
+
+pub mod access_log;
+pub mod csv_cell;
+pub mod password;
+pub mod people;
+pub mod token;

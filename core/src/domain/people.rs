@@ -1,0 +1,176 @@
+//! The people Frontdesk knows: employees and admin accounts, and their settings.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::i18n::Lang;
+
+/// What an admin account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Front-desk staff: reads the directory, changes nothing.
+    Receptionist,
+    /// Manages employees and locations, reads the access log.
+    Admin,
+    /// Everything an admin does, plus managing admin accounts.
+    Owner,
+}
+
+/// A chat platform an employee can be reached on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Slack,
+    Teams,
+    Discord,
+    /// Frontdesk's own web chat.
+    Web,
+}
+
+impl Platform {
+    /// Every platform, in display order.
+    pub const ALL: [Platform; 4] = [
+        Platform::Slack,
+        Platform::Teams,
+        Platform::Discord,
+        Platform::Web,
+    ];
+}
+
+/// How an employee wants to hear about visitors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationPreference {
+    Chat,
+    Email,
+    ChatAndEmail,
+}
+
+/// Implements `as_str`, `Display` and `FromStr` from one table of names.
+macro_rules! named {
+    ($ty:ty, $what:literal, { $($variant:path => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The stored and displayed name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($variant => $name),+ }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($name => Ok($variant),)+
+                    other => Err(format!(
+                        concat!("unknown ", $what, " {:?} (expected one of: {})"),
+                        other,
+                        [$($name),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+named!(Role, "role", {
+    Role::Receptionist => "receptionist",
+    Role::Admin => "admin",
+    Role::Owner => "owner",
+});
+named!(Platform, "platform", {
+    Platform::Slack => "slack",
+    Platform::Teams => "teams",
+    Platform::Discord => "discord",
+    Platform::Web => "web",
+});
+named!(NotificationPreference, "notification preference", {
+    NotificationPreference::Chat => "chat",
+    NotificationPreference::Email => "email",
+    NotificationPreference::ChatAndEmail => "chat_and_email",
+});
+
+/// Checks the shape of an email address (one `@`, a dotted domain, no spaces), lower-cased.
+pub fn normalize_email(raw: &str) -> Result<String, String> {
+    let email = raw.trim().to_lowercase();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && email.len() <= 254
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if valid {
+        Ok(email)
+    } else {
+        Err(format!("{raw:?} is not an email address"))
+    }
+}
+
+/// Checks that `zone` is an IANA time zone name such as `Asia/Tokyo`.
+pub fn validate_time_zone(zone: &str) -> Result<(), String> {
+    zone.parse::<chrono_tz::Tz>()
+        .map(|_| ())
+        .map_err(|_| format!("{zone:?} is not an IANA time zone (e.g. Asia/Tokyo)"))
+}
+
+/// Checks that a kana reading holds only kana (and spaces / long-vowel marks).
+pub fn validate_kana(reading: &str) -> Result<(), String> {
+    let is_kana = |c: char| {
+        matches!(c, '\u{3040}'..='\u{309F}' | '\u{30A0}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}')
+            || c == ' '
+            || c == '\u{3000}'
+    };
+    if reading.chars().all(is_kana) {
+        Ok(())
+    } else {
+        Err(format!("{reading:?} must be written in kana (e.g. さとう ありす)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_explained() {
+        for platform in Platform::ALL {
+            assert_eq!(platform.as_str().parse::<Platform>(), Ok(platform));
+        }
+        let err = "superuser".parse::<Role>().unwrap_err();
+        assert!(err.contains("superuser") && err.contains("owner"), "{err}");
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(normalize_email(" Alice@Demo.Example ").unwrap(), "alice@demo.example");
+        for bad in ["alice", "alice@", "@demo.example", "a b@x.jp", "a@b", "a@.jp"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_zones_must_be_iana_names() {
+        assert!(validate_time_zone("Asia/Tokyo").is_ok());
+        assert!(validate_time_zone("Tokyo Standard Time").is_err());
+    }
+
+    #[test]
+    fn kana_readings_accept_hiragana_and_katakana_only() {
+        assert!(validate_kana("さとう ありす").is_ok());
+        assert!(validate_kana("サトウ・アリス").is_ok());
+        assert!(validate_kana("佐藤").is_err());
+        assert!(validate_kana("sato").is_err());
+    }
+}

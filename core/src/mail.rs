@@ -1,0 +1,89 @@
+//! The two [`Mailer`]s: SMTP through lettre, and `.eml` files for the embedded default.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, Message, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::port::{Mail, MailError, Mailer};
+
+fn build(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> {
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|err| MailError::Permanent(format!("bad recipient {:?}: {err}", mail.to)))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(mail.subject.clone())
+        .header(ContentType::TEXT_PLAIN)
+        .body(mail.body.clone())
+        .map_err(|err| MailError::Permanent(format!("cannot build message: {err}")))
+}
+
+/// Sends through an SMTP server (`smtp://host:port`, `smtps://…`, `?tls=required`).
+#[derive(Debug)]
+pub struct SmtpMailer {
+    from: Mailbox,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl SmtpMailer {
+    /// A mailer for the server at `url`, sending as `from`.
+    pub fn new(url: &str, from: &str) -> Result<Self, String> {
+        let from = from.parse().map_err(|err| format!("[mail] from {from:?}: {err}"))?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|err| format!("[mail] smtp_url: {err}"))?
+            .build();
+        Ok(SmtpMailer { from, transport })
+    }
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        let message = build(&self.from, mail)?;
+        self.transport.send(message).await.map(|_| ()).map_err(|err| {
+            if err.is_permanent() {
+                MailError::Permanent(err.to_string())
+            } else {
+                MailError::Temporary(err.to_string())
+            }
+        })
+    }
+}
+
+/// Writes each message as an `.eml` file into a directory (no mail server needed).
+#[derive(Debug)]
+pub struct FileMailer {
+    from: Mailbox,
+    dir: PathBuf,
+}
+
+impl FileMailer {
+    /// A mailer writing into `dir` (created when needed), sending as `from`.
+    pub fn new(dir: PathBuf, from: &str) -> Result<Self, String> {
+        let from = from.parse().map_err(|err| format!("[mail] from {from:?}: {err}"))?;
+        Ok(FileMailer { from, dir })
+    }
+}
+
+#[async_trait]
+impl Mailer for FileMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        let message = build(&self.from, mail)?;
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|err| MailError::Temporary(format!("{}: {err}", self.dir.display())))?;
+        let name = format!(
+            "{}-{}.eml",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+            uuid::Uuid::new_v4()
+        );
+        let path = self.dir.join(name);
+        tokio::fs::write(&path, message.formatted())
+            .await
+            .map_err(|err| MailError::Temporary(format!("{}: {err}", path.display())))
+    }
+}

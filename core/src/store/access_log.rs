@@ -1,0 +1,184 @@
+//! The access log's storage: appending to a tenant's chain, listing, retention.
+
+use super::{StoreError, Tx, on_tx};
+use crate::domain::access_log::Entry;
+
+/// Who did what, before it is placed in the chain.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub at: i64,
+    pub actor: &'a str,
+    pub ip: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    /// A JSON object.
+    pub detail: &'a str,
+}
+
+/// Filters for listing; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    /// From this instant (epoch ms, inclusive).
+    pub from: Option<i64>,
+    /// Until this instant (epoch ms, exclusive).
+    pub until: Option<i64>,
+    /// Only entries older than this sequence number (the next page).
+    pub before_seq: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    seq: i64,
+    at: i64,
+    actor: String,
+    ip: String,
+    action: String,
+    target: String,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<EntryRow> for Entry {
+    fn from(r: EntryRow) -> Entry {
+        Entry {
+            seq: r.seq,
+            at: r.at,
+            actor: r.actor,
+            ip: r.ip,
+            action: r.action,
+            target: r.target,
+            detail: r.detail,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+// Advancing the head first takes its row lock (PostgreSQL) inside the write transaction,
+// so appends within a tenant are serialised and the chain never forks.
+const ADVANCE_HEAD: &str = "UPDATE access_log_head SET last_seq = last_seq + 1 \
+    WHERE tenant_id = $1 RETURNING last_seq, last_hash";
+const SET_HEAD_HASH: &str = "UPDATE access_log_head SET last_hash = $2 WHERE tenant_id = $1";
+const INSERT: &str = "INSERT INTO access_log \
+    (tenant_id, seq, at, actor, ip, action, target, detail, prev_hash, hash) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const LIST: &str = "SELECT seq, at, actor, ip, action, target, detail, prev_hash, hash \
+    FROM access_log WHERE tenant_id = $1 \
+    AND (CAST($2 AS TEXT) IS NULL OR action = $2) \
+    AND (CAST($3 AS TEXT) IS NULL OR actor = $3) \
+    AND (CAST($4 AS BIGINT) IS NULL OR at >= $4) \
+    AND (CAST($5 AS BIGINT) IS NULL OR at < $5) \
+    AND (CAST($6 AS BIGINT) IS NULL OR seq < $6) \
+    ORDER BY seq DESC LIMIT $7";
+const CHAIN_PAGE: &str = "SELECT seq, at, actor, ip, action, target, detail, prev_hash, hash \
+    FROM access_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+const ANCHOR: &str =
+    "SELECT purged_through_seq, purged_hash FROM access_log_head WHERE tenant_id = $1";
+const LAST_BEFORE: &str = "SELECT seq, hash FROM access_log \
+    WHERE tenant_id = $1 AND at < $2 ORDER BY seq DESC LIMIT 1";
+const PURGE_THROUGH: &str = "DELETE FROM access_log WHERE tenant_id = $1 AND seq <= $2";
+const SET_ANCHOR: &str = "UPDATE access_log_head SET purged_through_seq = $2, purged_hash = $3 \
+    WHERE tenant_id = $1";
+
+/// Appends `record` to the tenant's chain; returns the stored entry.
+pub async fn append(tx: &mut Tx, tenant_id: i64, record: &Record<'_>) -> Result<Entry, StoreError> {
+    let (seq, prev_hash): (i64, String) = on_tx!(tx, |c| sqlx::query_as(ADVANCE_HEAD)
+        .bind(tenant_id)
+        .fetch_one(&mut *c)
+        .await?);
+    let mut entry = Entry {
+        seq,
+        at: record.at,
+        actor: record.actor.to_owned(),
+        ip: record.ip.to_owned(),
+        action: record.action.to_owned(),
+        target: record.target.to_owned(),
+        detail: record.detail.to_owned(),
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry.computed_hash();
+    on_tx!(tx, |c| sqlx::query(INSERT)
+        .bind(tenant_id)
+        .bind(entry.seq)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.ip)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(&entry.detail)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    on_tx!(tx, |c| sqlx::query(SET_HEAD_HASH)
+        .bind(tenant_id)
+        .bind(&entry.hash)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(entry)
+}
+
+/// Up to `limit` entries matching `filter`, newest first.
+pub async fn list(tx: &mut Tx, tenant_id: i64, filter: &Filter, limit: i64) -> Result<Vec<Entry>, StoreError> {
+    let rows: Vec<EntryRow> = on_tx!(tx, |c| sqlx::query_as(LIST)
+        .bind(tenant_id)
+        .bind(filter.action.as_deref())
+        .bind(filter.actor.as_deref())
+        .bind(filter.from)
+        .bind(filter.until)
+        .bind(filter.before_seq)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?);
+    Ok(rows.into_iter().map(Entry::from).collect())
+}
+
+/// Up to `limit` entries after `after_seq`, oldest first (for verification).
+pub async fn chain_page(tx: &mut Tx, tenant_id: i64, after_seq: i64, limit: i64) -> Result<Vec<Entry>, StoreError> {
+    let rows: Vec<EntryRow> = on_tx!(tx, |c| sqlx::query_as(CHAIN_PAGE)
+        .bind(tenant_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?);
+    Ok(rows.into_iter().map(Entry::from).collect())
+}
+
+/// Where the remaining chain starts: the last purged sequence number and its hash.
+pub async fn anchor(tx: &mut Tx, tenant_id: i64) -> Result<(i64, String), StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(ANCHOR)
+        .bind(tenant_id)
+        .fetch_one(&mut *c)
+        .await?))
+}
+
+/// Removes the entries older than `cutoff` (epoch ms) and moves the anchor past them;
+/// returns how many were removed.
+pub async fn purge_older_than(tx: &mut Tx, tenant_id: i64, cutoff: i64) -> Result<u64, StoreError> {
+    let last: Option<(i64, String)> = on_tx!(tx, |c| sqlx::query_as(LAST_BEFORE)
+        .bind(tenant_id)
+        .bind(cutoff)
+        .fetch_optional(&mut *c)
+        .await?);
+    let Some((seq, hash)) = last else { return Ok(0) };
+    let removed = on_tx!(tx, |c| sqlx::query(PURGE_THROUGH)
+        .bind(tenant_id)
+        .bind(seq)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    on_tx!(tx, |c| sqlx::query(SET_ANCHOR)
+        .bind(tenant_id)
+        .bind(seq)
+        .bind(&hash)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(removed)
+}

@@ -1,0 +1,267 @@
+//! The employee directory: who visitors come to see, and how to reach them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, Tx, on_tx};
+use crate::domain::people::{Lang, NotificationPreference, Platform};
+
+/// An employee as the directory holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Employee {
+    pub id: i64,
+    #[serde(flatten)]
+    pub profile: EmployeeProfile,
+}
+
+/// Everything about an employee that an admin sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmployeeProfile {
+    pub email: String,
+    /// The name as written (e.g. 佐藤 ありす).
+    pub name: String,
+    /// The reading in kana (e.g. さとう ありす), for kiosk search.
+    pub name_kana: String,
+    pub department: String,
+    /// IANA time zone, e.g. `Asia/Tokyo`.
+    pub time_zone: String,
+    #[schema(value_type = String, example = "ja")]
+    pub language: Lang,
+    #[schema(value_type = String, example = "chat")]
+    pub notification: NotificationPreference,
+    /// The employee's user id on each chat platform they use.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub chat_identities: BTreeMap<Platform, String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EmployeeRow {
+    id: i64,
+    email: String,
+    name: String,
+    name_kana: String,
+    department: String,
+    time_zone: String,
+    language: String,
+    notification: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct IdentityRow {
+    employee_id: i64,
+    platform: String,
+    external_id: String,
+}
+
+fn assemble(rows: Vec<EmployeeRow>, identities: Vec<IdentityRow>) -> Result<Vec<Employee>, StoreError> {
+    let mut by_employee: BTreeMap<i64, BTreeMap<Platform, String>> = BTreeMap::new();
+    for identity in identities {
+        let platform = identity.platform.parse().map_err(StoreError::Corrupt)?;
+        by_employee
+            .entry(identity.employee_id)
+            .or_default()
+            .insert(platform, identity.external_id);
+    }
+    rows.into_iter()
+        .map(|row| {
+            Ok(Employee {
+                id: row.id,
+                profile: EmployeeProfile {
+                    email: row.email,
+                    name: row.name,
+                    name_kana: row.name_kana,
+                    department: row.department,
+                    time_zone: row.time_zone,
+                    language: row.language.parse().map_err(StoreError::Corrupt)?,
+                    notification: row.notification.parse().map_err(StoreError::Corrupt)?,
+                    chat_identities: by_employee.remove(&row.id).unwrap_or_default(),
+                },
+            })
+        })
+        .collect()
+}
+
+
+const INSERT: &str = "INSERT INTO employees \
+    (tenant_id, email, name, name_kana, department, time_zone, language, notification, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
+const UPDATE: &str = "UPDATE employees SET email = $3, name = $4, name_kana = $5, department = $6, \
+    time_zone = $7, language = $8, notification = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2";
+const DELETE: &str = "DELETE FROM employees WHERE tenant_id = $1 AND id = $2";
+const DELETE_IDENTITIES: &str = "DELETE FROM employee_chat_identities WHERE tenant_id = $1 AND employee_id = $2";
+const INSERT_IDENTITY: &str = "INSERT INTO employee_chat_identities \
+    (tenant_id, employee_id, platform, external_id) VALUES ($1, $2, $3, $4)";
+const FIND: &str = "SELECT id, email, name, name_kana, department, time_zone, language, notification \
+    FROM employees WHERE tenant_id = $1 AND id = $2";
+const FIND_BY_EMAIL: &str = "SELECT id, email, name, name_kana, department, time_zone, language, notification \
+    FROM employees WHERE tenant_id = $1 AND email = $2";
+const IDENTITIES_OF: &str = "SELECT employee_id, platform, external_id FROM employee_chat_identities \
+    WHERE tenant_id = $1 AND employee_id = $2";
+// $2 is a LIKE pattern over name, reading and email, or NULL for everyone.
+const LIST: &str = "SELECT id, email, name, name_kana, department, time_zone, language, notification \
+    FROM employees WHERE tenant_id = $1 \
+    AND (CAST($2 AS TEXT) IS NULL OR LOWER(name) LIKE $2 OR name_kana LIKE $2 OR email LIKE $2) \
+    ORDER BY name_kana, id LIMIT $3 OFFSET $4";
+const COUNT: &str = "SELECT COUNT(*) FROM employees WHERE tenant_id = $1 \
+    AND (CAST($2 AS TEXT) IS NULL OR LOWER(name) LIKE $2 OR name_kana LIKE $2 OR email LIKE $2)";
+const IDENTITIES_OF_PAGE: &str = "SELECT employee_id, platform, external_id \
+    FROM employee_chat_identities WHERE tenant_id = $1 AND employee_id IN (\
+    SELECT id FROM employees WHERE tenant_id = $1 \
+    AND (CAST($2 AS TEXT) IS NULL OR LOWER(name) LIKE $2 OR name_kana LIKE $2 OR email LIKE $2) \
+    ORDER BY name_kana, id LIMIT $3 OFFSET $4)";
+
+/// Adds an employee; [`StoreError::Duplicate`] when the email is taken in this tenant.
+pub async fn insert(tx: &mut Tx, tenant_id: i64, profile: &EmployeeProfile, now: i64) -> Result<i64, StoreError> {
+    let id: i64 = on_tx!(tx, |c| sqlx::query_scalar(INSERT)
+        .bind(tenant_id)
+        .bind(&profile.email)
+        .bind(&profile.name)
+        .bind(&profile.name_kana)
+        .bind(&profile.department)
+        .bind(&profile.time_zone)
+        .bind(profile.language.as_str())
+        .bind(profile.notification.as_str())
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?);
+    write_identities(tx, tenant_id, id, &profile.chat_identities).await?;
+    Ok(id)
+}
+
+/// Replaces an employee's profile; `false` when no such employee is in this tenant.
+pub async fn update(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    profile: &EmployeeProfile,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = on_tx!(tx, |c| sqlx::query(UPDATE)
+        .bind(tenant_id)
+        .bind(id)
+        .bind(&profile.email)
+        .bind(&profile.name)
+        .bind(&profile.name_kana)
+        .bind(&profile.department)
+        .bind(&profile.time_zone)
+        .bind(profile.language.as_str())
+        .bind(profile.notification.as_str())
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    if changed == 0 {
+        return Ok(false);
+    }
+    on_tx!(tx, |c| sqlx::query(DELETE_IDENTITIES)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    write_identities(tx, tenant_id, id, &profile.chat_identities).await?;
+    Ok(true)
+}
+
+async fn write_identities(
+    tx: &mut Tx,
+    tenant_id: i64,
+    employee_id: i64,
+    identities: &BTreeMap<Platform, String>,
+) -> Result<(), StoreError> {
+    for (platform, external_id) in identities {
+        on_tx!(tx, |c| sqlx::query(INSERT_IDENTITY)
+            .bind(tenant_id)
+            .bind(employee_id)
+            .bind(platform.as_str())
+            .bind(external_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+    }
+    Ok(())
+}
+
+/// Removes an employee; `false` when no such employee is in this tenant.
+pub async fn delete(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<bool, StoreError> {
+    let deleted = on_tx!(tx, |c| sqlx::query(DELETE)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(deleted > 0)
+}
+
+/// The employee with this id in this tenant.
+pub async fn find(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<Option<Employee>, StoreError> {
+    let row: Option<EmployeeRow> = on_tx!(tx, |c| sqlx::query_as(FIND)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?);
+    with_identities(tx, tenant_id, row).await
+}
+
+/// The employee with this (lower-case) email in this tenant.
+pub async fn find_by_email(tx: &mut Tx, tenant_id: i64, email: &str) -> Result<Option<Employee>, StoreError> {
+    let row: Option<EmployeeRow> = on_tx!(tx, |c| sqlx::query_as(FIND_BY_EMAIL)
+        .bind(tenant_id)
+        .bind(email)
+        .fetch_optional(&mut *c)
+        .await?);
+    with_identities(tx, tenant_id, row).await
+}
+
+async fn with_identities(
+    tx: &mut Tx,
+    tenant_id: i64,
+    row: Option<EmployeeRow>,
+) -> Result<Option<Employee>, StoreError> {
+    let Some(row) = row else { return Ok(None) };
+    let identities: Vec<IdentityRow> = on_tx!(tx, |c| sqlx::query_as(IDENTITIES_OF)
+        .bind(tenant_id)
+        .bind(row.id)
+        .fetch_all(&mut *c)
+        .await?);
+    Ok(assemble(vec![row], identities)?.pop())
+}
+
+/// One page of a tenant's employees (by kana reading), optionally matching `search`,
+/// and how many match in all.
+pub async fn list(
+    tx: &mut Tx,
+    tenant_id: i64,
+    search: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Employee>, i64), StoreError> {
+    let pattern = search.map(|s| format!("%{}%", s.to_lowercase().replace(['%', '_'], "")));
+    let rows: Vec<EmployeeRow> = on_tx!(tx, |c| sqlx::query_as(LIST)
+        .bind(tenant_id)
+        .bind(pattern.as_deref())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *c)
+        .await?);
+    let total: i64 = on_tx!(tx, |c| sqlx::query_scalar(COUNT)
+        .bind(tenant_id)
+        .bind(pattern.as_deref())
+        .fetch_one(&mut *c)
+        .await?);
+    let identities: Vec<IdentityRow> = on_tx!(tx, |c| sqlx::query_as(IDENTITIES_OF_PAGE)
+        .bind(tenant_id)
+        .bind(pattern.as_deref())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *c)
+        .await?);
+    Ok((assemble(rows, identities)?, total))
+}
+
+/// Every employee of a tenant (for export), by kana reading.
+pub async fn list_all(tx: &mut Tx, tenant_id: i64) -> Result<Vec<Employee>, StoreError> {
+    Ok(list(tx, tenant_id, None, i64::MAX, 0).await?.0)
+}
+
