@@ -1,1 +1,160 @@
-//! test
+//! Test support: every storage test runs on SQLite and on PostgreSQL.
+//!
+//! [`storage_tests!`] turns each `async fn name(t: &TestDb)` into a module `name` with two
+//! tests, `sqlite` and `postgres`. The PostgreSQL one runs when `FRONTDESK_TEST_DATABASE_URL`
+//! is set (CI sets it) and otherwise says so and passes. Each test gets a fresh database:
+//! a new SQLite file in a temporary directory, or a new PostgreSQL database that is dropped
+//! when the [`TestDb`] is dropped.
+
+use std::str::FromStr;
+
+use sqlx::ConnectOptions;
+use sqlx::postgres::PgConnectOptions;
+
+use crate::store::Db;
+
+/// The environment variable naming a PostgreSQL server for tests (any database on it).
+pub const POSTGRES_URL_VAR: &str = "FRONTDESK_TEST_DATABASE_URL";
+
+/// A fresh, migrated database for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    pub db: Db,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A migrated SQLite database in a new temporary directory.
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = Db::sqlite_url_in(dir.path());
+        let db = Db::connect(&url).await.expect("open SQLite");
+        db.migrate().await.expect("migrate SQLite");
+        TestDb {
+            db,
+            url,
+            _dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    /// A migrated, new PostgreSQL database, or `None` when no server is configured.
+    pub async fn postgres() -> Option<TestDb> {
+        let admin_url = std::env::var(POSTGRES_URL_VAR).ok()?;
+        let name = format!("frontdesk_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnectOptions::from_str(&admin_url)
+            .expect("FRONTDESK_TEST_DATABASE_URL is a postgres:// URL")
+            .connect()
+            .await
+            .expect("connect to FRONTDESK_TEST_DATABASE_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let url = with_database(&admin_url, &name);
+        let db = Db::connect(&url).await.expect("connect to test database");
+        db.migrate().await.expect("migrate PostgreSQL");
+        Some(TestDb {
+            db,
+            url,
+            _dir: None,
+            postgres: Some((admin_url, name)),
+        })
+    }
+
+    /// The database URL (for starting a server on the same database).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut admin = PgConnectOptions::from_str(&admin_url)?.connect().await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+        })
+        .join();
+        if let Ok(Err(err)) = dropped {
+            eprintln!("could not drop test database: {err}");
+        }
+    }
+}
+
+/// Declares storage tests that run on both backends; see the module documentation.
+#[macro_export]
+macro_rules! storage_tests {
+    ($($(#[$meta:meta])* async fn $name:ident($t:ident: &TestDb) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($t: &$crate::testing::TestDb) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let t = $crate::testing::TestDb::sqlite().await;
+                    run(&t).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(t) = $crate::testing::TestDb::postgres().await else {
+                        eprintln!("PostgreSQL not configured ({}): ran on SQLite only",
+                            $crate::testing::POSTGRES_URL_VAR);
+                        return;
+                    };
+                    run(&t).await;
+                }
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_database_name_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            super::with_database("postgres://u@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(super::with_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

@@ -1,1 +1,150 @@
-//! Use cases and jobs.
+//! Use cases and jobs: what the HTTP edge, the CLI and the scheduler call.
+//!
+//! An [`Engine`] holds the database and the ports. Each admin change is written in one
+//! transaction together with its access-log entry (and any outbox message), so a change is
+//! never recorded without its log entry or the other way round.
+
+pub mod access_log;
+pub mod auth;
+pub mod demo;
+pub mod directory;
+pub mod dispatcher;
+pub mod scheduler;
+pub mod tenant;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use tokio::sync::Notify;
+
+use crate::domain::people::Role;
+use crate::port::{Clock, Mailer};
+use crate::store::Db;
+use crate::store::account::Account;
+use crate::{Error, Result};
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordHashing {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordHashing {
+    /// OWASP's minimum for Argon2id (the argon2 crate's defaults): 19 MiB, 2 passes, 1 lane.
+    fn default() -> Self {
+        PasswordHashing {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// When repeated failed logins lock an account or an address.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottlePolicy {
+    /// Failures are counted over this window.
+    pub window: Duration,
+    /// Failures for one account within the window that lock it.
+    pub account_failures: i64,
+    /// Failures from one address within the window that lock it.
+    pub ip_failures: i64,
+    /// How long a lock lasts.
+    pub lock_for: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        ThrottlePolicy {
+            window: Duration::minutes(15),
+            account_failures: 10,
+            ip_failures: 100,
+            lock_for: Duration::minutes(15),
+        }
+    }
+}
+
+/// Settings of the engine, from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where people reach this server (links in mail and chat).
+    pub public_url: String,
+    pub password_hashing: PasswordHashing,
+    pub throttle: ThrottlePolicy,
+    /// How long a sign-in lasts.
+    pub session_ttl: Duration,
+    /// How long a password-reset link works (at most 60 minutes).
+    pub reset_ttl: Duration,
+    /// How long access-log entries are kept (at least 365 days).
+    pub access_log_retention_days: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            public_url: "http://127.0.0.1:8080".into(),
+            password_hashing: PasswordHashing::default(),
+            throttle: ThrottlePolicy::default(),
+            session_ttl: Duration::hours(12),
+            reset_ttl: Duration::minutes(60),
+            access_log_retention_days: 365,
+        }
+    }
+}
+
+/// The engine: database, ports and settings, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub mailer: Arc<dyn Mailer>,
+    pub settings: Arc<Settings>,
+    /// Wakes the outbox dispatcher when a message was queued by this instance.
+    pub outbox_queued: Arc<Notify>,
+    /// A hash verified against for unknown accounts (made once, with these settings).
+    decoy_hash: Arc<tokio::sync::OnceCell<String>>,
+}
+
+impl Engine {
+    /// An engine over `db` with these ports and settings.
+    pub fn new(db: Db, clock: Arc<dyn Clock>, mailer: Arc<dyn Mailer>, settings: Settings) -> Engine {
+        Engine {
+            db,
+            clock,
+            mailer,
+            settings: Arc::new(settings),
+            outbox_queued: Arc::new(Notify::new()),
+            decoy_hash: Arc::default(),
+        }
+    }
+}
+
+/// A signed-in account acting from an address: who is named in the access log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub account: Account,
+    pub ip: String,
+}
+
+impl Actor {
+    /// Refuses unless the account has at least `role`.
+    pub fn require(&self, role: Role) -> Result<()> {
+        if self.account.role >= role {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
+    /// Refuses unless the account may download personal data.
+    pub fn require_export(&self) -> Result<()> {
+        self.require(Role::Admin)?;
+        if self.account.can_export {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+}

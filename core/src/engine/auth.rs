@@ -1,0 +1,364 @@
+//! Signing in and out, sessions, password changes and self-service resets.
+//!
+//! Passwords follow [`crate::domain::password`] and are stored as Argon2id hashes, rehashed on
+//! sign-in when the cost parameters changed. Failed sign-ins are counted per account and per
+//! address; a locked key is refused without checking the password. An unknown account costs
+//! the same work as a wrong password, and a reset request answers the same either way.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use serde_json::json;
+
+use super::access_log::{Event, record};
+use super::{Actor, Engine, PasswordHashing};
+use crate::domain::password;
+use crate::domain::people::{Lang, Role, normalize_email};
+use crate::domain::token;
+use crate::i18n;
+use crate::port::Mail;
+use crate::store::account::{self, Account, NewAccount};
+use crate::store::{outbox, tenant};
+use crate::{Error, Result};
+
+/// An admin account to create.
+#[derive(Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdmin {
+    pub email: String,
+    pub password: String,
+    #[schema(value_type = String, example = "admin")]
+    pub role: Role,
+    /// May download personal data as CSV.
+    #[serde(default)]
+    pub can_export: bool,
+    #[serde(default)]
+    #[schema(value_type = String, example = "ja")]
+    pub language: Lang,
+}
+
+impl std::fmt::Debug for NewAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAdmin")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("role", &self.role)
+            .field("can_export", &self.can_export)
+            .field("language", &self.language)
+            .finish()
+    }
+}
+
+/// A new sign-in: the account and the session token for its cookie.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub account: Account,
+    pub session_token: String,
+}
+
+fn argon2(cost: PasswordHashing) -> Result<Argon2<'static>> {
+    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+        .map_err(|err| Error::Internal(format!("argon2 parameters: {err}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Whether a stored hash was made with other parameters than `cost`.
+fn needs_rehash(phc: &str, cost: PasswordHashing) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else { return true };
+    match Params::try_from(&hash) {
+        Ok(p) => {
+            hash.algorithm != argon2::ARGON2ID_IDENT
+                || p.m_cost() != cost.memory_kib
+                || p.t_cost() != cost.iterations
+                || p.p_cost() != cost.parallelism
+        }
+        Err(_) => true,
+    }
+}
+
+fn throttle_keys(tenant: &str, email: &str, ip: &str) -> (String, String) {
+    (format!("account:{tenant}:{email}"), format!("ip:{ip}"))
+}
+
+impl Engine {
+    /// Checks `password` against the policy, then hashes it (off the async threads).
+    pub async fn hash_password(&self, password: &str) -> Result<String> {
+        let violations = password::check(password);
+        if !violations.is_empty() {
+            return Err(Error::WeakPassword(violations));
+        }
+        let cost = self.settings.password_hashing;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || {
+            argon2(cost)?
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|err| Error::Internal(format!("argon2: {err}")))
+        })
+        .await
+        .map_err(|err| Error::Internal(err.to_string()))?
+    }
+
+    /// Whether `password` matches `phc` (off the async threads).
+    async fn password_matches(&self, password: &str, phc: String) -> Result<bool> {
+        let cost = self.settings.password_hashing;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let Ok(hash) = PasswordHash::new(&phc) else { return Ok(false) };
+            Ok(argon2(cost)?.verify_password(password.as_bytes(), &hash).is_ok())
+        })
+        .await
+        .map_err(|err| Error::Internal(err.to_string()))?
+    }
+
+    /// A hash of nothing anyone knows, verified against for unknown accounts so they cost
+    /// the same time as known ones.
+    async fn decoy_hash(&self) -> Result<String> {
+        let decoy = format!("Decoy-{}", token::generate());
+        self.decoy_hash
+            .get_or_try_init(|| self.hash_password(&decoy))
+            .await
+            .cloned()
+    }
+
+    /// Signs in to `tenant_slug` as `email` from `ip`.
+    pub async fn login(&self, tenant_slug: &str, email: &str, password: &str, ip: &str) -> Result<SignIn> {
+        let email = email.trim().to_lowercase();
+        if password.len() > password::MAX_LEN {
+            return Err(Error::BadCredentials);
+        }
+        let now = self.clock.now_ms();
+        let (account_key, ip_key) = throttle_keys(tenant_slug, &email, ip);
+        let (tenant, found) = {
+            let mut tx = self.db.read().await?;
+            let tenant = tenant::find_tenant_by_slug(&mut tx, tenant_slug).await?;
+            let found = match &tenant {
+                Some(t) => account::find_by_email(&mut tx, t.id, &email).await?,
+                None => None,
+            };
+            let account_lock = account::locked_until(&mut tx, &account_key).await?;
+            let ip_lock = account::locked_until(&mut tx, &ip_key).await?;
+            if let Some(until) = [account_lock, ip_lock].into_iter().flatten().filter(|u| *u > now).max() {
+                drop(tx);
+                if let Some(t) = &tenant {
+                    let event = Event {
+                        actor: &email,
+                        ip,
+                        action: "login.throttled",
+                        target: String::new(),
+                        detail: json!({ "locked_until": until }),
+                    };
+                    self.log(t.id, event).await?;
+                }
+                return Err(Error::Throttled {
+                    retry_after_secs: ((until - now) / 1000).max(1) as u64,
+                });
+            }
+            (tenant, found)
+        };
+
+        let phc = match &found {
+            Some(account) => account.password_hash.clone(),
+            None => self.decoy_hash().await?,
+        };
+        let matches = self.password_matches(password, phc).await? && found.is_some();
+
+        let mut tx = self.db.write().await?;
+        let Some(account) = found.filter(|_| matches) else {
+            let policy = self.settings.throttle;
+            let window_start = now - policy.window.num_milliseconds();
+            let lock_until = now + policy.lock_for.num_milliseconds();
+            let account_failures = account::count_failure(&mut tx, &account_key, now, window_start).await?;
+            if account_failures >= policy.account_failures {
+                account::lock(&mut tx, &account_key, lock_until).await?;
+            }
+            let ip_failures = account::count_failure(&mut tx, &ip_key, now, window_start).await?;
+            if ip_failures >= policy.ip_failures {
+                account::lock(&mut tx, &ip_key, lock_until).await?;
+            }
+            if let Some(t) = &tenant {
+                let event = Event {
+                    actor: &email,
+                    ip,
+                    action: "login.failed",
+                    target: String::new(),
+                    detail: json!({ "failures_in_window": account_failures }),
+                };
+                record(&mut tx, t.id, now, event).await?;
+            }
+            tx.commit().await?;
+            return Err(Error::BadCredentials);
+        };
+
+        account::clear_failures(&mut tx, &account_key).await?;
+        let cost = self.settings.password_hashing;
+        if needs_rehash(&account.password_hash, cost) {
+            let rehashed = self.hash_password(password).await;
+            // A password set under an older policy still signs in; it is only not rehashed.
+            if let Ok(hash) = rehashed {
+                account::set_password_hash(&mut tx, account.tenant_id, account.id, &hash).await?;
+            }
+        }
+        let session_token = token::generate();
+        let expires = now + self.settings.session_ttl.num_milliseconds();
+        account::insert_session(&mut tx, &token::hash(&session_token), &account, now, expires).await?;
+        let event = Event {
+            actor: &account.email,
+            ip,
+            action: "login.ok",
+            target: format!("account:{}", account.id),
+            detail: json!({}),
+        };
+        record(&mut tx, account.tenant_id, now, event).await?;
+        tx.commit().await?;
+        Ok(SignIn {
+            account,
+            session_token,
+        })
+    }
+
+    /// The account signed in with this session token, if the session is valid.
+    pub async fn session(&self, session_token: &str) -> Result<Option<Account>> {
+        let mut tx = self.db.read().await?;
+        Ok(account::find_session(&mut tx, &token::hash(session_token), self.clock.now_ms()).await?)
+    }
+
+    /// Ends the session of this token.
+    pub async fn logout(&self, actor: &Actor, session_token: &str) -> Result<()> {
+        let mut tx = self.db.write().await?;
+        account::delete_session(&mut tx, &token::hash(session_token)).await?;
+        let event = Event::by(actor, "logout", format!("account:{}", actor.account.id), json!({}));
+        record(&mut tx, actor.account.tenant_id, self.clock.now_ms(), event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates an admin account in a tenant; the password must pass the policy.
+    /// `by` is `None` for the command line, which acts as the operator.
+    pub async fn create_account(&self, tenant_id: i64, by: Option<&Actor>, new: &NewAdmin) -> Result<Account> {
+        if let Some(actor) = by {
+            actor.require(Role::Owner)?;
+        }
+        let NewAdmin { role, can_export, language, .. } = *new;
+        let email = normalize_email(&new.email).map_err(|m| Error::invalid("email", m))?;
+        let hash = self.hash_password(&new.password).await?;
+        let now = self.clock.now_ms();
+        let mut tx = self.db.write().await?;
+        let new = NewAccount {
+            email: &email,
+            role,
+            can_export,
+            language,
+            password_hash: &hash,
+        };
+        let id = account::insert(&mut tx, tenant_id, &new, now).await.map_err(|err| match err {
+            crate::store::StoreError::Duplicate => Error::Conflict(format!("an account for {email} already exists")),
+            other => other.into(),
+        })?;
+        let (actor_name, ip) = by.map_or(("system", "local"), |a| (a.account.email.as_str(), a.ip.as_str()));
+        let event = Event {
+            actor: actor_name,
+            ip,
+            action: "account.create",
+            target: format!("account:{id}"),
+            detail: json!({ "email": email, "role": role, "can_export": can_export }),
+        };
+        record(&mut tx, tenant_id, now, event).await?;
+        let account = account::find(&mut tx, tenant_id, id).await?.ok_or(Error::NotFound("account"))?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    /// A tenant's accounts (owners only).
+    pub async fn accounts(&self, actor: &Actor) -> Result<Vec<Account>> {
+        actor.require(Role::Owner)?;
+        let mut tx = self.db.read().await?;
+        Ok(account::list(&mut tx, actor.account.tenant_id).await?)
+    }
+
+    /// Changes the actor's own password after checking the current one; other sessions end.
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> Result<()> {
+        let stored = {
+            let mut tx = self.db.read().await?;
+            account::find(&mut tx, actor.account.tenant_id, actor.account.id)
+                .await?
+                .ok_or(Error::NotFound("account"))?
+        };
+        if !self.password_matches(current, stored.password_hash).await? {
+            return Err(Error::invalid("current_password", "the current password is wrong"));
+        }
+        let hash = self.hash_password(new).await?;
+        let mut tx = self.db.write().await?;
+        account::set_password_hash(&mut tx, actor.account.tenant_id, actor.account.id, &hash).await?;
+        account::delete_sessions_of(&mut tx, actor.account.tenant_id, actor.account.id).await?;
+        let event = Event::by(actor, "password.change", format!("account:{}", actor.account.id), json!({}));
+        record(&mut tx, actor.account.tenant_id, self.clock.now_ms(), event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Mails a reset link if the account exists. The answer is the same either way, so the
+    /// endpoint does not reveal who has an account.
+    pub async fn request_password_reset(&self, tenant_slug: &str, email: &str, ip: &str) -> Result<()> {
+        let email = email.trim().to_lowercase();
+        let now = self.clock.now_ms();
+        let mut tx = self.db.write().await?;
+        let Some(tenant) = tenant::find_tenant_by_slug(&mut tx, tenant_slug).await? else {
+            return Ok(());
+        };
+        let Some(account) = account::find_by_email(&mut tx, tenant.id, &email).await? else {
+            return Ok(());
+        };
+        let reset_token = token::generate();
+        let expires = now + self.settings.reset_ttl.num_milliseconds();
+        account::insert_reset(&mut tx, &token::hash(&reset_token), &account, now, expires).await?;
+        let lang = account.language;
+        let url = format!(
+            "{}/password-reset?token={}",
+            self.settings.public_url.trim_end_matches('/'),
+            reset_token
+        );
+        let minutes = self.settings.reset_ttl.num_minutes().to_string();
+        let mail = Mail {
+            to: account.email.clone(),
+            subject: i18n::text(lang, "mail.reset.subject"),
+            body: i18n::format(lang, "mail.reset.body", &[("url", &url), ("minutes", &minutes)]),
+        };
+        let payload = serde_json::to_string(&mail).map_err(|err| Error::Internal(err.to_string()))?;
+        outbox::insert(&mut tx, tenant.id, "mail", &payload, now).await?;
+        let event = Event {
+            actor: &account.email,
+            ip,
+            action: "password_reset.request",
+            target: format!("account:{}", account.id),
+            detail: json!({}),
+        };
+        record(&mut tx, tenant.id, now, event).await?;
+        tx.commit().await?;
+        self.outbox_queued.notify_one();
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token. The token is used up in the same transaction
+    /// as the change, so of two concurrent uses one succeeds; a weak password does not use it.
+    pub async fn reset_password(&self, reset_token: &str, new_password: &str, ip: &str) -> Result<()> {
+        let hash = self.hash_password(new_password).await?;
+        let now = self.clock.now_ms();
+        let mut tx = self.db.write().await?;
+        let Some((tenant_id, account_id)) = account::consume_reset(&mut tx, &token::hash(reset_token), now).await? else {
+            return Err(Error::InvalidResetToken);
+        };
+        account::set_password_hash(&mut tx, tenant_id, account_id, &hash).await?;
+        account::delete_sessions_of(&mut tx, tenant_id, account_id).await?;
+        let account = account::find(&mut tx, tenant_id, account_id).await?.ok_or(Error::NotFound("account"))?;
+        let event = Event {
+            actor: &account.email,
+            ip,
+            action: "password_reset.complete",
+            target: format!("account:{account_id}"),
+            detail: json!({}),
+        };
+        record(&mut tx, tenant_id, now, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

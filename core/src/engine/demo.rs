@@ -1,0 +1,82 @@
+//! The demo tenant of `frontdesk serve --demo`, seeded idempotently.
+
+use std::collections::BTreeMap;
+
+use crate::domain::people::{Lang, NotificationPreference, Platform, Role};
+use crate::domain::token;
+use crate::store::employee::{self, EmployeeProfile};
+use crate::store::tenant::{self, Tenant};
+use crate::Result;
+
+use super::Engine;
+use super::auth::NewAdmin;
+
+/// The demo tenant's slug.
+pub const TENANT: &str = "demo";
+/// The demo admin's email.
+pub const ADMIN_EMAIL: &str = "admin@demo.example";
+
+/// What seeding did.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub tenant: Tenant,
+    /// The admin's generated password, only on the run that created the admin.
+    pub admin_password: Option<String>,
+}
+
+fn demo_employees() -> Vec<EmployeeProfile> {
+    let person = |email: &str, name: &str, kana: &str, department: &str, lang| EmployeeProfile {
+        email: email.into(),
+        name: name.into(),
+        name_kana: kana.into(),
+        department: department.into(),
+        time_zone: "Asia/Tokyo".into(),
+        language: lang,
+        notification: NotificationPreference::Chat,
+        chat_identities: BTreeMap::from([(Platform::Web, email.into())]),
+    };
+    vec![
+        person("alice@demo.example", "Alice Sato", "さとう ありす", "Sales / 営業部", Lang::Ja),
+        person("bob@demo.example", "Bob Tanaka", "たなか ぼぶ", "Engineering / 開発部", Lang::En),
+        person("carol@demo.example", "Carol Suzuki", "すずき きゃろる", "Administration / 総務部", Lang::Ja),
+    ]
+}
+
+/// A password that passes the policy: random, with every character class.
+fn generated_password() -> String {
+    format!("Fd-{}7a", token::generate())
+}
+
+impl Engine {
+    /// Seeds the demo tenant; running it again changes nothing.
+    pub async fn seed_demo(&self) -> Result<Seeded> {
+        let tenant = self.ensure_tenant(TENANT, "Demo Inc. / デモ株式会社").await?;
+        let now = self.clock.now_ms();
+        let mut tx = self.db.write().await?;
+        if tenant::find_location_by_slug(&mut tx, tenant.id, "hq").await?.is_none() {
+            tenant::insert_location(&mut tx, tenant.id, "hq", "Head office / 本社", "Asia/Tokyo", now).await?;
+        }
+        for profile in demo_employees() {
+            if employee::find_by_email(&mut tx, tenant.id, &profile.email).await?.is_none() {
+                employee::insert(&mut tx, tenant.id, &profile, now).await?;
+            }
+        }
+        let admin_exists = crate::store::account::find_by_email(&mut tx, tenant.id, ADMIN_EMAIL).await?.is_some();
+        tx.commit().await?;
+        let admin_password = if admin_exists {
+            None
+        } else {
+            let password = generated_password();
+            let admin = NewAdmin {
+                email: ADMIN_EMAIL.into(),
+                password: password.clone(),
+                role: Role::Owner,
+                can_export: true,
+                language: Lang::Ja,
+            };
+            self.create_account(tenant.id, None, &admin).await?;
+            Some(password)
+        };
+        Ok(Seeded { tenant, admin_password })
+    }
+}

@@ -1,0 +1,109 @@
+//! The outbox dispatcher: sends queued messages, retries with jittered backoff, and
+//! dead-letters what cannot be sent, where admins can see why.
+
+use std::future::Future;
+
+use chrono::Duration;
+use rand::Rng;
+
+use super::Engine;
+use crate::port::{Mail, MailError};
+use crate::store::outbox::{self, Pending};
+use crate::Result;
+
+/// Attempts before a temporarily failing message is given up.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// How long a dispatcher may hold a message before another may try it.
+const LEASE: Duration = Duration::seconds(60);
+
+/// The wait before attempt `attempts + 1`: exponential from 2 s, capped at 30 min, with
+/// jitter so many failed messages do not retry in lockstep.
+fn backoff(attempts: i64) -> Duration {
+    let base = 2i64.saturating_pow(attempts.clamp(1, 20) as u32).min(1800);
+    let jitter = rand::rng().random_range(0..=base * 250);
+    Duration::milliseconds(base * 1000 + jitter)
+}
+
+impl Engine {
+    /// Sends every message due now; returns how many were handled.
+    pub async fn dispatch_due(&self) -> Result<usize> {
+        let mut handled = 0;
+        loop {
+            let now = self.clock.now();
+            let leased = {
+                let mut tx = self.db.write().await?;
+                let leased = outbox::lease_next(&mut tx, now.timestamp_millis(), (now + LEASE).timestamp_millis()).await?;
+                tx.commit().await?;
+                leased
+            };
+            let Some(message) = leased else { return Ok(handled) };
+            self.deliver(message).await?;
+            handled += 1;
+        }
+    }
+
+    async fn deliver(&self, message: Pending) -> Result<()> {
+        let outcome = match message.channel.as_str() {
+            "mail" => match serde_json::from_str::<Mail>(&message.payload) {
+                Ok(mail) => self.mailer.send(&mail).await,
+                Err(err) => Err(MailError::Permanent(format!("unreadable payload: {err}"))),
+            },
+            other => Err(MailError::Permanent(format!("unknown channel {other}"))),
+        };
+        let now = self.clock.now();
+        let mut tx = self.db.write().await?;
+        match outcome {
+            Ok(()) => outbox::mark_sent(&mut tx, message.id, now.timestamp_millis()).await?,
+            Err(MailError::Temporary(reason)) if message.attempts < MAX_ATTEMPTS => {
+                tracing::warn!(id = message.id, attempts = message.attempts, %reason, "send failed; will retry");
+                let due = (now + backoff(message.attempts)).timestamp_millis();
+                outbox::retry_at(&mut tx, message.id, due, &reason).await?;
+            }
+            Err(err) => {
+                tracing::error!(id = message.id, error = %err, "message dead-lettered");
+                outbox::mark_dead(&mut tx, message.id, &err.to_string()).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Dispatches until `shutdown`: when this instance queues a message, when one falls
+    /// due, and at least every 10 s (messages queued by other instances).
+    pub async fn run_dispatcher(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(err) = self.dispatch_due().await {
+                tracing::error!(error = %err, "outbox dispatch failed");
+            }
+            let wait = match self.next_due().await {
+                Ok(Some(due)) => std::time::Duration::from_millis((due - self.clock.now_ms()).max(0) as u64),
+                _ => std::time::Duration::from_secs(10),
+            }
+            .min(std::time::Duration::from_secs(10));
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.outbox_queued.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>> {
+        let mut tx = self.db.read().await?;
+        Ok(outbox::next_due(&mut tx).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) >= Duration::seconds(2) && backoff(1) <= Duration::milliseconds(2500));
+        assert!(backoff(5) >= Duration::seconds(32));
+        assert!(backoff(30) <= Duration::seconds(1800 + 450));
+    }
+}

@@ -1,0 +1,226 @@
+//! Jobs on a schedule, run by the server itself (no outside cron to forget).
+//!
+//! Each job has a `cron` schedule. Every instance ticks; for each fire that is due, the
+//! instance that inserts the `(job, fire_at)` row runs it, so with several instances on one
+//! database each fire runs once. A running fire holds a lease that its instance renews; when
+//! an instance dies mid-run the lease lapses and another instance takes the run over.
+//! Fires missed while every instance was down are caught up once (the latest), not replayed.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::Mutex;
+
+use super::Engine;
+use crate::store::job;
+use crate::{Error, Result};
+
+/// What a job does when it fires.
+pub type JobFn = Arc<dyn Fn(Engine) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send + Sync>;
+
+/// A job and its schedule.
+#[derive(Clone)]
+pub struct Job {
+    pub name: &'static str,
+    pub schedule: cron::Schedule,
+    pub run: JobFn,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("name", &self.name).field("schedule", &self.schedule.to_string()).finish()
+    }
+}
+
+impl Job {
+    /// A job named `name` firing on `cron` (seconds first: `"0 15 3 * * *"`).
+    pub fn new<F, Fut>(name: &'static str, cron: &str, run: F) -> Result<Job>
+    where
+        F: Fn(Engine) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let schedule = cron::Schedule::from_str(cron)
+            .map_err(|err| Error::invalid("schedule", format!("{name}: {cron:?}: {err}")))?;
+        Ok(Job {
+            name,
+            schedule,
+            run: Arc::new(move |engine| Box::pin(run(engine))),
+        })
+    }
+}
+
+/// The jobs every server runs.
+pub fn standard_jobs() -> Vec<Job> {
+    let jobs = [
+        // Daily, at a quiet hour: access-log entries past their retention period.
+        Job::new("access_log_retention", "0 15 3 * * *", |engine: Engine| async move {
+            let removed = engine.purge_access_log().await?;
+            tracing::info!(removed, "access log retention");
+            Ok(())
+        }),
+        // Hourly: sessions that expired.
+        Job::new("session_cleanup", "0 7 * * * *", |engine: Engine| async move {
+            let mut tx = engine.db.write().await?;
+            let removed = crate::store::account::delete_expired_sessions(&mut tx, engine.clock.now_ms()).await?;
+            tx.commit().await?;
+            tracing::debug!(removed, "expired sessions removed");
+            Ok(())
+        }),
+    ];
+    jobs.into_iter()
+        .map(|job| job.expect("standard job schedules are valid"))
+        .collect()
+}
+
+/// Runs due jobs; one per server instance.
+#[derive(Debug)]
+pub struct Scheduler {
+    engine: Engine,
+    jobs: Vec<Job>,
+    /// This instance's name in `job_runs.owner`.
+    owner: String,
+    /// How long a claimed run may go without renewal before others take it over.
+    lease: Duration,
+    /// The last instant each job's fires were considered up to.
+    checked_until: Mutex<HashMap<&'static str, DateTime<Utc>>>,
+}
+
+impl Scheduler {
+    /// A scheduler for `jobs` on `engine`.
+    pub fn new(engine: Engine, jobs: Vec<Job>) -> Scheduler {
+        Scheduler {
+            engine,
+            jobs,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            lease: Duration::seconds(60),
+            checked_until: Mutex::default(),
+        }
+    }
+
+    /// This instance's owner name.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Claims and runs every fire due at `now`, and takes over abandoned runs.
+    /// Returns how many runs this instance performed.
+    pub async fn tick(&self) -> Result<usize> {
+        let now = self.engine.clock.now();
+        let mut ran = 0;
+        for job in &self.jobs {
+            if let Some(fire) = self.due_fire(job, now).await? {
+                let lease_until = (now + self.lease).timestamp_millis();
+                let claimed = {
+                    let mut tx = self.engine.db.write().await?;
+                    let claimed = job::claim_fire(&mut tx, job.name, fire.timestamp_millis(), &self.owner, lease_until).await?;
+                    tx.commit().await?;
+                    claimed
+                };
+                if claimed {
+                    self.run(job, fire.timestamp_millis()).await?;
+                    ran += 1;
+                }
+            }
+        }
+        ran += self.take_over_abandoned(now).await?;
+        Ok(ran)
+    }
+
+    /// The latest fire of `job` in (last checked, now], if any.
+    async fn due_fire(&self, job: &Job, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        let mut checked = self.checked_until.lock().await;
+        let since = match checked.get(job.name) {
+            Some(since) => *since,
+            None => {
+                // First tick: continue after the last fire any instance claimed, else from now.
+                let mut tx = self.engine.db.read().await?;
+                let last = job::last_fire(&mut tx, job.name).await?;
+                last.and_then(DateTime::from_timestamp_millis).unwrap_or(now)
+            }
+        };
+        let fire = job.schedule.after(&since).take_while(|fire| *fire <= now).last();
+        checked.insert(job.name, now.max(since));
+        Ok(fire)
+    }
+
+    async fn take_over_abandoned(&self, now: DateTime<Utc>) -> Result<usize> {
+        let abandoned = {
+            let mut tx = self.engine.db.read().await?;
+            job::abandoned(&mut tx, now.timestamp_millis()).await?
+        };
+        let mut ran = 0;
+        for run in abandoned {
+            let Some(job) = self.jobs.iter().find(|j| j.name == run.job) else { continue };
+            let lease_until = (now + self.lease).timestamp_millis();
+            let taken = {
+                let mut tx = self.engine.db.write().await?;
+                let taken =
+                    job::take_over(&mut tx, job.name, run.fire_at, &self.owner, lease_until, now.timestamp_millis()).await?;
+                tx.commit().await?;
+                taken
+            };
+            if taken {
+                tracing::warn!(job = job.name, fire_at = run.fire_at, attempts = run.attempts + 1, "taking over an abandoned run");
+                self.run(job, run.fire_at).await?;
+                ran += 1;
+            }
+        }
+        Ok(ran)
+    }
+
+    /// Runs one claimed fire, renewing its lease while it works, and records the outcome.
+    async fn run(&self, job: &Job, fire_at: i64) -> Result<()> {
+        let work = (job.run)(self.engine.clone());
+        tokio::pin!(work);
+        let renew_every = (self.lease / 3).to_std().unwrap_or(std::time::Duration::from_secs(20));
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                _ = tokio::time::sleep(renew_every) => {
+                    let lease_until = (self.engine.clock.now() + self.lease).timestamp_millis();
+                    let mut tx = self.engine.db.write().await?;
+                    job::renew(&mut tx, job.name, fire_at, &self.owner, lease_until).await?;
+                    tx.commit().await?;
+                }
+            }
+        };
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        if let Some(error) = &error {
+            tracing::error!(job = job.name, fire_at, %error, "job failed");
+        }
+        let mut tx = self.engine.db.write().await?;
+        job::finish(&mut tx, job.name, fire_at, &self.owner, self.engine.clock.now_ms(), error.as_deref()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The earliest upcoming fire of any job after `now`.
+    pub fn next_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.jobs.iter().filter_map(|job| job.schedule.after(&now).next()).min()
+    }
+
+    /// Ticks until `shutdown` resolves: at each fire, and at least every 30 s to notice
+    /// abandoned runs.
+    pub async fn run_until(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(err) = self.tick().await {
+                tracing::error!(error = %err, "scheduler tick failed");
+            }
+            let now = self.engine.clock.now();
+            let wait = self
+                .next_fire(now)
+                .map(|next| (next - now).to_std().unwrap_or_default())
+                .unwrap_or(std::time::Duration::from_secs(30))
+                .min(std::time::Duration::from_secs(30));
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

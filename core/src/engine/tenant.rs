@@ -1,0 +1,84 @@
+//! Tenants and locations.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::access_log::{Event, record};
+use super::{Actor, Engine};
+use crate::domain::people::{Role, validate_time_zone};
+use crate::store::tenant::{self, Location, Tenant};
+use crate::store::StoreError;
+use crate::{Error, Result};
+
+/// A location as submitted.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationInput {
+    /// Lower-case letters, digits and `-`; used in kiosk URLs (`/kiosk/{slug}`).
+    pub slug: String,
+    pub name: String,
+    pub time_zone: String,
+}
+
+/// Checks a URL slug: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
+pub fn validate_slug(slug: &str) -> Result<(), String> {
+    let ok = (1..=63).contains(&slug.len())
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{slug:?} must be 1–63 lower-case letters, digits or '-'"))
+    }
+}
+
+impl Engine {
+    /// The tenant with this slug.
+    pub async fn tenant(&self, slug: &str) -> Result<Option<Tenant>> {
+        let mut tx = self.db.read().await?;
+        Ok(tenant::find_tenant_by_slug(&mut tx, slug).await?)
+    }
+
+    /// The tenant with this slug, created if it does not exist yet.
+    pub async fn ensure_tenant(&self, slug: &str, name: &str) -> Result<Tenant> {
+        validate_slug(slug).map_err(|m| Error::invalid("tenant", m))?;
+        let mut tx = self.db.write().await?;
+        let tenant = match tenant::find_tenant_by_slug(&mut tx, slug).await? {
+            Some(existing) => existing,
+            None => tenant::insert_tenant(&mut tx, slug, name, self.clock.now_ms()).await?,
+        };
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Adds a location (admins).
+    pub async fn create_location(&self, actor: &Actor, input: LocationInput) -> Result<Location> {
+        actor.require(Role::Admin)?;
+        validate_slug(&input.slug).map_err(|m| Error::invalid("slug", m))?;
+        validate_time_zone(&input.time_zone).map_err(|m| Error::invalid("time_zone", m))?;
+        let name = input.name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        let tenant_id = actor.account.tenant_id;
+        let now = self.clock.now_ms();
+        let mut tx = self.db.write().await?;
+        let location = tenant::insert_location(&mut tx, tenant_id, &input.slug, name, &input.time_zone, now)
+            .await
+            .map_err(|err| match err {
+                StoreError::Duplicate => Error::Conflict(format!("a location {:?} already exists", input.slug)),
+                other => other.into(),
+            })?;
+        let event = Event::by(actor, "location.create", format!("location:{}", location.id), json!({ "slug": input.slug }));
+        record(&mut tx, tenant_id, now, event).await?;
+        tx.commit().await?;
+        Ok(location)
+    }
+
+    /// The actor's tenant's locations.
+    pub async fn locations(&self, actor: &Actor) -> Result<Vec<Location>> {
+        let mut tx = self.db.read().await?;
+        Ok(tenant::list_locations(&mut tx, actor.account.tenant_id).await?)
+    }
+}
