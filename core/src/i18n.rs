@@ -123,10 +123,18 @@ mod tests {
     #[test]
     fn both_catalogues_use_the_same_placeholders() {
         let placeholders = |s: &str| -> BTreeSet<String> {
-            s.split('{').skip(1).filter_map(|p| p.split_once('}')).map(|(n, _)| n.to_owned()).collect()
+            s.split('{')
+                .skip(1)
+                .filter_map(|p| p.split_once('}'))
+                .map(|(n, _)| n.to_owned())
+                .collect()
         };
         for (key, en) in EN.iter() {
-            assert_eq!(placeholders(en), placeholders(&JA[key]), "placeholders of {key}");
+            assert_eq!(
+                placeholders(en),
+                placeholders(&JA[key]),
+                "placeholders of {key}"
+            );
         }
     }
 
@@ -140,7 +148,14 @@ mod tests {
 
     #[test]
     fn values_fill_placeholders() {
-        let text = format(Lang::En, "mail.reset.body", &[("url", "https://x/r"), ("minutes", "60")]);
-        assert!(text.contains("https://x/r") && text.contains("60"), "{text}");
+        let text = format(
+            Lang::En,
+            "mail.reset.body",
+            &[("url", "https://x/r"), ("minutes", "60")],
+        );
+        assert!(
+            text.contains("https://x/r") && text.contains("60"),
+            "{text}"
+        );
     }
 }

@@ -32,7 +32,9 @@ pub struct SmtpMailer {
 impl SmtpMailer {
     /// A mailer for the server at `url`, sending as `from`.
     pub fn new(url: &str, from: &str) -> Result<Self, String> {
-        let from = from.parse().map_err(|err| format!("[mail] from {from:?}: {err}"))?;
+        let from = from
+            .parse()
+            .map_err(|err| format!("[mail] from {from:?}: {err}"))?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|err| format!("[mail] smtp_url: {err}"))?
             .build();
@@ -44,13 +46,17 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let message = build(&self.from, mail)?;
-        self.transport.send(message).await.map(|_| ()).map_err(|err| {
-            if err.is_permanent() {
-                MailError::Permanent(err.to_string())
-            } else {
-                MailError::Temporary(err.to_string())
-            }
-        })
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                if err.is_permanent() {
+                    MailError::Permanent(err.to_string())
+                } else {
+                    MailError::Temporary(err.to_string())
+                }
+            })
     }
 }
 
@@ -64,7 +70,9 @@ pub struct FileMailer {
 impl FileMailer {
     /// A mailer writing into `dir` (created when needed), sending as `from`.
     pub fn new(dir: PathBuf, from: &str) -> Result<Self, String> {
-        let from = from.parse().map_err(|err| format!("[mail] from {from:?}: {err}"))?;
+        let from = from
+            .parse()
+            .map_err(|err| format!("[mail] from {from:?}: {err}"))?;
         Ok(FileMailer { from, dir })
     }
 }

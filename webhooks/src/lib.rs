@@ -1,1 +1,86 @@
-//! placeholder
+//! `frontdesk-webhooks`: the HTTP edge. Every request from outside enters here — platform
+//! webhooks, the pages, the admin JSON API — and becomes a call into `frontdesk-core`.
+//! Handlers are thin: read the request, call the engine, shape the answer.
+//!
+//! Depends on `frontdesk-core`, `frontdesk-bots` and `frontdesk-connectors`; nothing depends
+//! on it but the binary. It must not reach the database except through the engine.
+
+pub mod api;
+pub mod extract;
+mod guard;
+pub mod metrics;
+mod page;
+pub mod problem;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use frontdesk_core::engine::Engine;
+use tokio::net::TcpListener;
+
+use crate::metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub metrics: Arc<Metrics>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Whether cookies get `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// State for `engine`, trusting `X-Forwarded-For` from `trusted_proxies`.
+    pub fn new(engine: Engine, trusted_proxies: Vec<ipnet::IpNet>) -> AppState {
+        let secure_cookies = engine.settings.public_url.starts_with("https://");
+        AppState {
+            engine,
+            metrics: Arc::default(),
+            trusted_proxies: Arc::new(trusted_proxies),
+            secure_cookies,
+        }
+    }
+}
+
+/// The whole application: pages, APIs, health and metrics, with its middleware.
+pub fn app(state: AppState) -> Router {
+    let (api, _) = api::router().split_for_parts();
+    let openapi = Arc::new(api::openapi());
+    let openapi_json = axum::routing::get(move || {
+        let openapi = openapi.clone();
+        async move { axum::Json(openapi.as_ref().clone()) }
+    });
+    Router::new()
+        .merge(api::health::router())
+        .nest("/api/v1", api.route("/openapi.json", openapi_json))
+        .merge(page::router())
+        .fallback(guard::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::csrf,
+        ))
+        .layer(axum::middleware::from_fn(guard::language))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::observe,
+        ))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -39,7 +39,13 @@ impl Entry {
     /// The hash this entry's content and `prev_hash` call for.
     pub fn computed_hash(&self) -> String {
         let canonical = serde_json::json!([
-            self.seq, self.at, self.actor, self.ip, self.action, self.target, self.detail
+            self.seq,
+            self.at,
+            self.actor,
+            self.ip,
+            self.action,
+            self.target,
+            self.detail
         ])
         .to_string();
         let mut hasher = Sha256::new();
@@ -64,9 +70,17 @@ pub enum ChainBreak {
 impl std::fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ChainBreak::Altered { seq } => write!(f, "entry {seq} was altered (its hash does not match its content)"),
-            ChainBreak::Gap { seq, expected_seq } => write!(f, "entry {seq} follows a gap: entry {expected_seq} is missing"),
-            ChainBreak::Unlinked { seq } => write!(f, "entry {seq} does not link to the entry before it"),
+            ChainBreak::Altered { seq } => write!(
+                f,
+                "entry {seq} was altered (its hash does not match its content)"
+            ),
+            ChainBreak::Gap { seq, expected_seq } => write!(
+                f,
+                "entry {seq} follows a gap: entry {expected_seq} is missing"
+            ),
+            ChainBreak::Unlinked { seq } => {
+                write!(f, "entry {seq} does not link to the entry before it")
+            }
         }
     }
 }
@@ -138,7 +152,10 @@ mod tests {
     fn an_altered_entry_is_named() {
         let mut entries = chain(5);
         entries[2].actor = "mallory@x.jp".into();
-        assert_eq!(verify(0, GENESIS_HASH, &entries), Err(ChainBreak::Altered { seq: 3 }));
+        assert_eq!(
+            verify(0, GENESIS_HASH, &entries),
+            Err(ChainBreak::Altered { seq: 3 })
+        );
     }
 
     #[test]
@@ -147,7 +164,10 @@ mod tests {
         entries.remove(1);
         assert_eq!(
             verify(0, GENESIS_HASH, &entries),
-            Err(ChainBreak::Gap { seq: 3, expected_seq: 2 })
+            Err(ChainBreak::Gap {
+                seq: 3,
+                expected_seq: 2
+            })
         );
     }
 
@@ -156,13 +176,22 @@ mod tests {
         let mut entries = chain(5);
         entries[1].action = "nothing.happened".into();
         entries[1].hash = entries[1].computed_hash();
-        assert_eq!(verify(0, GENESIS_HASH, &entries), Err(ChainBreak::Unlinked { seq: 3 }));
+        assert_eq!(
+            verify(0, GENESIS_HASH, &entries),
+            Err(ChainBreak::Unlinked { seq: 3 })
+        );
     }
 
     #[test]
     fn a_chain_resumes_from_its_retention_anchor() {
         let entries = chain(5);
         assert!(verify(2, &entries[1].hash, &entries[2..]).is_ok());
-        assert_eq!(verify(0, GENESIS_HASH, &entries[2..]), Err(ChainBreak::Gap { seq: 3, expected_seq: 1 }));
+        assert_eq!(
+            verify(0, GENESIS_HASH, &entries[2..]),
+            Err(ChainBreak::Gap {
+                seq: 3,
+                expected_seq: 1
+            })
+        );
     }
 }

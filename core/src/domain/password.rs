@@ -54,7 +54,10 @@ impl PasswordViolation {
 
 impl fmt::Display for PasswordViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::i18n::text(crate::i18n::Lang::En, self.message_key()))
+        f.write_str(&crate::i18n::text(
+            crate::i18n::Lang::En,
+            self.message_key(),
+        ))
     }
 }
 
@@ -135,7 +138,11 @@ mod tests {
     #[test]
     fn non_ascii_characters_are_refused() {
         assert_eq!(check("Zq7#vLp2パス"), vec![PasswordViolation::NotAscii]);
-        assert_eq!(check("Zq7# vLp2"), vec![PasswordViolation::NotAscii], "space");
+        assert_eq!(
+            check("Zq7# vLp2"),
+            vec![PasswordViolation::NotAscii],
+            "space"
+        );
     }
 
     #[test]

@@ -135,7 +135,9 @@ pub fn validate_kana(reading: &str) -> Result<(), String> {
     if reading.chars().all(is_kana) {
         Ok(())
     } else {
-        Err(format!("{reading:?} must be written in kana (e.g. さとう ありす)"))
+        Err(format!(
+            "{reading:?} must be written in kana (e.g. さとう ありす)"
+        ))
     }
 }
 
@@ -154,8 +156,18 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!(normalize_email(" Alice@Demo.Example ").unwrap(), "alice@demo.example");
-        for bad in ["alice", "alice@", "@demo.example", "a b@x.jp", "a@b", "a@.jp"] {
+        assert_eq!(
+            normalize_email(" Alice@Demo.Example ").unwrap(),
+            "alice@demo.example"
+        );
+        for bad in [
+            "alice",
+            "alice@",
+            "@demo.example",
+            "a b@x.jp",
+            "a@b",
+            "a@.jp",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

@@ -76,10 +76,21 @@ impl Engine {
     }
 
     /// One page of the actor's tenant's log, newest first (admins and owners).
-    pub async fn access_log(&self, actor: &Actor, filter: &Filter, limit: i64) -> Result<Vec<Entry>> {
+    pub async fn access_log(
+        &self,
+        actor: &Actor,
+        filter: &Filter,
+        limit: i64,
+    ) -> Result<Vec<Entry>> {
         actor.require(Role::Admin)?;
         let mut tx = self.db.read().await?;
-        Ok(store::list(&mut tx, actor.account.tenant_id, filter, limit.clamp(1, MAX_PAGE)).await?)
+        Ok(store::list(
+            &mut tx,
+            actor.account.tenant_id,
+            filter,
+            limit.clamp(1, MAX_PAGE),
+        )
+        .await?)
     }
 
     /// The matching entries as CSV (needs the export permission); the export itself is logged.
@@ -88,7 +99,12 @@ impl Engine {
         let tenant_id = actor.account.tenant_id;
         let mut tx = self.db.write().await?;
         let mut out = csv::Writer::from_writer(Vec::new());
-        write_row(&mut out, ["seq", "at_utc", "actor", "ip", "action", "target", "detail", "hash"])?;
+        write_row(
+            &mut out,
+            [
+                "seq", "at_utc", "actor", "ip", "action", "target", "detail", "hash",
+            ],
+        )?;
         let mut page = filter.clone();
         let mut rows = 0usize;
         loop {
@@ -102,15 +118,31 @@ impl Engine {
                 let seq = e.seq.to_string();
                 write_row(
                     &mut out,
-                    [seq.as_str(), &at, &e.actor, &e.ip, &e.action, &e.target, &e.detail, &e.hash],
+                    [
+                        seq.as_str(),
+                        &at,
+                        &e.actor,
+                        &e.ip,
+                        &e.action,
+                        &e.target,
+                        &e.detail,
+                        &e.hash,
+                    ],
                 )?;
             }
             rows += entries.len();
         }
-        let event = Event::by(actor, "access_log.export", "access_log", serde_json::json!({ "rows": rows }));
+        let event = Event::by(
+            actor,
+            "access_log.export",
+            "access_log",
+            serde_json::json!({ "rows": rows }),
+        );
         record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
         tx.commit().await?;
-        let bytes = out.into_inner().map_err(|err| crate::Error::Internal(err.to_string()))?;
+        let bytes = out
+            .into_inner()
+            .map_err(|err| crate::Error::Internal(err.to_string()))?;
         String::from_utf8(bytes).map_err(|err| crate::Error::Internal(err.to_string()))
     }
 

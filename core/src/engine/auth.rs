@@ -63,7 +63,9 @@ fn argon2(cost: PasswordHashing) -> Result<Argon2<'static>> {
 
 /// Whether a stored hash was made with other parameters than `cost`.
 fn needs_rehash(phc: &str, cost: PasswordHashing) -> bool {
-    let Ok(hash) = PasswordHash::new(phc) else { return true };
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return true;
+    };
     match Params::try_from(&hash) {
         Ok(p) => {
             hash.algorithm != argon2::ARGON2ID_IDENT
@@ -103,8 +105,12 @@ impl Engine {
         let cost = self.settings.password_hashing;
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || {
-            let Ok(hash) = PasswordHash::new(&phc) else { return Ok(false) };
-            Ok(argon2(cost)?.verify_password(password.as_bytes(), &hash).is_ok())
+            let Ok(hash) = PasswordHash::new(&phc) else {
+                return Ok(false);
+            };
+            Ok(argon2(cost)?
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok())
         })
         .await
         .map_err(|err| Error::Internal(err.to_string()))?
@@ -121,7 +127,13 @@ impl Engine {
     }
 
     /// Signs in to `tenant_slug` as `email` from `ip`.
-    pub async fn login(&self, tenant_slug: &str, email: &str, password: &str, ip: &str) -> Result<SignIn> {
+    pub async fn login(
+        &self,
+        tenant_slug: &str,
+        email: &str,
+        password: &str,
+        ip: &str,
+    ) -> Result<SignIn> {
         let email = email.trim().to_lowercase();
         if password.len() > password::MAX_LEN {
             return Err(Error::BadCredentials);
@@ -137,7 +149,12 @@ impl Engine {
             };
             let account_lock = account::locked_until(&mut tx, &account_key).await?;
             let ip_lock = account::locked_until(&mut tx, &ip_key).await?;
-            if let Some(until) = [account_lock, ip_lock].into_iter().flatten().filter(|u| *u > now).max() {
+            if let Some(until) = [account_lock, ip_lock]
+                .into_iter()
+                .flatten()
+                .filter(|u| *u > now)
+                .max()
+            {
                 drop(tx);
                 if let Some(t) = &tenant {
                     let event = Event {
@@ -167,7 +184,8 @@ impl Engine {
             let policy = self.settings.throttle;
             let window_start = now - policy.window.num_milliseconds();
             let lock_until = now + policy.lock_for.num_milliseconds();
-            let account_failures = account::count_failure(&mut tx, &account_key, now, window_start).await?;
+            let account_failures =
+                account::count_failure(&mut tx, &account_key, now, window_start).await?;
             if account_failures >= policy.account_failures {
                 account::lock(&mut tx, &account_key, lock_until).await?;
             }
@@ -200,7 +218,14 @@ impl Engine {
         }
         let session_token = token::generate();
         let expires = now + self.settings.session_ttl.num_milliseconds();
-        account::insert_session(&mut tx, &token::hash(&session_token), &account, now, expires).await?;
+        account::insert_session(
+            &mut tx,
+            &token::hash(&session_token),
+            &account,
+            now,
+            expires,
+        )
+        .await?;
         let event = Event {
             actor: &account.email,
             ip,
@@ -219,14 +244,22 @@ impl Engine {
     /// The account signed in with this session token, if the session is valid.
     pub async fn session(&self, session_token: &str) -> Result<Option<Account>> {
         let mut tx = self.db.read().await?;
-        Ok(account::find_session(&mut tx, &token::hash(session_token), self.clock.now_ms()).await?)
+        Ok(
+            account::find_session(&mut tx, &token::hash(session_token), self.clock.now_ms())
+                .await?,
+        )
     }
 
     /// Ends the session of this token.
     pub async fn logout(&self, actor: &Actor, session_token: &str) -> Result<()> {
         let mut tx = self.db.write().await?;
         account::delete_session(&mut tx, &token::hash(session_token)).await?;
-        let event = Event::by(actor, "logout", format!("account:{}", actor.account.id), json!({}));
+        let event = Event::by(
+            actor,
+            "logout",
+            format!("account:{}", actor.account.id),
+            json!({}),
+        );
         record(&mut tx, actor.account.tenant_id, self.clock.now_ms(), event).await?;
         tx.commit().await?;
         Ok(())
@@ -234,11 +267,21 @@ impl Engine {
 
     /// Creates an admin account in a tenant; the password must pass the policy.
     /// `by` is `None` for the command line, which acts as the operator.
-    pub async fn create_account(&self, tenant_id: i64, by: Option<&Actor>, new: &NewAdmin) -> Result<Account> {
+    pub async fn create_account(
+        &self,
+        tenant_id: i64,
+        by: Option<&Actor>,
+        new: &NewAdmin,
+    ) -> Result<Account> {
         if let Some(actor) = by {
             actor.require(Role::Owner)?;
         }
-        let NewAdmin { role, can_export, language, .. } = *new;
+        let NewAdmin {
+            role,
+            can_export,
+            language,
+            ..
+        } = *new;
         let email = normalize_email(&new.email).map_err(|m| Error::invalid("email", m))?;
         let hash = self.hash_password(&new.password).await?;
         let now = self.clock.now_ms();
@@ -250,11 +293,17 @@ impl Engine {
             language,
             password_hash: &hash,
         };
-        let id = account::insert(&mut tx, tenant_id, &new, now).await.map_err(|err| match err {
-            crate::store::StoreError::Duplicate => Error::Conflict(format!("an account for {email} already exists")),
-            other => other.into(),
-        })?;
-        let (actor_name, ip) = by.map_or(("system", "local"), |a| (a.account.email.as_str(), a.ip.as_str()));
+        let id = account::insert(&mut tx, tenant_id, &new, now)
+            .await
+            .map_err(|err| match err {
+                crate::store::StoreError::Duplicate => {
+                    Error::Conflict(format!("an account for {email} already exists"))
+                }
+                other => other.into(),
+            })?;
+        let (actor_name, ip) = by.map_or(("system", "local"), |a| {
+            (a.account.email.as_str(), a.ip.as_str())
+        });
         let event = Event {
             actor: actor_name,
             ip,
@@ -263,7 +312,9 @@ impl Engine {
             detail: json!({ "email": email, "role": role, "can_export": can_export }),
         };
         record(&mut tx, tenant_id, now, event).await?;
-        let account = account::find(&mut tx, tenant_id, id).await?.ok_or(Error::NotFound("account"))?;
+        let account = account::find(&mut tx, tenant_id, id)
+            .await?
+            .ok_or(Error::NotFound("account"))?;
         tx.commit().await?;
         Ok(account)
     }
@@ -284,13 +335,22 @@ impl Engine {
                 .ok_or(Error::NotFound("account"))?
         };
         if !self.password_matches(current, stored.password_hash).await? {
-            return Err(Error::invalid("current_password", "the current password is wrong"));
+            return Err(Error::invalid(
+                "current_password",
+                "the current password is wrong",
+            ));
         }
         let hash = self.hash_password(new).await?;
         let mut tx = self.db.write().await?;
-        account::set_password_hash(&mut tx, actor.account.tenant_id, actor.account.id, &hash).await?;
+        account::set_password_hash(&mut tx, actor.account.tenant_id, actor.account.id, &hash)
+            .await?;
         account::delete_sessions_of(&mut tx, actor.account.tenant_id, actor.account.id).await?;
-        let event = Event::by(actor, "password.change", format!("account:{}", actor.account.id), json!({}));
+        let event = Event::by(
+            actor,
+            "password.change",
+            format!("account:{}", actor.account.id),
+            json!({}),
+        );
         record(&mut tx, actor.account.tenant_id, self.clock.now_ms(), event).await?;
         tx.commit().await?;
         Ok(())
@@ -298,7 +358,12 @@ impl Engine {
 
     /// Mails a reset link if the account exists. The answer is the same either way, so the
     /// endpoint does not reveal who has an account.
-    pub async fn request_password_reset(&self, tenant_slug: &str, email: &str, ip: &str) -> Result<()> {
+    pub async fn request_password_reset(
+        &self,
+        tenant_slug: &str,
+        email: &str,
+        ip: &str,
+    ) -> Result<()> {
         let email = email.trim().to_lowercase();
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
@@ -321,9 +386,14 @@ impl Engine {
         let mail = Mail {
             to: account.email.clone(),
             subject: i18n::text(lang, "mail.reset.subject"),
-            body: i18n::format(lang, "mail.reset.body", &[("url", &url), ("minutes", &minutes)]),
+            body: i18n::format(
+                lang,
+                "mail.reset.body",
+                &[("url", &url), ("minutes", &minutes)],
+            ),
         };
-        let payload = serde_json::to_string(&mail).map_err(|err| Error::Internal(err.to_string()))?;
+        let payload =
+            serde_json::to_string(&mail).map_err(|err| Error::Internal(err.to_string()))?;
         outbox::insert(&mut tx, tenant.id, "mail", &payload, now).await?;
         let event = Event {
             actor: &account.email,
@@ -340,16 +410,25 @@ impl Engine {
 
     /// Sets a new password with a reset token. The token is used up in the same transaction
     /// as the change, so of two concurrent uses one succeeds; a weak password does not use it.
-    pub async fn reset_password(&self, reset_token: &str, new_password: &str, ip: &str) -> Result<()> {
+    pub async fn reset_password(
+        &self,
+        reset_token: &str,
+        new_password: &str,
+        ip: &str,
+    ) -> Result<()> {
         let hash = self.hash_password(new_password).await?;
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let Some((tenant_id, account_id)) = account::consume_reset(&mut tx, &token::hash(reset_token), now).await? else {
+        let Some((tenant_id, account_id)) =
+            account::consume_reset(&mut tx, &token::hash(reset_token), now).await?
+        else {
             return Err(Error::InvalidResetToken);
         };
         account::set_password_hash(&mut tx, tenant_id, account_id, &hash).await?;
         account::delete_sessions_of(&mut tx, tenant_id, account_id).await?;
-        let account = account::find(&mut tx, tenant_id, account_id).await?.ok_or(Error::NotFound("account"))?;
+        let account = account::find(&mut tx, tenant_id, account_id)
+            .await?
+            .ok_or(Error::NotFound("account"))?;
         let event = Event {
             actor: &account.email,
             ip,

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::Result;
 use crate::domain::people::{Lang, NotificationPreference, Platform, Role};
 use crate::domain::token;
 use crate::store::employee::{self, EmployeeProfile};
 use crate::store::tenant::{self, Tenant};
-use crate::Result;
 
 use super::Engine;
 use super::auth::NewAdmin;
@@ -36,9 +36,27 @@ fn demo_employees() -> Vec<EmployeeProfile> {
         chat_identities: BTreeMap::from([(Platform::Web, email.into())]),
     };
     vec![
-        person("alice@demo.example", "Alice Sato", "さとう ありす", "Sales / 営業部", Lang::Ja),
-        person("bob@demo.example", "Bob Tanaka", "たなか ぼぶ", "Engineering / 開発部", Lang::En),
-        person("carol@demo.example", "Carol Suzuki", "すずき きゃろる", "Administration / 総務部", Lang::Ja),
+        person(
+            "alice@demo.example",
+            "Alice Sato",
+            "さとう ありす",
+            "Sales / 営業部",
+            Lang::Ja,
+        ),
+        person(
+            "bob@demo.example",
+            "Bob Tanaka",
+            "たなか ぼぶ",
+            "Engineering / 開発部",
+            Lang::En,
+        ),
+        person(
+            "carol@demo.example",
+            "Carol Suzuki",
+            "すずき きゃろる",
+            "Administration / 総務部",
+            Lang::Ja,
+        ),
     ]
 }
 
@@ -50,18 +68,36 @@ fn generated_password() -> String {
 impl Engine {
     /// Seeds the demo tenant; running it again changes nothing.
     pub async fn seed_demo(&self) -> Result<Seeded> {
-        let tenant = self.ensure_tenant(TENANT, "Demo Inc. / デモ株式会社").await?;
+        let tenant = self
+            .ensure_tenant(TENANT, "Demo Inc. / デモ株式会社")
+            .await?;
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
-        if tenant::find_location_by_slug(&mut tx, tenant.id, "hq").await?.is_none() {
-            tenant::insert_location(&mut tx, tenant.id, "hq", "Head office / 本社", "Asia/Tokyo", now).await?;
+        if tenant::find_location_by_slug(&mut tx, tenant.id, "hq")
+            .await?
+            .is_none()
+        {
+            tenant::insert_location(
+                &mut tx,
+                tenant.id,
+                "hq",
+                "Head office / 本社",
+                "Asia/Tokyo",
+                now,
+            )
+            .await?;
         }
         for profile in demo_employees() {
-            if employee::find_by_email(&mut tx, tenant.id, &profile.email).await?.is_none() {
+            if employee::find_by_email(&mut tx, tenant.id, &profile.email)
+                .await?
+                .is_none()
+            {
                 employee::insert(&mut tx, tenant.id, &profile, now).await?;
             }
         }
-        let admin_exists = crate::store::account::find_by_email(&mut tx, tenant.id, ADMIN_EMAIL).await?.is_some();
+        let admin_exists = crate::store::account::find_by_email(&mut tx, tenant.id, ADMIN_EMAIL)
+            .await?
+            .is_some();
         tx.commit().await?;
         let admin_password = if admin_exists {
             None
@@ -77,6 +113,9 @@ impl Engine {
             self.create_account(tenant.id, None, &admin).await?;
             Some(password)
         };
-        Ok(Seeded { tenant, admin_password })
+        Ok(Seeded {
+            tenant,
+            admin_password,
+        })
     }
 }

@@ -8,14 +8,27 @@ use serde_json::json;
 use super::access_log::{Event, record, write_row};
 use super::{Actor, Engine};
 use crate::domain::csv_cell::restore;
-use crate::domain::people::{Lang, NotificationPreference, Platform, Role, normalize_email, validate_kana, validate_time_zone};
+use crate::domain::people::{
+    Lang, NotificationPreference, Platform, Role, normalize_email, validate_kana,
+    validate_time_zone,
+};
 use crate::store::StoreError;
 use crate::store::employee::{self, Employee, EmployeeProfile};
 use crate::{Error, Result};
 
 /// The columns of the employee CSV, in order.
 pub const CSV_HEADER: [&str; 11] = [
-    "email", "name", "name_kana", "department", "time_zone", "language", "notification", "slack", "teams", "discord", "web",
+    "email",
+    "name",
+    "name_kana",
+    "department",
+    "time_zone",
+    "language",
+    "notification",
+    "slack",
+    "teams",
+    "discord",
+    "web",
 ];
 
 /// What an import changed.
@@ -77,13 +90,19 @@ impl EmployeeInput {
         validate_time_zone(&self.time_zone).map_err(|m| Error::invalid("time_zone", m))?;
         let department = self.department.trim().to_owned();
         if department.chars().count() > 200 {
-            return Err(Error::invalid("department", "must be at most 200 characters"));
+            return Err(Error::invalid(
+                "department",
+                "must be at most 200 characters",
+            ));
         }
         let mut chat_identities = BTreeMap::new();
         for (platform, id) in self.chat_identities {
             let id = id.trim().to_owned();
             if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
-                return Err(Error::invalid(format!("chat_identities.{platform}"), "must be a platform user id"));
+                return Err(Error::invalid(
+                    format!("chat_identities.{platform}"),
+                    "must be a platform user id",
+                ));
             }
             chat_identities.insert(platform, id);
         }
@@ -102,7 +121,9 @@ impl EmployeeInput {
 
 fn email_taken(err: StoreError, email: &str) -> Error {
     match err {
-        StoreError::Duplicate => Error::Conflict(format!("an employee with {email} (or one of these chat ids) already exists")),
+        StoreError::Duplicate => Error::Conflict(format!(
+            "an employee with {email} (or one of these chat ids) already exists"
+        )),
         other => other.into(),
     }
 }
@@ -118,25 +139,42 @@ impl Engine {
         let id = employee::insert(&mut tx, tenant_id, &profile, now)
             .await
             .map_err(|err| email_taken(err, &profile.email))?;
-        let event = Event::by(actor, "employee.create", format!("employee:{id}"), json!({ "email": profile.email }));
+        let event = Event::by(
+            actor,
+            "employee.create",
+            format!("employee:{id}"),
+            json!({ "email": profile.email }),
+        );
         record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(Employee { id, profile })
     }
 
     /// Replaces an employee's profile (admins); not found for another tenant's employee.
-    pub async fn update_employee(&self, actor: &Actor, id: i64, input: EmployeeInput) -> Result<Employee> {
+    pub async fn update_employee(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: EmployeeInput,
+    ) -> Result<Employee> {
         actor.require(Role::Admin)?;
         let profile = input.validate()?;
         let tenant_id = actor.account.tenant_id;
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let before = employee::find(&mut tx, tenant_id, id).await?.ok_or(Error::NotFound("employee"))?;
+        let before = employee::find(&mut tx, tenant_id, id)
+            .await?
+            .ok_or(Error::NotFound("employee"))?;
         employee::update(&mut tx, tenant_id, id, &profile, now)
             .await
             .map_err(|err| email_taken(err, &profile.email))?;
         let changed = changed_fields(&before.profile, &profile);
-        let event = Event::by(actor, "employee.update", format!("employee:{id}"), json!({ "changed": changed }));
+        let event = Event::by(
+            actor,
+            "employee.update",
+            format!("employee:{id}"),
+            json!({ "changed": changed }),
+        );
         record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(Employee { id, profile })
@@ -148,9 +186,16 @@ impl Engine {
         let tenant_id = actor.account.tenant_id;
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let before = employee::find(&mut tx, tenant_id, id).await?.ok_or(Error::NotFound("employee"))?;
+        let before = employee::find(&mut tx, tenant_id, id)
+            .await?
+            .ok_or(Error::NotFound("employee"))?;
         employee::delete(&mut tx, tenant_id, id).await?;
-        let event = Event::by(actor, "employee.delete", format!("employee:{id}"), json!({ "email": before.profile.email }));
+        let event = Event::by(
+            actor,
+            "employee.delete",
+            format!("employee:{id}"),
+            json!({ "email": before.profile.email }),
+        );
         record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(())
@@ -166,11 +211,23 @@ impl Engine {
 
     /// A page of the actor's tenant's employees, optionally matching `search`
     /// (name, kana reading or email).
-    pub async fn employees(&self, actor: &Actor, search: Option<&str>, limit: i64, offset: i64) -> Result<EmployeePage> {
+    pub async fn employees(
+        &self,
+        actor: &Actor,
+        search: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<EmployeePage> {
         let mut tx = self.db.read().await?;
         let search = search.map(str::trim).filter(|s| !s.is_empty());
-        let (employees, total) =
-            employee::list(&mut tx, actor.account.tenant_id, search, limit.clamp(1, 500), offset.max(0)).await?;
+        let (employees, total) = employee::list(
+            &mut tx,
+            actor.account.tenant_id,
+            search,
+            limit.clamp(1, 500),
+            offset.max(0),
+        )
+        .await?;
         Ok(EmployeePage { employees, total })
     }
 
@@ -202,10 +259,17 @@ impl Engine {
                 ],
             )?;
         }
-        let event = Event::by(actor, "employees.export", "employees", json!({ "rows": employees.len() }));
+        let event = Event::by(
+            actor,
+            "employees.export",
+            "employees",
+            json!({ "rows": employees.len() }),
+        );
         record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
         tx.commit().await?;
-        let bytes = out.into_inner().map_err(|err| Error::Internal(err.to_string()))?;
+        let bytes = out
+            .into_inner()
+            .map_err(|err| Error::Internal(err.to_string()))?;
         String::from_utf8(bytes).map_err(|err| Error::Internal(err.to_string()))
     }
 
@@ -217,15 +281,25 @@ impl Engine {
         let tenant_id = actor.account.tenant_id;
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let mut summary = ImportSummary { created: 0, updated: 0 };
+        let mut summary = ImportSummary {
+            created: 0,
+            updated: 0,
+        };
         for (line, profile) in &profiles {
             let existing = employee::find_by_email(&mut tx, tenant_id, &profile.email).await?;
             let written = match existing {
-                Some(e) => employee::update(&mut tx, tenant_id, e.id, profile, now).await.map(|_| summary.updated += 1),
-                None => employee::insert(&mut tx, tenant_id, profile, now).await.map(|_| summary.created += 1),
+                Some(e) => employee::update(&mut tx, tenant_id, e.id, profile, now)
+                    .await
+                    .map(|_| summary.updated += 1),
+                None => employee::insert(&mut tx, tenant_id, profile, now)
+                    .await
+                    .map(|_| summary.created += 1),
             };
             written.map_err(|err| match err {
-                StoreError::Duplicate => Error::invalid("csv", format!("line {line}: a chat id is already used by another employee")),
+                StoreError::Duplicate => Error::invalid(
+                    "csv",
+                    format!("line {line}: a chat id is already used by another employee"),
+                ),
                 other => other.into(),
             })?;
         }
@@ -255,7 +329,10 @@ fn changed_fields(before: &EmployeeProfile, after: &EmployeeProfile) -> Vec<&'st
     check("time_zone", before.time_zone != after.time_zone);
     check("language", before.language != after.language);
     check("notification", before.notification != after.notification);
-    check("chat_identities", before.chat_identities != after.chat_identities);
+    check(
+        "chat_identities",
+        before.chat_identities != after.chat_identities,
+    );
     changed
 }
 
@@ -273,11 +350,20 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, EmployeeProfile)>> {
     let column = |name: &str| header.iter().position(|h| h == name);
     for required in ["email", "name"] {
         if column(required).is_none() {
-            return Err(Error::invalid("csv", format!("the header has no {required:?} column")));
+            return Err(Error::invalid(
+                "csv",
+                format!("the header has no {required:?} column"),
+            ));
         }
     }
     if let Some(unknown) = header.iter().find(|h| !CSV_HEADER.contains(&h.as_str())) {
-        return Err(Error::invalid("csv", format!("unknown column {unknown:?} (expected: {})", CSV_HEADER.join(", "))));
+        return Err(Error::invalid(
+            "csv",
+            format!(
+                "unknown column {unknown:?} (expected: {})",
+                CSV_HEADER.join(", ")
+            ),
+        ));
     }
     let mut problems = Vec::new();
     let mut profiles: Vec<(usize, EmployeeProfile)> = Vec::new();
@@ -290,7 +376,13 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, EmployeeProfile)>> {
                 continue;
             }
         };
-        let cell = |name: &str| column(name).and_then(|i| row.get(i)).map(restore).unwrap_or("").to_owned();
+        let cell = |name: &str| {
+            column(name)
+                .and_then(|i| row.get(i))
+                .map(restore)
+                .unwrap_or("")
+                .to_owned()
+        };
         let parsed = (|| -> Result<EmployeeProfile> {
             let language = match cell("language").as_str() {
                 "" => Lang::default(),
@@ -298,7 +390,9 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, EmployeeProfile)>> {
             };
             let notification = match cell("notification").as_str() {
                 "" => NotificationPreference::Chat,
-                other => other.parse().map_err(|m| Error::invalid("notification", m))?,
+                other => other
+                    .parse()
+                    .map_err(|m| Error::invalid("notification", m))?,
             };
             let chat_identities = Platform::ALL
                 .into_iter()
@@ -311,7 +405,11 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, EmployeeProfile)>> {
                 name: cell("name"),
                 name_kana: cell("name_kana"),
                 department: cell("department"),
-                time_zone: if time_zone.is_empty() { default_time_zone() } else { time_zone },
+                time_zone: if time_zone.is_empty() {
+                    default_time_zone()
+                } else {
+                    time_zone
+                },
                 language,
                 notification,
                 chat_identities,
@@ -321,7 +419,10 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, EmployeeProfile)>> {
         match parsed {
             Ok(profile) => {
                 if let Some((first, _)) = profiles.iter().find(|(_, p)| p.email == profile.email) {
-                    problems.push(format!("line {line}: email {} repeats line {first}", profile.email));
+                    problems.push(format!(
+                        "line {line}: email {} repeats line {first}",
+                        profile.email
+                    ));
                 } else {
                     profiles.push((line, profile));
                 }

@@ -7,9 +7,9 @@ use chrono::Duration;
 use rand::Rng;
 
 use super::Engine;
+use crate::Result;
 use crate::port::{Mail, MailError};
 use crate::store::outbox::{self, Pending};
-use crate::Result;
 
 /// Attempts before a temporarily failing message is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -33,11 +33,18 @@ impl Engine {
             let now = self.clock.now();
             let leased = {
                 let mut tx = self.db.write().await?;
-                let leased = outbox::lease_next(&mut tx, now.timestamp_millis(), (now + LEASE).timestamp_millis()).await?;
+                let leased = outbox::lease_next(
+                    &mut tx,
+                    now.timestamp_millis(),
+                    (now + LEASE).timestamp_millis(),
+                )
+                .await?;
                 tx.commit().await?;
                 leased
             };
-            let Some(message) = leased else { return Ok(handled) };
+            let Some(message) = leased else {
+                return Ok(handled);
+            };
             self.deliver(message).await?;
             handled += 1;
         }
@@ -78,7 +85,9 @@ impl Engine {
                 tracing::error!(error = %err, "outbox dispatch failed");
             }
             let wait = match self.next_due().await {
-                Ok(Some(due)) => std::time::Duration::from_millis((due - self.clock.now_ms()).max(0) as u64),
+                Ok(Some(due)) => {
+                    std::time::Duration::from_millis((due - self.clock.now_ms()).max(0) as u64)
+                }
                 _ => std::time::Duration::from_secs(10),
             }
             .min(std::time::Duration::from_secs(10));

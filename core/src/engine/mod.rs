@@ -109,7 +109,12 @@ pub struct Engine {
 
 impl Engine {
     /// An engine over `db` with these ports and settings.
-    pub fn new(db: Db, clock: Arc<dyn Clock>, mailer: Arc<dyn Mailer>, settings: Settings) -> Engine {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        mailer: Arc<dyn Mailer>,
+        settings: Settings,
+    ) -> Engine {
         Engine {
             db,
             clock,

@@ -20,7 +20,8 @@ use crate::store::job;
 use crate::{Error, Result};
 
 /// What a job does when it fires.
-pub type JobFn = Arc<dyn Fn(Engine) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send + Sync>;
+pub type JobFn =
+    Arc<dyn Fn(Engine) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send + Sync>;
 
 /// A job and its schedule.
 #[derive(Clone)]
@@ -32,7 +33,10 @@ pub struct Job {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("name", &self.name).field("schedule", &self.schedule.to_string()).finish()
+        f.debug_struct("Job")
+            .field("name", &self.name)
+            .field("schedule", &self.schedule.to_string())
+            .finish()
     }
 }
 
@@ -57,19 +61,29 @@ impl Job {
 pub fn standard_jobs() -> Vec<Job> {
     let jobs = [
         // Daily, at a quiet hour: access-log entries past their retention period.
-        Job::new("access_log_retention", "0 15 3 * * *", |engine: Engine| async move {
-            let removed = engine.purge_access_log().await?;
-            tracing::info!(removed, "access log retention");
-            Ok(())
-        }),
+        Job::new(
+            "access_log_retention",
+            "0 15 3 * * *",
+            |engine: Engine| async move {
+                let removed = engine.purge_access_log().await?;
+                tracing::info!(removed, "access log retention");
+                Ok(())
+            },
+        ),
         // Hourly: sessions that expired.
-        Job::new("session_cleanup", "0 7 * * * *", |engine: Engine| async move {
-            let mut tx = engine.db.write().await?;
-            let removed = crate::store::account::delete_expired_sessions(&mut tx, engine.clock.now_ms()).await?;
-            tx.commit().await?;
-            tracing::debug!(removed, "expired sessions removed");
-            Ok(())
-        }),
+        Job::new(
+            "session_cleanup",
+            "0 7 * * * *",
+            |engine: Engine| async move {
+                let mut tx = engine.db.write().await?;
+                let removed =
+                    crate::store::account::delete_expired_sessions(&mut tx, engine.clock.now_ms())
+                        .await?;
+                tx.commit().await?;
+                tracing::debug!(removed, "expired sessions removed");
+                Ok(())
+            },
+        ),
     ];
     jobs.into_iter()
         .map(|job| job.expect("standard job schedules are valid"))
@@ -116,7 +130,14 @@ impl Scheduler {
                 let lease_until = (now + self.lease).timestamp_millis();
                 let claimed = {
                     let mut tx = self.engine.db.write().await?;
-                    let claimed = job::claim_fire(&mut tx, job.name, fire.timestamp_millis(), &self.owner, lease_until).await?;
+                    let claimed = job::claim_fire(
+                        &mut tx,
+                        job.name,
+                        fire.timestamp_millis(),
+                        &self.owner,
+                        lease_until,
+                    )
+                    .await?;
                     tx.commit().await?;
                     claimed
                 };
@@ -139,10 +160,15 @@ impl Scheduler {
                 // First tick: continue after the last fire any instance claimed, else from now.
                 let mut tx = self.engine.db.read().await?;
                 let last = job::last_fire(&mut tx, job.name).await?;
-                last.and_then(DateTime::from_timestamp_millis).unwrap_or(now)
+                last.and_then(DateTime::from_timestamp_millis)
+                    .unwrap_or(now)
             }
         };
-        let fire = job.schedule.after(&since).take_while(|fire| *fire <= now).last();
+        let fire = job
+            .schedule
+            .after(&since)
+            .take_while(|fire| *fire <= now)
+            .last();
         checked.insert(job.name, now.max(since));
         Ok(fire)
     }
@@ -154,17 +180,31 @@ impl Scheduler {
         };
         let mut ran = 0;
         for run in abandoned {
-            let Some(job) = self.jobs.iter().find(|j| j.name == run.job) else { continue };
+            let Some(job) = self.jobs.iter().find(|j| j.name == run.job) else {
+                continue;
+            };
             let lease_until = (now + self.lease).timestamp_millis();
             let taken = {
                 let mut tx = self.engine.db.write().await?;
-                let taken =
-                    job::take_over(&mut tx, job.name, run.fire_at, &self.owner, lease_until, now.timestamp_millis()).await?;
+                let taken = job::take_over(
+                    &mut tx,
+                    job.name,
+                    run.fire_at,
+                    &self.owner,
+                    lease_until,
+                    now.timestamp_millis(),
+                )
+                .await?;
                 tx.commit().await?;
                 taken
             };
             if taken {
-                tracing::warn!(job = job.name, fire_at = run.fire_at, attempts = run.attempts + 1, "taking over an abandoned run");
+                tracing::warn!(
+                    job = job.name,
+                    fire_at = run.fire_at,
+                    attempts = run.attempts + 1,
+                    "taking over an abandoned run"
+                );
                 self.run(job, run.fire_at).await?;
                 ran += 1;
             }
@@ -176,7 +216,9 @@ impl Scheduler {
     async fn run(&self, job: &Job, fire_at: i64) -> Result<()> {
         let work = (job.run)(self.engine.clone());
         tokio::pin!(work);
-        let renew_every = (self.lease / 3).to_std().unwrap_or(std::time::Duration::from_secs(20));
+        let renew_every = (self.lease / 3)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(20));
         let outcome = loop {
             tokio::select! {
                 outcome = &mut work => break outcome,
@@ -193,14 +235,25 @@ impl Scheduler {
             tracing::error!(job = job.name, fire_at, %error, "job failed");
         }
         let mut tx = self.engine.db.write().await?;
-        job::finish(&mut tx, job.name, fire_at, &self.owner, self.engine.clock.now_ms(), error.as_deref()).await?;
+        job::finish(
+            &mut tx,
+            job.name,
+            fire_at,
+            &self.owner,
+            self.engine.clock.now_ms(),
+            error.as_deref(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The earliest upcoming fire of any job after `now`.
     pub fn next_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.jobs.iter().filter_map(|job| job.schedule.after(&now).next()).min()
+        self.jobs
+            .iter()
+            .filter_map(|job| job.schedule.after(&now).next())
+            .min()
     }
 
     /// Ticks until `shutdown` resolves: at each fire, and at least every 30 s to notice

@@ -6,8 +6,8 @@ use serde_json::json;
 use super::access_log::{Event, record};
 use super::{Actor, Engine};
 use crate::domain::people::{Role, validate_time_zone};
-use crate::store::tenant::{self, Location, Tenant};
 use crate::store::StoreError;
+use crate::store::tenant::{self, Location, Tenant};
 use crate::{Error, Result};
 
 /// A location as submitted.
@@ -23,13 +23,17 @@ pub struct LocationInput {
 /// Checks a URL slug: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
 pub fn validate_slug(slug: &str) -> Result<(), String> {
     let ok = (1..=63).contains(&slug.len())
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     if ok {
         Ok(())
     } else {
-        Err(format!("{slug:?} must be 1–63 lower-case letters, digits or '-'"))
+        Err(format!(
+            "{slug:?} must be 1–63 lower-case letters, digits or '-'"
+        ))
     }
 }
 
@@ -64,13 +68,21 @@ impl Engine {
         let tenant_id = actor.account.tenant_id;
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let location = tenant::insert_location(&mut tx, tenant_id, &input.slug, name, &input.time_zone, now)
-            .await
-            .map_err(|err| match err {
-                StoreError::Duplicate => Error::Conflict(format!("a location {:?} already exists", input.slug)),
-                other => other.into(),
-            })?;
-        let event = Event::by(actor, "location.create", format!("location:{}", location.id), json!({ "slug": input.slug }));
+        let location =
+            tenant::insert_location(&mut tx, tenant_id, &input.slug, name, &input.time_zone, now)
+                .await
+                .map_err(|err| match err {
+                    StoreError::Duplicate => {
+                        Error::Conflict(format!("a location {:?} already exists", input.slug))
+                    }
+                    other => other.into(),
+                })?;
+        let event = Event::by(
+            actor,
+            "location.create",
+            format!("location:{}", location.id),
+            json!({ "slug": input.slug }),
+        );
         record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(location)

@@ -125,7 +125,12 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, record: &Record<'_>) -> Result<
 }
 
 /// Up to `limit` entries matching `filter`, newest first.
-pub async fn list(tx: &mut Tx, tenant_id: i64, filter: &Filter, limit: i64) -> Result<Vec<Entry>, StoreError> {
+pub async fn list(
+    tx: &mut Tx,
+    tenant_id: i64,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<Entry>, StoreError> {
     let rows: Vec<EntryRow> = on_tx!(tx, |c| sqlx::query_as(LIST)
         .bind(tenant_id)
         .bind(filter.action.as_deref())
@@ -140,7 +145,12 @@ pub async fn list(tx: &mut Tx, tenant_id: i64, filter: &Filter, limit: i64) -> R
 }
 
 /// Up to `limit` entries after `after_seq`, oldest first (for verification).
-pub async fn chain_page(tx: &mut Tx, tenant_id: i64, after_seq: i64, limit: i64) -> Result<Vec<Entry>, StoreError> {
+pub async fn chain_page(
+    tx: &mut Tx,
+    tenant_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<Entry>, StoreError> {
     let rows: Vec<EntryRow> = on_tx!(tx, |c| sqlx::query_as(CHAIN_PAGE)
         .bind(tenant_id)
         .bind(after_seq)
@@ -166,7 +176,9 @@ pub async fn purge_older_than(tx: &mut Tx, tenant_id: i64, cutoff: i64) -> Resul
         .bind(cutoff)
         .fetch_optional(&mut *c)
         .await?);
-    let Some((seq, hash)) = last else { return Ok(0) };
+    let Some((seq, hash)) = last else {
+        return Ok(0);
+    };
     let removed = on_tx!(tx, |c| sqlx::query(PURGE_THROUGH)
         .bind(tenant_id)
         .bind(seq)

@@ -65,10 +65,16 @@ const FIND_BY_EMAIL: &str = "SELECT id, tenant_id, email, role, can_export, lang
     FROM accounts WHERE tenant_id = $1 AND email = $2";
 const LIST: &str = "SELECT id, tenant_id, email, role, can_export, language, password_hash \
     FROM accounts WHERE tenant_id = $1 ORDER BY email";
-const SET_PASSWORD: &str = "UPDATE accounts SET password_hash = $3 WHERE tenant_id = $1 AND id = $2";
+const SET_PASSWORD: &str =
+    "UPDATE accounts SET password_hash = $3 WHERE tenant_id = $1 AND id = $2";
 
 /// Creates an account; [`StoreError::Duplicate`] when the email is taken in this tenant.
-pub async fn insert(tx: &mut Tx, tenant_id: i64, new: &NewAccount<'_>, now: i64) -> Result<i64, StoreError> {
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: i64,
+    new: &NewAccount<'_>,
+    now: i64,
+) -> Result<i64, StoreError> {
     Ok(on_tx!(tx, |c| sqlx::query_scalar(INSERT)
         .bind(tenant_id)
         .bind(new.email)
@@ -92,7 +98,11 @@ pub async fn find(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<Option<Account
 }
 
 /// The account with this (lower-case) email in this tenant.
-pub async fn find_by_email(tx: &mut Tx, tenant_id: i64, email: &str) -> Result<Option<Account>, StoreError> {
+pub async fn find_by_email(
+    tx: &mut Tx,
+    tenant_id: i64,
+    email: &str,
+) -> Result<Option<Account>, StoreError> {
     let row: Option<AccountRow> = on_tx!(tx, |c| sqlx::query_as(FIND_BY_EMAIL)
         .bind(tenant_id)
         .bind(email)
@@ -111,7 +121,12 @@ pub async fn list(tx: &mut Tx, tenant_id: i64) -> Result<Vec<Account>, StoreErro
 }
 
 /// Replaces an account's password hash.
-pub async fn set_password_hash(tx: &mut Tx, tenant_id: i64, id: i64, hash: &str) -> Result<(), StoreError> {
+pub async fn set_password_hash(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    hash: &str,
+) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(SET_PASSWORD)
         .bind(tenant_id)
         .bind(id)
@@ -152,7 +167,11 @@ pub async fn insert_session(
 }
 
 /// The account signed in by the session with this token hash, unless it expired.
-pub async fn find_session(tx: &mut Tx, token_hash: &str, now: i64) -> Result<Option<Account>, StoreError> {
+pub async fn find_session(
+    tx: &mut Tx,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<Account>, StoreError> {
     let row: Option<AccountRow> = on_tx!(tx, |c| sqlx::query_as(FIND_SESSION)
         .bind(token_hash)
         .bind(now)
@@ -172,7 +191,11 @@ pub async fn delete_session(tx: &mut Tx, token_hash: &str) -> Result<(), StoreEr
 }
 
 /// Ends every session of an account (after a password change).
-pub async fn delete_sessions_of(tx: &mut Tx, tenant_id: i64, account_id: i64) -> Result<(), StoreError> {
+pub async fn delete_sessions_of(
+    tx: &mut Tx,
+    tenant_id: i64,
+    account_id: i64,
+) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(DELETE_SESSIONS_OF)
         .bind(tenant_id)
         .bind(account_id)
@@ -221,7 +244,11 @@ pub async fn insert_reset(
 
 /// Uses up a reset token: the (tenant, account) it was for, or `None` if it is unknown,
 /// already used or expired.
-pub async fn consume_reset(tx: &mut Tx, token_hash: &str, now: i64) -> Result<Option<(i64, i64)>, StoreError> {
+pub async fn consume_reset(
+    tx: &mut Tx,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<(i64, i64)>, StoreError> {
     Ok(on_tx!(tx, |c| sqlx::query_as(CONSUME_RESET)
         .bind(token_hash)
         .bind(now)
@@ -251,7 +278,12 @@ pub async fn locked_until(tx: &mut Tx, key: &str) -> Result<Option<i64>, StoreEr
 
 /// Counts a failed login under `key` in the window starting after `window_start`;
 /// returns the failures in the current window.
-pub async fn count_failure(tx: &mut Tx, key: &str, now: i64, window_start: i64) -> Result<i64, StoreError> {
+pub async fn count_failure(
+    tx: &mut Tx,
+    key: &str,
+    now: i64,
+    window_start: i64,
+) -> Result<i64, StoreError> {
     Ok(on_tx!(tx, |c| sqlx::query_scalar(COUNT_FAILURE)
         .bind(key)
         .bind(now)
@@ -262,12 +294,21 @@ pub async fn count_failure(tx: &mut Tx, key: &str, now: i64, window_start: i64) 
 
 /// Refuses logins under `key` until `until`.
 pub async fn lock(tx: &mut Tx, key: &str, until: i64) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(LOCK).bind(key).bind(until).execute(&mut *c).await?.rows_affected());
+    on_tx!(tx, |c| sqlx::query(LOCK)
+        .bind(key)
+        .bind(until)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
     Ok(())
 }
 
 /// Forgets the failures under `key` (after a successful login).
 pub async fn clear_failures(tx: &mut Tx, key: &str) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(CLEAR).bind(key).execute(&mut *c).await?.rows_affected());
+    on_tx!(tx, |c| sqlx::query(CLEAR)
+        .bind(key)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
     Ok(())
 }

@@ -54,7 +54,10 @@ struct IdentityRow {
     external_id: String,
 }
 
-fn assemble(rows: Vec<EmployeeRow>, identities: Vec<IdentityRow>) -> Result<Vec<Employee>, StoreError> {
+fn assemble(
+    rows: Vec<EmployeeRow>,
+    identities: Vec<IdentityRow>,
+) -> Result<Vec<Employee>, StoreError> {
     let mut by_employee: BTreeMap<i64, BTreeMap<Platform, String>> = BTreeMap::new();
     for identity in identities {
         let platform = identity.platform.parse().map_err(StoreError::Corrupt)?;
@@ -82,14 +85,14 @@ fn assemble(rows: Vec<EmployeeRow>, identities: Vec<IdentityRow>) -> Result<Vec<
         .collect()
 }
 
-
 const INSERT: &str = "INSERT INTO employees \
     (tenant_id, email, name, name_kana, department, time_zone, language, notification, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
 const UPDATE: &str = "UPDATE employees SET email = $3, name = $4, name_kana = $5, department = $6, \
     time_zone = $7, language = $8, notification = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2";
 const DELETE: &str = "DELETE FROM employees WHERE tenant_id = $1 AND id = $2";
-const DELETE_IDENTITIES: &str = "DELETE FROM employee_chat_identities WHERE tenant_id = $1 AND employee_id = $2";
+const DELETE_IDENTITIES: &str =
+    "DELETE FROM employee_chat_identities WHERE tenant_id = $1 AND employee_id = $2";
 const INSERT_IDENTITY: &str = "INSERT INTO employee_chat_identities \
     (tenant_id, employee_id, platform, external_id) VALUES ($1, $2, $3, $4)";
 const FIND: &str = "SELECT id, email, name, name_kana, department, time_zone, language, notification \
@@ -112,7 +115,12 @@ const IDENTITIES_OF_PAGE: &str = "SELECT employee_id, platform, external_id \
     ORDER BY name_kana, id LIMIT $3 OFFSET $4)";
 
 /// Adds an employee; [`StoreError::Duplicate`] when the email is taken in this tenant.
-pub async fn insert(tx: &mut Tx, tenant_id: i64, profile: &EmployeeProfile, now: i64) -> Result<i64, StoreError> {
+pub async fn insert(
+    tx: &mut Tx,
+    tenant_id: i64,
+    profile: &EmployeeProfile,
+    now: i64,
+) -> Result<i64, StoreError> {
     let id: i64 = on_tx!(tx, |c| sqlx::query_scalar(INSERT)
         .bind(tenant_id)
         .bind(&profile.email)
@@ -205,7 +213,11 @@ pub async fn find(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<Option<Employe
 }
 
 /// The employee with this (lower-case) email in this tenant.
-pub async fn find_by_email(tx: &mut Tx, tenant_id: i64, email: &str) -> Result<Option<Employee>, StoreError> {
+pub async fn find_by_email(
+    tx: &mut Tx,
+    tenant_id: i64,
+    email: &str,
+) -> Result<Option<Employee>, StoreError> {
     let row: Option<EmployeeRow> = on_tx!(tx, |c| sqlx::query_as(FIND_BY_EMAIL)
         .bind(tenant_id)
         .bind(email)
@@ -264,4 +276,3 @@ pub async fn list(
 pub async fn list_all(tx: &mut Tx, tenant_id: i64) -> Result<Vec<Employee>, StoreError> {
     Ok(list(tx, tenant_id, None, i64::MAX, 0).await?.0)
 }
-

@@ -25,7 +25,13 @@ const FINISH: &str = "UPDATE job_runs SET state = $4, finished_at = $5, error = 
 const LAST_FIRE: &str = "SELECT MAX(fire_at) FROM job_runs WHERE job = $1";
 
 /// Claims a fire for `owner`; `false` when another instance already has.
-pub async fn claim_fire(tx: &mut Tx, job: &str, fire_at: i64, owner: &str, lease_until: i64) -> Result<bool, StoreError> {
+pub async fn claim_fire(
+    tx: &mut Tx,
+    job: &str,
+    fire_at: i64,
+    owner: &str,
+    lease_until: i64,
+) -> Result<bool, StoreError> {
     let inserted = on_tx!(tx, |c| sqlx::query(CLAIM_FIRE)
         .bind(job)
         .bind(fire_at)
@@ -39,11 +45,21 @@ pub async fn claim_fire(tx: &mut Tx, job: &str, fire_at: i64, owner: &str, lease
 
 /// Runs left `running` by an instance whose lease lapsed before `now`.
 pub async fn abandoned(tx: &mut Tx, now: i64) -> Result<Vec<AbandonedRun>, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(ABANDONED).bind(now).fetch_all(&mut *c).await?))
+    Ok(on_tx!(tx, |c| sqlx::query_as(ABANDONED)
+        .bind(now)
+        .fetch_all(&mut *c)
+        .await?))
 }
 
 /// Takes over an abandoned run; `false` when another instance was first.
-pub async fn take_over(tx: &mut Tx, job: &str, fire_at: i64, owner: &str, lease_until: i64, now: i64) -> Result<bool, StoreError> {
+pub async fn take_over(
+    tx: &mut Tx,
+    job: &str,
+    fire_at: i64,
+    owner: &str,
+    lease_until: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
     let updated = on_tx!(tx, |c| sqlx::query(TAKE_OVER)
         .bind(job)
         .bind(fire_at)
@@ -57,7 +73,13 @@ pub async fn take_over(tx: &mut Tx, job: &str, fire_at: i64, owner: &str, lease_
 }
 
 /// Extends the lease of a run this owner is working on.
-pub async fn renew(tx: &mut Tx, job: &str, fire_at: i64, owner: &str, lease_until: i64) -> Result<(), StoreError> {
+pub async fn renew(
+    tx: &mut Tx,
+    job: &str,
+    fire_at: i64,
+    owner: &str,
+    lease_until: i64,
+) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(RENEW)
         .bind(job)
         .bind(fire_at)
@@ -94,5 +116,8 @@ pub async fn finish(
 
 /// The latest fire of `job` any instance claimed.
 pub async fn last_fire(tx: &mut Tx, job: &str) -> Result<Option<i64>, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_scalar(LAST_FIRE).bind(job).fetch_one(&mut *c).await?))
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(LAST_FIRE)
+        .bind(job)
+        .fetch_one(&mut *c)
+        .await?))
 }

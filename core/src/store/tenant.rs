@@ -31,7 +31,12 @@ const FIND_TENANT_BY_SLUG: &str = "SELECT id, slug, name FROM tenants WHERE slug
 const LIST_TENANTS: &str = "SELECT id, slug, name FROM tenants ORDER BY id";
 
 /// Creates a tenant (and the start of its access-log chain).
-pub async fn insert_tenant(tx: &mut Tx, slug: &str, name: &str, now: i64) -> Result<Tenant, StoreError> {
+pub async fn insert_tenant(
+    tx: &mut Tx,
+    slug: &str,
+    name: &str,
+    now: i64,
+) -> Result<Tenant, StoreError> {
     let id: i64 = on_tx!(tx, |c| sqlx::query_scalar(INSERT_TENANT)
         .bind(slug)
         .bind(name)
@@ -61,7 +66,9 @@ pub async fn find_tenant_by_slug(tx: &mut Tx, slug: &str) -> Result<Option<Tenan
 
 /// Every tenant.
 pub async fn list_tenants(tx: &mut Tx) -> Result<Vec<Tenant>, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(LIST_TENANTS).fetch_all(&mut *c).await?))
+    Ok(on_tx!(tx, |c| sqlx::query_as(LIST_TENANTS)
+        .fetch_all(&mut *c)
+        .await?))
 }
 
 const INSERT_LOCATION: &str = "INSERT INTO locations (tenant_id, slug, name, time_zone, created_at) \

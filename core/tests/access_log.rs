@@ -1,0 +1,157 @@
+//! The access log: every admin change is recorded in a hash chain that notices tampering,
+//! the table refuses updates, and retention keeps the remaining chain verifiable.
+
+mod common;
+
+use chrono::Duration;
+use common::{Fixture, execute};
+use frontdesk_core::domain::access_log::ChainBreak;
+use frontdesk_core::engine::access_log::Verification;
+use frontdesk_core::engine::directory::EmployeeInput;
+use frontdesk_core::storage_tests;
+use frontdesk_core::store::Db;
+use frontdesk_core::store::access_log::Filter;
+
+fn person(email: &str, name: &str) -> EmployeeInput {
+    EmployeeInput {
+        email: email.into(),
+        name: name.into(),
+        name_kana: String::new(),
+        department: "Sales".into(),
+        time_zone: "Asia/Tokyo".into(),
+        language: Default::default(),
+        notification: frontdesk_core::domain::people::NotificationPreference::Chat,
+        chat_identities: Default::default(),
+    }
+}
+
+/// Creates, changes and removes an employee: three entries after the owner's creation.
+async fn some_admin_changes(f: &Fixture) {
+    let alice = f
+        .engine
+        .create_employee(&f.owner, person("alice@acme.example", "Alice"))
+        .await
+        .unwrap();
+    f.engine
+        .update_employee(
+            &f.owner,
+            alice.id,
+            person("alice@acme.example", "Alice Sato"),
+        )
+        .await
+        .unwrap();
+    f.engine.delete_employee(&f.owner, alice.id).await.unwrap();
+}
+
+fn ok(count: i64) -> Vec<Verification> {
+    vec![Verification {
+        tenant: "acme".into(),
+        result: Ok(count),
+    }]
+}
+
+storage_tests! {
+    async fn admin_changes_are_logged_in_order_and_the_chain_verifies(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        let actions: Vec<_> = f.log().await.into_iter().rev().map(|e| (e.seq, e.action, e.actor)).collect();
+        assert_eq!(
+            actions,
+            [
+                (1, "account.create".to_owned(), "system".to_owned()),
+                (2, "employee.create".to_owned(), "owner@acme.example".to_owned()),
+                (3, "employee.update".to_owned(), "owner@acme.example".to_owned()),
+                (4, "employee.delete".to_owned(), "owner@acme.example".to_owned()),
+            ]
+        );
+        let update = f.logged("employee.update").await.pop().unwrap();
+        assert_eq!(update.detail, r#"{"changed":["name"]}"#);
+        assert_eq!(update.ip, "192.0.2.1");
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(4));
+    }
+
+    async fn an_altered_entry_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(4));
+
+        // Someone with database access removes the guard and rewrites entry 3.
+        match &t.db {
+            Db::Sqlite(_) => execute(&t.db, "DROP TRIGGER access_log_no_update").await,
+            Db::Postgres(_) => execute(&t.db, "DROP TRIGGER access_log_no_update ON access_log").await,
+        }
+        .expect("drop the trigger");
+        let changed = execute(&t.db, "UPDATE access_log SET actor = 'mallory@x.jp' WHERE seq = 3").await.unwrap();
+        assert_eq!(changed, 1);
+
+        assert_eq!(
+            f.engine.verify_access_log().await.unwrap(),
+            vec![Verification {
+                tenant: "acme".into(),
+                result: Err(ChainBreak::Altered { seq: 3 }),
+            }]
+        );
+    }
+
+    async fn a_removed_entry_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        let removed = execute(&t.db, "DELETE FROM access_log WHERE seq = 2").await.unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(
+            f.engine.verify_access_log().await.unwrap()[0].result,
+            Err(ChainBreak::Gap { seq: 3, expected_seq: 2 })
+        );
+    }
+
+    async fn the_access_log_refuses_updates(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        let refused = execute(&t.db, "UPDATE access_log SET actor = 'mallory@x.jp' WHERE seq = 3").await;
+        let err = refused.expect_err("the trigger refuses the update");
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let entry = f.log().await.into_iter().find(|e| e.seq == 3).unwrap();
+        assert_eq!(entry.actor, "owner@acme.example");
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(4));
+    }
+
+    async fn retention_removes_entries_older_than_a_year_and_the_rest_still_verifies(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+
+        // Nothing is old enough yet.
+        f.clock.advance(Duration::days(364));
+        assert_eq!(f.engine.purge_access_log().await.unwrap(), 0);
+
+        f.clock.advance(Duration::days(2));
+        f.engine.create_employee(&f.owner, person("bob@acme.example", "Bob")).await.unwrap();
+        assert_eq!(f.engine.purge_access_log().await.unwrap(), 4);
+
+        let left: Vec<_> = f.log().await.into_iter().map(|e| (e.seq, e.action)).collect();
+        assert_eq!(left, [(5, "employee.create".to_owned())]);
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(1));
+
+        // The chain goes on from where retention cut it.
+        f.engine.create_employee(&f.owner, person("carol@acme.example", "Carol")).await.unwrap();
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
+        assert_eq!(f.engine.purge_access_log().await.unwrap(), 0, "purging again removes nothing");
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
+    }
+
+    async fn the_log_can_be_filtered_by_action_and_actor(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        let filter = Filter {
+            action: Some("employee.update".into()),
+            ..Filter::default()
+        };
+        let updates = f.engine.access_log(&f.owner, &filter, 500).await.unwrap();
+        assert_eq!(updates.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
+        let filter = Filter {
+            actor: Some("system".into()),
+            ..Filter::default()
+        };
+        let by_system = f.engine.access_log(&f.owner, &filter, 500).await.unwrap();
+        assert_eq!(by_system.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+    }
+}

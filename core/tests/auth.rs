@@ -1,0 +1,214 @@
+//! Signing in: wrong credentials, login throttling per account and per address, and
+//! self-service password resets.
+
+mod common;
+
+use chrono::Duration;
+use common::{Fixture, OWNER_PASSWORD};
+use frontdesk_core::Error;
+use frontdesk_core::storage_tests;
+
+const OWNER: &str = "owner@acme.example";
+
+/// The reset token in the link of a reset mail.
+fn token_in(body: &str) -> String {
+    let start = body
+        .find("token=")
+        .expect("the mail holds a link with a token")
+        + "token=".len();
+    body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// Asks for a reset of the owner's password and returns the token of the mail that is sent.
+async fn reset_token(f: &Fixture) -> String {
+    let before = f.mailer.sent().len();
+    f.engine
+        .request_password_reset("acme", OWNER, "198.51.100.7")
+        .await
+        .expect("reset request");
+    assert_eq!(
+        f.engine.dispatch_due().await.expect("dispatch"),
+        1,
+        "one message is sent"
+    );
+    let sent = f.mailer.sent();
+    assert_eq!(sent.len(), before + 1, "exactly one mail is delivered");
+    let mail = sent.last().unwrap();
+    assert_eq!(mail.to, OWNER);
+    token_in(&mail.body)
+}
+
+/// Whether the owner can sign in with `password` (from a fresh address).
+async fn signs_in(f: &Fixture, password: &str) -> bool {
+    match f
+        .engine
+        .login("acme", OWNER, password, "203.0.113.50")
+        .await
+    {
+        Ok(_) => true,
+        Err(Error::BadCredentials) => false,
+        Err(other) => panic!("unexpected login error: {other:?}"),
+    }
+}
+
+storage_tests! {
+    async fn ten_wrong_passwords_lock_the_account_for_fifteen_minutes_even_from_new_addresses(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        for attempt in 1..=101 {
+            let ip = format!("10.0.{}.{}", attempt / 256, attempt % 256);
+            let result = f.engine.login("acme", OWNER, "Wrong-Password-99", &ip).await;
+            match result {
+                Err(Error::BadCredentials) if attempt <= 10 => {}
+                Err(Error::Throttled { retry_after_secs }) if attempt > 10 => {
+                    assert!((1..=900).contains(&retry_after_secs), "{retry_after_secs}");
+                }
+                other => panic!("attempt {attempt}: unexpected {other:?}"),
+            }
+        }
+
+        // The right password does not help while the account is locked.
+        let locked = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.1.0.1").await;
+        assert!(matches!(locked, Err(Error::Throttled { retry_after_secs: 900 })), "{locked:?}");
+
+        assert_eq!(f.logged("login.failed").await.len(), 10);
+        let throttled = f.logged("login.throttled").await;
+        assert_eq!(throttled.len(), 92);
+        assert!(throttled.iter().all(|e| e.actor == OWNER));
+        assert!(f.logged("login.ok").await.is_empty());
+
+        // Just before the lock ends it still holds; just after it the right password works.
+        f.clock.advance(Duration::minutes(15) - Duration::seconds(1));
+        let still = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.1.0.2").await;
+        assert!(matches!(still, Err(Error::Throttled { retry_after_secs: 1 })), "{still:?}");
+        f.clock.advance(Duration::seconds(2));
+        let sign_in = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.1.0.3").await.expect("unlocked");
+        assert_eq!(sign_in.account.email, OWNER);
+        assert_eq!(
+            f.engine.session(&sign_in.session_token).await.unwrap().map(|a| a.id),
+            Some(f.owner.account.id)
+        );
+        assert_eq!(f.logged("login.ok").await.len(), 1);
+    }
+
+    async fn a_hundred_failures_from_one_address_lock_that_address_only(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        for n in 0..100 {
+            let email = format!("nobody{n}@acme.example");
+            let result = f.engine.login("acme", &email, "Wrong-Password-99", "10.9.9.9").await;
+            assert!(matches!(result, Err(Error::BadCredentials)), "attempt {n}: {result:?}");
+        }
+        let locked = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.9.9.9").await;
+        assert!(matches!(locked, Err(Error::Throttled { .. })), "{locked:?}");
+        assert_eq!(f.logged("login.failed").await.len(), 100);
+        assert_eq!(f.logged("login.throttled").await.len(), 1);
+
+        // The account itself is not locked: from another address it signs in.
+        f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.9.9.10").await.expect("other address");
+
+        // The address is free again after the lock.
+        f.clock.advance(Duration::minutes(15) + Duration::seconds(1));
+        f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.9.9.9").await.expect("lock over");
+    }
+
+    async fn an_unknown_account_and_a_wrong_password_give_the_same_answer(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let unknown = f.engine.login("acme", "nobody@acme.example", OWNER_PASSWORD, "10.0.0.1").await;
+        assert!(matches!(unknown, Err(Error::BadCredentials)), "{unknown:?}");
+        let wrong = f.engine.login("acme", OWNER, "Wrong-Password-99", "10.0.0.1").await;
+        assert!(matches!(wrong, Err(Error::BadCredentials)), "{wrong:?}");
+        let no_tenant = f.engine.login("nowhere", OWNER, OWNER_PASSWORD, "10.0.0.1").await;
+        assert!(matches!(no_tenant, Err(Error::BadCredentials)), "{no_tenant:?}");
+        assert_eq!(unknown.unwrap_err().to_string(), wrong.unwrap_err().to_string());
+
+        // Email case and surrounding spaces do not matter for the right password.
+        f.engine.login("acme", " Owner@ACME.example ", OWNER_PASSWORD, "10.0.0.1").await.expect("sign in");
+    }
+
+    async fn a_reset_link_sets_a_new_password_once(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let token = reset_token(&f).await;
+        assert!(!token.is_empty());
+        let mail = f.mailer.sent().pop().unwrap();
+        assert!(mail.body.contains(&format!("http://127.0.0.1:8080/password-reset?token={token}")), "{}", mail.body);
+
+        // A weak password is refused and does not use the token up.
+        let weak = f.engine.reset_password(&token, "weak", "198.51.100.7").await;
+        assert!(matches!(weak, Err(Error::WeakPassword(_))), "{weak:?}");
+        assert!(signs_in(&f, OWNER_PASSWORD).await, "nothing changed yet");
+
+        f.engine.reset_password(&token, "New-Secret-8472", "198.51.100.7").await.expect("reset");
+        let again = f.engine.reset_password(&token, "Other-Secret-1234", "198.51.100.7").await;
+        assert!(matches!(again, Err(Error::InvalidResetToken)), "{again:?}");
+
+        assert!(!signs_in(&f, OWNER_PASSWORD).await, "the old password no longer works");
+        assert!(!signs_in(&f, "Other-Secret-1234").await, "the refused reuse changed nothing");
+        assert!(signs_in(&f, "New-Secret-8472").await);
+
+        assert_eq!(f.logged("password_reset.request").await.len(), 1);
+        assert_eq!(f.logged("password_reset.complete").await.len(), 1);
+    }
+
+    async fn a_reset_ends_the_sessions_of_the_account(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let session = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.0.0.1").await.unwrap().session_token;
+        assert!(f.engine.session(&session).await.unwrap().is_some());
+        let token = reset_token(&f).await;
+        f.engine.reset_password(&token, "New-Secret-8472", "10.0.0.1").await.expect("reset");
+        assert!(f.engine.session(&session).await.unwrap().is_none());
+    }
+
+    async fn a_reset_link_expires_after_sixty_minutes(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let token = reset_token(&f).await;
+        f.clock.advance(Duration::minutes(61));
+        let late = f.engine.reset_password(&token, "New-Secret-8472", "198.51.100.7").await;
+        assert!(matches!(late, Err(Error::InvalidResetToken)), "{late:?}");
+        assert!(signs_in(&f, OWNER_PASSWORD).await, "the password is unchanged");
+        assert!(!signs_in(&f, "New-Secret-8472").await);
+    }
+
+    async fn an_unused_reset_link_still_works_just_before_it_expires(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let token = reset_token(&f).await;
+        f.clock.advance(Duration::minutes(59));
+        f.engine.reset_password(&token, "New-Secret-8472", "198.51.100.7").await.expect("in time");
+        assert!(signs_in(&f, "New-Secret-8472").await);
+    }
+
+    async fn of_two_concurrent_resets_with_one_link_exactly_one_wins(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let token = reset_token(&f).await;
+        let (a, b) = tokio::join!(
+            f.engine.reset_password(&token, "First-Secret-1111", "10.0.0.1"),
+            f.engine.reset_password(&token, "Second-Secret-2222", "10.0.0.2"),
+        );
+        let (winner, loser) = match (&a, &b) {
+            (Ok(()), Err(Error::InvalidResetToken)) => ("First-Secret-1111", "Second-Secret-2222"),
+            (Err(Error::InvalidResetToken), Ok(())) => ("Second-Secret-2222", "First-Secret-1111"),
+            other => panic!("expected exactly one success: {other:?}"),
+        };
+        assert!(signs_in(&f, winner).await, "the winner's password works");
+        assert!(!signs_in(&f, loser).await, "the loser's password does not");
+        assert!(!signs_in(&f, OWNER_PASSWORD).await);
+        assert_eq!(f.logged("password_reset.complete").await.len(), 1);
+    }
+
+    async fn a_reset_for_an_unknown_email_answers_ok_and_sends_nothing(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        f.engine.request_password_reset("acme", "nobody@acme.example", "10.0.0.1").await.expect("same answer");
+        f.engine.request_password_reset("nowhere", OWNER, "10.0.0.1").await.expect("same answer");
+        assert_eq!(f.engine.dispatch_due().await.unwrap(), 0);
+        assert!(f.mailer.sent().is_empty());
+        assert!(f.logged("password_reset.request").await.is_empty());
+    }
+
+    async fn a_made_up_reset_token_is_refused(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let made_up = f.engine.reset_password("not-a-real-token", "New-Secret-8472", "10.0.0.1").await;
+        assert!(matches!(made_up, Err(Error::InvalidResetToken)), "{made_up:?}");
+        assert!(signs_in(&f, OWNER_PASSWORD).await);
+    }
+}

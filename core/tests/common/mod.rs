@@ -1,0 +1,156 @@
+//! What the integration tests share: an engine on a test database with a manual clock,
+//! a mailer that records what it is asked to send, and a tenant with an owner.
+//!
+//! Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use frontdesk_core::domain::access_log::Entry;
+use frontdesk_core::domain::people::{Lang, Role};
+use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::{Actor, Engine, PasswordHashing, Settings};
+use frontdesk_core::port::{Mail, MailError, Mailer, ManualClock};
+use frontdesk_core::store::Db;
+use frontdesk_core::store::access_log::Filter;
+use frontdesk_core::store::tenant::Tenant;
+use frontdesk_core::testing::TestDb;
+
+/// The owner's password in every fixture.
+pub const OWNER_PASSWORD: &str = "Blue-Kiosk-4821";
+
+/// Where every test's clock starts.
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap()
+}
+
+/// A mailer that keeps what it is asked to send.
+#[derive(Debug, Default)]
+pub struct RecordingMailer {
+    sent: Mutex<Vec<Mail>>,
+}
+
+impl RecordingMailer {
+    /// Everything sent so far, oldest first.
+    pub fn sent(&self) -> Vec<Mail> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        self.sent.lock().unwrap().push(mail.clone());
+        Ok(())
+    }
+}
+
+/// Settings with cheap password hashing, so tests are fast.
+pub fn settings() -> Settings {
+    Settings {
+        password_hashing: PasswordHashing {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..Settings::default()
+    }
+}
+
+/// An engine over `db` with these ports and the test settings.
+pub fn engine_on(db: Db, clock: &Arc<ManualClock>, mailer: &Arc<RecordingMailer>) -> Engine {
+    Engine::new(db, clock.clone(), mailer.clone(), settings())
+}
+
+/// An engine, its clock and mailer, the tenant `acme` and its owner (who may export).
+#[derive(Debug)]
+pub struct Fixture {
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    pub mailer: Arc<RecordingMailer>,
+    pub tenant: Tenant,
+    pub owner: Actor,
+}
+
+impl Fixture {
+    /// The fixture on the test database `t`.
+    pub async fn new(t: &TestDb) -> Fixture {
+        let clock = Arc::new(ManualClock::new(start()));
+        let mailer = Arc::new(RecordingMailer::default());
+        let engine = engine_on(t.db.clone(), &clock, &mailer);
+        let tenant = engine.ensure_tenant("acme", "Acme").await.expect("tenant");
+        let owner = owner_of(&engine, &tenant, "owner@acme.example").await;
+        Fixture {
+            engine,
+            clock,
+            mailer,
+            tenant,
+            owner,
+        }
+    }
+
+    /// Another account of the fixture's tenant, created by its owner.
+    pub async fn account(&self, email: &str, role: Role, can_export: bool) -> Actor {
+        let new = NewAdmin {
+            email: email.into(),
+            password: OWNER_PASSWORD.into(),
+            role,
+            can_export,
+            language: Lang::En,
+        };
+        let account = self
+            .engine
+            .create_account(self.tenant.id, Some(&self.owner), &new)
+            .await
+            .expect("account");
+        Actor {
+            account,
+            ip: "192.0.2.10".into(),
+        }
+    }
+
+    /// The owner's tenant's log, newest first.
+    pub async fn log(&self) -> Vec<Entry> {
+        self.engine
+            .access_log(&self.owner, &Filter::default(), 500)
+            .await
+            .expect("access log")
+    }
+
+    /// The actions in the owner's tenant's log that are named `action`.
+    pub async fn logged(&self, action: &str) -> Vec<Entry> {
+        self.log()
+            .await
+            .into_iter()
+            .filter(|e| e.action == action)
+            .collect()
+    }
+}
+
+/// Creates an owner (who may export) of `tenant` from the command line, acting from 192.0.2.1.
+pub async fn owner_of(engine: &Engine, tenant: &Tenant, email: &str) -> Actor {
+    let new = NewAdmin {
+        email: email.into(),
+        password: OWNER_PASSWORD.into(),
+        role: Role::Owner,
+        can_export: true,
+        language: Lang::Ja,
+    };
+    let account = engine
+        .create_account(tenant.id, None, &new)
+        .await
+        .expect("owner");
+    Actor {
+        account,
+        ip: "192.0.2.1".into(),
+    }
+}
+
+/// Runs one statement directly on the database (the same SQL on both backends).
+pub async fn execute(db: &Db, sql: &'static str) -> Result<u64, sqlx::Error> {
+    Ok(match db {
+        Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await?.rows_affected(),
+        Db::Postgres(pool) => sqlx::query(sql).execute(pool).await?.rows_affected(),
+    })
+}

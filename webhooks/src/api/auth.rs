@@ -1,0 +1,159 @@
+//! Signing in and out, the current account, password changes and resets.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use frontdesk_core::store::account::Account;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::extract::{AppJson, ClientIp, SESSION_COOKIE, SignedIn, cookie};
+use crate::problem::ApiResult;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(request_reset))
+        .routes(routes!(confirm_reset))
+}
+
+/// Credentials for signing in.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginRequest {
+    /// The tenant's slug, e.g. `demo`.
+    pub tenant: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// A change of one's own password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// A request for a reset link by email.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub tenant: String,
+    pub email: String,
+}
+
+/// A new password, with the token from the reset link.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResetConfirm {
+    pub token: String,
+    pub new_password: String,
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
+    // Strict: the admin session is never sent on requests started by another site.
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&cookie).expect("session cookies are ASCII")
+}
+
+/// Sign in; sets the session cookie.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = Account), (status = 401, description = "wrong email or password"),
+        (status = 429, description = "too many failed attempts; see Retry-After")))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let sign_in = state
+        .engine
+        .login(&req.tenant, &req.email, &req.password, &ip.to_string())
+        .await?;
+    let max_age = state.engine.settings.session_ttl.num_seconds();
+    let mut response = Json(sign_in.account).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&state, &sign_in.session_token, max_age),
+    );
+    Ok(response)
+}
+
+/// Sign out; ends the session and clears the cookie.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204)))]
+async fn logout(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        state.engine.logout(&actor, token).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    Ok(response)
+}
+
+/// The signed-in account.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = Account), (status = 401)))]
+async fn me(SignedIn(actor): SignedIn) -> Json<Account> {
+    Json(actor.account)
+}
+
+/// Change one's own password; every session of the account ends.
+#[utoipa::path(post, path = "/auth/password", tag = "auth", request_body = PasswordChange,
+    responses((status = 204), (status = 422, description = "wrong current password or weak new one")))]
+async fn change_password(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppJson(req): AppJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    state
+        .engine
+        .change_password(&actor, &req.current_password, &req.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ask for a reset link by email. The answer is the same whether or not the account exists.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, description = "if the account exists, a link is on its way")))]
+async fn request_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<ResetRequest>,
+) -> ApiResult<StatusCode> {
+    state
+        .engine
+        .request_password_reset(&req.tenant, &req.email, &ip.to_string())
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Set a new password with the token from the reset link (single use, expires).
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
+    responses((status = 204), (status = 400, description = "the link is invalid, used or expired"),
+        (status = 422, description = "the new password breaks the policy")))]
+async fn confirm_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<ResetConfirm>,
+) -> ApiResult<StatusCode> {
+    state
+        .engine
+        .reset_password(&req.token, &req.new_password, &ip.to_string())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

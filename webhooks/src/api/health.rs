@@ -1,0 +1,45 @@
+//! Liveness, readiness and metrics, for orchestrators and Prometheus.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::AppState;
+use crate::problem::{ApiError, ApiResult};
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// The process is up.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The process can serve: the database answers.
+async fn readyz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    state
+        .engine
+        .db
+        .ping()
+        .await
+        .map_err(|err| ApiError::NotReady(err.to_string()))?;
+    Ok(Json(json!({ "status": "ready" })))
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,63 @@
+//! The JSON API under `/api/v1`, with its OpenAPI document generated from these handlers.
+
+pub mod access_log;
+pub mod accounts;
+pub mod auth;
+pub mod employees;
+pub mod health;
+pub mod locations;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Frontdesk API",
+        description = "Reception, scheduling and meeting rooms. Admin endpoints need a session \
+            cookie from `POST /api/v1/auth/login`. Errors are `application/problem+json`."
+    ),
+    tags(
+        (name = "auth", description = "Signing in, sessions and passwords"),
+        (name = "employees", description = "The employee directory"),
+        (name = "locations", description = "Sites with a reception"),
+        (name = "accounts", description = "Admin accounts (owners only)"),
+        (name = "access-log", description = "Who did what, when, from where")
+    )
+)]
+struct ApiDoc;
+
+/// Every API route, documented.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(employees::router())
+        .merge(locations::router())
+        .merge(accounts::router())
+        .merge(access_log::router())
+}
+
+/// The OpenAPI document of [`router`], with `/api/v1` in its server URL.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = router().into_openapi();
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    doc
+}
+
+/// A CSV download named `filename`.
+pub fn csv_download(filename: &str, body: String) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}

@@ -1,0 +1,205 @@
+//! Extractors: JSON bodies with one error shape, the client's address, the signed-in actor.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use frontdesk_core::engine::Actor;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "fd_session";
+
+/// A JSON body; malformed JSON is a 400, a missing, unknown or mistyped field a 422 that
+/// names the field.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(AppJson(value)),
+            Err(JsonRejection::JsonDataError(err)) => {
+                Err(ApiError::Unprocessable(data_error_detail(&err.body_text())))
+            }
+            Err(err) => Err(ApiError::BadRequest(err.body_text())),
+        }
+    }
+}
+
+/// A path parameter; one that does not parse is a 404 (no such resource), not a 500.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| AppPath(value))
+            .map_err(|_| ApiError::Engine(frontdesk_core::Error::NotFound("resource")))
+    }
+}
+
+/// A query string; a parameter that does not parse is a 422 naming it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AppQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| AppQuery(value))
+            .map_err(|err| ApiError::Unprocessable(err.body_text()))
+    }
+}
+
+/// axum says "Failed to deserialize the JSON body into the target type: <path>: <serde msg>";
+/// keep the part that names the field.
+fn data_error_detail(text: &str) -> String {
+    text.split_once("target type: ")
+        .map_or(text, |(_, rest)| rest)
+        .to_owned()
+}
+
+/// The client's address: the peer, or — only when the peer is a trusted proxy — the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let app = AppState::from_ref(state);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(ClientIp(client_ip(
+            peer,
+            &parts.headers,
+            &app.trusted_proxies,
+        )))
+    }
+}
+
+/// See [`ClientIp`].
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|hop| !is_trusted(hop))
+        .unwrap_or(peer)
+}
+
+/// The value of a cookie in the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The signed-in account acting from the client's address; 401 without a valid session.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Actor);
+
+impl<S> FromRequestParts<S> for SignedIn
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let app = AppState::from_ref(state);
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
+        let account = app
+            .engine
+            .session(token)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(SignedIn(Actor {
+            account,
+            ip: ip.to_string(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", xff.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_ip(peer, &headers("1.2.3.4"), &trusted), peer);
+    }
+
+    #[test]
+    fn the_right_most_untrusted_hop_is_the_client() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        // The client spoofed 1.2.3.4; the proxy appended the real address 198.51.100.7.
+        let got = client_ip(peer, &headers("1.2.3.4, 198.51.100.7, 10.0.0.5"), &trusted);
+        assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; fd_session=xyz; b=2".parse().unwrap());
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+}

@@ -1,0 +1,140 @@
+//! Middleware: request ids, logs and metrics; the request's language; CSRF refusal.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use frontdesk_core::i18n::Lang;
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::extract::cookie;
+use crate::problem::{ApiError, REQUEST_LANG};
+
+/// The header carrying a request's id (accepted from a proxy, else generated).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Gives each request an id, logs it in a span with that id, and counts it in the metrics.
+pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        req.headers_mut().insert(REQUEST_ID, value);
+    }
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let span = tracing::info_span!("request", id = %request_id, method = %method, route = %route);
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "handled"
+        )
+    });
+    state
+        .metrics
+        .observe(method.as_str(), &route, status, elapsed);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// Runs the request with its language: the `fd_lang` cookie, else `Accept-Language`.
+pub async fn language(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let lang = cookie(headers, "fd_lang")
+        .and_then(Lang::from_tag)
+        .unwrap_or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(Lang::negotiate)
+                .unwrap_or_default()
+        });
+    REQUEST_LANG.scope(lang, next.run(req)).await
+}
+
+/// Refuses state-changing requests that a browser sent from another site: by
+/// `Sec-Fetch-Site`, or, where a browser does not send it, by `Origin`. Platform webhooks
+/// are exempt (they are verified by signature instead).
+pub async fn csrf(State(_state): State<AppState>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || req.uri().path().starts_with("/webhooks/") {
+        return next.run(req).await;
+    }
+    if is_cross_site(req.headers()) {
+        tracing::warn!(path = req.uri().path(), "cross-site request refused");
+        return ApiError::CrossSite.into_response();
+    }
+    next.run(req).await
+}
+
+fn is_cross_site(headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Neither header: not a browser, so no ambient cookies to abuse.
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    origin_host.is_none() || origin_host != host
+}
+
+/// The answer for a path no route knows.
+pub async fn not_found() -> Response {
+    ApiError::Engine(frontdesk_core::Error::NotFound("page")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn cross_site_requests_are_recognised() {
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(!is_cross_site(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(is_cross_site(&headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "fd.example")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("origin", "null"),
+            ("host", "fd.example")
+        ])));
+        assert!(!is_cross_site(&headers(&[
+            ("origin", "https://fd.example"),
+            ("host", "fd.example")
+        ])));
+        assert!(!is_cross_site(&headers(&[])));
+    }
+}

@@ -1,0 +1,156 @@
+//! Errors as `application/problem+json` (RFC 9457), titled in the caller's language.
+//!
+//! Internal causes go to the log with the request's span; the client sees only what it can
+//! act on.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use frontdesk_core::Error;
+use frontdesk_core::i18n::{self, Lang};
+use serde_json::json;
+
+tokio::task_local! {
+    /// The language of the request being handled (set by the language middleware).
+    pub static REQUEST_LANG: Lang;
+}
+
+/// The current request's language.
+pub fn request_lang() -> Lang {
+    REQUEST_LANG.try_with(|lang| *lang).unwrap_or_default()
+}
+
+/// Why a request failed, as the HTTP edge reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The engine refused or failed.
+    #[error(transparent)]
+    Engine(#[from] Error),
+    /// The body or query could not be read (malformed JSON, wrong content type).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A field is missing, unknown or of the wrong type.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// No valid session.
+    #[error("sign in first")]
+    Unauthorized,
+    /// A state-changing request from another site.
+    #[error("cross-site request refused")]
+    CrossSite,
+    /// A dependency (the database) is not ready.
+    #[error("not ready: {0}")]
+    NotReady(String),
+}
+
+struct Problem {
+    status: StatusCode,
+    kind: &'static str,
+    detail: Option<String>,
+    extra: serde_json::Value,
+}
+
+impl ApiError {
+    fn problem(&self) -> Problem {
+        let plain = |status, kind, detail: Option<String>| Problem {
+            status,
+            kind,
+            detail,
+            extra: json!({}),
+        };
+        match self {
+            ApiError::Engine(err) => match err {
+                Error::NotFound(what) => plain(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    Some(format!("{what} not found")),
+                ),
+                Error::Conflict(detail) => {
+                    plain(StatusCode::CONFLICT, "conflict", Some(detail.clone()))
+                }
+                Error::Invalid { field, message } => Problem {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    kind: "invalid",
+                    detail: Some(format!("{field}: {message}")),
+                    extra: json!({ "field": field }),
+                },
+                Error::WeakPassword(violations) => {
+                    let lang = request_lang();
+                    let messages: Vec<String> = violations
+                        .iter()
+                        .map(|v| i18n::text(lang, v.message_key()))
+                        .collect();
+                    Problem {
+                        status: StatusCode::UNPROCESSABLE_ENTITY,
+                        kind: "weak_password",
+                        detail: Some(messages.join(" ")),
+                        extra: json!({
+                            "field": "password",
+                            "violations": violations.iter().map(|v| v.code()).collect::<Vec<_>>(),
+                        }),
+                    }
+                }
+                Error::BadCredentials => plain(StatusCode::UNAUTHORIZED, "bad_credentials", None),
+                Error::Throttled { retry_after_secs } => Problem {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    kind: "throttled",
+                    detail: None,
+                    extra: json!({ "retry_after": retry_after_secs }),
+                },
+                Error::Forbidden => plain(StatusCode::FORBIDDEN, "forbidden", None),
+                Error::InvalidResetToken => {
+                    plain(StatusCode::BAD_REQUEST, "invalid_reset_token", None)
+                }
+                Error::Store(_) | Error::Internal(_) => {
+                    tracing::error!(error = %err, "request failed");
+                    plain(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+                }
+            },
+            ApiError::BadRequest(detail) => {
+                plain(StatusCode::BAD_REQUEST, "bad_request", Some(detail.clone()))
+            }
+            ApiError::Unprocessable(detail) => plain(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                Some(detail.clone()),
+            ),
+            ApiError::Unauthorized => plain(StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::CrossSite => plain(StatusCode::FORBIDDEN, "cross_site", None),
+            ApiError::NotReady(cause) => {
+                tracing::warn!(%cause, "not ready");
+                plain(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        let lang = request_lang();
+        let mut body = json!({
+            "type": format!("urn:frontdesk:problem:{}", problem.kind.replace('_', "-")),
+            "title": i18n::text(lang, &format!("error.{}", problem.kind)),
+            "status": problem.status.as_u16(),
+        });
+        if let Some(detail) = problem.detail {
+            body["detail"] = json!(detail);
+        }
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), problem.extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let mut response = (problem.status, body.to_string()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let ApiError::Engine(Error::Throttled { retry_after_secs }) = self {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
