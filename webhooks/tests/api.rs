@@ -1,0 +1,331 @@
+//! The admin API over HTTP (in-process, through the whole middleware stack), on SQLite and
+//! PostgreSQL: sign-in, tenant isolation, CSRF refusal, throttling, error shapes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use chrono::{TimeZone, Utc};
+use frontdesk_core::domain::people::Role;
+use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::{Engine, PasswordHashing, Settings};
+use frontdesk_core::i18n::Lang;
+use frontdesk_core::mail::FileMailer;
+use frontdesk_core::port::ManualClock;
+use frontdesk_core::storage_tests;
+use frontdesk_core::testing::TestDb;
+use frontdesk_webhooks::{AppState, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "Kq7#vLp2xW";
+
+struct Api {
+    router: Router,
+    engine: Engine,
+    _mail_dir: tempfile::TempDir,
+}
+
+/// A response as a test reads it.
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+}
+
+impl Api {
+    async fn new(t: &TestDb) -> Api {
+        let mail_dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
+        ));
+        let mailer =
+            Arc::new(FileMailer::new(mail_dir.path().to_owned(), "fd@example.com").unwrap());
+        let settings = Settings {
+            password_hashing: PasswordHashing {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            ..Settings::default()
+        };
+        let engine = Engine::new(t.db.clone(), clock, mailer, settings);
+        let router = app(AppState::new(engine.clone(), vec![]));
+        Api {
+            router,
+            engine,
+            _mail_dir: mail_dir,
+        }
+    }
+
+    /// A tenant with an account of `role`; returns the account's session cookie.
+    async fn tenant_with(&self, slug: &str, role: Role, can_export: bool) -> String {
+        let tenant = self.engine.ensure_tenant(slug, slug).await.unwrap();
+        let email = format!("{}@{slug}.example", role.as_str());
+        let new = NewAdmin {
+            email: email.clone(),
+            password: PASSWORD.into(),
+            role,
+            can_export,
+            language: Lang::En,
+        };
+        self.engine
+            .create_account(tenant.id, None, &new)
+            .await
+            .unwrap();
+        self.login(slug, &email, PASSWORD).await
+    }
+
+    async fn login(&self, tenant: &str, email: &str, password: &str) -> String {
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"tenant": tenant, "email": email, "password": password})),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let set_cookie = reply.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+            "{set_cookie}"
+        );
+        set_cookie.split(';').next().unwrap().to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+fn alice() -> Value {
+    json!({"email": "alice@a.example", "name": "Alice Sato", "name_kana": "さとう ありす", "department": "Sales",
+           "time_zone": "Asia/Tokyo", "language": "ja", "notification": "chat", "chat_identities": {"slack": "U1"}})
+}
+
+storage_tests! {
+    async fn an_admin_of_one_tenant_gets_404_for_another_tenants_employees_on_every_route(t: &TestDb) {
+        let api = Api::new(t).await;
+        let a = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let b = api.tenant_with("tenant-b", Role::Owner, true).await;
+        let created = api.call(Method::POST, "/api/v1/employees", Some(&a), Some(alice()), &[]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let id = created.body["id"].as_i64().unwrap();
+        let path = format!("/api/v1/employees/{id}");
+
+        for (method, body) in [(Method::GET, None), (Method::PUT, Some(alice())), (Method::DELETE, None)] {
+            let reply = api.call(method.clone(), &path, Some(&b), body, &[]).await;
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.body);
+            assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+        }
+        let listed = api.call(Method::GET, "/api/v1/employees", Some(&b), None, &[]).await;
+        assert_eq!(listed.body["total"], 0, "B sees none of A's employees");
+        let export = api.call(Method::GET, "/api/v1/employees/export", Some(&b), None, &[]).await;
+        assert!(!export.body.as_str().unwrap().contains("alice@a.example"));
+        let log = api.call(Method::GET, "/api/v1/access-log?limit=500", Some(&b), None, &[]).await;
+        assert!(!log.body.to_string().contains("alice@a.example"), "B's log holds nothing of A's");
+
+        let still_there = api.call(Method::GET, &path, Some(&a), None, &[]).await;
+        assert_eq!(still_there.status, StatusCode::OK);
+        assert_eq!(still_there.body["name"], "Alice Sato");
+    }
+
+    async fn requests_without_a_session_are_refused_with_401(t: &TestDb) {
+        let api = Api::new(t).await;
+        for uri in ["/api/v1/employees", "/api/v1/access-log", "/api/v1/accounts", "/api/v1/locations", "/api/v1/auth/me"] {
+            let reply = api.call(Method::GET, uri, None, None, &[]).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{uri}");
+        }
+        let forged = api.call(Method::GET, "/api/v1/employees", Some("fd_session=forged"), None, &[]).await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn a_cross_site_post_is_refused_and_writes_nothing(t: &TestDb) {
+        let api = Api::new(t).await;
+        let a = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let cross = api.call(Method::POST, "/api/v1/employees", Some(&a), Some(alice()), &[("sec-fetch-site", "cross-site")]).await;
+        assert_eq!(cross.status, StatusCode::FORBIDDEN, "{}", cross.body);
+        let by_origin = api
+            .call(Method::POST, "/api/v1/employees", Some(&a), Some(alice()), &[("origin", "https://evil.example"), ("host", "fd.example")])
+            .await;
+        assert_eq!(by_origin.status, StatusCode::FORBIDDEN);
+        let form = Request::builder()
+            .method(Method::POST)
+            .uri("/password-reset")
+            .header("sec-fetch-site", "cross-site")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("token=x&new_password=Kq7%23vLp2xW"))
+            .unwrap();
+        assert_eq!(api.router.clone().oneshot(form).await.unwrap().status(), StatusCode::FORBIDDEN);
+        let listed = api.call(Method::GET, "/api/v1/employees", Some(&a), None, &[]).await;
+        assert_eq!(listed.body["total"], 0, "nothing was written");
+        let same_origin = api.call(Method::POST, "/api/v1/employees", Some(&a), Some(alice()), &[("sec-fetch-site", "same-origin")]).await;
+        assert_eq!(same_origin.status, StatusCode::CREATED);
+    }
+
+    async fn repeated_failed_logins_get_429_with_retry_after(t: &TestDb) {
+        let api = Api::new(t).await;
+        api.tenant_with("tenant-a", Role::Owner, true).await;
+        let attempt = |password: &'static str| {
+            api.call(Method::POST, "/api/v1/auth/login", None,
+                Some(json!({"tenant": "tenant-a", "email": "owner@tenant-a.example", "password": password})), &[])
+        };
+        for _ in 0..10 {
+            assert_eq!(attempt("Wrong#Pass1").await.status, StatusCode::UNAUTHORIZED);
+        }
+        let throttled = attempt(PASSWORD).await;
+        assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "{}", throttled.body);
+        let retry_after: u64 = throttled.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!((1..=900).contains(&retry_after), "{retry_after}");
+    }
+
+    async fn bad_input_gets_422_naming_the_field_and_changes_nothing(t: &TestDb) {
+        let api = Api::new(t).await;
+        let a = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let mut unknown = alice();
+        unknown["nickname"] = json!("Ally");
+        let reply = api.call(Method::POST, "/api/v1/employees", Some(&a), Some(unknown), &[]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body["detail"].as_str().unwrap().contains("nickname"), "{}", reply.body);
+
+        let mut bad_zone = alice();
+        bad_zone["time_zone"] = json!("Mars/Olympus");
+        let reply = api.call(Method::POST, "/api/v1/employees", Some(&a), Some(bad_zone), &[]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.body["field"], "time_zone");
+
+        let malformed = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/employees")
+            .header(header::COOKIE, &a)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{\"email\": "))
+            .unwrap();
+        assert_eq!(api.router.clone().oneshot(malformed).await.unwrap().status(), StatusCode::BAD_REQUEST);
+
+        let weak = api.call(Method::POST, "/api/v1/accounts", Some(&a),
+            Some(json!({"email": "new@a.example", "password": "Password1!", "role": "admin"})), &[]).await;
+        assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(weak.body["violations"], json!(["common"]));
+
+        let listed = api.call(Method::GET, "/api/v1/employees", Some(&a), None, &[]).await;
+        assert_eq!(listed.body["total"], 0);
+        let accounts = api.call(Method::GET, "/api/v1/accounts", Some(&a), None, &[]).await;
+        assert_eq!(accounts.body.as_array().unwrap().len(), 1, "only the owner");
+    }
+
+    async fn error_titles_follow_accept_language(t: &TestDb) {
+        let api = Api::new(t).await;
+        let ja = api.call(Method::GET, "/api/v1/employees", None, None, &[("accept-language", "ja,en;q=0.5")]).await;
+        let en = api.call(Method::GET, "/api/v1/employees", None, None, &[("accept-language", "en-US")]).await;
+        assert_eq!(ja.body["title"], "ログインしてください");
+        assert_eq!(en.body["title"], "Sign in first");
+    }
+
+    async fn receptionists_read_the_directory_but_cannot_change_it_or_read_the_log(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        api.call(Method::POST, "/api/v1/employees", Some(&owner), Some(alice()), &[]).await;
+        let tenant = api.engine.tenant("tenant-a").await.unwrap().unwrap();
+        let new = NewAdmin { email: "desk@tenant-a.example".into(), password: PASSWORD.into(), role: Role::Receptionist, can_export: false, language: Lang::Ja };
+        api.engine.create_account(tenant.id, None, &new).await.unwrap();
+        let desk = api.login("tenant-a", "desk@tenant-a.example", PASSWORD).await;
+        assert_eq!(api.call(Method::GET, "/api/v1/employees", Some(&desk), None, &[]).await.body["total"], 1);
+        let create = api.call(Method::POST, "/api/v1/employees", Some(&desk), Some(alice()), &[]).await;
+        assert_eq!(create.status, StatusCode::FORBIDDEN);
+        assert_eq!(api.call(Method::GET, "/api/v1/access-log", Some(&desk), None, &[]).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(api.call(Method::GET, "/api/v1/employees/export", Some(&desk), None, &[]).await.status, StatusCode::FORBIDDEN);
+    }
+
+    async fn the_access_log_lists_pages_filters_and_exports_what_admins_did(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let created = api.call(Method::POST, "/api/v1/employees", Some(&owner), Some(alice()), &[]).await;
+        let id = created.body["id"].as_i64().unwrap();
+        let mut renamed = alice();
+        renamed["name"] = json!("Alice Sato-Tanaka");
+        api.call(Method::PUT, &format!("/api/v1/employees/{id}"), Some(&owner), Some(renamed), &[]).await;
+
+        let page = api.call(Method::GET, "/api/v1/access-log?limit=2", Some(&owner), None, &[]).await;
+        let entries = page.body["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["action"], "employee.update");
+        assert_eq!(entries[0]["detail"]["changed"], json!(["name"]));
+        assert_eq!(entries[0]["ip"], "127.0.0.1");
+        let before = page.body["next_before"].as_i64().unwrap();
+        let older = api.call(Method::GET, &format!("/api/v1/access-log?limit=2&before={before}"), Some(&owner), None, &[]).await;
+        assert_eq!(older.body["entries"][0]["action"], "login.ok");
+
+        let filtered = api.call(Method::GET, "/api/v1/access-log?action=employee.create", Some(&owner), None, &[]).await;
+        assert_eq!(filtered.body["entries"].as_array().unwrap().len(), 1);
+
+        let csv = api.call(Method::GET, "/api/v1/access-log/export", Some(&owner), None, &[]).await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+        let text = csv.body.as_str().unwrap();
+        assert!(text.starts_with("seq,at_utc,actor,ip,action"), "{text}");
+        assert!(text.contains("employee.update"));
+        let after = api.call(Method::GET, "/api/v1/access-log?limit=1", Some(&owner), None, &[]).await;
+        assert_eq!(after.body["entries"][0]["action"], "access_log.export", "the export itself is logged");
+
+        let bad = api.call(Method::GET, "/api/v1/access-log?from=yesterday", Some(&owner), None, &[]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_generated_from_the_handlers() {
+    let doc = serde_json::to_value(frontdesk_webhooks::api::openapi()).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/auth/login",
+        "/employees",
+        "/employees/{id}",
+        "/employees/import",
+        "/access-log",
+        "/accounts",
+        "/locations",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+    }
+    assert!(doc["components"]["schemas"].get("EmployeeInput").is_some());
+}
