@@ -130,8 +130,8 @@ impl Config {
         }
         // Only the keys Frontdesk knows come from the environment (not FRONTDESK_TEST_…).
         let env = Env::prefixed("FRONTDESK_").split("__").filter(|key| {
-            let top = key.as_str().split('.').next().unwrap_or("");
-            KNOWN_KEYS.contains(&top)
+            let top = key.as_str().split("__").next().unwrap_or("").split('.').next().unwrap_or("");
+            KNOWN_KEYS.iter().any(|known| known.eq_ignore_ascii_case(top))
         });
         let config: Config = figment
             .merge(env)
@@ -202,9 +202,12 @@ mod tests {
             let err = Config::load(Some(Path::new("f.toml"))).unwrap_err();
             assert!(err.contains("365"), "{err}");
             jail.set_env("FRONTDESK_ACCESS_LOG__RETENTION_DAYS", "400");
+            jail.set_env("FRONTDESK_SECURITY__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"192.0.2.1/32\"]");
+            jail.set_env("FRONTDESK_TEST_DATABASE_URL", "postgres://ignored");
             let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.bind, "127.0.0.1:7000", "the environment wins");
             assert_eq!(config.access_log.retention_days, 400);
+            assert_eq!(config.security.trusted_proxies.len(), 2);
             Ok(())
         });
     }
