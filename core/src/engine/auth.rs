@@ -156,19 +156,9 @@ impl Engine {
                 .max()
             {
                 drop(tx);
-                if let Some(t) = &tenant {
-                    let event = Event {
-                        actor: &email,
-                        ip,
-                        action: "login.throttled",
-                        target: String::new(),
-                        detail: json!({ "locked_until": until }),
-                    };
-                    self.log(t.id, event).await?;
-                }
-                return Err(Error::Throttled {
-                    retry_after_secs: ((until - now) / 1000).max(1) as u64,
-                });
+                return self
+                    .throttled(tenant.map(|t| t.id), &email, ip, until, now)
+                    .await;
             }
             (tenant, found)
         };
@@ -193,6 +183,13 @@ impl Engine {
             if ip_failures >= policy.ip_failures {
                 account::lock(&mut tx, &ip_key, lock_until).await?;
             }
+            // Guesses checked at the same time can count past the limit: they are refused
+            // like guesses after the lock, so no more than the limit are ever answered.
+            if account_failures > policy.account_failures || ip_failures > policy.ip_failures {
+                tx.commit().await?;
+                let tenant_id = tenant.map(|t| t.id);
+                return self.throttled(tenant_id, &email, ip, lock_until, now).await;
+            }
             if let Some(t) = &tenant {
                 let event = Event {
                     actor: &email,
@@ -207,6 +204,17 @@ impl Engine {
             return Err(Error::BadCredentials);
         };
 
+        // A guess checked at the same time may have locked the account or address meanwhile.
+        let mut locks = Vec::new();
+        for key in [&account_key, &ip_key] {
+            locks.push(account::locked_until_for_update(&mut tx, key).await?);
+        }
+        if let Some(until) = locks.into_iter().flatten().filter(|u| *u > now).max() {
+            tx.commit().await?;
+            return self
+                .throttled(Some(account.tenant_id), &email, ip, until, now)
+                .await;
+        }
         account::clear_failures(&mut tx, &account_key).await?;
         let cost = self.settings.password_hashing;
         if needs_rehash(&account.password_hash, cost) {
@@ -238,6 +246,30 @@ impl Engine {
         Ok(SignIn {
             account,
             session_token,
+        })
+    }
+
+    /// Refuses a login that `until` (epoch ms) locks out, and logs it for the tenant.
+    async fn throttled(
+        &self,
+        tenant_id: Option<i64>,
+        email: &str,
+        ip: &str,
+        until: i64,
+        now: i64,
+    ) -> Result<SignIn> {
+        if let Some(tenant_id) = tenant_id {
+            let event = Event {
+                actor: email,
+                ip,
+                action: "login.throttled",
+                target: String::new(),
+                detail: json!({ "locked_until": until }),
+            };
+            self.log(tenant_id, event).await?;
+        }
+        Err(Error::Throttled {
+            retry_after_secs: ((until - now) / 1000).max(1) as u64,
         })
     }
 
@@ -439,5 +471,20 @@ impl Engine {
         record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_made_with_other_costs_are_rehashed() {
+        let cheap = PasswordHashing { memory_kib: 1024, iterations: 1, parallelism: 1 };
+        let phc = argon2(cheap).unwrap().hash_password(b"Kq7#vLp2xW").unwrap().to_string();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(!needs_rehash(&phc, cheap));
+        assert!(needs_rehash(&phc, PasswordHashing::default()));
+        assert!(needs_rehash("not a hash", cheap));
     }
 }
