@@ -130,8 +130,17 @@ impl Config {
         }
         // Only the keys Frontdesk knows come from the environment (not FRONTDESK_TEST_…).
         let env = Env::prefixed("FRONTDESK_").split("__").filter(|key| {
-            let top = key.as_str().split("__").next().unwrap_or("").split('.').next().unwrap_or("");
-            KNOWN_KEYS.iter().any(|known| known.eq_ignore_ascii_case(top))
+            let top = key
+                .as_str()
+                .split("__")
+                .next()
+                .unwrap_or("")
+                .split('.')
+                .next()
+                .unwrap_or("");
+            KNOWN_KEYS
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(top))
         });
         let config: Config = figment
             .merge(env)
@@ -188,6 +197,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
     fn file_values_are_read_and_a_short_retention_is_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -202,7 +212,10 @@ mod tests {
             let err = Config::load(Some(Path::new("f.toml"))).unwrap_err();
             assert!(err.contains("365"), "{err}");
             jail.set_env("FRONTDESK_ACCESS_LOG__RETENTION_DAYS", "400");
-            jail.set_env("FRONTDESK_SECURITY__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"192.0.2.1/32\"]");
+            jail.set_env(
+                "FRONTDESK_SECURITY__TRUSTED_PROXIES",
+                "[\"10.0.0.0/8\", \"192.0.2.1/32\"]",
+            );
             jail.set_env("FRONTDESK_TEST_DATABASE_URL", "postgres://ignored");
             let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.bind, "127.0.0.1:7000", "the environment wins");
