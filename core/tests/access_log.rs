@@ -54,14 +54,32 @@ storage_tests! {
     async fn admin_changes_are_logged_in_order_and_the_chain_verifies(t: &TestDb) {
         let f = Fixture::new(t).await;
         some_admin_changes(&f).await;
-        let actions: Vec<_> = f.log().await.into_iter().rev().map(|e| (e.seq, e.action, e.actor)).collect();
+        let actions: Vec<_> = f
+            .log()
+            .await
+            .into_iter()
+            .rev()
+            .map(|e| (e.seq, e.action, e.actor))
+            .collect();
         assert_eq!(
             actions,
             [
                 (1, "account.create".to_owned(), "system".to_owned()),
-                (2, "employee.create".to_owned(), "owner@acme.example".to_owned()),
-                (3, "employee.update".to_owned(), "owner@acme.example".to_owned()),
-                (4, "employee.delete".to_owned(), "owner@acme.example".to_owned()),
+                (
+                    2,
+                    "employee.create".to_owned(),
+                    "owner@acme.example".to_owned()
+                ),
+                (
+                    3,
+                    "employee.update".to_owned(),
+                    "owner@acme.example".to_owned()
+                ),
+                (
+                    4,
+                    "employee.delete".to_owned(),
+                    "owner@acme.example".to_owned()
+                ),
             ]
         );
         let update = f.logged("employee.update").await.pop().unwrap();
@@ -78,10 +96,17 @@ storage_tests! {
         // Someone with database access removes the guard and rewrites entry 3.
         match &t.db {
             Db::Sqlite(_) => execute(&t.db, "DROP TRIGGER access_log_no_update").await,
-            Db::Postgres(_) => execute(&t.db, "DROP TRIGGER access_log_no_update ON access_log").await,
+            Db::Postgres(_) => {
+                execute(&t.db, "DROP TRIGGER access_log_no_update ON access_log").await
+            }
         }
         .expect("drop the trigger");
-        let changed = execute(&t.db, "UPDATE access_log SET actor = 'mallory@x.jp' WHERE seq = 3").await.unwrap();
+        let changed = execute(
+            &t.db,
+            "UPDATE access_log SET actor = 'mallory@x.jp' WHERE seq = 3",
+        )
+        .await
+        .unwrap();
         assert_eq!(changed, 1);
 
         assert_eq!(
@@ -96,18 +121,27 @@ storage_tests! {
     async fn a_removed_entry_is_named_by_verification(t: &TestDb) {
         let f = Fixture::new(t).await;
         some_admin_changes(&f).await;
-        let removed = execute(&t.db, "DELETE FROM access_log WHERE seq = 2").await.unwrap();
+        let removed = execute(&t.db, "DELETE FROM access_log WHERE seq = 2")
+            .await
+            .unwrap();
         assert_eq!(removed, 1);
         assert_eq!(
             f.engine.verify_access_log().await.unwrap()[0].result,
-            Err(ChainBreak::Gap { seq: 3, expected_seq: 2 })
+            Err(ChainBreak::Gap {
+                seq: 3,
+                expected_seq: 2
+            })
         );
     }
 
     async fn the_access_log_refuses_updates(t: &TestDb) {
         let f = Fixture::new(t).await;
         some_admin_changes(&f).await;
-        let refused = execute(&t.db, "UPDATE access_log SET actor = 'mallory@x.jp' WHERE seq = 3").await;
+        let refused = execute(
+            &t.db,
+            "UPDATE access_log SET actor = 'mallory@x.jp' WHERE seq = 3",
+        )
+        .await;
         let err = refused.expect_err("the trigger refuses the update");
         assert!(err.to_string().contains("append-only"), "{err}");
         let entry = f.log().await.into_iter().find(|e| e.seq == 3).unwrap();
@@ -124,17 +158,32 @@ storage_tests! {
         assert_eq!(f.engine.purge_access_log().await.unwrap(), 0);
 
         f.clock.advance(Duration::days(2));
-        f.engine.create_employee(&f.owner, person("bob@acme.example", "Bob")).await.unwrap();
+        f.engine
+            .create_employee(&f.owner, person("bob@acme.example", "Bob"))
+            .await
+            .unwrap();
         assert_eq!(f.engine.purge_access_log().await.unwrap(), 4);
 
-        let left: Vec<_> = f.log().await.into_iter().map(|e| (e.seq, e.action)).collect();
+        let left: Vec<_> = f
+            .log()
+            .await
+            .into_iter()
+            .map(|e| (e.seq, e.action))
+            .collect();
         assert_eq!(left, [(5, "employee.create".to_owned())]);
         assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(1));
 
         // The chain goes on from where retention cut it.
-        f.engine.create_employee(&f.owner, person("carol@acme.example", "Carol")).await.unwrap();
+        f.engine
+            .create_employee(&f.owner, person("carol@acme.example", "Carol"))
+            .await
+            .unwrap();
         assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
-        assert_eq!(f.engine.purge_access_log().await.unwrap(), 0, "purging again removes nothing");
+        assert_eq!(
+            f.engine.purge_access_log().await.unwrap(),
+            0,
+            "purging again removes nothing"
+        );
         assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
     }
 

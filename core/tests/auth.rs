@@ -6,7 +6,11 @@ mod common;
 use chrono::Duration;
 use common::{Fixture, OWNER_PASSWORD};
 use frontdesk_core::Error;
+use frontdesk_core::domain::people::{Lang, Role};
+use frontdesk_core::engine::Actor;
+use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::storage_tests;
+use frontdesk_core::store::Db;
 
 const OWNER: &str = "owner@acme.example";
 
@@ -55,11 +59,14 @@ async fn signs_in(f: &Fixture, password: &str) -> bool {
 }
 
 storage_tests! {
-    async fn ten_wrong_passwords_lock_the_account_for_fifteen_minutes_even_from_new_addresses(t: &TestDb) {
+    async fn ten_wrong_passwords_lock_the_account_for_fifteen_minutes(t: &TestDb) {
         let f = Fixture::new(t).await;
         for attempt in 1..=101 {
             let ip = format!("10.0.{}.{}", attempt / 256, attempt % 256);
-            let result = f.engine.login("acme", OWNER, "Wrong-Password-99", &ip).await;
+            let result = f
+                .engine
+                .login("acme", OWNER, "Wrong-Password-99", &ip)
+                .await;
             match result {
                 Err(Error::BadCredentials) if attempt <= 10 => {}
                 Err(Error::Throttled { retry_after_secs }) if attempt > 10 => {
@@ -70,8 +77,19 @@ storage_tests! {
         }
 
         // The right password does not help while the account is locked.
-        let locked = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.1.0.1").await;
-        assert!(matches!(locked, Err(Error::Throttled { retry_after_secs: 900 })), "{locked:?}");
+        let locked = f
+            .engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.1.0.1")
+            .await;
+        assert!(
+            matches!(
+                locked,
+                Err(Error::Throttled {
+                    retry_after_secs: 900
+                })
+            ),
+            "{locked:?}"
+        );
 
         assert_eq!(f.logged("login.failed").await.len(), 10);
         let throttled = f.logged("login.throttled").await;
@@ -80,51 +98,239 @@ storage_tests! {
         assert!(f.logged("login.ok").await.is_empty());
 
         // Just before the lock ends it still holds; just after it the right password works.
-        f.clock.advance(Duration::minutes(15) - Duration::seconds(1));
-        let still = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.1.0.2").await;
-        assert!(matches!(still, Err(Error::Throttled { retry_after_secs: 1 })), "{still:?}");
+        f.clock
+            .advance(Duration::minutes(15) - Duration::seconds(1));
+        let still = f
+            .engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.1.0.2")
+            .await;
+        assert!(
+            matches!(
+                still,
+                Err(Error::Throttled {
+                    retry_after_secs: 1
+                })
+            ),
+            "{still:?}"
+        );
         f.clock.advance(Duration::seconds(2));
-        let sign_in = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.1.0.3").await.expect("unlocked");
+        let sign_in = f
+            .engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.1.0.3")
+            .await
+            .expect("unlocked");
         assert_eq!(sign_in.account.email, OWNER);
         assert_eq!(
-            f.engine.session(&sign_in.session_token).await.unwrap().map(|a| a.id),
+            f.engine
+                .session(&sign_in.session_token)
+                .await
+                .unwrap()
+                .map(|a| a.id),
             Some(f.owner.account.id)
         );
         assert_eq!(f.logged("login.ok").await.len(), 1);
+    }
+
+    async fn guesses_made_at_the_same_time_still_get_only_ten_answers(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let guesses: Vec<_> = (0..40)
+            .map(|n| {
+                let engine = f.engine.clone();
+                tokio::spawn(async move {
+                    let ip = format!("10.0.1.{n}");
+                    engine.login("acme", OWNER, "Wrong-Password-99", &ip).await
+                })
+            })
+            .collect();
+        let (mut answered, mut throttled) = (0, 0);
+        for guess in guesses {
+            match guess.await.unwrap() {
+                Err(Error::BadCredentials) => answered += 1,
+                Err(Error::Throttled { .. }) => throttled += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(
+            (answered, throttled),
+            (10, 30),
+            "only ten guesses are answered"
+        );
+        assert_eq!(f.logged("login.failed").await.len(), 10);
+        assert_eq!(f.logged("login.throttled").await.len(), 30);
+
+        let right = f
+            .engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.0.2.1")
+            .await;
+        assert!(matches!(right, Err(Error::Throttled { .. })), "{right:?}");
+    }
+
+    async fn a_sign_in_racing_the_tenth_failure_either_wins_or_is_refused(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        // Nine failures: one more locks the account.
+        for n in 0..9 {
+            let ip = format!("10.0.3.{n}");
+            let wrong = f
+                .engine
+                .login("acme", OWNER, "Wrong-Password-99", &ip)
+                .await;
+            assert!(matches!(wrong, Err(Error::BadCredentials)), "{wrong:?}");
+        }
+        // The tenth wrong guess and the right password race. Either the right one comes
+        // first and signs in (which clears the count), or it sees the lock.
+        let (wrong, right) = tokio::join!(
+            f.engine
+                .login("acme", OWNER, "Wrong-Password-99", "10.0.3.100"),
+            f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.0.3.101"),
+        );
+        assert!(matches!(wrong, Err(Error::BadCredentials)), "{wrong:?}");
+        match right {
+            Ok(_) => {
+                assert_eq!(f.logged("login.ok").await.len(), 1);
+                let again = f
+                    .engine
+                    .login("acme", OWNER, OWNER_PASSWORD, "10.0.3.102")
+                    .await;
+                assert!(again.is_ok(), "a sign-in cleared the failures: {again:?}");
+            }
+            Err(Error::Throttled { .. }) => {
+                assert!(f.logged("login.ok").await.is_empty());
+                let again = f
+                    .engine
+                    .login("acme", OWNER, OWNER_PASSWORD, "10.0.3.102")
+                    .await;
+                assert!(matches!(again, Err(Error::Throttled { .. })), "{again:?}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    async fn a_lock_set_while_the_right_password_is_checked_is_respected(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let wrong = f
+            .engine
+            .login("acme", OWNER, "Wrong-Password-99", "10.0.4.1")
+            .await;
+        assert!(matches!(wrong, Err(Error::BadCredentials)), "{wrong:?}");
+        let until = (common::start() + Duration::minutes(15)).timestamp_millis();
+        const LOCK: &str = "UPDATE login_throttle SET locked_until = $1 \
+            WHERE throttle_key = 'account:acme:owner@acme.example'";
+
+        // Another sign-in is locking the account (its transaction is still open) while the
+        // right password is being checked: the sign-in waits for it and is refused.
+        let signing_in = |engine: frontdesk_core::engine::Engine| {
+            tokio::spawn(async move {
+                engine
+                    .login("acme", OWNER, OWNER_PASSWORD, "10.0.4.2")
+                    .await
+            })
+        };
+        let result = match &t.db {
+            Db::Postgres(pool) => {
+                let mut locking = pool.begin().await.unwrap();
+                sqlx::query(LOCK)
+                    .bind(until)
+                    .execute(&mut *locking)
+                    .await
+                    .unwrap();
+                let login = signing_in(f.engine.clone());
+                // Until the sign-in waits for the row this transaction holds (or is done).
+                const WAITING: &str = "SELECT COUNT(*) FROM pg_stat_activity \
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'";
+                loop {
+                    let waiting: i64 = sqlx::query_scalar(WAITING).fetch_one(pool).await.unwrap();
+                    if waiting > 0 || login.is_finished() {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                locking.commit().await.unwrap();
+                login.await.unwrap()
+            }
+            Db::Sqlite(pool) => {
+                // SQLite writers are serialised: the sign-in's write waits for this one.
+                let mut locking = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                sqlx::query(LOCK)
+                    .bind(until)
+                    .execute(&mut *locking)
+                    .await
+                    .unwrap();
+                let login = signing_in(f.engine.clone());
+                tokio::task::yield_now().await;
+                locking.commit().await.unwrap();
+                login.await.unwrap()
+            }
+        };
+        assert!(matches!(result, Err(Error::Throttled { .. })), "{result:?}");
+        assert!(f.logged("login.ok").await.is_empty());
     }
 
     async fn a_hundred_failures_from_one_address_lock_that_address_only(t: &TestDb) {
         let f = Fixture::new(t).await;
         for n in 0..100 {
             let email = format!("nobody{n}@acme.example");
-            let result = f.engine.login("acme", &email, "Wrong-Password-99", "10.9.9.9").await;
-            assert!(matches!(result, Err(Error::BadCredentials)), "attempt {n}: {result:?}");
+            let result = f
+                .engine
+                .login("acme", &email, "Wrong-Password-99", "10.9.9.9")
+                .await;
+            assert!(
+                matches!(result, Err(Error::BadCredentials)),
+                "attempt {n}: {result:?}"
+            );
         }
-        let locked = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.9.9.9").await;
+        let locked = f
+            .engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.9.9.9")
+            .await;
         assert!(matches!(locked, Err(Error::Throttled { .. })), "{locked:?}");
         assert_eq!(f.logged("login.failed").await.len(), 100);
         assert_eq!(f.logged("login.throttled").await.len(), 1);
 
         // The account itself is not locked: from another address it signs in.
-        f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.9.9.10").await.expect("other address");
+        f.engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.9.9.10")
+            .await
+            .expect("other address");
 
         // The address is free again after the lock.
-        f.clock.advance(Duration::minutes(15) + Duration::seconds(1));
-        f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.9.9.9").await.expect("lock over");
+        f.clock
+            .advance(Duration::minutes(15) + Duration::seconds(1));
+        f.engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.9.9.9")
+            .await
+            .expect("lock over");
     }
 
     async fn an_unknown_account_and_a_wrong_password_give_the_same_answer(t: &TestDb) {
         let f = Fixture::new(t).await;
-        let unknown = f.engine.login("acme", "nobody@acme.example", OWNER_PASSWORD, "10.0.0.1").await;
+        let unknown = f
+            .engine
+            .login("acme", "nobody@acme.example", OWNER_PASSWORD, "10.0.0.1")
+            .await;
         assert!(matches!(unknown, Err(Error::BadCredentials)), "{unknown:?}");
-        let wrong = f.engine.login("acme", OWNER, "Wrong-Password-99", "10.0.0.1").await;
+        let wrong = f
+            .engine
+            .login("acme", OWNER, "Wrong-Password-99", "10.0.0.1")
+            .await;
         assert!(matches!(wrong, Err(Error::BadCredentials)), "{wrong:?}");
-        let no_tenant = f.engine.login("nowhere", OWNER, OWNER_PASSWORD, "10.0.0.1").await;
-        assert!(matches!(no_tenant, Err(Error::BadCredentials)), "{no_tenant:?}");
-        assert_eq!(unknown.unwrap_err().to_string(), wrong.unwrap_err().to_string());
+        let no_tenant = f
+            .engine
+            .login("nowhere", OWNER, OWNER_PASSWORD, "10.0.0.1")
+            .await;
+        assert!(
+            matches!(no_tenant, Err(Error::BadCredentials)),
+            "{no_tenant:?}"
+        );
+        assert_eq!(
+            unknown.unwrap_err().to_string(),
+            wrong.unwrap_err().to_string()
+        );
 
         // Email case and surrounding spaces do not matter for the right password.
-        f.engine.login("acme", " Owner@ACME.example ", OWNER_PASSWORD, "10.0.0.1").await.expect("sign in");
+        f.engine
+            .login("acme", " Owner@ACME.example ", OWNER_PASSWORD, "10.0.0.1")
+            .await
+            .expect("sign in");
     }
 
     async fn a_reset_link_sets_a_new_password_once(t: &TestDb) {
@@ -132,19 +338,40 @@ storage_tests! {
         let token = reset_token(&f).await;
         assert!(!token.is_empty());
         let mail = f.mailer.sent().pop().unwrap();
-        assert!(mail.body.contains(&format!("http://127.0.0.1:8080/password-reset?token={token}")), "{}", mail.body);
+        assert!(
+            mail.body.contains(&format!(
+                "http://127.0.0.1:8080/password-reset?token={token}"
+            )),
+            "{}",
+            mail.body
+        );
 
         // A weak password is refused and does not use the token up.
-        let weak = f.engine.reset_password(&token, "weak", "198.51.100.7").await;
+        let weak = f
+            .engine
+            .reset_password(&token, "weak", "198.51.100.7")
+            .await;
         assert!(matches!(weak, Err(Error::WeakPassword(_))), "{weak:?}");
         assert!(signs_in(&f, OWNER_PASSWORD).await, "nothing changed yet");
 
-        f.engine.reset_password(&token, "New-Secret-8472", "198.51.100.7").await.expect("reset");
-        let again = f.engine.reset_password(&token, "Other-Secret-1234", "198.51.100.7").await;
+        f.engine
+            .reset_password(&token, "New-Secret-8472", "198.51.100.7")
+            .await
+            .expect("reset");
+        let again = f
+            .engine
+            .reset_password(&token, "Other-Secret-1234", "198.51.100.7")
+            .await;
         assert!(matches!(again, Err(Error::InvalidResetToken)), "{again:?}");
 
-        assert!(!signs_in(&f, OWNER_PASSWORD).await, "the old password no longer works");
-        assert!(!signs_in(&f, "Other-Secret-1234").await, "the refused reuse changed nothing");
+        assert!(
+            !signs_in(&f, OWNER_PASSWORD).await,
+            "the old password no longer works"
+        );
+        assert!(
+            !signs_in(&f, "Other-Secret-1234").await,
+            "the refused reuse changed nothing"
+        );
         assert!(signs_in(&f, "New-Secret-8472").await);
 
         assert_eq!(f.logged("password_reset.request").await.len(), 1);
@@ -153,10 +380,18 @@ storage_tests! {
 
     async fn a_reset_ends_the_sessions_of_the_account(t: &TestDb) {
         let f = Fixture::new(t).await;
-        let session = f.engine.login("acme", OWNER, OWNER_PASSWORD, "10.0.0.1").await.unwrap().session_token;
+        let session = f
+            .engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.0.0.1")
+            .await
+            .unwrap()
+            .session_token;
         assert!(f.engine.session(&session).await.unwrap().is_some());
         let token = reset_token(&f).await;
-        f.engine.reset_password(&token, "New-Secret-8472", "10.0.0.1").await.expect("reset");
+        f.engine
+            .reset_password(&token, "New-Secret-8472", "10.0.0.1")
+            .await
+            .expect("reset");
         assert!(f.engine.session(&session).await.unwrap().is_none());
     }
 
@@ -164,9 +399,15 @@ storage_tests! {
         let f = Fixture::new(t).await;
         let token = reset_token(&f).await;
         f.clock.advance(Duration::minutes(61));
-        let late = f.engine.reset_password(&token, "New-Secret-8472", "198.51.100.7").await;
+        let late = f
+            .engine
+            .reset_password(&token, "New-Secret-8472", "198.51.100.7")
+            .await;
         assert!(matches!(late, Err(Error::InvalidResetToken)), "{late:?}");
-        assert!(signs_in(&f, OWNER_PASSWORD).await, "the password is unchanged");
+        assert!(
+            signs_in(&f, OWNER_PASSWORD).await,
+            "the password is unchanged"
+        );
         assert!(!signs_in(&f, "New-Secret-8472").await);
     }
 
@@ -174,7 +415,10 @@ storage_tests! {
         let f = Fixture::new(t).await;
         let token = reset_token(&f).await;
         f.clock.advance(Duration::minutes(59));
-        f.engine.reset_password(&token, "New-Secret-8472", "198.51.100.7").await.expect("in time");
+        f.engine
+            .reset_password(&token, "New-Secret-8472", "198.51.100.7")
+            .await
+            .expect("in time");
         assert!(signs_in(&f, "New-Secret-8472").await);
     }
 
@@ -182,8 +426,10 @@ storage_tests! {
         let f = Fixture::new(t).await;
         let token = reset_token(&f).await;
         let (a, b) = tokio::join!(
-            f.engine.reset_password(&token, "First-Secret-1111", "10.0.0.1"),
-            f.engine.reset_password(&token, "Second-Secret-2222", "10.0.0.2"),
+            f.engine
+                .reset_password(&token, "First-Secret-1111", "10.0.0.1"),
+            f.engine
+                .reset_password(&token, "Second-Secret-2222", "10.0.0.2"),
         );
         let (winner, loser) = match (&a, &b) {
             (Ok(()), Err(Error::InvalidResetToken)) => ("First-Secret-1111", "Second-Secret-2222"),
@@ -198,17 +444,131 @@ storage_tests! {
 
     async fn a_reset_for_an_unknown_email_answers_ok_and_sends_nothing(t: &TestDb) {
         let f = Fixture::new(t).await;
-        f.engine.request_password_reset("acme", "nobody@acme.example", "10.0.0.1").await.expect("same answer");
-        f.engine.request_password_reset("nowhere", OWNER, "10.0.0.1").await.expect("same answer");
+        f.engine
+            .request_password_reset("acme", "nobody@acme.example", "10.0.0.1")
+            .await
+            .expect("same answer");
+        f.engine
+            .request_password_reset("nowhere", OWNER, "10.0.0.1")
+            .await
+            .expect("same answer");
         assert_eq!(f.engine.dispatch_due().await.unwrap(), 0);
         assert!(f.mailer.sent().is_empty());
         assert!(f.logged("password_reset.request").await.is_empty());
     }
 
+    async fn a_session_ends_after_twelve_hours_and_at_logout(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let first = f
+            .engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.0.0.1")
+            .await
+            .unwrap();
+        f.clock.advance(Duration::hours(12) - Duration::seconds(1));
+        assert!(
+            f.engine
+                .session(&first.session_token)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        f.clock.advance(Duration::seconds(1));
+        assert!(
+            f.engine
+                .session(&first.session_token)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let second = f
+            .engine
+            .login("acme", OWNER, OWNER_PASSWORD, "10.0.0.1")
+            .await
+            .unwrap();
+        let actor = Actor {
+            account: second.account.clone(),
+            ip: "10.0.0.1".into(),
+        };
+        f.engine
+            .logout(&actor, &second.session_token)
+            .await
+            .unwrap();
+        assert!(
+            f.engine
+                .session(&second.session_token)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(f.logged("logout").await.len(), 1);
+    }
+
+    async fn only_an_owner_creates_accounts(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let admin = f.account("admin@acme.example", Role::Admin, true).await;
+        let new = NewAdmin {
+            email: "someone@acme.example".into(),
+            password: OWNER_PASSWORD.into(),
+            role: Role::Owner,
+            can_export: true,
+            language: Lang::En,
+        };
+        let refused = f
+            .engine
+            .create_account(f.tenant.id, Some(&admin), &new)
+            .await;
+        assert!(matches!(refused, Err(Error::Forbidden)), "{refused:?}");
+        let weak = NewAdmin {
+            password: "password1".into(),
+            ..new.clone()
+        };
+        let weak = f
+            .engine
+            .create_account(f.tenant.id, Some(&f.owner), &weak)
+            .await;
+        assert!(matches!(weak, Err(Error::WeakPassword(_))), "{weak:?}");
+        f.engine
+            .create_account(f.tenant.id, Some(&f.owner), &new)
+            .await
+            .expect("owner creates");
+        let twice = f
+            .engine
+            .create_account(f.tenant.id, Some(&f.owner), &new)
+            .await;
+        assert!(matches!(twice, Err(Error::Conflict(_))), "{twice:?}");
+        let emails: Vec<_> = f
+            .engine
+            .accounts(&f.owner)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.email)
+            .collect();
+        assert_eq!(
+            emails,
+            [
+                "admin@acme.example",
+                "owner@acme.example",
+                "someone@acme.example"
+            ]
+        );
+        assert!(matches!(
+            f.engine.accounts(&admin).await,
+            Err(Error::Forbidden)
+        ));
+    }
+
     async fn a_made_up_reset_token_is_refused(t: &TestDb) {
         let f = Fixture::new(t).await;
-        let made_up = f.engine.reset_password("not-a-real-token", "New-Secret-8472", "10.0.0.1").await;
-        assert!(matches!(made_up, Err(Error::InvalidResetToken)), "{made_up:?}");
+        let made_up = f
+            .engine
+            .reset_password("not-a-real-token", "New-Secret-8472", "10.0.0.1")
+            .await;
+        assert!(
+            matches!(made_up, Err(Error::InvalidResetToken)),
+            "{made_up:?}"
+        );
         assert!(signs_in(&f, OWNER_PASSWORD).await);
     }
 }

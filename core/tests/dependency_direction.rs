@@ -6,7 +6,18 @@ use std::process::Command;
 /// The crates `package` depends on (normal dependencies, the whole tree, deduplicated).
 fn dependency_tree(package: &str, depth: Option<u32>) -> Vec<String> {
     let mut command = Command::new(env!("CARGO"));
-    command.args(["tree", "--offline", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}"]);
+    command.args([
+        "tree",
+        "--offline",
+        "-p",
+        package,
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]);
     if let Some(depth) = depth {
         command.args(["--depth", &depth.to_string()]);
     }
@@ -14,7 +25,11 @@ fn dependency_tree(package: &str, depth: Option<u32>) -> Vec<String> {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .expect("cargo tree runs");
-    assert!(output.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| line.split_whitespace().next())
@@ -37,20 +52,41 @@ const HTTP_AND_PLATFORM_CRATES: [&str; 9] = [
 #[test]
 fn core_depends_on_no_http_framework_or_platform_sdk() {
     let tree = dependency_tree("frontdesk-core", None);
-    assert!(tree.iter().any(|c| c == "sqlx"), "sanity: the tree was read: {tree:?}");
-    let forbidden: Vec<_> = tree.iter().filter(|c| HTTP_AND_PLATFORM_CRATES.contains(&c.as_str())).collect();
-    assert!(forbidden.is_empty(), "frontdesk-core must not depend on {forbidden:?}");
+    assert!(
+        tree.iter().any(|c| c == "sqlx"),
+        "sanity: the tree was read: {tree:?}"
+    );
+    let forbidden: Vec<_> = tree
+        .iter()
+        .filter(|c| HTTP_AND_PLATFORM_CRATES.contains(&c.as_str()))
+        .collect();
+    assert!(
+        forbidden.is_empty(),
+        "frontdesk-core must not depend on {forbidden:?}"
+    );
 }
 
 #[test]
 fn connectors_and_bots_depend_only_inward() {
     for (package, must_not) in [
-        ("frontdesk-connectors", ["frontdesk-bots", "frontdesk-webhooks", "sqlx"]),
-        ("frontdesk-bots", ["frontdesk-connectors", "frontdesk-webhooks", "sqlx"]),
+        (
+            "frontdesk-connectors",
+            ["frontdesk-bots", "frontdesk-webhooks", "sqlx"],
+        ),
+        (
+            "frontdesk-bots",
+            ["frontdesk-connectors", "frontdesk-webhooks", "sqlx"],
+        ),
     ] {
         let direct = dependency_tree(package, Some(1));
-        let wrong: Vec<_> = direct.iter().filter(|c| must_not.contains(&c.as_str())).collect();
-        assert!(wrong.is_empty(), "{package} must not depend directly on {wrong:?}");
+        let wrong: Vec<_> = direct
+            .iter()
+            .filter(|c| must_not.contains(&c.as_str()))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{package} must not depend directly on {wrong:?}"
+        );
     }
 }
 
@@ -58,5 +94,8 @@ fn connectors_and_bots_depend_only_inward() {
 fn the_http_edge_reaches_the_database_only_through_the_engine() {
     let direct = dependency_tree("frontdesk-webhooks", Some(1));
     assert!(direct.iter().any(|c| c == "frontdesk-core"), "{direct:?}");
-    assert!(!direct.iter().any(|c| c == "sqlx"), "frontdesk-webhooks must not use sqlx directly");
+    assert!(
+        !direct.iter().any(|c| c == "sqlx"),
+        "frontdesk-webhooks must not use sqlx directly"
+    );
 }

@@ -87,35 +87,83 @@ fn assert_invalid_csv(result: Result<ImportSummary, Error>, line: usize) -> Stri
 storage_tests! {
     async fn another_tenants_admin_cannot_see_or_change_an_employee(t: &TestDb) {
         let f = Fixture::new(t).await;
-        let alice = f.engine.create_employee(&f.owner, person("alice@acme.example", "Alice")).await.unwrap();
+        let alice = f
+            .engine
+            .create_employee(&f.owner, person("alice@acme.example", "Alice"))
+            .await
+            .unwrap();
         let globex = other_tenant_owner(&f).await;
 
         let get = f.engine.employee(&globex, alice.id).await;
         assert!(matches!(get, Err(Error::NotFound("employee"))), "{get:?}");
-        let update = f.engine.update_employee(&globex, alice.id, person("eve@globex.example", "Eve")).await;
-        assert!(matches!(update, Err(Error::NotFound("employee"))), "{update:?}");
+        let update = f
+            .engine
+            .update_employee(&globex, alice.id, person("eve@globex.example", "Eve"))
+            .await;
+        assert!(
+            matches!(update, Err(Error::NotFound("employee"))),
+            "{update:?}"
+        );
         let delete = f.engine.delete_employee(&globex, alice.id).await;
-        assert!(matches!(delete, Err(Error::NotFound("employee"))), "{delete:?}");
+        assert!(
+            matches!(delete, Err(Error::NotFound("employee"))),
+            "{delete:?}"
+        );
         let page = f.engine.employees(&globex, None, 500, 0).await.unwrap();
         assert_eq!((page.total, page.employees.len()), (0, 0));
-        let search = f.engine.employees(&globex, Some("alice"), 500, 0).await.unwrap();
+        let search = f
+            .engine
+            .employees(&globex, Some("alice"), 500, 0)
+            .await
+            .unwrap();
         assert_eq!(search.total, 0);
         let export = f.engine.export_employees(&globex).await.unwrap();
         assert!(!export.contains("alice"), "{export}");
 
         // Alice is untouched in her own tenant.
         assert_eq!(f.engine.employee(&f.owner, alice.id).await.unwrap(), alice);
-        assert_eq!(f.engine.employees(&f.owner, Some("alice"), 500, 0).await.unwrap().total, 1);
+        assert_eq!(
+            f.engine
+                .employees(&f.owner, Some("alice"), 500, 0)
+                .await
+                .unwrap()
+                .total,
+            1
+        );
     }
 
     async fn the_same_email_may_work_in_two_tenants(t: &TestDb) {
         let f = Fixture::new(t).await;
         let globex = other_tenant_owner(&f).await;
-        let acme_alice = f.engine.create_employee(&f.owner, person("alice@example.com", "Alice A")).await.unwrap();
-        let globex_alice = f.engine.create_employee(&globex, person("alice@example.com", "Alice G")).await.unwrap();
+        let acme_alice = f
+            .engine
+            .create_employee(&f.owner, person("alice@example.com", "Alice A"))
+            .await
+            .unwrap();
+        let globex_alice = f
+            .engine
+            .create_employee(&globex, person("alice@example.com", "Alice G"))
+            .await
+            .unwrap();
         assert_ne!(acme_alice.id, globex_alice.id);
-        assert_eq!(f.engine.employee(&f.owner, acme_alice.id).await.unwrap().profile.name, "Alice A");
-        assert_eq!(f.engine.employee(&globex, globex_alice.id).await.unwrap().profile.name, "Alice G");
+        assert_eq!(
+            f.engine
+                .employee(&f.owner, acme_alice.id)
+                .await
+                .unwrap()
+                .profile
+                .name,
+            "Alice A"
+        );
+        assert_eq!(
+            f.engine
+                .employee(&globex, globex_alice.id)
+                .await
+                .unwrap()
+                .profile
+                .name,
+            "Alice G"
+        );
     }
 
     async fn an_exported_directory_imports_into_another_tenant_unchanged(t: &TestDb) {
@@ -124,31 +172,52 @@ storage_tests! {
             f.engine.create_employee(&f.owner, input).await.unwrap();
         }
         let csv = f.engine.export_employees(&f.owner).await.unwrap();
-        assert!(csv.starts_with("email,name,name_kana,department,time_zone,language,notification,slack,teams,discord,web\n"), "{csv}");
+        let header = "email,name,name_kana,department,time_zone,language,notification,\
+                      slack,teams,discord,web\n";
+        assert!(csv.starts_with(header), "{csv}");
 
         let globex = other_tenant_owner(&f).await;
         let summary = f.engine.import_employees(&globex, &csv).await.unwrap();
-        assert_eq!(summary, ImportSummary { created: 3, updated: 0 });
+        assert_eq!(
+            summary,
+            ImportSummary {
+                created: 3,
+                updated: 0
+            }
+        );
         let original = profiles(&f, &f.owner).await;
         assert_eq!(original.len(), 3);
         assert_eq!(profiles(&f, &globex).await, original);
 
         // Importing the same file again changes nothing but counts as updates.
         let again = f.engine.import_employees(&globex, &csv).await.unwrap();
-        assert_eq!(again, ImportSummary { created: 0, updated: 3 });
+        assert_eq!(
+            again,
+            ImportSummary {
+                created: 0,
+                updated: 3
+            }
+        );
         assert_eq!(profiles(&f, &globex).await, original);
     }
 
     async fn a_formula_in_a_name_is_exported_as_text_and_imported_as_written(t: &TestDb) {
         let f = Fixture::new(t).await;
         let formula = r#"=HYPERLINK("http://x","y")"#;
-        f.engine.create_employee(&f.owner, person("mallory@acme.example", formula)).await.unwrap();
+        f.engine
+            .create_employee(&f.owner, person("mallory@acme.example", formula))
+            .await
+            .unwrap();
         let csv = f.engine.export_employees(&f.owner).await.unwrap();
 
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), 1);
-        assert_eq!(&rows[0][1], format!("'{formula}"), "a spreadsheet shows the cell as text");
+        assert_eq!(
+            &rows[0][1],
+            format!("'{formula}"),
+            "a spreadsheet shows the cell as text"
+        );
 
         let globex = other_tenant_owner(&f).await;
         f.engine.import_employees(&globex, &csv).await.unwrap();
@@ -160,29 +229,47 @@ storage_tests! {
         let f = Fixture::new(t).await;
         let names = ["'quoted", "'=1+1", "''=x", "O'Brien"];
         for (n, name) in names.iter().enumerate() {
-            f.engine.create_employee(&f.owner, person(&format!("p{n}@acme.example"), name)).await.unwrap();
+            f.engine
+                .create_employee(&f.owner, person(&format!("p{n}@acme.example"), name))
+                .await
+                .unwrap();
         }
         let csv = f.engine.export_employees(&f.owner).await.unwrap();
         let globex = other_tenant_owner(&f).await;
         f.engine.import_employees(&globex, &csv).await.unwrap();
-        let imported: Vec<String> = profiles(&f, &globex).await.into_iter().map(|p| p.name).collect();
+        let imported: Vec<String> = profiles(&f, &globex)
+            .await
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
         assert_eq!(imported, names, "{csv}");
     }
 
     async fn an_import_with_one_bad_row_writes_nothing_and_names_the_line(t: &TestDb) {
         let f = Fixture::new(t).await;
-        let existing = f.engine.create_employee(&f.owner, person("carol@acme.example", "Carol")).await.unwrap();
+        let existing = f
+            .engine
+            .create_employee(&f.owner, person("carol@acme.example", "Carol"))
+            .await
+            .unwrap();
         let csv = "email,name,time_zone\n\
                    alice@acme.example,Alice,Asia/Tokyo\n\
                    bob@acme.example,Bob,Mars/Olympus_Mons\n\
                    carol@acme.example,Carol Renamed,Europe/Paris\n";
         let message = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
         assert!(message.contains("time_zone"), "{message}");
-        assert!(!message.contains("line 2") && !message.contains("line 4"), "{message}");
+        assert!(
+            !message.contains("line 2") && !message.contains("line 4"),
+            "{message}"
+        );
 
         let page = f.engine.employees(&f.owner, None, 500, 0).await.unwrap();
         assert_eq!(page.total, 1, "alice was not created");
-        assert_eq!(f.engine.employee(&f.owner, existing.id).await.unwrap(), existing, "carol was not changed");
+        assert_eq!(
+            f.engine.employee(&f.owner, existing.id).await.unwrap(),
+            existing,
+            "carol was not changed"
+        );
         assert!(f.logged("employees.import").await.is_empty());
     }
 
@@ -192,11 +279,21 @@ storage_tests! {
             chat_identities: BTreeMap::from([(Platform::Slack, "U1".to_owned())]),
             ..person("carol@acme.example", "Carol")
         };
-        f.engine.create_employee(&f.owner, slack_user).await.unwrap();
+        f.engine
+            .create_employee(&f.owner, slack_user)
+            .await
+            .unwrap();
         // Line 2 is fine; line 3 claims Carol's Slack id.
         let csv = "email,name,slack\nalice@acme.example,Alice,U2\nbob@acme.example,Bob,U1\n";
         assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
-        assert_eq!(f.engine.employees(&f.owner, None, 500, 0).await.unwrap().total, 1);
+        assert_eq!(
+            f.engine
+                .employees(&f.owner, None, 500, 0)
+                .await
+                .unwrap()
+                .total,
+            1
+        );
         assert!(f.logged("employees.import").await.is_empty());
     }
 
@@ -205,55 +302,119 @@ storage_tests! {
         let csv = "email,name\nalice@acme.example,Alice\nALICE@acme.example,Alice Again\n";
         let message = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
         assert!(message.contains("repeats line 2"), "{message}");
-        assert_eq!(f.engine.employees(&f.owner, None, 500, 0).await.unwrap().total, 0);
+        assert_eq!(
+            f.engine
+                .employees(&f.owner, None, 500, 0)
+                .await
+                .unwrap()
+                .total,
+            0
+        );
     }
 
     async fn a_taken_email_is_a_conflict(t: &TestDb) {
         let f = Fixture::new(t).await;
-        f.engine.create_employee(&f.owner, person("alice@acme.example", "Alice")).await.unwrap();
-        let twice = f.engine.create_employee(&f.owner, person(" ALICE@acme.example", "Alice 2")).await;
+        f.engine
+            .create_employee(&f.owner, person("alice@acme.example", "Alice"))
+            .await
+            .unwrap();
+        let twice = f
+            .engine
+            .create_employee(&f.owner, person(" ALICE@acme.example", "Alice 2"))
+            .await;
         assert!(matches!(twice, Err(Error::Conflict(_))), "{twice:?}");
-        let bob = f.engine.create_employee(&f.owner, person("bob@acme.example", "Bob")).await.unwrap();
-        let renamed = f.engine.update_employee(&f.owner, bob.id, person("alice@acme.example", "Bob")).await;
+        let bob = f
+            .engine
+            .create_employee(&f.owner, person("bob@acme.example", "Bob"))
+            .await
+            .unwrap();
+        let renamed = f
+            .engine
+            .update_employee(&f.owner, bob.id, person("alice@acme.example", "Bob"))
+            .await;
         assert!(matches!(renamed, Err(Error::Conflict(_))), "{renamed:?}");
         assert_eq!(f.engine.employee(&f.owner, bob.id).await.unwrap(), bob);
-        assert_eq!(f.engine.employees(&f.owner, None, 500, 0).await.unwrap().total, 2);
+        assert_eq!(
+            f.engine
+                .employees(&f.owner, None, 500, 0)
+                .await
+                .unwrap()
+                .total,
+            2
+        );
     }
 
     async fn a_receptionist_reads_the_directory_but_cannot_change_it(t: &TestDb) {
         let f = Fixture::new(t).await;
-        let alice = f.engine.create_employee(&f.owner, person("alice@acme.example", "Alice")).await.unwrap();
-        let desk = f.account("desk@acme.example", Role::Receptionist, false).await;
+        let alice = f
+            .engine
+            .create_employee(&f.owner, person("alice@acme.example", "Alice"))
+            .await
+            .unwrap();
+        let desk = f
+            .account("desk@acme.example", Role::Receptionist, false)
+            .await;
 
         assert_eq!(f.engine.employee(&desk, alice.id).await.unwrap(), alice);
-        assert_eq!(f.engine.employees(&desk, None, 500, 0).await.unwrap().total, 1);
+        assert_eq!(
+            f.engine.employees(&desk, None, 500, 0).await.unwrap().total,
+            1
+        );
 
-        let create = f.engine.create_employee(&desk, person("bob@acme.example", "Bob")).await;
+        let create = f
+            .engine
+            .create_employee(&desk, person("bob@acme.example", "Bob"))
+            .await;
         assert!(matches!(create, Err(Error::Forbidden)), "{create:?}");
-        let update = f.engine.update_employee(&desk, alice.id, person("alice@acme.example", "Eve")).await;
+        let update = f
+            .engine
+            .update_employee(&desk, alice.id, person("alice@acme.example", "Eve"))
+            .await;
         assert!(matches!(update, Err(Error::Forbidden)), "{update:?}");
         let delete = f.engine.delete_employee(&desk, alice.id).await;
         assert!(matches!(delete, Err(Error::Forbidden)), "{delete:?}");
-        let import = f.engine.import_employees(&desk, "email,name\nbob@acme.example,Bob\n").await;
+        let import = f
+            .engine
+            .import_employees(&desk, "email,name\nbob@acme.example,Bob\n")
+            .await;
         assert!(matches!(import, Err(Error::Forbidden)), "{import:?}");
         let log = f.engine.access_log(&desk, &Default::default(), 500).await;
         assert!(matches!(log, Err(Error::Forbidden)), "{log:?}");
 
-        assert_eq!(f.engine.employees(&f.owner, None, 500, 0).await.unwrap().total, 1);
+        assert_eq!(
+            f.engine
+                .employees(&f.owner, None, 500, 0)
+                .await
+                .unwrap()
+                .total,
+            1
+        );
         assert_eq!(f.engine.employee(&f.owner, alice.id).await.unwrap(), alice);
     }
 
     async fn exporting_needs_the_export_permission(t: &TestDb) {
         let f = Fixture::new(t).await;
-        f.engine.create_employee(&f.owner, person("alice@acme.example", "Alice")).await.unwrap();
+        f.engine
+            .create_employee(&f.owner, person("alice@acme.example", "Alice"))
+            .await
+            .unwrap();
         let admin = f.account("admin@acme.example", Role::Admin, false).await;
-        let desk = f.account("desk@acme.example", Role::Receptionist, true).await;
+        let desk = f
+            .account("desk@acme.example", Role::Receptionist, true)
+            .await;
         for actor in [&admin, &desk] {
             let export = f.engine.export_employees(actor).await;
-            assert!(matches!(export, Err(Error::Forbidden)), "{}: {export:?}", actor.account.email);
+            assert!(
+                matches!(export, Err(Error::Forbidden)),
+                "{}: {export:?}",
+                actor.account.email
+            );
         }
         // An admin without the permission still manages employees.
-        f.engine.create_employee(&admin, person("bob@acme.example", "Bob")).await.unwrap();
+        f.engine
+            .create_employee(&admin, person("bob@acme.example", "Bob"))
+            .await
+            .unwrap();
         assert!(f.logged("employees.export").await.is_empty());
 
         let exporter = f.account("exporter@acme.example", Role::Admin, true).await;
@@ -272,16 +433,39 @@ storage_tests! {
         assert_eq!(exports[0].actor, "owner@acme.example");
         assert_eq!(exports[0].detail, r#"{"rows":3}"#);
 
-        let edited = csv.replace("Carol Suzuki", "Carol Suzuki-Sato") + "dave@acme.example,Dave" + &",".repeat(9) + "\n";
+        let edited = csv.replace("Carol Suzuki", "Carol Suzuki-Sato")
+            + "dave@acme.example,Dave"
+            + &",".repeat(9)
+            + "\n";
         let summary = f.engine.import_employees(&f.owner, &edited).await.unwrap();
-        assert_eq!(summary, ImportSummary { created: 1, updated: 3 });
+        assert_eq!(
+            summary,
+            ImportSummary {
+                created: 1,
+                updated: 3
+            }
+        );
         let imports = f.logged("employees.import").await;
         assert_eq!(imports.len(), 1);
         assert_eq!(imports[0].actor, "owner@acme.example");
         assert_eq!(imports[0].target, "employees");
         assert_eq!(imports[0].detail, r#"{"created":1,"updated":3}"#);
-        let names: Vec<String> = profiles(&f, &f.owner).await.into_iter().map(|p| p.name).collect();
-        assert!(names.contains(&"Carol Suzuki-Sato".to_owned()) && names.contains(&"Dave".to_owned()), "{names:?}");
-        assert!(f.engine.verify_access_log().await.unwrap().iter().all(|v| v.result.is_ok()));
+        let names: Vec<String> = profiles(&f, &f.owner)
+            .await
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert!(
+            names.contains(&"Carol Suzuki-Sato".to_owned()) && names.contains(&"Dave".to_owned()),
+            "{names:?}"
+        );
+        assert!(
+            f.engine
+                .verify_access_log()
+                .await
+                .unwrap()
+                .iter()
+                .all(|v| v.result.is_ok())
+        );
     }
 }

@@ -5,9 +5,15 @@
 
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
+/// Whether `value` starts with a formula character, after any `'` already in front of it
+/// (so text such as `'=1` is prefixed too, and [`restore`] gives it back unchanged).
+fn formula_like(value: &str) -> bool {
+    value.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
 /// The cell as written to an exported file.
 pub fn neutralize(value: &str) -> String {
-    if value.starts_with(FORMULA_STARTS) {
+    if formula_like(value) {
         format!("'{value}")
     } else {
         value.to_owned()
@@ -17,7 +23,7 @@ pub fn neutralize(value: &str) -> String {
 /// The original text of a cell written by [`neutralize`].
 pub fn restore(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        Some(rest) if formula_like(rest) => rest,
         _ => cell,
     }
 }
@@ -35,6 +41,7 @@ mod tests {
             "@SUM(A1)",
             "\tx",
             "\rx",
+            "'=1+1",
         ] {
             let cell = neutralize(value);
             assert!(cell.starts_with('\''), "{value:?}");

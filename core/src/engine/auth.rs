@@ -480,8 +480,16 @@ mod tests {
 
     #[test]
     fn hashes_made_with_other_costs_are_rehashed() {
-        let cheap = PasswordHashing { memory_kib: 1024, iterations: 1, parallelism: 1 };
-        let phc = argon2(cheap).unwrap().hash_password(b"Kq7#vLp2xW").unwrap().to_string();
+        let cheap = PasswordHashing {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let phc = argon2(cheap)
+            .unwrap()
+            .hash_password(b"Kq7#vLp2xW")
+            .unwrap()
+            .to_string();
         assert!(phc.starts_with("$argon2id$"), "{phc}");
         assert!(!needs_rehash(&phc, cheap));
         assert!(needs_rehash(&phc, PasswordHashing::default()));

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::Result;
 use crate::domain::people::{Lang, NotificationPreference, Platform, Role};
 use crate::domain::token;
+use crate::store::StoreError;
 use crate::store::employee::{self, EmployeeProfile};
 use crate::store::tenant::{self, Tenant};
+use crate::{Error, Result};
 
 use super::Engine;
 use super::auth::NewAdmin;
@@ -67,7 +68,23 @@ fn generated_password() -> String {
 
 impl Engine {
     /// Seeds the demo tenant; running it again changes nothing.
+    ///
+    /// Instances started together on one database race to insert the same rows; the loser
+    /// of a race meets a unique-key conflict and seeds again, finding the winner's rows
+    /// (so only the winner makes and prints an admin password).
     pub async fn seed_demo(&self) -> Result<Seeded> {
+        let mut attempt = 1;
+        loop {
+            match self.seed_demo_once().await {
+                Err(Error::Store(StoreError::Duplicate) | Error::Conflict(_)) if attempt < 5 => {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn seed_demo_once(&self) -> Result<Seeded> {
         let tenant = self
             .ensure_tenant(TENANT, "Demo Inc. / デモ株式会社")
             .await?;

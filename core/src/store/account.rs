@@ -257,6 +257,10 @@ pub async fn consume_reset(
 }
 
 const LOCKED_UNTIL: &str = "SELECT locked_until FROM login_throttle WHERE throttle_key = $1";
+// Reading through an UPDATE takes the row lock (PostgreSQL), so a lock that a concurrent
+// failed login is setting is waited for and seen; SQLite serialises writers anyway.
+const LOCKED_UNTIL_FOR_UPDATE: &str = "UPDATE login_throttle SET locked_until = locked_until \
+    WHERE throttle_key = $1 RETURNING locked_until";
 // Counting is one atomic upsert so concurrent failures are all counted; a window older than
 // $3 starts over.
 const COUNT_FAILURE: &str = "INSERT INTO login_throttle (throttle_key, window_start, failures, locked_until) \
@@ -270,6 +274,15 @@ const CLEAR: &str = "DELETE FROM login_throttle WHERE throttle_key = $1";
 /// Until when logins under `key` are refused (epoch ms), if ever.
 pub async fn locked_until(tx: &mut Tx, key: &str) -> Result<Option<i64>, StoreError> {
     let row: Option<Option<i64>> = on_tx!(tx, |c| sqlx::query_scalar(LOCKED_UNTIL)
+        .bind(key)
+        .fetch_optional(&mut *c)
+        .await?);
+    Ok(row.flatten())
+}
+
+/// [`locked_until`] inside a write transaction, after concurrent writers of `key`.
+pub async fn locked_until_for_update(tx: &mut Tx, key: &str) -> Result<Option<i64>, StoreError> {
+    let row: Option<Option<i64>> = on_tx!(tx, |c| sqlx::query_scalar(LOCKED_UNTIL_FOR_UPDATE)
         .bind(key)
         .fetch_optional(&mut *c)
         .await?);
