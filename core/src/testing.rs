@@ -118,14 +118,14 @@ impl Drop for TestDb {
 /// Declares storage tests that run on both backends; see the module documentation.
 #[macro_export]
 macro_rules! storage_tests {
-    ($($(#[$meta:meta])* async fn $name:ident($t:ident: &TestDb) $body:block)*) => {
+    ($($(#[$meta:meta])* async fn $name:ident($t:ident: &$db:ty) $body:block)*) => {
         $(
             $(#[$meta])*
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
 
-                async fn run($t: &$crate::testing::TestDb) $body
+                async fn run($t: &$db) $body
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {

@@ -11,6 +11,7 @@ use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::Db;
 use frontdesk_core::store::access_log::Filter;
+use frontdesk_core::testing::TestDb;
 
 fn person(email: &str, name: &str) -> EmployeeInput {
     EmployeeInput {

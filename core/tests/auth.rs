@@ -11,6 +11,7 @@ use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::Db;
+use frontdesk_core::testing::TestDb;
 
 const OWNER: &str = "owner@acme.example";
 
@@ -570,5 +571,23 @@ storage_tests! {
             "{made_up:?}"
         );
         assert!(signs_in(&f, OWNER_PASSWORD).await);
+    }
+}
+
+storage_tests! {
+    async fn a_new_password_retires_every_reset_link_sent_before_it(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let first = reset_token(&f).await;
+        let second = reset_token(&f).await;
+        f.engine
+            .reset_password(&second, "New-Secret-8472", "198.51.100.7")
+            .await
+            .expect("reset with the newer link");
+        let stale = f
+            .engine
+            .reset_password(&first, "Stale-Secret-1234", "198.51.100.7")
+            .await;
+        assert!(matches!(stale, Err(Error::InvalidResetToken)), "{stale:?}");
+        assert!(signs_in(&f, "New-Secret-8472").await);
     }
 }

@@ -12,6 +12,7 @@ use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::directory::{EmployeeInput, ImportSummary};
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::employee::EmployeeProfile;
+use frontdesk_core::testing::TestDb;
 
 fn person(email: &str, name: &str) -> EmployeeInput {
     EmployeeInput {

@@ -14,6 +14,7 @@ use frontdesk_core::engine::scheduler::{Job, Scheduler};
 use frontdesk_core::port::ManualClock;
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::Db;
+use frontdesk_core::testing::TestDb;
 use tokio::sync::Notify;
 
 const EVERY_MINUTE: &str = "0 * * * * *";

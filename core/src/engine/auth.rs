@@ -17,7 +17,7 @@ use crate::domain::token;
 use crate::i18n;
 use crate::port::Mail;
 use crate::store::account::{self, Account, NewAccount};
-use crate::store::{outbox, tenant};
+use crate::store::{Tx, outbox, tenant};
 use crate::{Error, Result};
 
 /// An admin account to create.
@@ -75,6 +75,21 @@ fn needs_rehash(phc: &str, cost: PasswordHashing) -> bool {
         }
         Err(_) => true,
     }
+}
+
+/// A new password: sessions signed in with the old one end, and reset links sent before it
+/// stop working.
+async fn replace_password(
+    tx: &mut Tx,
+    tenant_id: i64,
+    account_id: i64,
+    hash: &str,
+    now: i64,
+) -> Result<()> {
+    account::set_password_hash(tx, tenant_id, account_id, hash).await?;
+    account::delete_sessions_of(tx, tenant_id, account_id).await?;
+    account::retire_resets(tx, tenant_id, account_id, now).await?;
+    Ok(())
 }
 
 fn throttle_keys(tenant: &str, email: &str, ip: &str) -> (String, String) {
@@ -374,16 +389,22 @@ impl Engine {
         }
         let hash = self.hash_password(new).await?;
         let mut tx = self.db.write().await?;
-        account::set_password_hash(&mut tx, actor.account.tenant_id, actor.account.id, &hash)
-            .await?;
-        account::delete_sessions_of(&mut tx, actor.account.tenant_id, actor.account.id).await?;
+        let now = self.clock.now_ms();
+        replace_password(
+            &mut tx,
+            actor.account.tenant_id,
+            actor.account.id,
+            &hash,
+            now,
+        )
+        .await?;
         let event = Event::by(
             actor,
             "password.change",
             format!("account:{}", actor.account.id),
             json!({}),
         );
-        record(&mut tx, actor.account.tenant_id, self.clock.now_ms(), event).await?;
+        record(&mut tx, actor.account.tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -456,8 +477,7 @@ impl Engine {
         else {
             return Err(Error::InvalidResetToken);
         };
-        account::set_password_hash(&mut tx, tenant_id, account_id, &hash).await?;
-        account::delete_sessions_of(&mut tx, tenant_id, account_id).await?;
+        replace_password(&mut tx, tenant_id, account_id, &hash, now).await?;
         let account = account::find(&mut tx, tenant_id, account_id)
             .await?
             .ok_or(Error::NotFound("account"))?;

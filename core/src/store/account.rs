@@ -242,6 +242,26 @@ pub async fn insert_reset(
     Ok(())
 }
 
+const RETIRE_RESETS: &str = "UPDATE password_resets SET used_at = $3 \
+    WHERE tenant_id = $1 AND account_id = $2 AND used_at IS NULL";
+
+/// Retires every outstanding reset token of an account (its password just changed).
+pub async fn retire_resets(
+    tx: &mut Tx,
+    tenant_id: i64,
+    account_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(RETIRE_RESETS)
+        .bind(tenant_id)
+        .bind(account_id)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
 /// Uses up a reset token: the (tenant, account) it was for, or `None` if it is unknown,
 /// already used or expired.
 pub async fn consume_reset(

@@ -153,11 +153,15 @@ impl Db {
         })
     }
 
-    /// Begins a transaction that only reads (a consistent snapshot).
+    /// Begins a transaction that only reads, from one consistent snapshot (SQLite's deferred
+    /// transactions are; PostgreSQL needs REPEATABLE READ for it).
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?,
+            ),
         })
     }
 
