@@ -578,6 +578,7 @@ storage_tests! {
     async fn a_new_password_retires_every_reset_link_sent_before_it(t: &TestDb) {
         let f = Fixture::new(t).await;
         let first = reset_token(&f).await;
+        f.clock.advance(chrono::Duration::seconds(61));
         let second = reset_token(&f).await;
         f.engine
             .reset_password(&second, "New-Secret-8472", "198.51.100.7")
@@ -589,5 +590,26 @@ storage_tests! {
             .await;
         assert!(matches!(stale, Err(Error::InvalidResetToken)), "{stale:?}");
         assert!(signs_in(&f, "New-Secret-8472").await);
+    }
+}
+
+storage_tests! {
+    async fn reset_mails_to_one_account_are_sent_at_most_once_a_minute(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        for _ in 0..5 {
+            f.engine
+                .request_password_reset("acme", &f.owner.account.email, "198.51.100.7")
+                .await
+                .expect("the request is answered");
+        }
+        f.engine.dispatch_due().await.unwrap();
+        assert_eq!(f.mailer.sent().len(), 1, "five requests within a minute send one mail");
+        f.clock.advance(chrono::Duration::seconds(61));
+        f.engine
+            .request_password_reset("acme", &f.owner.account.email, "198.51.100.7")
+            .await
+            .unwrap();
+        f.engine.dispatch_due().await.unwrap();
+        assert_eq!(f.mailer.sent().len(), 2, "a minute later another may be sent");
     }
 }

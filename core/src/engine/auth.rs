@@ -77,6 +77,9 @@ fn needs_rehash(phc: &str, cost: PasswordHashing) -> bool {
     }
 }
 
+/// The shortest time between two reset mails to one account.
+pub const RESET_COOLDOWN: chrono::Duration = chrono::Duration::seconds(60);
+
 /// A new password: sessions signed in with the old one end, and reset links sent before it
 /// stop working.
 async fn replace_password(
@@ -426,6 +429,11 @@ impl Engine {
         let Some(account) = account::find_by_email(&mut tx, tenant.id, &email).await? else {
             return Ok(());
         };
+        // One mail a minute at most, so the form cannot be used to flood someone's inbox.
+        let last = account::latest_reset_at(&mut tx, tenant.id, account.id).await?;
+        if last.is_some_and(|at| now - at < RESET_COOLDOWN.num_milliseconds()) {
+            return Ok(());
+        }
         let reset_token = token::generate();
         let expires = now + self.settings.reset_ttl.num_milliseconds();
         account::insert_reset(&mut tx, &token::hash(&reset_token), &account, now, expires).await?;

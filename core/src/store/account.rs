@@ -242,6 +242,22 @@ pub async fn insert_reset(
     Ok(())
 }
 
+const LATEST_RESET: &str =
+    "SELECT MAX(created_at) FROM password_resets WHERE tenant_id = $1 AND account_id = $2";
+
+/// When the account's latest reset link was made.
+pub async fn latest_reset_at(
+    tx: &mut Tx,
+    tenant_id: i64,
+    account_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(LATEST_RESET)
+        .bind(tenant_id)
+        .bind(account_id)
+        .fetch_one(&mut *c)
+        .await?))
+}
+
 const RETIRE_RESETS: &str = "UPDATE password_resets SET used_at = $3 \
     WHERE tenant_id = $1 AND account_id = $2 AND used_at IS NULL";
 
