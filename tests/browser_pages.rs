@@ -327,3 +327,22 @@ async fn the_reset_page_speaks_english_and_refuses_a_used_link() {
             .is_ok()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_page_says_what_frontdesk_is_in_the_browsers_language() {
+    let site = Site::start().await;
+    for (language, intro) in [
+        ("ja", "受付・日程調整・会議室管理"),
+        ("en-US,en", "Reception, scheduling and meeting rooms"),
+    ] {
+        let Some(browser) = Browser::start(language).await else {
+            return;
+        };
+        browser.open(&format!("{}/", site.base)).await;
+        assert_eq!(browser.text_of("h1").await, "Frontdesk");
+        let text = browser.text_of("body").await;
+        assert!(text.contains(intro), "{language}: {text}");
+        browser.click("a[href='/healthz']").await;
+        assert!(browser.text_of("body").await.contains("\"status\":\"ok\""));
+    }
+}

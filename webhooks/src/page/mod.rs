@@ -1,5 +1,6 @@
 //! Server-rendered pages, in the visitor's language.
 
+mod home;
 mod reset;
 
 use axum::Router;
@@ -8,7 +9,7 @@ use crate::AppState;
 
 /// Every page.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(reset::router())
+    Router::new().merge(home::router()).merge(reset::router())
 }
 
 /// Text safe to place in HTML.
