@@ -271,6 +271,7 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         println!(
             "  sign in:  POST {base}/api/v1/auth/login {{\"tenant\":\"demo\",\"email\":\"...\",\"password\":\"...\"}}"
         );
+        println!("  open:     {base}/");
         println!("  API docs: {base}/api/v1/openapi.json");
         println!("  health:   {base}/healthz");
     }
@@ -289,8 +290,11 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         let stop = stopped(stop_rx.clone());
         async move { engine.run_dispatcher(stop).await }
     });
+    // Installed before "listening on" is printed, so a signal sent right after start-up
+    // still shuts down gracefully instead of killing the process.
+    let shutdown = shutdown_signal().context("installing the signal handlers")?;
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
@@ -305,24 +309,26 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled: until then the signals' default action (ending the
+/// process at once) would still apply.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate => {}
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
