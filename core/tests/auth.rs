@@ -613,3 +613,39 @@ storage_tests! {
         assert_eq!(f.mailer.sent().len(), 2, "a minute later another may be sent");
     }
 }
+
+storage_tests! {
+    async fn signing_in_rehashes_a_password_stored_with_older_costs(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let tenant_id = f.tenant.id;
+        let stored = |engine: frontdesk_core::engine::Engine| async move {
+            let mut tx = engine.db.read().await.unwrap();
+            frontdesk_core::store::account::find_by_email(&mut tx, tenant_id, "owner@acme.example")
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+        };
+        assert!(stored(f.engine.clone()).await.contains("m=1024,t=1,p=1"));
+
+        // The operator raises the cost; the next sign-in stores the password at the new cost.
+        let mut settings = common::settings();
+        settings.password_hashing.memory_kib = 2048;
+        settings.password_hashing.iterations = 2;
+        let upgraded = frontdesk_core::engine::Engine::new(
+            f.engine.db.clone(),
+            f.clock.clone(),
+            f.mailer.clone(),
+            settings,
+        );
+        upgraded
+            .login("acme", "owner@acme.example", OWNER_PASSWORD, "192.0.2.1")
+            .await
+            .expect("the old hash still signs in");
+        assert!(stored(upgraded.clone()).await.contains("m=2048,t=2,p=1"));
+        upgraded
+            .login("acme", "owner@acme.example", OWNER_PASSWORD, "192.0.2.1")
+            .await
+            .expect("and so does the new one");
+    }
+}

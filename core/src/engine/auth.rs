@@ -186,6 +186,15 @@ impl Engine {
             None => self.decoy_hash().await?,
         };
         let matches = self.password_matches(password, phc).await? && found.is_some();
+        // Rehash before taking the write lock: hashing takes tens of milliseconds. A password
+        // set under an older policy still signs in; it is only not rehashed.
+        let cost = self.settings.password_hashing;
+        let rehashed = match &found {
+            Some(account) if matches && needs_rehash(&account.password_hash, cost) => {
+                self.hash_password(password).await.ok()
+            }
+            _ => None,
+        };
 
         let mut tx = self.db.write().await?;
         let Some(account) = found.filter(|_| matches) else {
@@ -234,13 +243,8 @@ impl Engine {
                 .await;
         }
         account::clear_failures(&mut tx, &account_key).await?;
-        let cost = self.settings.password_hashing;
-        if needs_rehash(&account.password_hash, cost) {
-            let rehashed = self.hash_password(password).await;
-            // A password set under an older policy still signs in; it is only not rehashed.
-            if let Ok(hash) = rehashed {
-                account::set_password_hash(&mut tx, account.tenant_id, account.id, &hash).await?;
-            }
+        if let Some(hash) = rehashed {
+            account::set_password_hash(&mut tx, account.tenant_id, account.id, &hash).await?;
         }
         let session_token = token::generate();
         let expires = now + self.settings.session_ttl.num_milliseconds();
