@@ -97,6 +97,11 @@ fn is_cross_site(headers: &axum::http::HeaderMap) -> bool {
     origin_host.is_none() || origin_host != host
 }
 
+/// The answer for a known path asked with a method it does not serve.
+pub async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}
+
 /// The answer for a path no route knows.
 pub async fn not_found() -> Response {
     ApiError::Engine(frontdesk_core::Error::NotFound("page")).into_response()

@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api.route("/openapi.json", openapi_json))
         .merge(page::router())
         .fallback(guard::not_found)
+        .method_not_allowed_fallback(guard::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::csrf,

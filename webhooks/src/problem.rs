@@ -37,6 +37,9 @@ pub enum ApiError {
     /// A state-changing request from another site.
     #[error("cross-site request refused")]
     CrossSite,
+    /// The path exists, but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// A dependency (the database) is not ready.
     #[error("not ready: {0}")]
     NotReady(String),
@@ -115,6 +118,9 @@ impl ApiError {
             ),
             ApiError::Unauthorized => plain(StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::CrossSite => plain(StatusCode::FORBIDDEN, "cross_site", None),
+            ApiError::MethodNotAllowed => {
+                plain(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
+            }
             ApiError::NotReady(cause) => {
                 tracing::warn!(%cause, "not ready");
                 plain(StatusCode::SERVICE_UNAVAILABLE, "unavailable", None)

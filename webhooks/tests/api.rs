@@ -329,3 +329,49 @@ async fn the_openapi_document_is_generated_from_the_handlers() {
     }
     assert!(doc["components"]["schemas"].get("EmployeeInput").is_some());
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_unknown_routes_are_problems() {
+    let t = TestDb::sqlite().await;
+    let api = Api::new(&t).await;
+    let fresh = api.call(Method::GET, "/healthz", None, None, &[]).await;
+    let id = fresh.headers["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "a generated UUID: {id}");
+    let echoed = api
+        .call(
+            Method::GET,
+            "/healthz",
+            None,
+            None,
+            &[("x-request-id", "proxy-42")],
+        )
+        .await;
+    assert_eq!(
+        echoed.headers["x-request-id"], "proxy-42",
+        "a proxy's id is kept"
+    );
+
+    let missing = api
+        .call(Method::GET, "/no/such/page", None, None, &[])
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let wrong_method = api.call(Method::DELETE, "/healthz", None, None, &[]).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        wrong_method.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    assert_eq!(wrong_method.body["status"], 405);
+    let wrong_api_method = api
+        .call(Method::DELETE, "/api/v1/auth/me", None, None, &[])
+        .await;
+    assert_eq!(wrong_api_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        wrong_api_method.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+}
