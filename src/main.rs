@@ -167,9 +167,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(frontdesk_core::Error::WeakPassword(violations)) => {
-                    eprintln!("error: the password was refused:");
+                    eprintln!("error: the password was refused / パスワードが要件を満たしていません:");
                     for violation in violations {
-                        eprintln!("  - {violation}");
+                        let ja = frontdesk_core::i18n::text(Lang::Ja, violation.message_key());
+                        eprintln!("  - {violation}\n    {ja}");
                     }
                     Ok(ExitCode::from(2))
                 }
