@@ -1,0 +1,135 @@
+//! The outbox: messages written with the change that causes them are delivered once,
+//! retried when the mail server fails for now, and dead-lettered with the reason when it
+//! refuses for good.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use chrono::Duration;
+use common::Fixture;
+use frontdesk_core::engine::Engine;
+use frontdesk_core::engine::dispatcher::MAX_ATTEMPTS;
+use frontdesk_core::port::{Mail, MailError, Mailer};
+use frontdesk_core::storage_tests;
+use frontdesk_core::store::{Db, outbox};
+use frontdesk_core::testing::TestDb;
+
+/// A mail server that answers from a script, then accepts everything; records deliveries.
+#[derive(Debug, Default)]
+struct ScriptedMailer {
+    script: Mutex<VecDeque<MailError>>,
+    delivered: Mutex<Vec<Mail>>,
+}
+
+impl ScriptedMailer {
+    fn failing_with(errors: impl IntoIterator<Item = MailError>) -> Arc<Self> {
+        Arc::new(ScriptedMailer {
+            script: Mutex::new(errors.into_iter().collect()),
+            delivered: Mutex::default(),
+        })
+    }
+
+    fn delivered(&self) -> Vec<Mail> {
+        self.delivered.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for ScriptedMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        if let Some(error) = self.script.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        self.delivered.lock().unwrap().push(mail.clone());
+        Ok(())
+    }
+}
+
+/// The fixture's engine, but sending through `mailer`.
+fn sending_through(f: &Fixture, mailer: Arc<ScriptedMailer>) -> Engine {
+    Engine::new(
+        f.engine.db.clone(),
+        f.clock.clone(),
+        mailer,
+        common::settings(),
+    )
+}
+
+async fn dead_letters(db: &Db, tenant_id: i64) -> Vec<outbox::DeadLetter> {
+    let mut tx = db.read().await.unwrap();
+    outbox::dead_letters(&mut tx, tenant_id).await.unwrap()
+}
+
+storage_tests! {
+    async fn a_temporary_failure_is_retried_after_a_backoff_and_delivered_once(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let mailer = ScriptedMailer::failing_with([MailError::Temporary("421 try later".into())]);
+        let engine = sending_through(&f, mailer.clone());
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+
+        assert_eq!(engine.dispatch_due().await.unwrap(), 1, "tried once");
+        assert!(mailer.delivered().is_empty());
+        assert_eq!(engine.dispatch_due().await.unwrap(), 0, "not due again before the backoff");
+
+        f.clock.advance(Duration::seconds(3));
+        assert_eq!(engine.dispatch_due().await.unwrap(), 1);
+        assert_eq!(mailer.delivered().len(), 1);
+        f.clock.advance(Duration::hours(1));
+        assert_eq!(engine.dispatch_due().await.unwrap(), 0, "a sent message is not sent again");
+        assert_eq!(mailer.delivered().len(), 1);
+    }
+
+    async fn a_permanent_refusal_is_dead_lettered_with_its_reason(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let mailer = ScriptedMailer::failing_with([MailError::Permanent("550 no such user".into())]);
+        let engine = sending_through(&f, mailer.clone());
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        engine.dispatch_due().await.unwrap();
+
+        let dead = dead_letters(&engine.db, f.tenant.id).await;
+        assert_eq!(dead.len(), 1);
+        assert!(dead[0].last_error.as_deref().unwrap().contains("550 no such user"), "{dead:?}");
+        f.clock.advance(Duration::days(1));
+        assert_eq!(engine.dispatch_due().await.unwrap(), 0, "a dead letter is not retried");
+        assert_eq!(f.logged("password_reset.request").await.len(), 1, "the request itself was recorded");
+    }
+
+    async fn a_message_that_keeps_failing_is_given_up_after_the_last_attempt(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let failures = (0..MAX_ATTEMPTS).map(|i| MailError::Temporary(format!("attempt {}", i + 1)));
+        let mailer = ScriptedMailer::failing_with(failures);
+        let engine = sending_through(&f, mailer.clone());
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        for _ in 0..MAX_ATTEMPTS {
+            assert_eq!(engine.dispatch_due().await.unwrap(), 1);
+            f.clock.advance(Duration::hours(1));
+        }
+        let dead = dead_letters(&engine.db, f.tenant.id).await;
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].attempts, MAX_ATTEMPTS);
+        assert!(mailer.delivered().is_empty());
+    }
+
+    async fn two_dispatchers_on_one_database_deliver_each_message_once(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        for i in 0..10 {
+            let email = format!("admin{i}@acme.example");
+            f.account(&email, frontdesk_core::domain::people::Role::Admin, false).await;
+            f.engine.request_password_reset("acme", &email, "192.0.2.1").await.unwrap();
+        }
+        let first = ScriptedMailer::failing_with([]);
+        let second = ScriptedMailer::failing_with([]);
+        let other_pool = Db::connect(t.url()).await.unwrap();
+        let a = sending_through(&f, first.clone());
+        let b = Engine::new(other_pool, f.clock.clone(), second.clone(), common::settings());
+        let (sent_a, sent_b) = tokio::join!(a.dispatch_due(), b.dispatch_due());
+        assert_eq!(sent_a.unwrap() + sent_b.unwrap(), 10);
+        let mut recipients: Vec<String> =
+            first.delivered().into_iter().chain(second.delivered()).map(|m| m.to).collect();
+        recipients.sort();
+        recipients.dedup();
+        assert_eq!(recipients.len(), 10, "every message once, none twice");
+    }
+}
