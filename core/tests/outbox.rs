@@ -88,9 +88,12 @@ storage_tests! {
         engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
         engine.dispatch_due().await.unwrap();
 
-        let dead = dead_letters(&engine.db, f.tenant.id).await;
+        let dead = engine.undeliverable(&f.owner).await.unwrap();
         assert_eq!(dead.len(), 1);
-        assert!(dead[0].last_error.as_deref().unwrap().contains("550 no such user"), "{dead:?}");
+        assert_eq!(dead[0].to, "owner@acme.example");
+        assert!(dead[0].reason.contains("550 no such user"), "{dead:?}");
+        let desk = f.account("desk@acme.example", frontdesk_core::domain::people::Role::Receptionist, false).await;
+        assert!(engine.undeliverable(&desk).await.is_err(), "receptionists do not see them");
         f.clock.advance(Duration::days(1));
         assert_eq!(engine.dispatch_due().await.unwrap(), 0, "a dead letter is not retried");
         assert_eq!(f.logged("password_reset.request").await.len(), 1, "the request itself was recorded");

@@ -274,6 +274,9 @@ storage_tests! {
         assert_eq!(create.status, StatusCode::FORBIDDEN);
         assert_eq!(api.call(Method::GET, "/api/v1/access-log", Some(&desk), None, &[]).await.status, StatusCode::FORBIDDEN);
         assert_eq!(api.call(Method::GET, "/api/v1/employees/export", Some(&desk), None, &[]).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(api.call(Method::GET, "/api/v1/outbox/undeliverable", Some(&desk), None, &[]).await.status, StatusCode::FORBIDDEN);
+        let owner_view = api.call(Method::GET, "/api/v1/outbox/undeliverable", Some(&owner), None, &[]).await;
+        assert_eq!(owner_view.body, json!([]), "nothing failed");
     }
 
     async fn the_access_log_lists_pages_filters_and_exports_what_admins_did(t: &TestDb) {

@@ -105,6 +105,43 @@ impl Engine {
     }
 }
 
+/// A message that will not be sent, as admins see it (the body stays private: a reset mail
+/// carries a secret link).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Undeliverable {
+    pub id: i64,
+    pub channel: String,
+    /// The recipient.
+    pub to: String,
+    pub subject: String,
+    pub attempts: i64,
+    /// Why it was given up.
+    pub reason: String,
+}
+
+impl Engine {
+    /// The actor's tenant's messages that were given up, newest first (admins).
+    pub async fn undeliverable(&self, actor: &super::Actor) -> Result<Vec<Undeliverable>> {
+        actor.require(crate::domain::people::Role::Admin)?;
+        let mut tx = self.db.read().await?;
+        let dead = outbox::dead_letters(&mut tx, actor.account.tenant_id).await?;
+        Ok(dead
+            .into_iter()
+            .map(|letter| {
+                let mail = serde_json::from_str::<Mail>(&letter.payload).ok();
+                Undeliverable {
+                    id: letter.id,
+                    channel: letter.channel,
+                    to: mail.as_ref().map(|m| m.to.clone()).unwrap_or_default(),
+                    subject: mail.map(|m| m.subject).unwrap_or_default(),
+                    attempts: letter.attempts,
+                    reason: letter.last_error.unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod employees;
 pub mod health;
 pub mod locations;
+pub mod outbox;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +27,8 @@ use crate::AppState;
         (name = "employees", description = "The employee directory"),
         (name = "locations", description = "Sites with a reception"),
         (name = "accounts", description = "Admin accounts (owners only)"),
-        (name = "access-log", description = "Who did what, when, from where")
+        (name = "access-log", description = "Who did what, when, from where"),
+        (name = "outbox", description = "Messages that could not be delivered")
     )
 )]
 struct ApiDoc;
@@ -39,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(locations::router())
         .merge(accounts::router())
         .merge(access_log::router())
+        .merge(outbox::router())
 }
 
 /// The OpenAPI document of [`router`], with `/api/v1` in its server URL.
