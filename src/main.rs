@@ -167,7 +167,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(frontdesk_core::Error::WeakPassword(violations)) => {
-                    eprintln!("error: the password was refused / パスワードが要件を満たしていません:");
+                    eprintln!(
+                        "error: the password was refused / パスワードが要件を満たしていません:"
+                    );
                     for violation in violations {
                         let ja = frontdesk_core::i18n::text(Lang::Ja, violation.message_key());
                         eprintln!("  - {violation}\n    {ja}");
