@@ -1,6 +1,7 @@
 //! The two [`Mailer`]s: SMTP through lettre, and `.eml` files for the embedded default.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, Message, header::ContentType};
@@ -22,6 +23,9 @@ fn build(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> {
         .map_err(|err| MailError::Permanent(format!("cannot build message: {err}")))
 }
 
+/// How long one SMTP command may take before the send fails (and is retried later).
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Sends through an SMTP server (`smtp://host:port`, `smtps://…`, `?tls=required`).
 #[derive(Debug)]
 pub struct SmtpMailer {
@@ -37,6 +41,7 @@ impl SmtpMailer {
             .map_err(|err| format!("[mail] from {from:?}: {err}"))?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|err| format!("[mail] smtp_url: {err}"))?
+            .timeout(Some(SMTP_TIMEOUT))
             .build();
         Ok(SmtpMailer { from, transport })
     }
@@ -89,8 +94,13 @@ impl Mailer for FileMailer {
             chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
             uuid::Uuid::new_v4()
         );
-        let path = self.dir.join(name);
-        tokio::fs::write(&path, message.formatted())
+        let path = self.dir.join(&name);
+        // Written aside and renamed, so a reader of the directory never sees half a message.
+        let partial = self.dir.join(format!(".{name}.partial"));
+        tokio::fs::write(&partial, message.formatted())
+            .await
+            .map_err(|err| MailError::Temporary(format!("{}: {err}", partial.display())))?;
+        tokio::fs::rename(&partial, &path)
             .await
             .map_err(|err| MailError::Temporary(format!("{}: {err}", path.display())))
     }

@@ -122,6 +122,12 @@ storage_tests! {
     async fn a_removed_entry_is_named_by_verification(t: &TestDb) {
         let f = Fixture::new(t).await;
         some_admin_changes(&f).await;
+        let refused = execute(&t.db, "DELETE FROM access_log WHERE seq = 2").await;
+        let err = refused.expect_err("the database refuses to delete entries");
+        assert!(err.to_string().contains("only by retention"), "{err}");
+
+        // Someone with the database's keys drops the guard and deletes anyway.
+        drop_trigger(t, "access_log_no_delete").await;
         let removed = execute(&t.db, "DELETE FROM access_log WHERE seq = 2")
             .await
             .unwrap();
@@ -133,6 +139,22 @@ storage_tests! {
                 expected_seq: 2
             })
         );
+    }
+
+    async fn removing_the_newest_entries_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        drop_trigger(t, "access_log_no_delete").await;
+        execute(&t.db, "DELETE FROM access_log WHERE seq >= 3").await.unwrap();
+        let result = f.engine.verify_access_log().await.unwrap()[0].result.clone();
+        assert_eq!(
+            result,
+            Err(ChainBreak::Truncated {
+                last_seq: 2,
+                appended_seq: 4
+            })
+        );
+        assert!(result.unwrap_err().to_string().contains("entry 3 is missing"));
     }
 
     async fn the_access_log_refuses_updates(t: &TestDb) {
@@ -204,4 +226,17 @@ storage_tests! {
         let by_system = f.engine.access_log(&f.owner, &filter, 500).await.unwrap();
         assert_eq!(by_system.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
     }
+}
+
+/// Drops one of the access log's guard triggers, as someone with the database's keys could.
+async fn drop_trigger(t: &TestDb, name: &str) {
+    let sql: &'static str = match (&t.db, name) {
+        (Db::Sqlite(_), "access_log_no_delete") => "DROP TRIGGER access_log_no_delete",
+        (Db::Postgres(_), "access_log_no_delete") => {
+            "DROP TRIGGER access_log_no_delete ON access_log"
+        }
+        (Db::Sqlite(_), _) => "DROP TRIGGER access_log_no_update",
+        (Db::Postgres(_), _) => "DROP TRIGGER access_log_no_update ON access_log",
+    };
+    execute(&t.db, sql).await.expect("drop the trigger");
 }

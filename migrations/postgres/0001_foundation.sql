@@ -25,12 +25,16 @@ CREATE TABLE employees (
     tenant_id     BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     email         TEXT NOT NULL,
     name          TEXT NOT NULL,
-    -- The reading in kana lets kiosk search find 佐藤 by typing さとう.
-    name_kana     TEXT NOT NULL,
+    -- The reading in kana lets kiosk search find 佐藤 by typing さとう. Sorted by code point
+    -- (PostgreSQL: COLLATE "C") so both backends list the directory in the same order.
+    name_kana     TEXT COLLATE "C" NOT NULL,
     department    TEXT NOT NULL,
     time_zone     TEXT NOT NULL,
     language      TEXT NOT NULL CHECK (language IN ('ja', 'en')),
     notification  TEXT NOT NULL CHECK (notification IN ('chat', 'email', 'chat_and_email')),
+    -- Name, reading and email, lower-cased and normalised by Frontdesk (not by the database,
+    -- whose LOWER() differs between backends), for search.
+    search_text   TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,
     UNIQUE (tenant_id, email)
@@ -121,6 +125,18 @@ $$;
 CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
     FOR EACH ROW EXECUTE FUNCTION access_log_refuse_update();
 
+-- Entries are removed only by retention, which first moves the anchor past them.
+CREATE FUNCTION access_log_refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.seq > (SELECT purged_through_seq FROM access_log_head WHERE tenant_id = OLD.tenant_id) THEN
+        RAISE EXCEPTION 'access_log entries are removed only by retention';
+    END IF;
+    RETURN OLD;
+END;
+$$;
+CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
+    FOR EACH ROW EXECUTE FUNCTION access_log_refuse_delete();
+
 -- One row per (job, scheduled fire): the primary key decides which instance runs a fire.
 CREATE TABLE job_runs (
     job          TEXT NOT NULL,
@@ -144,6 +160,8 @@ CREATE TABLE outbox (
     state        TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
     due_at       BIGINT NOT NULL,
     lease_until  BIGINT,
+    -- Who holds the lease: only that dispatcher may record the outcome.
+    lease_token  TEXT,
     attempts     BIGINT NOT NULL,
     last_error   TEXT,
     created_at   BIGINT NOT NULL,

@@ -1,17 +1,19 @@
 -- Foundation: tenants, locations, employees, admin accounts, sessions, password resets,
 -- login throttling, the access log, scheduled job runs and the outbox.
 -- Instants are UTC epoch milliseconds (BIGINT) so comparisons are exact on both backends.
+-- AUTOINCREMENT: an id is never reused after a delete, so `employee:42` in the access log
+-- always means the same person (PostgreSQL identities never reuse ids either).
 -- Every tenant-owned row carries tenant_id and every query filters by it.
 
 CREATE TABLE tenants (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     slug        TEXT NOT NULL UNIQUE,
     name        TEXT NOT NULL,
     created_at  BIGINT NOT NULL
 );
 
 CREATE TABLE locations (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id   BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     slug        TEXT NOT NULL,
     name        TEXT NOT NULL,
@@ -21,16 +23,20 @@ CREATE TABLE locations (
 );
 
 CREATE TABLE employees (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id     BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     email         TEXT NOT NULL,
     name          TEXT NOT NULL,
-    -- The reading in kana lets kiosk search find 佐藤 by typing さとう.
+    -- The reading in kana lets kiosk search find 佐藤 by typing さとう. Sorted by code point
+    -- (PostgreSQL: COLLATE "C") so both backends list the directory in the same order.
     name_kana     TEXT NOT NULL,
     department    TEXT NOT NULL,
     time_zone     TEXT NOT NULL,
     language      TEXT NOT NULL CHECK (language IN ('ja', 'en')),
     notification  TEXT NOT NULL CHECK (notification IN ('chat', 'email', 'chat_and_email')),
+    -- Name, reading and email, lower-cased and normalised by Frontdesk (not by the database,
+    -- whose LOWER() differs between backends), for search.
+    search_text   TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,
     UNIQUE (tenant_id, email)
@@ -47,7 +53,7 @@ CREATE TABLE employee_chat_identities (
 );
 
 CREATE TABLE accounts (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id      BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     email          TEXT NOT NULL,
     role           TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'receptionist')),
@@ -118,6 +124,13 @@ BEGIN
     SELECT RAISE(ABORT, 'access_log is append-only');
 END;
 
+-- Entries are removed only by retention, which first moves the anchor past them.
+CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
+WHEN OLD.seq > (SELECT purged_through_seq FROM access_log_head WHERE tenant_id = OLD.tenant_id)
+BEGIN
+    SELECT RAISE(ABORT, 'access_log entries are removed only by retention');
+END;
+
 -- One row per (job, scheduled fire): the primary key decides which instance runs a fire.
 CREATE TABLE job_runs (
     job          TEXT NOT NULL,
@@ -134,13 +147,15 @@ CREATE INDEX job_runs_running ON job_runs (state, lease_until);
 
 -- Messages to send, written in the same transaction as the change that causes them.
 CREATE TABLE outbox (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id    BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     channel      TEXT NOT NULL CHECK (channel IN ('mail')),
     payload      TEXT NOT NULL,
     state        TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
     due_at       BIGINT NOT NULL,
     lease_until  BIGINT,
+    -- Who holds the lease: only that dispatcher may record the outcome.
+    lease_token  TEXT,
     attempts     BIGINT NOT NULL,
     last_error   TEXT,
     created_at   BIGINT NOT NULL,

@@ -65,6 +65,9 @@ pub enum ChainBreak {
     Gap { seq: i64, expected_seq: i64 },
     /// The entry's `prev_hash` differs from the previous entry's hash.
     Unlinked { seq: i64 },
+    /// The chain ends before the last entry that was appended: entries were removed
+    /// from its end.
+    Truncated { last_seq: i64, appended_seq: i64 },
 }
 
 impl std::fmt::Display for ChainBreak {
@@ -81,6 +84,14 @@ impl std::fmt::Display for ChainBreak {
             ChainBreak::Unlinked { seq } => {
                 write!(f, "entry {seq} does not link to the entry before it")
             }
+            ChainBreak::Truncated {
+                last_seq,
+                appended_seq,
+            } => write!(
+                f,
+                "entry {} is missing: the log ends at entry {last_seq} but {appended_seq} were appended",
+                last_seq + 1
+            ),
         }
     }
 }

@@ -141,6 +141,40 @@ pub fn validate_kana(reading: &str) -> Result<(), String> {
     }
 }
 
+/// Text normalised for search: lower case, full-width ASCII as ASCII, katakana as hiragana
+/// (so ＳＡＴＯ, sato, サトウ and さとう all meet).
+pub fn fold_for_search(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            // Full-width ASCII block → ASCII.
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            // Katakana ァ..ヶ → hiragana ぁ..ゖ.
+            '\u{30A1}'..='\u{30F6}' => char::from_u32(c as u32 - 0x60).unwrap_or(c),
+            c => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// What an employee is found by: name, reading and email, folded for search.
+pub fn search_text(name: &str, name_kana: &str, email: &str) -> String {
+    fold_for_search(&format!("{name} {name_kana} {email}"))
+}
+
+/// A `LIKE … ESCAPE '\\'` pattern matching `query` anywhere in a [`search_text`].
+pub fn search_pattern(query: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in fold_for_search(query.trim()).chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +204,16 @@ mod tests {
         ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn search_folds_case_width_and_kana() {
+        let text = search_text("Alice Sato", "さとう ありす", "alice@demo.example");
+        for query in ["sato", "ＳＡＴＯ", "サトウ", "さとう", "ALICE@"] {
+            let folded = fold_for_search(query);
+            assert!(text.contains(&folded), "{query} → {folded}");
+        }
+        assert_eq!(search_pattern("john_doe%"), "%john\\_doe\\%%");
     }
 
     #[test]

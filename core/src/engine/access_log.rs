@@ -152,10 +152,21 @@ impl Engine {
         let mut results = Vec::new();
         for tenant in tenant::list_tenants(&mut tx).await? {
             let (mut seq, mut hash) = store::anchor(&mut tx, tenant.id).await?;
+            let (appended_seq, appended_hash) = store::head(&mut tx, tenant.id).await?;
             let mut checked = 0i64;
             let result = loop {
                 let page = store::chain_page(&mut tx, tenant.id, seq, 1000).await?;
                 if page.is_empty() {
+                    // The walk must end where the appends did, at the same hash.
+                    if seq < appended_seq {
+                        break Err(ChainBreak::Truncated {
+                            last_seq: seq,
+                            appended_seq,
+                        });
+                    }
+                    if hash != appended_hash {
+                        break Err(ChainBreak::Altered { seq });
+                    }
                     break Ok(checked);
                 }
                 match verify(seq, &hash, &page) {

@@ -11,11 +11,25 @@ use crate::Result;
 use crate::port::{Mail, MailError};
 use crate::store::outbox::{self, Pending};
 
+/// What admins may see of a message given up: recipient and subject, not the body (a reset
+/// mail's body is a live secret).
+fn without_body(payload: &str) -> String {
+    match serde_json::from_str::<Mail>(payload) {
+        Ok(mail) => serde_json::to_string(&Mail {
+            body: String::new(),
+            ..mail
+        })
+        .unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 /// Attempts before a temporarily failing message is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
 
-/// How long a dispatcher may hold a message before another may try it.
-const LEASE: Duration = Duration::seconds(60);
+/// How long a dispatcher may hold a message before another may try it: well above the SMTP
+/// timeout ([`crate::mail::SMTP_TIMEOUT`]) times the commands of one send.
+const LEASE: Duration = Duration::minutes(5);
 
 /// The wait before attempt `attempts + 1`: exponential from 2 s, capped at 30 min, with
 /// jitter so many failed messages do not retry in lockstep.
@@ -60,17 +74,29 @@ impl Engine {
         };
         let now = self.clock.now();
         let mut tx = self.db.write().await?;
-        match outcome {
-            Ok(()) => outbox::mark_sent(&mut tx, message.id, now.timestamp_millis()).await?,
+        let recorded = match outcome {
+            Ok(()) => outbox::mark_sent(&mut tx, &message, now.timestamp_millis()).await?,
             Err(MailError::Temporary(reason)) if message.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(id = message.id, attempts = message.attempts, %reason, "send failed; will retry");
                 let due = (now + backoff(message.attempts)).timestamp_millis();
-                outbox::retry_at(&mut tx, message.id, due, &reason).await?;
+                outbox::retry_at(&mut tx, &message, due, &reason).await?
             }
             Err(err) => {
                 tracing::error!(id = message.id, error = %err, "message dead-lettered");
-                outbox::mark_dead(&mut tx, message.id, &err.to_string()).await?;
+                outbox::mark_dead(
+                    &mut tx,
+                    &message,
+                    &err.to_string(),
+                    &without_body(&message.payload),
+                )
+                .await?
             }
+        };
+        if !recorded {
+            tracing::warn!(
+                id = message.id,
+                "the lease lapsed while sending; another dispatcher owns the message now"
+            );
         }
         tx.commit().await?;
         Ok(())
@@ -119,7 +145,29 @@ pub struct Undeliverable {
     pub reason: String,
 }
 
+/// How long sent messages are kept (their payload is already cleared when sent).
+pub const SENT_RETENTION: Duration = Duration::days(30);
+
 impl Engine {
+    /// Hourly clean-up: expired sessions, stale sign-in failure counts, old sent messages.
+    pub async fn housekeeping(&self) -> Result<()> {
+        let now = self.clock.now();
+        let window_start = now - self.settings.throttle.window;
+        let mut tx = self.db.write().await?;
+        let sessions =
+            crate::store::account::delete_expired_sessions(&mut tx, now.timestamp_millis()).await?;
+        let throttles = crate::store::account::delete_stale_throttles(
+            &mut tx,
+            window_start.timestamp_millis(),
+            now.timestamp_millis(),
+        )
+        .await?;
+        let sent = outbox::purge_sent(&mut tx, (now - SENT_RETENTION).timestamp_millis()).await?;
+        tx.commit().await?;
+        tracing::info!(sessions, throttles, sent, "housekeeping");
+        Ok(())
+    }
+
     /// The actor's tenant's messages that were given up, newest first (admins).
     pub async fn undeliverable(&self, actor: &super::Actor) -> Result<Vec<Undeliverable>> {
         actor.require(crate::domain::people::Role::Admin)?;

@@ -70,20 +70,10 @@ pub fn standard_jobs() -> Vec<Job> {
                 Ok(())
             },
         ),
-        // Hourly: sessions that expired.
-        Job::new(
-            "session_cleanup",
-            "0 7 * * * *",
-            |engine: Engine| async move {
-                let mut tx = engine.db.write().await?;
-                let removed =
-                    crate::store::account::delete_expired_sessions(&mut tx, engine.clock.now_ms())
-                        .await?;
-                tx.commit().await?;
-                tracing::debug!(removed, "expired sessions removed");
-                Ok(())
-            },
-        ),
+        // Hourly: expired sessions, stale sign-in failure counts, old sent messages.
+        Job::new("housekeeping", "0 7 * * * *", |engine: Engine| async move {
+            engine.housekeeping().await
+        }),
     ];
     jobs.into_iter()
         .map(|job| job.expect("standard job schedules are valid"))

@@ -75,6 +75,7 @@ const LIST: &str = "SELECT seq, at, actor, ip, action, target, detail, prev_hash
     ORDER BY seq DESC LIMIT $7";
 const CHAIN_PAGE: &str = "SELECT seq, at, actor, ip, action, target, detail, prev_hash, hash \
     FROM access_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+const HEAD: &str = "SELECT last_seq, last_hash FROM access_log_head WHERE tenant_id = $1";
 const ANCHOR: &str =
     "SELECT purged_through_seq, purged_hash FROM access_log_head WHERE tenant_id = $1";
 const LAST_BEFORE: &str = "SELECT seq, hash FROM access_log \
@@ -168,6 +169,14 @@ pub async fn anchor(tx: &mut Tx, tenant_id: i64) -> Result<(i64, String), StoreE
         .await?))
 }
 
+/// Where the chain ends: the last appended sequence number and its hash.
+pub async fn head(tx: &mut Tx, tenant_id: i64) -> Result<(i64, String), StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(HEAD)
+        .bind(tenant_id)
+        .fetch_one(&mut *c)
+        .await?))
+}
+
 /// Removes the entries older than `cutoff` (epoch ms) and moves the anchor past them;
 /// returns how many were removed.
 pub async fn purge_older_than(tx: &mut Tx, tenant_id: i64, cutoff: i64) -> Result<u64, StoreError> {
@@ -179,16 +188,17 @@ pub async fn purge_older_than(tx: &mut Tx, tenant_id: i64, cutoff: i64) -> Resul
     let Some((seq, hash)) = last else {
         return Ok(0);
     };
-    let removed = on_tx!(tx, |c| sqlx::query(PURGE_THROUGH)
-        .bind(tenant_id)
-        .bind(seq)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+    // The anchor moves first: the database refuses to delete entries past it.
     on_tx!(tx, |c| sqlx::query(SET_ANCHOR)
         .bind(tenant_id)
         .bind(seq)
         .bind(&hash)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    let removed = on_tx!(tx, |c| sqlx::query(PURGE_THROUGH)
+        .bind(tenant_id)
+        .bind(seq)
         .execute(&mut *c)
         .await?
         .rows_affected());

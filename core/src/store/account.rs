@@ -306,6 +306,8 @@ const COUNT_FAILURE: &str = "INSERT INTO login_throttle (throttle_key, window_st
     RETURNING failures";
 const LOCK: &str = "UPDATE login_throttle SET locked_until = $2 WHERE throttle_key = $1";
 const CLEAR: &str = "DELETE FROM login_throttle WHERE throttle_key = $1";
+const DELETE_STALE_THROTTLES: &str = "DELETE FROM login_throttle \
+    WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < $2)";
 
 /// Until when logins under `key` are refused (epoch ms), if ever.
 pub async fn locked_until(tx: &mut Tx, key: &str) -> Result<Option<i64>, StoreError> {
@@ -360,4 +362,19 @@ pub async fn clear_failures(tx: &mut Tx, key: &str) -> Result<(), StoreError> {
         .await?
         .rows_affected());
     Ok(())
+}
+
+/// Forgets failure counts whose window began before `window_start` and whose lock (if any)
+/// ended before `now`; returns how many.
+pub async fn delete_stale_throttles(
+    tx: &mut Tx,
+    window_start: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query(DELETE_STALE_THROTTLES)
+        .bind(window_start)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()))
 }

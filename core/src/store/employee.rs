@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{StoreError, Tx, on_tx};
-use crate::domain::people::{Lang, NotificationPreference, Platform};
+use crate::domain::people::{Lang, NotificationPreference, Platform, search_pattern, search_text};
 
 /// An employee as the directory holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -86,10 +86,11 @@ fn assemble(
 }
 
 const INSERT: &str = "INSERT INTO employees \
-    (tenant_id, email, name, name_kana, department, time_zone, language, notification, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
+    (tenant_id, email, name, name_kana, department, time_zone, language, notification, search_text, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9) RETURNING id";
 const UPDATE: &str = "UPDATE employees SET email = $3, name = $4, name_kana = $5, department = $6, \
-    time_zone = $7, language = $8, notification = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2";
+    time_zone = $7, language = $8, notification = $9, updated_at = $10, search_text = $11 \
+    WHERE tenant_id = $1 AND id = $2";
 const DELETE: &str = "DELETE FROM employees WHERE tenant_id = $1 AND id = $2";
 const DELETE_IDENTITIES: &str =
     "DELETE FROM employee_chat_identities WHERE tenant_id = $1 AND employee_id = $2";
@@ -101,17 +102,17 @@ const FIND_BY_EMAIL: &str = "SELECT id, email, name, name_kana, department, time
     FROM employees WHERE tenant_id = $1 AND email = $2";
 const IDENTITIES_OF: &str = "SELECT employee_id, platform, external_id FROM employee_chat_identities \
     WHERE tenant_id = $1 AND employee_id = $2";
-// $2 is a LIKE pattern over name, reading and email, or NULL for everyone.
+// $2 is a LIKE pattern over the search text (name, reading, email), or NULL for everyone.
 const LIST: &str = "SELECT id, email, name, name_kana, department, time_zone, language, notification \
     FROM employees WHERE tenant_id = $1 \
-    AND (CAST($2 AS TEXT) IS NULL OR LOWER(name) LIKE $2 OR name_kana LIKE $2 OR email LIKE $2) \
+    AND (CAST($2 AS TEXT) IS NULL OR search_text LIKE $2 ESCAPE '\\') \
     ORDER BY name_kana, id LIMIT $3 OFFSET $4";
 const COUNT: &str = "SELECT COUNT(*) FROM employees WHERE tenant_id = $1 \
-    AND (CAST($2 AS TEXT) IS NULL OR LOWER(name) LIKE $2 OR name_kana LIKE $2 OR email LIKE $2)";
+    AND (CAST($2 AS TEXT) IS NULL OR search_text LIKE $2 ESCAPE '\\')";
 const IDENTITIES_OF_PAGE: &str = "SELECT employee_id, platform, external_id \
     FROM employee_chat_identities WHERE tenant_id = $1 AND employee_id IN (\
     SELECT id FROM employees WHERE tenant_id = $1 \
-    AND (CAST($2 AS TEXT) IS NULL OR LOWER(name) LIKE $2 OR name_kana LIKE $2 OR email LIKE $2) \
+    AND (CAST($2 AS TEXT) IS NULL OR search_text LIKE $2 ESCAPE '\\') \
     ORDER BY name_kana, id LIMIT $3 OFFSET $4)";
 
 /// Adds an employee; [`StoreError::Duplicate`] when the email is taken in this tenant.
@@ -131,6 +132,11 @@ pub async fn insert(
         .bind(profile.language.as_str())
         .bind(profile.notification.as_str())
         .bind(now)
+        .bind(search_text(
+            &profile.name,
+            &profile.name_kana,
+            &profile.email
+        ))
         .fetch_one(&mut *c)
         .await?);
     write_identities(tx, tenant_id, id, &profile.chat_identities).await?;
@@ -156,6 +162,11 @@ pub async fn update(
         .bind(profile.language.as_str())
         .bind(profile.notification.as_str())
         .bind(now)
+        .bind(search_text(
+            &profile.name,
+            &profile.name_kana,
+            &profile.email
+        ))
         .execute(&mut *c)
         .await?
         .rows_affected());
@@ -249,7 +260,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Employee>, i64), StoreError> {
-    let pattern = search.map(|s| format!("%{}%", s.to_lowercase().replace(['%', '_'], "")));
+    let pattern = search.map(search_pattern);
     let rows: Vec<EmployeeRow> = on_tx!(tx, |c| sqlx::query_as(LIST)
         .bind(tenant_id)
         .bind(pattern.as_deref())

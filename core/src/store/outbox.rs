@@ -3,14 +3,28 @@
 
 use super::{StoreError, Tx, on_tx};
 
-/// A message waiting to be sent.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// A message leased for sending.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Pending {
     pub id: i64,
     pub tenant_id: i64,
     pub channel: String,
+    /// What to send; may carry a secret (a reset link), so `Debug` leaves it out.
     pub payload: String,
     pub attempts: i64,
+    /// Proves this dispatcher holds the lease when it records the outcome.
+    pub lease_token: String,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("channel", &self.channel)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A message that will not be sent, and why (for admins).
@@ -28,19 +42,25 @@ const INSERT: &str = "INSERT INTO outbox (tenant_id, channel, payload, state, du
 const DUE: &str = "SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $1 \
     AND (lease_until IS NULL OR lease_until < $1) ORDER BY due_at, id LIMIT 20";
 // The lease is taken by a conditional update, so of several dispatchers (instances) only one
-// gets each row, on SQLite and PostgreSQL alike.
-const LEASE: &str = "UPDATE outbox SET lease_until = $2, attempts = attempts + 1 \
+// gets each row, on SQLite and PostgreSQL alike; its token must match to record the outcome,
+// so a dispatcher whose lease lapsed cannot overwrite what the next one did.
+const LEASE: &str = "UPDATE outbox SET lease_until = $2, lease_token = $4, attempts = attempts + 1 \
     WHERE id = $1 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
-    RETURNING id, tenant_id, channel, payload, attempts";
-const SENT: &str =
-    "UPDATE outbox SET state = 'sent', sent_at = $2, lease_until = NULL WHERE id = $1";
-const RETRY: &str =
-    "UPDATE outbox SET due_at = $2, last_error = $3, lease_until = NULL WHERE id = $1";
-const DEAD: &str =
-    "UPDATE outbox SET state = 'dead', last_error = $2, lease_until = NULL WHERE id = $1";
+    RETURNING id, tenant_id, channel, payload, attempts, lease_token";
+// A sent message's payload is cleared: it may hold a secret (a reset link) that must not
+// outlive its delivery in the database or its backups.
+const SENT: &str = "UPDATE outbox SET state = 'sent', sent_at = $3, payload = '', lease_until = NULL \
+    WHERE id = $1 AND lease_token = $2";
+const RETRY: &str = "UPDATE outbox SET due_at = $3, last_error = $4, lease_until = NULL \
+    WHERE id = $1 AND lease_token = $2";
+const DEAD: &str = "UPDATE outbox SET state = 'dead', last_error = $3, payload = $4, lease_until = NULL \
+    WHERE id = $1 AND lease_token = $2";
 const DEAD_LETTERS: &str = "SELECT id, channel, payload, attempts, last_error FROM outbox \
     WHERE tenant_id = $1 AND state = 'dead' ORDER BY id DESC LIMIT 100";
-const NEXT_DUE: &str = "SELECT MIN(due_at) FROM outbox WHERE state = 'pending'";
+// A leased message is not due again before its lease lapses.
+const NEXT_DUE: &str = "SELECT MIN(CASE WHEN lease_until > due_at THEN lease_until ELSE due_at END) \
+    FROM outbox WHERE state = 'pending'";
+const PURGE_SENT: &str = "DELETE FROM outbox WHERE state = 'sent' AND sent_at < $1";
 
 /// Queues a message on `channel`, due at `now`.
 pub async fn insert(
@@ -74,6 +94,8 @@ pub async fn lease_next(
             .bind(id)
             .bind(lease_until)
             .bind(now)
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(uuid::Uuid::new_v4().to_string())
             .fetch_optional(&mut *c)
             .await?);
         if leased.is_some() {
@@ -83,38 +105,62 @@ pub async fn lease_next(
     Ok(None)
 }
 
-/// Marks a message sent.
-pub async fn mark_sent(tx: &mut Tx, id: i64, now: i64) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(SENT)
-        .bind(id)
+/// Marks a leased message sent (and forgets its payload); `false` if the lease was lost.
+pub async fn mark_sent(tx: &mut Tx, leased: &Pending, now: i64) -> Result<bool, StoreError> {
+    let updated = on_tx!(tx, |c| sqlx::query(SENT)
+        .bind(leased.id)
+        .bind(&leased.lease_token)
         .bind(now)
         .execute(&mut *c)
         .await?
         .rows_affected());
-    Ok(())
+    Ok(updated == 1)
 }
 
-/// Puts a message back to be tried again at `due_at`.
-pub async fn retry_at(tx: &mut Tx, id: i64, due_at: i64, error: &str) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(RETRY)
-        .bind(id)
+/// Puts a leased message back to be tried again at `due_at`; `false` if the lease was lost.
+pub async fn retry_at(
+    tx: &mut Tx,
+    leased: &Pending,
+    due_at: i64,
+    error: &str,
+) -> Result<bool, StoreError> {
+    let updated = on_tx!(tx, |c| sqlx::query(RETRY)
+        .bind(leased.id)
+        .bind(&leased.lease_token)
         .bind(due_at)
         .bind(error)
         .execute(&mut *c)
         .await?
         .rows_affected());
-    Ok(())
+    Ok(updated == 1)
 }
 
-/// Gives up on a message.
-pub async fn mark_dead(tx: &mut Tx, id: i64, error: &str) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(DEAD)
-        .bind(id)
+/// Gives up on a leased message, keeping `kept_payload` (what admins may see of it);
+/// `false` if the lease was lost.
+pub async fn mark_dead(
+    tx: &mut Tx,
+    leased: &Pending,
+    error: &str,
+    kept_payload: &str,
+) -> Result<bool, StoreError> {
+    let updated = on_tx!(tx, |c| sqlx::query(DEAD)
+        .bind(leased.id)
+        .bind(&leased.lease_token)
         .bind(error)
+        .bind(kept_payload)
         .execute(&mut *c)
         .await?
         .rows_affected());
-    Ok(())
+    Ok(updated == 1)
+}
+
+/// Forgets messages sent before `before` (epoch ms); returns how many.
+pub async fn purge_sent(tx: &mut Tx, before: i64) -> Result<u64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query(PURGE_SENT)
+        .bind(before)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()))
 }
 
 /// A tenant's dead letters, newest first.
