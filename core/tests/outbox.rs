@@ -136,3 +136,50 @@ storage_tests! {
         assert_eq!(recipients.len(), 10, "every message once, none twice");
     }
 }
+
+/// Every payload stored in the outbox, as text.
+async fn payloads(db: &Db) -> Vec<String> {
+    const SQL: &str = "SELECT payload FROM outbox ORDER BY id";
+    match db {
+        Db::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
+    }
+}
+
+storage_tests! {
+    async fn a_delivered_reset_mail_leaves_no_live_link_in_the_database(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let mailer = ScriptedMailer::failing_with([]);
+        let engine = sending_through(&f, mailer.clone());
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        assert!(payloads(&engine.db).await[0].contains("token="), "queued with its link");
+        engine.dispatch_due().await.unwrap();
+        assert!(mailer.delivered()[0].body.contains("token="));
+        assert_eq!(payloads(&engine.db).await, [String::new()], "cleared once delivered");
+    }
+
+    async fn a_dead_letter_keeps_recipient_and_subject_but_not_the_link(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let mailer = ScriptedMailer::failing_with([MailError::Permanent("550 no such user".into())]);
+        let engine = sending_through(&f, mailer);
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        engine.dispatch_due().await.unwrap();
+        let stored = payloads(&engine.db).await;
+        assert!(stored[0].contains("owner@acme.example"), "{stored:?}");
+        assert!(!stored[0].contains("token="), "{stored:?}");
+        assert!(!engine.undeliverable(&f.owner).await.unwrap()[0].subject.is_empty());
+    }
+
+    async fn housekeeping_forgets_sent_messages_after_thirty_days(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let engine = sending_through(&f, ScriptedMailer::failing_with([]));
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        engine.dispatch_due().await.unwrap();
+        f.clock.advance(Duration::days(29));
+        engine.housekeeping().await.unwrap();
+        assert_eq!(payloads(&engine.db).await.len(), 1, "kept for 30 days");
+        f.clock.advance(Duration::days(2));
+        engine.housekeeping().await.unwrap();
+        assert!(payloads(&engine.db).await.is_empty());
+    }
+}

@@ -116,7 +116,8 @@ impl Scheduler {
         let now = self.engine.clock.now();
         let mut ran = 0;
         for job in &self.jobs {
-            if let Some(fire) = self.due_fire(job, now).await? {
+            let fire = self.due_fire(job, now).await?;
+            if let Some(fire) = fire {
                 let lease_until = (now + self.lease).timestamp_millis();
                 let claimed = {
                     let mut tx = self.engine.db.write().await?;
@@ -131,10 +132,15 @@ impl Scheduler {
                     tx.commit().await?;
                     claimed
                 };
+                // Only now is the fire settled (claimed here or by another instance): a
+                // database error above leaves it due, to be claimed at the next tick.
+                self.checked_until.lock().await.insert(job.name, now);
                 if claimed {
                     self.run(job, fire.timestamp_millis()).await?;
                     ran += 1;
                 }
+            } else {
+                self.checked_until.lock().await.insert(job.name, now);
             }
         }
         ran += self.take_over_abandoned(now).await?;
@@ -143,24 +149,25 @@ impl Scheduler {
 
     /// The latest fire of `job` in (last checked, now], if any.
     async fn due_fire(&self, job: &Job, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
-        let mut checked = self.checked_until.lock().await;
-        let since = match checked.get(job.name) {
-            Some(since) => *since,
+        let known = self.checked_until.lock().await.get(job.name).copied();
+        let since = match known {
+            Some(since) => since,
             None => {
                 // First tick: continue after the last fire any instance claimed, else from now.
                 let mut tx = self.engine.db.read().await?;
                 let last = job::last_fire(&mut tx, job.name).await?;
-                last.and_then(DateTime::from_timestamp_millis)
-                    .unwrap_or(now)
+                let since = last
+                    .and_then(DateTime::from_timestamp_millis)
+                    .unwrap_or(now);
+                self.checked_until.lock().await.insert(job.name, since);
+                since
             }
         };
-        let fire = job
+        Ok(job
             .schedule
             .after(&since)
             .take_while(|fire| *fire <= now)
-            .last();
-        checked.insert(job.name, now.max(since));
-        Ok(fire)
+            .last())
     }
 
     async fn take_over_abandoned(&self, now: DateTime<Utc>) -> Result<usize> {
@@ -203,6 +210,8 @@ impl Scheduler {
     }
 
     /// Runs one claimed fire, renewing its lease while it works, and records the outcome.
+    /// If a renewal finds the run taken over (this instance stalled past its lease), the
+    /// work stops: the run belongs to the other instance now.
     async fn run(&self, job: &Job, fire_at: i64) -> Result<()> {
         let work = (job.run)(self.engine.clone());
         tokio::pin!(work);
@@ -215,8 +224,12 @@ impl Scheduler {
                 _ = tokio::time::sleep(renew_every) => {
                     let lease_until = (self.engine.clock.now() + self.lease).timestamp_millis();
                     let mut tx = self.engine.db.write().await?;
-                    job::renew(&mut tx, job.name, fire_at, &self.owner, lease_until).await?;
+                    let still_ours = job::renew(&mut tx, job.name, fire_at, &self.owner, lease_until).await?;
                     tx.commit().await?;
+                    if !still_ours {
+                        tracing::warn!(job = job.name, fire_at, "lost the run to another instance; stopping");
+                        return Ok(());
+                    }
                 }
             }
         };
@@ -225,7 +238,7 @@ impl Scheduler {
             tracing::error!(job = job.name, fire_at, %error, "job failed");
         }
         let mut tx = self.engine.db.write().await?;
-        job::finish(
+        let recorded = job::finish(
             &mut tx,
             job.name,
             fire_at,
@@ -235,6 +248,13 @@ impl Scheduler {
         )
         .await?;
         tx.commit().await?;
+        if !recorded {
+            tracing::warn!(
+                job = job.name,
+                fire_at,
+                "finished a run another instance had taken over"
+            );
+        }
         Ok(())
     }
 

@@ -72,15 +72,15 @@ pub async fn take_over(
     Ok(updated == 1)
 }
 
-/// Extends the lease of a run this owner is working on.
+/// Extends the lease of a run this owner is working on; `false` if another took it over.
 pub async fn renew(
     tx: &mut Tx,
     job: &str,
     fire_at: i64,
     owner: &str,
     lease_until: i64,
-) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(RENEW)
+) -> Result<bool, StoreError> {
+    let renewed = on_tx!(tx, |c| sqlx::query(RENEW)
         .bind(job)
         .bind(fire_at)
         .bind(owner)
@@ -88,10 +88,11 @@ pub async fn renew(
         .execute(&mut *c)
         .await?
         .rows_affected());
-    Ok(())
+    Ok(renewed == 1)
 }
 
-/// Records the end of a run: `done`, or `failed` with the error.
+/// Records the end of a run: `done`, or `failed` with the error; `false` if this owner no
+/// longer holds it.
 pub async fn finish(
     tx: &mut Tx,
     job: &str,
@@ -99,9 +100,9 @@ pub async fn finish(
     owner: &str,
     now: i64,
     error: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let state = if error.is_some() { "failed" } else { "done" };
-    on_tx!(tx, |c| sqlx::query(FINISH)
+    let finished = on_tx!(tx, |c| sqlx::query(FINISH)
         .bind(job)
         .bind(fire_at)
         .bind(owner)
@@ -111,7 +112,7 @@ pub async fn finish(
         .execute(&mut *c)
         .await?
         .rows_affected());
-    Ok(())
+    Ok(finished == 1)
 }
 
 /// The latest fire of `job` any instance claimed.
