@@ -45,9 +45,18 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
             "handled"
         )
     });
-    state
-        .metrics
-        .observe(method.as_str(), &route, status, elapsed);
+    // Labels come from a fixed set, so no client can make the series grow without bound.
+    let method_label = match method {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => method.as_str(),
+        _ => "other",
+    };
+    state.metrics.observe(method_label, &route, status, elapsed);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

@@ -378,3 +378,28 @@ async fn every_answer_carries_a_request_id_and_unknown_routes_are_problems() {
         "application/problem+json"
     );
 }
+
+#[tokio::test]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let t = TestDb::sqlite().await;
+    let api = Api::new(&t).await;
+    for method in ["XA", "XB", "XC"] {
+        api.call(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            "/healthz",
+            None,
+            None,
+            &[],
+        )
+        .await;
+    }
+    let metrics = api.call(Method::GET, "/metrics", None, None, &[]).await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(!text.contains("method=\"XA\""), "{text}");
+    assert!(
+        text.contains(
+            "frontdesk_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 3"
+        ),
+        "{text}"
+    );
+}

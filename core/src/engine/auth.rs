@@ -49,10 +49,19 @@ impl std::fmt::Debug for NewAdmin {
 }
 
 /// A new sign-in: the account and the session token for its cookie.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignIn {
     pub account: Account,
     pub session_token: String,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("account", &self.account)
+            .field("session_token", &"[redacted]")
+            .finish()
+    }
 }
 
 fn argon2(cost: PasswordHashing) -> Result<Argon2<'static>> {
@@ -509,6 +518,44 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let sign_in = SignIn {
+            account: Account {
+                id: 1,
+                tenant_id: 1,
+                email: "a@x.jp".into(),
+                role: Role::Owner,
+                can_export: true,
+                language: Lang::Ja,
+                password_hash: "$argon2id$HASH-SECRET".into(),
+            },
+            session_token: "TOKEN-SECRET".into(),
+        };
+        let mail = Mail {
+            to: "a@x.jp".into(),
+            subject: "Reset".into(),
+            body: "https://x/password-reset?token=LINK-SECRET".into(),
+        };
+        let new = NewAdmin {
+            email: "a@x.jp".into(),
+            password: "PASSWORD-SECRET".into(),
+            role: Role::Admin,
+            can_export: false,
+            language: Lang::En,
+        };
+        let printed = format!("{sign_in:?} {mail:?} {new:?}");
+        for secret in [
+            "HASH-SECRET",
+            "TOKEN-SECRET",
+            "LINK-SECRET",
+            "PASSWORD-SECRET",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("a@x.jp"));
+    }
 
     #[test]
     fn hashes_made_with_other_costs_are_rehashed() {

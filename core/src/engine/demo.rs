@@ -18,11 +18,23 @@ pub const TENANT: &str = "demo";
 pub const ADMIN_EMAIL: &str = "admin@demo.example";
 
 /// What seeding did.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Seeded {
     pub tenant: Tenant,
     /// The admin's generated password, only on the run that created the admin.
     pub admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for Seeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seeded")
+            .field("tenant", &self.tenant)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 fn demo_employees() -> Vec<EmployeeProfile> {

@@ -6,7 +6,7 @@ use super::{StoreError, Tx, on_tx};
 use crate::domain::people::{Lang, Role};
 
 /// A person who signs in to administer a tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: i64,
     pub tenant_id: i64,
@@ -19,6 +19,20 @@ pub struct Account {
     pub language: Lang,
     #[serde(skip)]
     pub password_hash: String,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("can_export", &self.can_export)
+            .field("language", &self.language)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
 }
 
 #[derive(sqlx::FromRow)]
