@@ -14,6 +14,7 @@ use super::{Actor, Engine, PasswordHashing};
 use crate::domain::password;
 use crate::domain::people::{Lang, Role, normalize_email};
 use crate::domain::token;
+use crate::engine::tenant::validate_slug;
 use crate::i18n;
 use crate::port::Mail;
 use crate::store::account::{self, Account, NewAccount};
@@ -85,6 +86,9 @@ fn needs_rehash(phc: &str, cost: PasswordHashing) -> bool {
         Err(_) => true,
     }
 }
+
+/// Refused sign-ins of one person are logged at most this often.
+pub const THROTTLED_LOG_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
 /// The shortest time between two reset mails to one account.
 pub const RESET_COOLDOWN: chrono::Duration = chrono::Duration::seconds(60);
@@ -161,8 +165,11 @@ impl Engine {
         password: &str,
         ip: &str,
     ) -> Result<SignIn> {
-        let email = email.trim().to_lowercase();
-        if password.len() > password::MAX_LEN {
+        // Malformed input cannot name an account: answer at once and store nothing.
+        let Ok(email) = normalize_email(email) else {
+            return Err(Error::BadCredentials);
+        };
+        if password.len() > password::MAX_LEN || validate_slug(tenant_slug).is_err() {
             return Err(Error::BadCredentials);
         }
         let now = self.clock.now_ms();
@@ -290,14 +297,30 @@ impl Engine {
         now: i64,
     ) -> Result<SignIn> {
         if let Some(tenant_id) = tenant_id {
-            let event = Event {
-                actor: email,
-                ip,
-                action: "login.throttled",
-                target: String::new(),
-                detail: json!({ "locked_until": until }),
-            };
-            self.log(tenant_id, event).await?;
+            // One entry a minute per person is the record; a flood of refused attempts
+            // must not become a flood of log entries.
+            let mut tx = self.db.write().await?;
+            crate::store::access_log::lock_chain(&mut tx, tenant_id).await?;
+            let since = now - THROTTLED_LOG_EVERY.num_milliseconds();
+            if !crate::store::access_log::logged_since(
+                &mut tx,
+                tenant_id,
+                email,
+                "login.throttled",
+                since,
+            )
+            .await?
+            {
+                let event = Event {
+                    actor: email,
+                    ip,
+                    action: "login.throttled",
+                    target: String::new(),
+                    detail: json!({ "locked_until": until }),
+                };
+                record(&mut tx, tenant_id, now, event).await?;
+            }
+            tx.commit().await?;
         }
         Err(Error::Throttled {
             retry_after_secs: ((until - now) / 1000).max(1) as u64,

@@ -75,6 +75,9 @@ const LIST: &str = "SELECT seq, at, actor, ip, action, target, detail, prev_hash
     ORDER BY seq DESC LIMIT $7";
 const CHAIN_PAGE: &str = "SELECT seq, at, actor, ip, action, target, detail, prev_hash, hash \
     FROM access_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+const LOCK_CHAIN: &str = "UPDATE access_log_head SET last_seq = last_seq WHERE tenant_id = $1";
+const LOGGED_SINCE: &str = "SELECT COUNT(*) FROM access_log \
+    WHERE tenant_id = $1 AND at >= $2 AND action = $3 AND actor = $4";
 const HEAD: &str = "SELECT last_seq, last_hash FROM access_log_head WHERE tenant_id = $1";
 const ANCHOR: &str =
     "SELECT purged_through_seq, purged_hash FROM access_log_head WHERE tenant_id = $1";
@@ -167,6 +170,35 @@ pub async fn anchor(tx: &mut Tx, tenant_id: i64) -> Result<(i64, String), StoreE
         .bind(tenant_id)
         .fetch_one(&mut *c)
         .await?))
+}
+
+/// Holds the tenant's chain for this transaction (PostgreSQL row lock; SQLite writers are
+/// serialised anyway), so a check of the log and the append that depends on it are atomic.
+pub async fn lock_chain(tx: &mut Tx, tenant_id: i64) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(LOCK_CHAIN)
+        .bind(tenant_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Whether `actor` has an entry of `action` at or after `since` (epoch ms).
+pub async fn logged_since(
+    tx: &mut Tx,
+    tenant_id: i64,
+    actor: &str,
+    action: &str,
+    since: i64,
+) -> Result<bool, StoreError> {
+    let count: i64 = on_tx!(tx, |c| sqlx::query_scalar(LOGGED_SINCE)
+        .bind(tenant_id)
+        .bind(since)
+        .bind(action)
+        .bind(actor)
+        .fetch_one(&mut *c)
+        .await?);
+    Ok(count > 0)
 }
 
 /// Where the chain ends: the last appended sequence number and its hash.
