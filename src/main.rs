@@ -150,7 +150,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .context("reading the password from standard input")?;
             let password = password.lines().next().unwrap_or("").to_owned();
             let engine = build_engine(&config, open_database(&config).await?)?;
-            let tenant = engine.ensure_tenant(&tenant, &tenant).await?;
+
             let new = NewAdmin {
                 email,
                 password,
@@ -158,8 +158,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 can_export,
                 language,
             };
-            match engine.create_account(tenant.id, None, &new).await {
-                Ok(account) => {
+            match engine.create_operator_account(&tenant, &new).await {
+                Ok((tenant, account)) => {
                     println!(
                         "created {} account {} in tenant {}",
                         account.role, account.email, tenant.slug

@@ -571,6 +571,11 @@ async fn admin_create_refuses_weak_passwords_naming_the_rule_and_accepts_a_stron
         "{stderr}"
     );
     assert!(!stderr.contains("too common"), "{stderr}");
+    let nothing = verify_access_log(dir.path()).await;
+    assert!(
+        !text(&nothing.stdout).contains("acme"),
+        "a refused password creates no tenant: {nothing:?}"
+    );
 
     let created = create_admin(dir.path(), STRONG).await;
     assert!(created.status.success(), "{created:?}");
@@ -595,7 +600,10 @@ async fn access_log_verify_passes_on_an_intact_log_and_names_a_tampered_entry() 
     let intact = verify_access_log(dir.path()).await;
     assert_eq!(intact.status.code(), Some(0), "{intact:?}");
     let stdout = text(&intact.stdout);
-    assert!(stdout.contains("tenant acme: ok"), "{stdout}");
+    assert!(
+        stdout.contains("tenant acme: ok (2 entries)"),
+        "tenant.create and account.create: {stdout}"
+    );
 
     {
         use sqlx::Connection;

@@ -18,6 +18,7 @@ use crate::engine::tenant::validate_slug;
 use crate::i18n;
 use crate::port::Mail;
 use crate::store::account::{self, Account, NewAccount};
+use crate::store::tenant::Tenant;
 use crate::store::{Tx, outbox, tenant};
 use crate::{Error, Result};
 
@@ -362,24 +363,74 @@ impl Engine {
         if let Some(actor) = by {
             actor.require(Role::Owner)?;
         }
-        let NewAdmin {
-            role,
-            can_export,
-            language,
-            ..
-        } = *new;
-        let email = normalize_email(&new.email).map_err(|m| Error::invalid("email", m))?;
-        let hash = self.hash_password(&new.password).await?;
+        let (email, hash) = self.checked_credentials(new).await?;
+        let mut tx = self.db.write().await?;
+        let account = self
+            .insert_account(&mut tx, tenant_id, by, new, &email, &hash)
+            .await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    /// The operator's way in (`frontdesk admin create`): an account in the tenant `slug`,
+    /// creating the tenant if needed. The password is checked before anything is written,
+    /// and tenant and account are created together or not at all.
+    pub async fn create_operator_account(
+        &self,
+        slug: &str,
+        new: &NewAdmin,
+    ) -> Result<(Tenant, Account)> {
+        validate_slug(slug).map_err(|m| Error::invalid("tenant", m))?;
+        let (email, hash) = self.checked_credentials(new).await?;
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let new = NewAccount {
-            email: &email,
-            role,
-            can_export,
-            language,
-            password_hash: &hash,
+        let tenant = match tenant::find_tenant_by_slug(&mut tx, slug).await? {
+            Some(existing) => existing,
+            None => {
+                let created = tenant::insert_tenant(&mut tx, slug, slug, now).await?;
+                let event = Event {
+                    actor: "system",
+                    ip: "local",
+                    action: "tenant.create",
+                    target: format!("tenant:{}", created.id),
+                    detail: json!({ "slug": slug }),
+                };
+                record(&mut tx, created.id, now, event).await?;
+                created
+            }
         };
-        let id = account::insert(&mut tx, tenant_id, &new, now)
+        let account = self
+            .insert_account(&mut tx, tenant.id, None, new, &email, &hash)
+            .await?;
+        tx.commit().await?;
+        Ok((tenant, account))
+    }
+
+    /// The normalised email and the password's hash, or what is wrong with them.
+    async fn checked_credentials(&self, new: &NewAdmin) -> Result<(String, String)> {
+        let email = normalize_email(&new.email).map_err(|m| Error::invalid("email", m))?;
+        let hash = self.hash_password(&new.password).await?;
+        Ok((email, hash))
+    }
+
+    async fn insert_account(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        by: Option<&Actor>,
+        new: &NewAdmin,
+        email: &str,
+        hash: &str,
+    ) -> Result<Account> {
+        let now = self.clock.now_ms();
+        let row = NewAccount {
+            email,
+            role: new.role,
+            can_export: new.can_export,
+            language: new.language,
+            password_hash: hash,
+        };
+        let id = account::insert(tx, tenant_id, &row, now)
             .await
             .map_err(|err| match err {
                 crate::store::StoreError::Duplicate => {
@@ -395,14 +446,12 @@ impl Engine {
             ip,
             action: "account.create",
             target: format!("account:{id}"),
-            detail: json!({ "email": email, "role": role, "can_export": can_export }),
+            detail: json!({ "email": email, "role": new.role, "can_export": new.can_export }),
         };
-        record(&mut tx, tenant_id, now, event).await?;
-        let account = account::find(&mut tx, tenant_id, id)
+        record(tx, tenant_id, now, event).await?;
+        account::find(tx, tenant_id, id)
             .await?
-            .ok_or(Error::NotFound("account"))?;
-        tx.commit().await?;
-        Ok(account)
+            .ok_or(Error::NotFound("account"))
     }
 
     /// A tenant's accounts (owners only).
