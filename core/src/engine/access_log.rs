@@ -3,16 +3,13 @@
 use chrono::Duration;
 use serde_json::Value;
 
-use super::{Actor, Engine};
+use super::{Actor, Engine, MAX_PAGE};
 use crate::Result;
 use crate::domain::access_log::{ChainBreak, Entry, verify};
 use crate::domain::csv_cell::neutralize;
 use crate::domain::people::Role;
 use crate::store::access_log::{self as store, Filter, Record};
 use crate::store::{Tx, tenant};
-
-/// How many entries one page of a listing holds at most.
-pub const MAX_PAGE: i64 = 500;
 
 /// Something to record: who, from where, did what to what.
 #[derive(Debug, Clone)]
@@ -97,7 +94,9 @@ impl Engine {
     pub async fn export_access_log(&self, actor: &Actor, filter: &Filter) -> Result<String> {
         actor.require_export()?;
         let tenant_id = actor.account.tenant_id;
-        let mut tx = self.db.write().await?;
+        // Read from one snapshot without holding the write lock; the export is then logged
+        // in its own short transaction before the file is handed out.
+        let mut tx = self.db.read().await?;
         let mut out = csv::Writer::from_writer(Vec::new());
         write_row(
             &mut out,
@@ -138,8 +137,8 @@ impl Engine {
             "access_log",
             serde_json::json!({ "rows": rows }),
         );
-        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
-        tx.commit().await?;
+        drop(tx);
+        self.log(tenant_id, event).await?;
         let bytes = out
             .into_inner()
             .map_err(|err| crate::Error::Internal(err.to_string()))?;

@@ -461,7 +461,8 @@ impl Engine {
         Ok(account::list(&mut tx, actor.account.tenant_id).await?)
     }
 
-    /// Changes the actor's own password after checking the current one; other sessions end.
+    /// Changes the actor's own password after checking the current one; every session of the
+    /// account ends, this one included (sign in again with the new password).
     pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> Result<()> {
         let stored = {
             let mut tx = self.db.read().await?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::access_log::{Event, record, write_row};
-use super::{Actor, Engine};
+use super::{Actor, Engine, MAX_PAGE};
 use crate::domain::csv_cell::restore;
 use crate::domain::people::{
     Lang, NotificationPreference, Platform, Role, normalize_email, validate_kana,
@@ -224,7 +224,7 @@ impl Engine {
             &mut tx,
             actor.account.tenant_id,
             search,
-            limit.clamp(1, 500),
+            limit.clamp(1, MAX_PAGE),
             offset.max(0),
         )
         .await?;
@@ -235,7 +235,7 @@ impl Engine {
     pub async fn export_employees(&self, actor: &Actor) -> Result<String> {
         actor.require_export()?;
         let tenant_id = actor.account.tenant_id;
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.read().await?;
         let employees = employee::list_all(&mut tx, tenant_id).await?;
         let mut out = csv::Writer::from_writer(Vec::new());
         write_row(&mut out, CSV_HEADER)?;
@@ -265,8 +265,8 @@ impl Engine {
             "employees",
             json!({ "rows": employees.len() }),
         );
-        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
-        tx.commit().await?;
+        drop(tx);
+        self.log(tenant_id, event).await?;
         let bytes = out
             .into_inner()
             .map_err(|err| Error::Internal(err.to_string()))?;

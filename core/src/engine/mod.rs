@@ -23,6 +23,9 @@ use crate::store::Db;
 use crate::store::account::Account;
 use crate::{Error, Result};
 
+/// How many items one page of a listing holds at most.
+pub const MAX_PAGE: i64 = 500;
+
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordHashing {

@@ -97,7 +97,10 @@ async fn list(
     SignedIn(actor): SignedIn,
     AppQuery(q): AppQuery<LogQuery>,
 ) -> ApiResult<Json<LogPage>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let limit = q
+        .limit
+        .unwrap_or(100)
+        .clamp(1, frontdesk_core::engine::MAX_PAGE);
     let entries = state.engine.access_log(&actor, &q.filter(), limit).await?;
     let next_before = if entries.len() as i64 == limit {
         entries.last().map(|e| e.seq)
