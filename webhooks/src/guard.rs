@@ -81,19 +81,21 @@ pub async fn language(req: Request, next: Next) -> Response {
 /// Refuses state-changing requests that a browser sent from another site: by
 /// `Sec-Fetch-Site`, or, where a browser does not send it, by `Origin`. Platform webhooks
 /// are exempt (they are verified by signature instead).
-pub async fn csrf(State(_state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe || req.uri().path().starts_with("/webhooks/") {
         return next.run(req).await;
     }
-    if is_cross_site(req.headers()) {
+    if is_cross_site(req.headers(), &state.engine.settings.public_url) {
         tracing::warn!(path = req.uri().path(), "cross-site request refused");
         return ApiError::CrossSite.into_response();
     }
     next.run(req).await
 }
 
-fn is_cross_site(headers: &axum::http::HeaderMap) -> bool {
+/// Whether a browser sent this request from another site. Without `Sec-Fetch-Site`, the
+/// `Origin` must be this server's public URL or name the `Host` the request was sent to.
+fn is_cross_site(headers: &axum::http::HeaderMap, public_url: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return !matches!(site, "same-origin" | "none");
     }
@@ -101,6 +103,9 @@ fn is_cross_site(headers: &axum::http::HeaderMap) -> bool {
         // Neither header: not a browser, so no ambient cookies to abuse.
         return false;
     };
+    if origin == public_url.trim_end_matches('/') {
+        return false;
+    }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, rest)| rest);
     origin_host.is_none() || origin_host != host
@@ -131,24 +136,28 @@ mod tests {
 
     #[test]
     fn cross_site_requests_are_recognised() {
-        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
-        assert!(is_cross_site(&headers(&[("sec-fetch-site", "same-site")])));
-        assert!(!is_cross_site(&headers(&[(
-            "sec-fetch-site",
-            "same-origin"
-        )])));
-        assert!(is_cross_site(&headers(&[
+        let cross = |pairs: &[(&'static str, &'static str)]| {
+            is_cross_site(&headers(pairs), "https://fd.example.com")
+        };
+        assert!(cross(&[("sec-fetch-site", "cross-site")]));
+        assert!(cross(&[("sec-fetch-site", "same-site")]));
+        assert!(!cross(&[("sec-fetch-site", "same-origin")]));
+        assert!(cross(&[
             ("origin", "https://evil.example"),
             ("host", "fd.example")
-        ])));
-        assert!(is_cross_site(&headers(&[
-            ("origin", "null"),
-            ("host", "fd.example")
-        ])));
-        assert!(!is_cross_site(&headers(&[
+        ]));
+        assert!(cross(&[("origin", "null"), ("host", "fd.example")]));
+        assert!(!cross(&[
             ("origin", "https://fd.example"),
             ("host", "fd.example")
-        ])));
-        assert!(!is_cross_site(&headers(&[])));
+        ]));
+        assert!(
+            !cross(&[
+                ("origin", "https://fd.example.com"),
+                ("host", "10.0.0.7:8080")
+            ]),
+            "behind a proxy that rewrites Host, the public URL is the origin"
+        );
+        assert!(!cross(&[]));
     }
 }

@@ -36,6 +36,11 @@ struct Reply {
 
 impl Api {
     async fn new(t: &TestDb) -> Api {
+        Api::serving_at(t, "http://127.0.0.1:8080").await
+    }
+
+    /// The app as served at `public_url`.
+    async fn serving_at(t: &TestDb, public_url: &str) -> Api {
         let mail_dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
@@ -48,6 +53,7 @@ impl Api {
                 iterations: 1,
                 parallelism: 1,
             },
+            public_url: public_url.into(),
             ..Settings::default()
         };
         let engine = Engine::new(t.db.clone(), clock, mailer, settings);
@@ -75,6 +81,37 @@ impl Api {
             .await
             .unwrap();
         self.login(slug, &email, PASSWORD).await
+    }
+
+    /// Signs in a new account of `role` in a new tenant; the raw `Set-Cookie` header.
+    async fn login_reply(&self, slug: &str, role: Role) -> String {
+        let tenant = self.engine.ensure_tenant(slug, slug).await.unwrap();
+        let email = format!("{}@{slug}.example", role.as_str());
+        let new = NewAdmin {
+            email: email.clone(),
+            password: PASSWORD.into(),
+            role,
+            can_export: false,
+            language: Lang::En,
+        };
+        self.engine
+            .create_account(tenant.id, None, &new)
+            .await
+            .unwrap();
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"tenant": slug, "email": email, "password": PASSWORD})),
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_owned()
     }
 
     async fn login(&self, tenant: &str, email: &str, password: &str) -> String {
@@ -159,6 +196,9 @@ storage_tests! {
         }
         let listed = api.call(Method::GET, "/api/v1/employees", Some(&b), None, &[]).await;
         assert_eq!(listed.body["total"], 0, "B sees none of A's employees");
+        let accounts = api.call(Method::GET, "/api/v1/accounts", Some(&b), None, &[]).await;
+        assert_eq!(accounts.body.as_array().unwrap().len(), 1, "only B's owner: {}", accounts.body);
+        assert_eq!(accounts.body[0]["email"], "owner@tenant-b.example");
         let export = api.call(Method::GET, "/api/v1/employees/export", Some(&b), None, &[]).await;
         assert!(!export.body.as_str().unwrap().contains("alice@a.example"));
         let log = api.call(Method::GET, "/api/v1/access-log?limit=500", Some(&b), None, &[]).await;
@@ -402,4 +442,43 @@ async fn made_up_methods_do_not_grow_the_metrics() {
         ),
         "{text}"
     );
+}
+
+storage_tests! {
+    async fn readiness_fails_while_the_database_is_unreachable(t: &TestDb) {
+        let api = Api::new(t).await;
+        assert_eq!(api.call(Method::GET, "/readyz", None, None, &[]).await.status, StatusCode::OK);
+        api.engine.db.close().await;
+        let down = api.call(Method::GET, "/readyz", None, None, &[]).await;
+        assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(api.call(Method::GET, "/healthz", None, None, &[]).await.status, StatusCode::OK, "alive all the same");
+    }
+
+    async fn session_cookies_are_secure_when_served_over_https(t: &TestDb) {
+        let plain = Api::new(t).await;
+        let cookie = plain.login_reply("tenant-a", Role::Owner).await;
+        assert!(!cookie.contains("Secure"), "{cookie}");
+        let tls = Api::serving_at(t, "https://frontdesk.example.com").await;
+        let cookie = tls.login_reply("tenant-b", Role::Owner).await;
+        assert!(cookie.contains("; Secure"), "{cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    }
+
+    async fn the_reset_page_keeps_its_link_out_of_caches_and_referrers(t: &TestDb) {
+        let api = Api::new(t).await;
+        let page = api.call(Method::GET, "/password-reset?token=abc", None, None, &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer");
+        let malformed = Request::builder()
+            .method(Method::POST)
+            .uri("/password-reset")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("nothing=here"))
+            .unwrap();
+        let response = api.router.clone().oneshot(malformed).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    }
 }

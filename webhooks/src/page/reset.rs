@@ -1,9 +1,10 @@
 //! `/password-reset`: the page the reset email links to.
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::Html;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use frontdesk_core::Error;
 use frontdesk_core::i18n::text;
@@ -16,6 +17,19 @@ use crate::problem::request_lang;
 
 pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new().route("/password-reset", get(show).post(submit))
+}
+
+/// The page carries a live secret in its URL and form: no cache keeps it, and no link
+/// followed from it sends it on as a referrer.
+fn private(status: StatusCode, html: String) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 #[derive(Deserialize)]
@@ -54,18 +68,18 @@ fn form(token: &str, problem: Option<&str>) -> String {
     layout(lang, &text(lang, "page.reset.title"), &body)
 }
 
-async fn show(Query(query): Query<TokenQuery>) -> (StatusCode, Html<String>) {
+async fn show(Query(query): Query<TokenQuery>) -> Response {
     let lang = request_lang();
     match query.token.filter(|t| !t.is_empty()) {
-        Some(token) => (StatusCode::OK, Html(form(&token, None))),
+        Some(token) => private(StatusCode::OK, form(&token, None)),
         None => {
             let body = format!(
                 "<p class=\"error\">{}</p>",
                 escape(&text(lang, "page.reset.missing_token"))
             );
-            (
+            private(
                 StatusCode::BAD_REQUEST,
-                Html(layout(lang, &text(lang, "page.reset.title"), &body)),
+                layout(lang, &text(lang, "page.reset.title"), &body),
             )
         }
     }
@@ -74,9 +88,19 @@ async fn show(Query(query): Query<TokenQuery>) -> (StatusCode, Html<String>) {
 async fn submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Form(form_data): Form<ResetForm>,
-) -> (StatusCode, Html<String>) {
+    form_data: Result<Form<ResetForm>, FormRejection>,
+) -> Response {
     let lang = request_lang();
+    let Ok(Form(form_data)) = form_data else {
+        let body = format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(&text(lang, "page.reset.missing_token"))
+        );
+        return private(
+            StatusCode::BAD_REQUEST,
+            layout(lang, &text(lang, "page.reset.title"), &body),
+        );
+    };
     match state
         .engine
         .reset_password(&form_data.token, &form_data.new_password, &ip.to_string())
@@ -87,9 +111,9 @@ async fn submit(
                 "<p role=\"status\">{}</p>",
                 escape(&text(lang, "page.reset.done"))
             );
-            (
+            private(
                 StatusCode::OK,
-                Html(layout(lang, &text(lang, "page.reset.title"), &body)),
+                layout(lang, &text(lang, "page.reset.title"), &body),
             )
         }
         Err(Error::WeakPassword(violations)) => {
@@ -97,23 +121,23 @@ async fn submit(
                 .iter()
                 .map(|v| text(lang, v.message_key()))
                 .collect();
-            (
+            private(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Html(form(&form_data.token, Some(&messages.join(" ")))),
+                form(&form_data.token, Some(&messages.join(" "))),
             )
         }
-        Err(Error::InvalidResetToken) => (
+        Err(Error::InvalidResetToken) => private(
             StatusCode::BAD_REQUEST,
-            Html(form(
+            form(
                 &form_data.token,
                 Some(&text(lang, "error.invalid_reset_token")),
-            )),
+            ),
         ),
         Err(err) => {
             tracing::error!(error = %err, "password reset failed");
-            (
+            private(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Html(form(&form_data.token, Some(&text(lang, "error.internal")))),
+                form(&form_data.token, Some(&text(lang, "error.internal"))),
             )
         }
     }
