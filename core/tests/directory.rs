@@ -450,7 +450,10 @@ storage_tests! {
         assert_eq!(imports.len(), 1);
         assert_eq!(imports[0].actor, "owner@acme.example");
         assert_eq!(imports[0].target, "employees");
-        assert_eq!(imports[0].detail, r#"{"created":1,"updated":3}"#);
+        assert_eq!(
+            imports[0].detail,
+            r#"{"created":1,"created_emails":["dave@acme.example"],"updated":3,"updated_emails":["alice@acme.example","carol@acme.example","bob@acme.example"]}"#
+        );
         let names: Vec<String> = profiles(&f, &f.owner)
             .await
             .into_iter()
@@ -468,5 +471,43 @@ storage_tests! {
                 .iter()
                 .all(|v| v.result.is_ok())
         );
+    }
+}
+
+storage_tests! {
+    async fn importing_only_some_columns_changes_only_those(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let alice = f
+            .engine
+            .create_employee(
+                &f.owner,
+                EmployeeInput {
+                    email: "alice@acme.example".into(),
+                    name: "Alice Sato".into(),
+                    name_kana: "さとう ありす".into(),
+                    department: "Sales".into(),
+                    time_zone: "Europe/London".into(),
+                    language: Lang::En,
+                    notification: NotificationPreference::Email,
+                    chat_identities: [(Platform::Slack, "U1".to_owned()), (Platform::Teams, "T1".to_owned())].into(),
+                },
+            )
+            .await
+            .unwrap();
+        let summary = f
+            .engine
+            .import_employees(&f.owner, "email,name,department,teams\nalice@acme.example,Alice Sato,Marketing,\n")
+            .await
+            .unwrap();
+        assert_eq!((summary.created, summary.updated), (0, 1));
+        let after = f.engine.employee(&f.owner, alice.id).await.unwrap().profile;
+        assert_eq!(after.department, "Marketing");
+        assert_eq!(after.name_kana, "さとう ありす", "a column the file lacks is kept");
+        assert_eq!(after.time_zone, "Europe/London");
+        assert_eq!(after.language, Lang::En);
+        assert_eq!(after.notification, NotificationPreference::Email);
+        assert_eq!(after.chat_identities, [(Platform::Slack, "U1".to_owned())].into(), "an empty teams cell removes it");
+        let import = f.logged("employees.import").await;
+        assert_eq!(import[0].detail, r#"{"created":0,"created_emails":[],"updated":1,"updated_emails":["alice@acme.example"]}"#);
     }
 }

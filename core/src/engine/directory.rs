@@ -277,23 +277,24 @@ impl Engine {
     /// Every row is checked first; one bad row rejects the whole file, naming each problem.
     pub async fn import_employees(&self, actor: &Actor, csv_text: &str) -> Result<ImportSummary> {
         actor.require(Role::Admin)?;
-        let profiles = parse_csv(csv_text)?;
+        let rows = parse_csv(csv_text)?;
         let tenant_id = actor.account.tenant_id;
         let now = self.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let mut summary = ImportSummary {
-            created: 0,
-            updated: 0,
-        };
-        for (line, profile) in &profiles {
-            let existing = employee::find_by_email(&mut tx, tenant_id, &profile.email).await?;
-            let written = match existing {
-                Some(e) => employee::update(&mut tx, tenant_id, e.id, profile, now)
+        let (mut created, mut updated) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let (line, email) = (row.line, row.email.clone());
+            let existing = employee::find_by_email(&mut tx, tenant_id, &email).await?;
+            let profile = row
+                .over(existing.as_ref().map(|e| &e.profile))
+                .map_err(|err| Error::invalid("csv", format!("line {line}: {err}")))?;
+            let written = match &existing {
+                Some(e) => employee::update(&mut tx, tenant_id, e.id, &profile, now)
                     .await
-                    .map(|_| summary.updated += 1),
-                None => employee::insert(&mut tx, tenant_id, profile, now)
+                    .map(|_| updated.push(email)),
+                None => employee::insert(&mut tx, tenant_id, &profile, now)
                     .await
-                    .map(|_| summary.created += 1),
+                    .map(|_| created.push(email)),
             };
             written.map_err(|err| match err {
                 StoreError::Duplicate => Error::invalid(
@@ -303,11 +304,21 @@ impl Engine {
                 other => other.into(),
             })?;
         }
+        let summary = ImportSummary {
+            created: created.len(),
+            updated: updated.len(),
+        };
         let event = Event::by(
             actor,
             "employees.import",
             "employees",
-            json!({ "created": summary.created, "updated": summary.updated }),
+            // Who changed, not just how many (the first 200 of each, to bound the entry).
+            json!({
+                "created": summary.created,
+                "updated": summary.updated,
+                "created_emails": created.iter().take(200).collect::<Vec<_>>(),
+                "updated_emails": updated.iter().take(200).collect::<Vec<_>>(),
+            }),
         );
         record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
@@ -336,8 +347,69 @@ fn changed_fields(before: &EmployeeProfile, after: &EmployeeProfile) -> Vec<&'st
     changed
 }
 
+/// One row of an imported CSV: the cells of the columns the file has, as written.
+#[derive(Debug)]
+struct CsvRow {
+    /// The line a spreadsheet shows.
+    line: usize,
+    /// The row's email, normalised: the key that decides between create and update.
+    email: String,
+    cells: BTreeMap<&'static str, String>,
+}
+
+impl CsvRow {
+    /// The profile this row describes. A column the file leaves out keeps the stored value
+    /// (`base`, the employee as stored), so importing `email,department` changes only
+    /// departments; an empty time zone, language or notification cell means "keep" too.
+    fn over(&self, base: Option<&EmployeeProfile>) -> Result<EmployeeProfile> {
+        let cell = |name: &str| self.cells.get(name).map(String::as_str);
+        let kept = |name: &str, stored: Option<&str>| -> Option<String> {
+            match cell(name) {
+                Some(value) if !value.is_empty() => Some(value.to_owned()),
+                _ => stored.map(str::to_owned),
+            }
+        };
+        let text_or_stored =
+            |name: &str, stored: Option<&str>| cell(name).or(stored).unwrap_or("").to_owned();
+        let language = match kept("language", base.map(|b| b.language.as_str())) {
+            Some(value) => value.parse().map_err(|m| Error::invalid("language", m))?,
+            None => Lang::default(),
+        };
+        let notification = match kept("notification", base.map(|b| b.notification.as_str())) {
+            Some(value) => value
+                .parse()
+                .map_err(|m| Error::invalid("notification", m))?,
+            None => default_notification(),
+        };
+        let mut chat_identities = base.map(|b| b.chat_identities.clone()).unwrap_or_default();
+        for platform in Platform::ALL {
+            match cell(platform.as_str()) {
+                Some("") => {
+                    chat_identities.remove(&platform);
+                }
+                Some(id) => {
+                    chat_identities.insert(platform, id.to_owned());
+                }
+                None => {}
+            }
+        }
+        EmployeeInput {
+            email: text_or_stored("email", None),
+            name: text_or_stored("name", base.map(|b| b.name.as_str())),
+            name_kana: text_or_stored("name_kana", base.map(|b| b.name_kana.as_str())),
+            department: text_or_stored("department", base.map(|b| b.department.as_str())),
+            time_zone: kept("time_zone", base.map(|b| b.time_zone.as_str()))
+                .unwrap_or_else(default_time_zone),
+            language,
+            notification,
+            chat_identities,
+        }
+        .validate()
+    }
+}
+
 /// Parses and checks every row; the line numbers are those a spreadsheet shows.
-fn parse_csv(text: &str) -> Result<Vec<(usize, EmployeeProfile)>> {
+fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
@@ -347,15 +419,6 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, EmployeeProfile)>> {
         .iter()
         .map(str::to_owned)
         .collect();
-    let column = |name: &str| header.iter().position(|h| h == name);
-    for required in ["email", "name"] {
-        if column(required).is_none() {
-            return Err(Error::invalid(
-                "csv",
-                format!("the header has no {required:?} column"),
-            ));
-        }
-    }
     if let Some(unknown) = header.iter().find(|h| !CSV_HEADER.contains(&h.as_str())) {
         return Err(Error::invalid(
             "csv",
@@ -365,73 +428,58 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, EmployeeProfile)>> {
             ),
         ));
     }
+    // Each known column's position in this file, in the catalogue's own static names.
+    let columns: Vec<(&'static str, usize)> = CSV_HEADER
+        .iter()
+        .filter_map(|name| header.iter().position(|h| h == name).map(|i| (*name, i)))
+        .collect();
+    for required in ["email", "name"] {
+        if !columns.iter().any(|(name, _)| *name == required) {
+            return Err(Error::invalid(
+                "csv",
+                format!("the header has no {required:?} column"),
+            ));
+        }
+    }
     let mut problems = Vec::new();
-    let mut profiles: Vec<(usize, EmployeeProfile)> = Vec::new();
-    for (index, row) in reader.records().enumerate() {
+    let mut rows: Vec<CsvRow> = Vec::new();
+    for (index, record) in reader.records().enumerate() {
         let line = index + 2;
-        let row = match row {
-            Ok(row) => row,
+        let record = match record {
+            Ok(record) => record,
             Err(err) => {
                 problems.push(format!("line {line}: {err}"));
                 continue;
             }
         };
-        let cell = |name: &str| {
-            column(name)
-                .and_then(|i| row.get(i))
-                .map(restore)
-                .unwrap_or("")
-                .to_owned()
+        let cells = columns
+            .iter()
+            .map(|(name, i)| (*name, record.get(*i).map(restore).unwrap_or("").to_owned()))
+            .collect();
+        let mut row = CsvRow {
+            line,
+            email: String::new(),
+            cells,
         };
-        let parsed = (|| -> Result<EmployeeProfile> {
-            let language = match cell("language").as_str() {
-                "" => Lang::default(),
-                other => other.parse().map_err(|m| Error::invalid("language", m))?,
-            };
-            let notification = match cell("notification").as_str() {
-                "" => NotificationPreference::Chat,
-                other => other
-                    .parse()
-                    .map_err(|m| Error::invalid("notification", m))?,
-            };
-            let chat_identities = Platform::ALL
-                .into_iter()
-                .map(|p| (p, cell(p.as_str())))
-                .filter(|(_, id)| !id.is_empty())
-                .collect();
-            let time_zone = cell("time_zone");
-            EmployeeInput {
-                email: cell("email"),
-                name: cell("name"),
-                name_kana: cell("name_kana"),
-                department: cell("department"),
-                time_zone: if time_zone.is_empty() {
-                    default_time_zone()
-                } else {
-                    time_zone
-                },
-                language,
-                notification,
-                chat_identities,
-            }
-            .validate()
-        })();
-        match parsed {
+        // Checked on its own here (every row before anything is written), and again over
+        // the stored employee when it is written.
+        match row.over(None) {
             Ok(profile) => {
-                if let Some((first, _)) = profiles.iter().find(|(_, p)| p.email == profile.email) {
+                if let Some(first) = rows.iter().find(|r| r.email == profile.email) {
                     problems.push(format!(
-                        "line {line}: email {} repeats line {first}",
-                        profile.email
+                        "line {line}: email {} repeats line {}",
+                        profile.email, first.line
                     ));
                 } else {
-                    profiles.push((line, profile));
+                    row.email = profile.email;
+                    rows.push(row);
                 }
             }
             Err(err) => problems.push(format!("line {line}: {err}")),
         }
     }
     if problems.is_empty() {
-        Ok(profiles)
+        Ok(rows)
     } else {
         Err(Error::invalid("csv", problems.join("; ")))
     }
