@@ -283,6 +283,14 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            if let Err(err) = engine.prepare_decoy().await {
+                tracing::error!(error = %err, "preparing the sign-in decoy failed");
+            }
+        }
+    });
     let scheduler = Scheduler::new(engine.clone(), standard_jobs());
     let jobs = tokio::spawn({
         let stop = stopped(stop_rx.clone());

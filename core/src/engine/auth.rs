@@ -148,6 +148,12 @@ impl Engine {
         .map_err(|err| Error::Internal(err.to_string()))?
     }
 
+    /// Makes the decoy hash now, so even the first sign-in to an unknown account costs what
+    /// a known one does (the server calls this in the background at start).
+    pub async fn prepare_decoy(&self) -> Result<()> {
+        self.decoy_hash().await.map(|_| ())
+    }
+
     /// A hash of nothing anyone knows, verified against for unknown accounts so they cost
     /// the same time as known ones.
     async fn decoy_hash(&self) -> Result<String> {
