@@ -482,3 +482,43 @@ storage_tests! {
         assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     }
 }
+
+storage_tests! {
+    async fn owners_change_and_remove_accounts_but_never_the_last_owner(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let other = api.tenant_with("tenant-b", Role::Owner, true).await;
+        let created = api
+            .call(Method::POST, "/api/v1/accounts", Some(&owner),
+                Some(json!({"email": "ann@tenant-a.example", "password": PASSWORD, "role": "admin"})), &[])
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let ann_id = created.body["id"].as_i64().unwrap();
+        let ann = api.login("tenant-a", "ann@tenant-a.example", PASSWORD).await;
+        assert_eq!(api.call(Method::GET, "/api/v1/access-log", Some(&ann), None, &[]).await.status, StatusCode::OK);
+
+        let path = format!("/api/v1/accounts/{ann_id}");
+        let foreign = api.call(Method::PUT, &path, Some(&other), Some(json!({"role": "owner", "can_export": true})), &[]).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND, "another tenant's owner cannot touch it");
+        assert_eq!(api.call(Method::DELETE, &path, Some(&other), None, &[]).await.status, StatusCode::NOT_FOUND);
+
+        let demoted = api.call(Method::PUT, &path, Some(&owner), Some(json!({"role": "receptionist", "can_export": false})), &[]).await;
+        assert_eq!(demoted.body["role"], "receptionist");
+        assert_eq!(api.call(Method::GET, "/api/v1/access-log", Some(&ann), None, &[]).await.status, StatusCode::FORBIDDEN,
+            "the change applies to the signed-in session at once");
+
+        let me = api.call(Method::GET, "/api/v1/auth/me", Some(&owner), None, &[]).await;
+        let owner_path = format!("/api/v1/accounts/{}", me.body["id"]);
+        let last = api.call(Method::DELETE, &owner_path, Some(&owner), None, &[]).await;
+        assert_eq!(last.status, StatusCode::CONFLICT, "{}", last.body);
+        let demote_last = api.call(Method::PUT, &owner_path, Some(&owner), Some(json!({"role": "admin", "can_export": true})), &[]).await;
+        assert_eq!(demote_last.status, StatusCode::CONFLICT);
+
+        assert_eq!(api.call(Method::DELETE, &path, Some(&owner), None, &[]).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(api.call(Method::GET, "/api/v1/auth/me", Some(&ann), None, &[]).await.status, StatusCode::UNAUTHORIZED,
+            "a removed account's session ends");
+        let log = api.call(Method::GET, "/api/v1/access-log?limit=10", Some(&owner), None, &[]).await;
+        let actions: Vec<&str> = log.body["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"account.update") && actions.contains(&"account.delete"), "{actions:?}");
+    }
+}

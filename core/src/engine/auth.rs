@@ -38,6 +38,16 @@ pub struct NewAdmin {
     pub language: Lang,
 }
 
+/// A change of what an account may do.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessChange {
+    #[schema(value_type = String, example = "admin")]
+    pub role: Role,
+    /// May download personal data as CSV.
+    pub can_export: bool,
+}
+
 impl std::fmt::Debug for NewAdmin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewAdmin")
@@ -465,6 +475,77 @@ impl Engine {
         actor.require(Role::Owner)?;
         let mut tx = self.db.read().await?;
         Ok(account::list(&mut tx, actor.account.tenant_id).await?)
+    }
+
+    /// Changes what another account may do (owners). A tenant always keeps an owner.
+    pub async fn update_account_access(
+        &self,
+        actor: &Actor,
+        id: i64,
+        change: &AccessChange,
+    ) -> Result<Account> {
+        actor.require(Role::Owner)?;
+        let tenant_id = actor.account.tenant_id;
+        let mut tx = self.db.write().await?;
+        // Held for the transaction: two owners removing each other at once must not leave
+        // the tenant without one.
+        crate::store::access_log::lock_chain(&mut tx, tenant_id).await?;
+        let before = account::find(&mut tx, tenant_id, id)
+            .await?
+            .ok_or(Error::NotFound("account"))?;
+        if before.role == Role::Owner
+            && change.role != Role::Owner
+            && account::count_owners(&mut tx, tenant_id).await? <= 1
+        {
+            return Err(Error::Conflict(
+                "the last owner cannot be demoted; make another owner first".into(),
+            ));
+        }
+        account::set_access(&mut tx, tenant_id, id, change.role, change.can_export).await?;
+        let event = Event::by(
+            actor,
+            "account.update",
+            format!("account:{id}"),
+            json!({
+                "email": before.email,
+                "role": [before.role, change.role],
+                "can_export": [before.can_export, change.can_export],
+            }),
+        );
+        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
+        let after = account::find(&mut tx, tenant_id, id)
+            .await?
+            .ok_or(Error::NotFound("account"))?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Removes an account (owners); its sessions end at once. A tenant always keeps an owner.
+    pub async fn delete_account(&self, actor: &Actor, id: i64) -> Result<()> {
+        actor.require(Role::Owner)?;
+        let tenant_id = actor.account.tenant_id;
+        let mut tx = self.db.write().await?;
+        // Held for the transaction: two owners removing each other at once must not leave
+        // the tenant without one.
+        crate::store::access_log::lock_chain(&mut tx, tenant_id).await?;
+        let before = account::find(&mut tx, tenant_id, id)
+            .await?
+            .ok_or(Error::NotFound("account"))?;
+        if before.role == Role::Owner && account::count_owners(&mut tx, tenant_id).await? <= 1 {
+            return Err(Error::Conflict(
+                "the last owner cannot be removed; make another owner first".into(),
+            ));
+        }
+        account::delete(&mut tx, tenant_id, id).await?;
+        let event = Event::by(
+            actor,
+            "account.delete",
+            format!("account:{id}"),
+            json!({ "email": before.email }),
+        );
+        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Changes the actor's own password after checking the current one; every session of the

@@ -79,6 +79,10 @@ const FIND_BY_EMAIL: &str = "SELECT id, tenant_id, email, role, can_export, lang
     FROM accounts WHERE tenant_id = $1 AND email = $2";
 const LIST: &str = "SELECT id, tenant_id, email, role, can_export, language, password_hash \
     FROM accounts WHERE tenant_id = $1 ORDER BY email";
+const SET_ACCESS: &str =
+    "UPDATE accounts SET role = $3, can_export = $4 WHERE tenant_id = $1 AND id = $2";
+const DELETE: &str = "DELETE FROM accounts WHERE tenant_id = $1 AND id = $2";
+const COUNT_OWNERS: &str = "SELECT COUNT(*) FROM accounts WHERE tenant_id = $1 AND role = 'owner'";
 const SET_PASSWORD: &str =
     "UPDATE accounts SET password_hash = $3 WHERE tenant_id = $1 AND id = $2";
 
@@ -132,6 +136,44 @@ pub async fn list(tx: &mut Tx, tenant_id: i64) -> Result<Vec<Account>, StoreErro
         .fetch_all(&mut *c)
         .await?);
     rows.into_iter().map(Account::try_from).collect()
+}
+
+/// Changes what an account may do.
+pub async fn set_access(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    role: Role,
+    can_export: bool,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(SET_ACCESS)
+        .bind(tenant_id)
+        .bind(id)
+        .bind(role.as_str())
+        .bind(can_export)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Removes an account (its sessions and reset links go with it).
+pub async fn delete(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(DELETE)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// How many owners a tenant has.
+pub async fn count_owners(tx: &mut Tx, tenant_id: i64) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(COUNT_OWNERS)
+        .bind(tenant_id)
+        .fetch_one(&mut *c)
+        .await?))
 }
 
 /// Replaces an account's password hash.

@@ -3,17 +3,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::auth::{AccessChange, NewAdmin};
 use frontdesk_core::store::account::Account;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::extract::{AppJson, SignedIn};
+use crate::extract::{AppJson, AppPath, SignedIn};
 use crate::problem::ApiResult;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update, delete))
 }
 
 /// The tenant's admin accounts.
@@ -38,4 +40,33 @@ async fn create(
         .create_account(actor.account.tenant_id, Some(&actor), &new)
         .await?;
     Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// Change an account's role and export permission; a tenant always keeps an owner.
+#[utoipa::path(put, path = "/accounts/{id}", tag = "accounts", params(("id" = i64, Path)), request_body = AccessChange,
+    responses((status = 200, body = Account), (status = 403), (status = 404), (status = 409, description = "the last owner")))]
+async fn update(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppPath(id): AppPath<i64>,
+    AppJson(change): AppJson<AccessChange>,
+) -> ApiResult<Json<Account>> {
+    Ok(Json(
+        state
+            .engine
+            .update_account_access(&actor, id, &change)
+            .await?,
+    ))
+}
+
+/// Remove an account; its sessions end at once. A tenant always keeps an owner.
+#[utoipa::path(delete, path = "/accounts/{id}", tag = "accounts", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403), (status = 404), (status = 409, description = "the last owner")))]
+async fn delete(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppPath(id): AppPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.engine.delete_account(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
