@@ -522,3 +522,28 @@ storage_tests! {
         assert!(actions.contains(&"account.update") && actions.contains(&"account.delete"), "{actions:?}");
     }
 }
+
+storage_tests! {
+    async fn admins_add_and_change_locations_of_their_own_tenant_only(t: &TestDb) {
+        let api = Api::new(t).await;
+        let a = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let b = api.tenant_with("tenant-b", Role::Owner, true).await;
+        let hq = json!({"slug": "hq", "name": "Head office", "time_zone": "Asia/Tokyo"});
+        assert_eq!(api.call(Method::POST, "/api/v1/locations", Some(&a), Some(hq.clone()), &[]).await.status, StatusCode::CREATED);
+        assert_eq!(api.call(Method::POST, "/api/v1/locations", Some(&a), Some(hq), &[]).await.status, StatusCode::CONFLICT);
+        let bad_slug = json!({"slug": "Head Office", "name": "x", "time_zone": "Asia/Tokyo"});
+        let refused = api.call(Method::POST, "/api/v1/locations", Some(&a), Some(bad_slug), &[]).await;
+        assert_eq!(refused.body["field"], "slug");
+
+        let change = json!({"name": "本社", "time_zone": "Asia/Osaka"});
+        let wrong_zone = api.call(Method::PUT, "/api/v1/locations/hq", Some(&a), Some(change), &[]).await;
+        assert_eq!(wrong_zone.status, StatusCode::UNPROCESSABLE_ENTITY, "Asia/Osaka is not a zone");
+        let change = json!({"name": "本社", "time_zone": "Asia/Tokyo"});
+        let foreign = api.call(Method::PUT, "/api/v1/locations/hq", Some(&b), Some(change.clone()), &[]).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+        let renamed = api.call(Method::PUT, "/api/v1/locations/hq", Some(&a), Some(change), &[]).await;
+        assert_eq!(renamed.body["name"], "本社");
+        let listed = api.call(Method::GET, "/api/v1/locations", Some(&b), None, &[]).await;
+        assert_eq!(listed.body, json!([]), "B sees none of A's locations");
+    }
+}

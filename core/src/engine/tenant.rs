@@ -20,6 +20,14 @@ pub struct LocationInput {
     pub time_zone: String,
 }
 
+/// A change of a location's name or time zone.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationChange {
+    pub name: String,
+    pub time_zone: String,
+}
+
 /// Checks a URL slug: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
 pub fn validate_slug(slug: &str) -> Result<(), String> {
     let ok = (1..=63).contains(&slug.len())
@@ -84,6 +92,36 @@ impl Engine {
             json!({ "slug": input.slug }),
         );
         record(&mut tx, tenant_id, now, event).await?;
+        tx.commit().await?;
+        Ok(location)
+    }
+
+    /// Renames a location or changes its time zone (admins). The slug stays: kiosks and
+    /// printed QR codes use it.
+    pub async fn update_location(
+        &self,
+        actor: &Actor,
+        slug: &str,
+        change: LocationChange,
+    ) -> Result<Location> {
+        actor.require(Role::Admin)?;
+        validate_time_zone(&change.time_zone).map_err(|m| Error::invalid("time_zone", m))?;
+        let name = change.name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        let tenant_id = actor.account.tenant_id;
+        let mut tx = self.db.write().await?;
+        let location = tenant::update_location(&mut tx, tenant_id, slug, name, &change.time_zone)
+            .await?
+            .ok_or(Error::NotFound("location"))?;
+        let event = Event::by(
+            actor,
+            "location.update",
+            format!("location:{}", location.id),
+            json!({ "slug": slug, "name": name, "time_zone": change.time_zone }),
+        );
+        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
         tx.commit().await?;
         Ok(location)
     }

@@ -73,6 +73,8 @@ pub async fn list_tenants(tx: &mut Tx) -> Result<Vec<Tenant>, StoreError> {
 
 const INSERT_LOCATION: &str = "INSERT INTO locations (tenant_id, slug, name, time_zone, created_at) \
     VALUES ($1, $2, $3, $4, $5) RETURNING id, slug, name, time_zone";
+const UPDATE_LOCATION: &str = "UPDATE locations SET name = $3, time_zone = $4 \
+    WHERE tenant_id = $1 AND slug = $2 RETURNING id, slug, name, time_zone";
 const LIST_LOCATIONS: &str =
     "SELECT id, slug, name, time_zone FROM locations WHERE tenant_id = $1 ORDER BY slug";
 const FIND_LOCATION_BY_SLUG: &str =
@@ -94,6 +96,23 @@ pub async fn insert_location(
         .bind(time_zone)
         .bind(now)
         .fetch_one(&mut *c)
+        .await?))
+}
+
+/// Renames a location or changes its time zone; `None` when the tenant has no such location.
+pub async fn update_location(
+    tx: &mut Tx,
+    tenant_id: i64,
+    slug: &str,
+    name: &str,
+    time_zone: &str,
+) -> Result<Option<Location>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(UPDATE_LOCATION)
+        .bind(tenant_id)
+        .bind(slug)
+        .bind(name)
+        .bind(time_zone)
+        .fetch_optional(&mut *c)
         .await?))
 }
 

@@ -3,17 +3,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use frontdesk_core::engine::tenant::LocationInput;
+use frontdesk_core::engine::tenant::{LocationChange, LocationInput};
 use frontdesk_core::store::tenant::Location;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::extract::{AppJson, SignedIn};
+use crate::extract::{AppJson, AppPath, SignedIn};
 use crate::problem::ApiResult;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update))
 }
 
 /// The tenant's locations.
@@ -36,5 +38,19 @@ async fn create(
     Ok((
         StatusCode::CREATED,
         Json(state.engine.create_location(&actor, input).await?),
+    ))
+}
+
+/// Rename a location or change its time zone (admins); the slug stays.
+#[utoipa::path(put, path = "/locations/{slug}", tag = "locations", params(("slug" = String, Path)),
+    request_body = LocationChange, responses((status = 200, body = Location), (status = 404), (status = 422)))]
+async fn update(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppPath(slug): AppPath<String>,
+    AppJson(change): AppJson<LocationChange>,
+) -> ApiResult<Json<Location>> {
+    Ok(Json(
+        state.engine.update_location(&actor, &slug, change).await?,
     ))
 }
