@@ -83,38 +83,8 @@ impl Api {
         self.login(slug, &email, PASSWORD).await
     }
 
-    /// Signs in a new account of `role` in a new tenant; the raw `Set-Cookie` header.
-    async fn login_reply(&self, slug: &str, role: Role) -> String {
-        let tenant = self.engine.ensure_tenant(slug, slug).await.unwrap();
-        let email = format!("{}@{slug}.example", role.as_str());
-        let new = NewAdmin {
-            email: email.clone(),
-            password: PASSWORD.into(),
-            role,
-            can_export: false,
-            language: Lang::En,
-        };
-        self.engine
-            .create_account(tenant.id, None, &new)
-            .await
-            .unwrap();
-        let reply = self
-            .call(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"tenant": slug, "email": email, "password": PASSWORD})),
-                &[],
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        reply.headers[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn login(&self, tenant: &str, email: &str, password: &str) -> String {
+    /// Signs in; the raw `Set-Cookie` header of the session.
+    async fn set_cookie(&self, tenant: &str, email: &str, password: &str) -> String {
         let reply = self
             .call(
                 Method::POST,
@@ -133,6 +103,12 @@ impl Api {
             set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
             "{set_cookie}"
         );
+        set_cookie
+    }
+
+    /// Signs in; the `name=value` to send back as `Cookie`.
+    async fn login(&self, tenant: &str, email: &str, password: &str) -> String {
+        let set_cookie = self.set_cookie(tenant, email, password).await;
         set_cookie.split(';').next().unwrap().to_owned()
     }
 
@@ -457,10 +433,11 @@ storage_tests! {
 
     async fn session_cookies_are_secure_when_served_over_https(t: &TestDb) {
         let plain = Api::new(t).await;
-        let cookie = plain.login_reply("tenant-a", Role::Owner).await;
+        plain.tenant_with("tenant-a", Role::Owner, false).await;
+        let cookie = plain.set_cookie("tenant-a", "owner@tenant-a.example", PASSWORD).await;
         assert!(!cookie.contains("Secure"), "{cookie}");
         let tls = Api::serving_at(t, "https://frontdesk.example.com").await;
-        let cookie = tls.login_reply("tenant-b", Role::Owner).await;
+        let cookie = tls.set_cookie("tenant-a", "owner@tenant-a.example", PASSWORD).await;
         assert!(cookie.contains("; Secure"), "{cookie}");
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     }
