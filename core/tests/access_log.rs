@@ -240,3 +240,19 @@ async fn drop_trigger(t: &TestDb, name: &str) {
     };
     execute(&t.db, sql).await.expect("drop the trigger");
 }
+
+storage_tests! {
+    async fn entries_never_go_back_in_time_along_the_chain(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        // Another instance whose clock runs a minute behind records an event.
+        f.clock.advance(Duration::minutes(-1));
+        f.engine
+            .create_employee(&f.owner, person("late@acme.example", "Late"))
+            .await
+            .unwrap();
+        let log = f.log().await;
+        assert!(log.windows(2).all(|pair| pair[0].at >= pair[1].at), "newest first, never older than the one before");
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(5));
+    }
+}

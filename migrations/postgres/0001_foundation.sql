@@ -112,6 +112,9 @@ CREATE TABLE access_log_head (
     tenant_id          BIGINT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
     last_seq           BIGINT NOT NULL,
     last_hash          TEXT NOT NULL,
+    -- The latest entry's instant: entries never go back in time along the chain, so
+    -- retention can cut by sequence number (instances' clocks may differ slightly).
+    last_at            BIGINT NOT NULL DEFAULT 0,
     purged_through_seq BIGINT NOT NULL,
     purged_hash        TEXT NOT NULL
 );

@@ -60,8 +60,9 @@ impl From<EntryRow> for Entry {
 // Advancing the head first takes its row lock (PostgreSQL) inside the write transaction,
 // so appends within a tenant are serialised and the chain never forks.
 const ADVANCE_HEAD: &str = "UPDATE access_log_head SET last_seq = last_seq + 1 \
-    WHERE tenant_id = $1 RETURNING last_seq, last_hash";
-const SET_HEAD_HASH: &str = "UPDATE access_log_head SET last_hash = $2 WHERE tenant_id = $1";
+    WHERE tenant_id = $1 RETURNING last_seq, last_hash, last_at";
+const SET_HEAD: &str =
+    "UPDATE access_log_head SET last_hash = $2, last_at = $3 WHERE tenant_id = $1";
 const INSERT: &str = "INSERT INTO access_log \
     (tenant_id, seq, at, actor, ip, action, target, detail, prev_hash, hash) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -89,13 +90,15 @@ const SET_ANCHOR: &str = "UPDATE access_log_head SET purged_through_seq = $2, pu
 
 /// Appends `record` to the tenant's chain; returns the stored entry.
 pub async fn append(tx: &mut Tx, tenant_id: i64, record: &Record<'_>) -> Result<Entry, StoreError> {
-    let (seq, prev_hash): (i64, String) = on_tx!(tx, |c| sqlx::query_as(ADVANCE_HEAD)
-        .bind(tenant_id)
-        .fetch_one(&mut *c)
-        .await?);
+    let (seq, prev_hash, last_at): (i64, String, i64) =
+        on_tx!(tx, |c| sqlx::query_as(ADVANCE_HEAD)
+            .bind(tenant_id)
+            .fetch_one(&mut *c)
+            .await?);
     let mut entry = Entry {
         seq,
-        at: record.at,
+        // Never earlier than the entry before it (another instance's clock may run ahead).
+        at: record.at.max(last_at),
         actor: record.actor.to_owned(),
         ip: record.ip.to_owned(),
         action: record.action.to_owned(),
@@ -119,9 +122,10 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, record: &Record<'_>) -> Result<
         .execute(&mut *c)
         .await?
         .rows_affected());
-    on_tx!(tx, |c| sqlx::query(SET_HEAD_HASH)
+    on_tx!(tx, |c| sqlx::query(SET_HEAD)
         .bind(tenant_id)
         .bind(&entry.hash)
+        .bind(entry.at)
         .execute(&mut *c)
         .await?
         .rows_affected());
