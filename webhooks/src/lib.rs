@@ -48,11 +48,19 @@ impl AppState {
 
 /// The whole application: pages, APIs, health and metrics, with its middleware.
 pub fn app(state: AppState) -> Router {
-    let (api, _) = api::router().split_for_parts();
-    let openapi = Arc::new(api::openapi());
+    // The document is generated with the routes and serialised once, not per request.
+    let (api, doc) = api::router().split_for_parts();
+    let document =
+        serde_json::to_string(&api::with_server(doc)).expect("the OpenAPI document serialises");
+    let document = axum::body::Bytes::from(document);
     let openapi_json = axum::routing::get(move || {
-        let openapi = openapi.clone();
-        async move { axum::Json(openapi.as_ref().clone()) }
+        let document = document.clone();
+        async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                document,
+            )
+        }
     });
     Router::new()
         .merge(api::health::router())

@@ -44,9 +44,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(outbox::router())
 }
 
-/// The OpenAPI document of [`router`], with `/api/v1` in its server URL.
+/// The OpenAPI document of [`router`].
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = router().into_openapi();
+    with_server(router().into_openapi())
+}
+
+/// `doc` with `/api/v1` as its server URL (the routes are nested there).
+pub fn with_server(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     doc
 }
