@@ -40,11 +40,6 @@ impl ManualClock {
         let mut now = self.0.lock().expect("clock lock poisoned");
         *now += by;
     }
-
-    /// Sets the clock to `to`.
-    pub fn set(&self, to: DateTime<Utc>) {
-        *self.0.lock().expect("clock lock poisoned") = to;
-    }
 }
 
 impl Clock for ManualClock {

@@ -202,15 +202,15 @@ async fn write_identities(
     Ok(())
 }
 
-/// Removes an employee; `false` when no such employee is in this tenant.
-pub async fn delete(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<bool, StoreError> {
-    let deleted = on_tx!(tx, |c| sqlx::query(DELETE)
+/// Removes an employee of this tenant (nothing if there is none).
+pub async fn delete(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(DELETE)
         .bind(tenant_id)
         .bind(id)
         .execute(&mut *c)
         .await?
         .rows_affected());
-    Ok(deleted > 0)
+    Ok(())
 }
 
 /// The employee with this id in this tenant.

@@ -51,13 +51,6 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// The backend a [`Db`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 /// A connection pool to one of the supported databases.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -125,14 +118,6 @@ impl Db {
     /// The SQLite database URL for a file under `data_dir`.
     pub fn sqlite_url_in(data_dir: &Path) -> String {
         format!("sqlite://{}", data_dir.join("frontdesk.db").display())
-    }
-
-    /// Which backend this is.
-    pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
-        }
     }
 
     /// Applies the pending migrations of this backend.
