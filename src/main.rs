@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use frontdesk_connectors::mail::{FileMailer, SmtpMailer};
 use frontdesk_core::domain::people::Role;
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::engine::scheduler::{Scheduler, standard_jobs};
 use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::mail::{FileMailer, SmtpMailer};
-use frontdesk_core::port::{Mailer, SystemClock};
+use frontdesk_core::port::{Mailer, Ports, SystemClock};
 use frontdesk_core::store::Db;
 use tokio::sync::watch;
 
@@ -234,20 +234,22 @@ fn public_url(config: &Config) -> String {
 
 fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     let mailer: Arc<dyn Mailer> = match &config.mail.smtp_url {
-        Some(url) => {
-            Arc::new(SmtpMailer::new(url.expose(), &config.mail.from).map_err(anyhow::Error::msg)?)
-        }
-        None => Arc::new(
-            FileMailer::new(config.data_dir.join("mail"), &config.mail.from)
-                .map_err(anyhow::Error::msg)?,
-        ),
+        Some(url) => Arc::new(SmtpMailer::new(url.expose(), &config.mail.from)?),
+        None => Arc::new(FileMailer::new(
+            config.data_dir.join("mail"),
+            &config.mail.from,
+        )?),
+    };
+    let ports = Ports {
+        clock: Arc::new(SystemClock),
+        mailer,
     };
     let settings = Settings {
         public_url: public_url(config),
         access_log_retention_days: config.access_log.retention_days,
         ..Settings::default()
     };
-    Ok(Engine::new(db, Arc::new(SystemClock), mailer, settings))
+    Ok(Engine::new(db, ports, settings))
 }
 
 async fn serve(mut config: Config, demo: bool) -> Result<()> {

@@ -10,7 +10,7 @@ use frontdesk_core::domain::people::Role;
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::engine::{Engine, PasswordHashing, Settings};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{Mail, MailError, Mailer, SystemClock};
+use frontdesk_core::port::{Mail, MailError, Mailer, Ports, SystemClock};
 use frontdesk_core::testing::TestDb;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -200,12 +200,11 @@ impl Site {
             },
             ..Settings::default()
         };
-        let engine = Engine::new(
-            db.db.clone(),
-            Arc::new(SystemClock),
-            mailer.clone(),
-            settings,
-        );
+        let ports = Ports {
+            clock: Arc::new(SystemClock),
+            mailer: mailer.clone(),
+        };
+        let engine = Engine::new(db.db.clone(), ports, settings);
         let state = frontdesk_webhooks::AppState::new(engine.clone(), vec![]);
         tokio::spawn(frontdesk_webhooks::serve(
             listener,

@@ -1,7 +1,9 @@
-//! `frontdesk-connectors`: calendars — Google Calendar, Microsoft 365, ICS feeds and the
-//! built-in calendar — behind the `Calendar` port of `frontdesk-core`.
+//! `frontdesk-connectors`: the outbound adapters behind `frontdesk-core`'s ports — mail
+//! (SMTP, or `.eml` files for the embedded default) now; calendars (Google Calendar,
+//! Microsoft 365, ICS feeds, the built-in calendar) behind the `Calendar` port next.
 //!
 //! Depends only on `frontdesk-core` and each platform's crate. It must not depend on
 //! `frontdesk-bots` or `frontdesk-webhooks`, nor touch the database: tokens come through a
-//! core port. (The connectors arrive with the scheduling issues; this crate holds their place
-//! in the dependency graph, which `core/tests/dependency_direction.rs` checks.)
+//! core port (`core/tests/dependency_direction.rs` checks this).
+
+pub mod mail;

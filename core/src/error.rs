@@ -1,7 +1,13 @@
 //! The engine's error: what went wrong in terms a caller can act on.
 
+use std::borrow::Cow;
+
+use crate::domain::field::{Invalid, LineProblem};
 use crate::domain::password::PasswordViolation;
 use crate::store::StoreError;
+
+/// A boxed cause kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A use case's failure.
 #[derive(Debug, thiserror::Error)]
@@ -12,9 +18,15 @@ pub enum Error {
     /// The change conflicts with existing data (e.g. the email is taken).
     #[error("{0}")]
     Conflict(String),
-    /// A field's value is not acceptable.
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    /// A field's value is not acceptable; `field` names it (`chat_identities.slack`).
+    #[error("{field}: {reason}")]
+    Invalid {
+        field: Cow<'static, str>,
+        reason: Invalid,
+    },
+    /// An imported file has problems; every one is listed, and nothing was written.
+    #[error("the file was not imported: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+    InvalidFile(Vec<LineProblem>),
     /// The password breaks the policy; every broken rule is listed.
     #[error("password rejected: {}", .0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; "))]
     WeakPassword(Vec<PasswordViolation>),
@@ -33,19 +45,45 @@ pub enum Error {
     /// Storage failed; the cause goes to the log, not to the user.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Anything else internal.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Anything else internal: what was being done, and the cause (logged with its chain,
+    /// never shown).
+    #[error("internal error while {context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Cause,
+    },
 }
 
 impl Error {
     /// An [`Error::Invalid`] for `field`.
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<Cow<'static, str>>, reason: Invalid) -> Self {
         Error::Invalid {
             field: field.into(),
-            message: message.into(),
+            reason,
         }
     }
+
+    /// An [`Error::Internal`] while doing `context`, keeping `source`.
+    pub fn internal(context: &'static str, source: impl Into<Cause>) -> Self {
+        Error::Internal {
+            context,
+            source: source.into(),
+        }
+    }
+}
+
+/// `err` and each of its causes, joined by `: ` — for logs and records operators read
+/// (never for users: causes may hold internal detail).
+pub fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// Result with the engine's [`Error`].

@@ -138,6 +138,70 @@ mod tests {
         }
     }
 
+    /// Every string literal in the workspace's code and templates that looks like a key of
+    /// the catalogues (it starts with one of their sections, such as `page.` or `error.`).
+    fn keys_used_in_code() -> BTreeSet<(String, String)> {
+        let sections: BTreeSet<&str> = EN.keys().filter_map(|k| k.split('.').next()).collect();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut found = BTreeSet::new();
+        let mut pending: Vec<_> = [
+            "core/src",
+            "webhooks/src",
+            "webhooks/templates",
+            "src",
+            "bots/src",
+            "connectors/src",
+        ]
+        .iter()
+        .map(|dir| root.join(dir))
+        .collect();
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                for entry in std::fs::read_dir(&path).expect("readable source dir") {
+                    pending.push(entry.expect("a directory entry").path());
+                }
+                continue;
+            }
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            for literal in source.split('"').skip(1).step_by(2) {
+                let looks_like_key = literal.split_once('.').is_some_and(|(section, rest)| {
+                    sections.contains(section)
+                        && !rest.is_empty()
+                        && literal
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                });
+                if looks_like_key {
+                    found.insert((literal.to_owned(), path.display().to_string()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_key_the_code_asks_for_exists() {
+        let used = keys_used_in_code();
+        assert!(
+            used.iter().any(|(key, _)| key == "page.home.title"),
+            "sanity: the sources were read: {used:?}"
+        );
+        let missing: Vec<_> = used
+            .iter()
+            .filter(|(key, _)| !EN.contains_key(key.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "keys asked for but not in the catalogues: {missing:?}"
+        );
+        let typed = crate::domain::field::Invalid::examples().map(|i| i.message_key());
+        for key in typed {
+            assert!(EN.contains_key(key) && JA.contains_key(key), "{key}");
+        }
+    }
+
     #[test]
     fn accept_language_picks_the_preferred_known_language() {
         assert_eq!(Lang::negotiate("en-US,en;q=0.9,ja;q=0.8"), Lang::En);

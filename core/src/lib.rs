@@ -15,7 +15,6 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod i18n;
-pub mod mail;
 pub mod port;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

@@ -6,10 +6,14 @@
 //! a new SQLite file in a temporary directory, or a new PostgreSQL database that is dropped
 //! when the [`TestDb`] is dropped.
 
+mod harness;
+
 use std::str::FromStr;
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
+
+pub use harness::{ManualClock, RecordingMailer, TestEngine, test_settings, test_start};
 
 use crate::store::Db;
 

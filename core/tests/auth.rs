@@ -634,8 +634,7 @@ storage_tests! {
         settings.password_hashing.iterations = 2;
         let upgraded = frontdesk_core::engine::Engine::new(
             f.engine.db.clone(),
-            f.clock.clone(),
-            f.mailer.clone(),
+            f.engine.ports.clone(),
             settings,
         );
         upgraded

@@ -37,7 +37,7 @@ fn dependency_tree(package: &str, depth: Option<u32>) -> Vec<String> {
         .collect()
 }
 
-const HTTP_AND_PLATFORM_CRATES: [&str; 9] = [
+const HTTP_AND_PLATFORM_CRATES: [&str; 10] = [
     "axum",
     "hyper",
     "reqwest",
@@ -47,6 +47,8 @@ const HTTP_AND_PLATFORM_CRATES: [&str; 9] = [
     "graph-rs-sdk",
     "tower-http",
     "utoipa-axum",
+    // API schemas are wire types, and wire types live in the edge.
+    "utoipa",
 ];
 
 #[test]
@@ -98,4 +100,59 @@ fn the_http_edge_reaches_the_database_only_through_the_engine() {
         !direct.iter().any(|c| c == "sqlx"),
         "frontdesk-webhooks must not use sqlx directly"
     );
+}
+
+/// Every `store::…` path in `source` that names a module or a function rather than a row
+/// type (`store::employee::Employee` is a row the engine returned; `store::outbox::insert`
+/// or `use …::store::{outbox, Db}` would be the edge reaching the database itself).
+fn store_paths_beyond_row_types(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in source.match_indices("store::") {
+        let rest = &source[at..];
+        let path: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':' || *c == '{')
+            .collect();
+        let last = path.trim_end_matches(':').rsplit("::").next().unwrap_or("");
+        let names_a_row_type = last.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+        if !names_a_row_type {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_http_edge_calls_the_engine_not_the_store() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../webhooks/src");
+    let mut pending = vec![std::path::PathBuf::from(dir)];
+    let mut offences = Vec::new();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("readable") {
+                pending.push(entry.expect("an entry").path());
+            }
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("readable source");
+        for found in store_paths_beyond_row_types(&source) {
+            offences.push(format!("{}: {found}", path.display()));
+        }
+        if source.contains(".db.") || source.contains("engine.db") {
+            offences.push(format!(
+                "{}: reaches the engine's database handle",
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "the edge must call the engine: {offences:?}"
+    );
+    // The scan itself can find what it looks for.
+    assert_eq!(
+        store_paths_beyond_row_types("use x::store::{outbox, Db}; store::outbox::insert(tx)"),
+        ["store::{outbox", "store::outbox::insert"]
+    );
+    assert!(store_paths_beyond_row_types("use x::store::employee::Employee;").is_empty());
 }

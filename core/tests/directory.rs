@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use common::{Fixture, owner_of};
 use frontdesk_core::Error;
+use frontdesk_core::domain::field::{FileProblem, Invalid};
 use frontdesk_core::domain::people::{Lang, NotificationPreference, Platform, Role};
 use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::directory::{EmployeeInput, ImportSummary};
@@ -74,12 +75,18 @@ async fn other_tenant_owner(f: &Fixture) -> Actor {
     owner_of(&f.engine, &globex, "owner@globex.example").await
 }
 
-fn assert_invalid_csv(result: Result<ImportSummary, Error>, line: usize) -> String {
+/// The one problem of a rejected file, which must be at `line`.
+fn assert_invalid_csv(result: Result<ImportSummary, Error>, line: u64) -> FileProblem {
     match result {
-        Err(Error::Invalid { field, message }) => {
-            assert_eq!(field, "csv");
-            assert!(message.contains(&format!("line {line}:")), "{message}");
-            message
+        Err(Error::InvalidFile(mut problems)) => {
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            let problem = problems.remove(0);
+            assert_eq!(problem.line, line, "{problem:?}");
+            assert!(
+                problem.to_string().starts_with(&format!("line {line}: ")),
+                "{problem}"
+            );
+            problem.problem
         }
         other => panic!("expected a rejected CSV, got {other:?}"),
     }
@@ -257,11 +264,10 @@ storage_tests! {
                    alice@acme.example,Alice,Asia/Tokyo\n\
                    bob@acme.example,Bob,Mars/Olympus_Mons\n\
                    carol@acme.example,Carol Renamed,Europe/Paris\n";
-        let message = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
-        assert!(message.contains("time_zone"), "{message}");
-        assert!(
-            !message.contains("line 2") && !message.contains("line 4"),
-            "{message}"
+        let problem = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
+        assert_eq!(
+            problem,
+            FileProblem::Field { field: "time_zone".into(), reason: Invalid::NotTimeZone }
         );
 
         let page = f.engine.employees(&f.owner, None, 500, 0).await.unwrap();
@@ -286,7 +292,11 @@ storage_tests! {
             .unwrap();
         // Line 2 is fine; line 3 claims Carol's Slack id.
         let csv = "email,name,slack\nalice@acme.example,Alice,U2\nbob@acme.example,Bob,U1\n";
-        assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
+        let problem = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
+        assert!(
+            matches!(&problem, FileProblem::Field { reason: Invalid::Taken, .. }),
+            "{problem:?}"
+        );
         assert_eq!(
             f.engine
                 .employees(&f.owner, None, 500, 0)
@@ -301,8 +311,8 @@ storage_tests! {
     async fn an_import_repeating_an_email_is_rejected(t: &TestDb) {
         let f = Fixture::new(t).await;
         let csv = "email,name\nalice@acme.example,Alice\nALICE@acme.example,Alice Again\n";
-        let message = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
-        assert!(message.contains("repeats line 2"), "{message}");
+        let problem = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
+        assert_eq!(problem, FileProblem::Repeats { first_line: 2 });
         assert_eq!(
             f.engine
                 .employees(&f.owner, None, 500, 0)

@@ -11,7 +11,7 @@ use chrono::Duration;
 use common::Fixture;
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::dispatcher::MAX_ATTEMPTS;
-use frontdesk_core::port::{Mail, MailError, Mailer};
+use frontdesk_core::port::{Mail, MailError, Mailer, Ports};
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::{Db, outbox};
 use frontdesk_core::testing::TestDb;
@@ -49,12 +49,11 @@ impl Mailer for ScriptedMailer {
 
 /// The fixture's engine, but sending through `mailer`.
 fn sending_through(f: &Fixture, mailer: Arc<ScriptedMailer>) -> Engine {
-    Engine::new(
-        f.engine.db.clone(),
-        f.clock.clone(),
+    let ports = Ports {
         mailer,
-        common::settings(),
-    )
+        ..f.engine.ports.clone()
+    };
+    Engine::new(f.engine.db.clone(), ports, common::settings())
 }
 
 async fn dead_letters(db: &Db, tenant_id: i64) -> Vec<outbox::DeadLetter> {
@@ -126,7 +125,8 @@ storage_tests! {
         let second = ScriptedMailer::failing_with([]);
         let other_pool = Db::connect(t.url()).await.unwrap();
         let a = sending_through(&f, first.clone());
-        let b = Engine::new(other_pool, f.clock.clone(), second.clone(), common::settings());
+        let ports = Ports { mailer: second.clone(), ..f.engine.ports.clone() };
+        let b = Engine::new(other_pool, ports, common::settings());
         let (sent_a, sent_b) = tokio::join!(a.dispatch_due(), b.dispatch_due());
         assert_eq!(sent_a.unwrap() + sent_b.unwrap(), 10);
         let mut recipients: Vec<String> =

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
-use common::{RecordingMailer, engine_on, start};
+use common::{ManualClock, start};
 use frontdesk_core::Error;
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::scheduler::{Job, Scheduler};
-use frontdesk_core::port::ManualClock;
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::Db;
-use frontdesk_core::testing::TestDb;
+use frontdesk_core::testing::{TestDb, TestEngine};
 use tokio::sync::Notify;
 
 const EVERY_MINUTE: &str = "0 * * * * *";
@@ -63,12 +62,14 @@ async fn runs(db: &Db) -> Vec<Run> {
 
 /// Two engines, as two server instances would have: one database, separate pools, one clock.
 async fn two_instances(db: &Db, url: &str) -> (Engine, Engine, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(start()));
-    let mailer = Arc::new(RecordingMailer::default());
-    let first = engine_on(db.clone(), &clock, &mailer);
+    let TestEngine { engine, clock, .. } = TestEngine::on(db.clone());
     let second_db = Db::connect(url).await.expect("second connection pool");
-    let second = engine_on(second_db, &clock, &mailer);
-    (first, second, clock)
+    let second = Engine::new(
+        second_db,
+        engine.ports.clone(),
+        engine.settings.as_ref().clone(),
+    );
+    (engine, second, clock)
 }
 
 fn minute(n: i64) -> DateTime<Utc> {
@@ -224,7 +225,7 @@ storage_tests! {
                 let attempts = attempts.clone();
                 async move {
                     attempts.fetch_add(1, Ordering::SeqCst);
-                    Err(Error::Internal("the mail server is on fire".into()))
+                    Err(Error::internal("sending", std::io::Error::other("the mail server is on fire")))
                 }
             })
             .unwrap()

@@ -1,20 +1,16 @@
 //! The admin API over HTTP (in-process, through the whole middleware stack), on SQLite and
 //! PostgreSQL: sign-in, tenant isolation, CSRF refusal, throttling, error shapes.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use chrono::{TimeZone, Utc};
+
 use frontdesk_core::domain::people::Role;
 use frontdesk_core::engine::auth::NewAdmin;
-use frontdesk_core::engine::{Engine, PasswordHashing, Settings};
+use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::mail::FileMailer;
-use frontdesk_core::port::ManualClock;
 use frontdesk_core::storage_tests;
-use frontdesk_core::testing::TestDb;
+use frontdesk_core::testing::{TestDb, TestEngine, test_settings};
 use frontdesk_webhooks::{AppState, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -24,7 +20,6 @@ const PASSWORD: &str = "Kq7#vLp2xW";
 struct Api {
     router: Router,
     engine: Engine,
-    _mail_dir: tempfile::TempDir,
 }
 
 /// A response as a test reads it.
@@ -41,28 +36,13 @@ impl Api {
 
     /// The app as served at `public_url`.
     async fn serving_at(t: &TestDb, public_url: &str) -> Api {
-        let mail_dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
-        ));
-        let mailer =
-            Arc::new(FileMailer::new(mail_dir.path().to_owned(), "fd@example.com").unwrap());
         let settings = Settings {
-            password_hashing: PasswordHashing {
-                memory_kib: 1024,
-                iterations: 1,
-                parallelism: 1,
-            },
             public_url: public_url.into(),
-            ..Settings::default()
+            ..test_settings()
         };
-        let engine = Engine::new(t.db.clone(), clock, mailer, settings);
+        let TestEngine { engine, .. } = TestEngine::with_settings(t.db.clone(), settings);
         let router = app(AppState::new(engine.clone(), vec![]));
-        Api {
-            router,
-            engine,
-            _mail_dir: mail_dir,
-        }
+        Api { router, engine }
     }
 
     /// A tenant with an account of `role`; returns the account's session cookie.
@@ -346,7 +326,11 @@ async fn the_openapi_document_is_generated_from_the_handlers() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
-    assert!(doc["components"]["schemas"].get("EmployeeInput").is_some());
+    assert!(
+        doc["components"]["schemas"]
+            .get("EmployeeRequest")
+            .is_some()
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 pub mod access_log;
 pub mod csv_cell;
+pub mod field;
 pub mod password;
 pub mod people;
 pub mod token;

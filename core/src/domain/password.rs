@@ -32,11 +32,11 @@ impl PasswordViolation {
     /// The catalogue key of the message a person reads.
     pub fn message_key(self) -> &'static str {
         match self {
-            PasswordViolation::TooShort => "password.too_short",
-            PasswordViolation::TooLong => "password.too_long",
-            PasswordViolation::NotAscii => "password.not_ascii",
-            PasswordViolation::TooFewClasses => "password.too_few_classes",
-            PasswordViolation::Common => "password.common",
+            PasswordViolation::TooShort => "password_rule.too_short",
+            PasswordViolation::TooLong => "password_rule.too_long",
+            PasswordViolation::NotAscii => "password_rule.not_ascii",
+            PasswordViolation::TooFewClasses => "password_rule.too_few_classes",
+            PasswordViolation::Common => "password_rule.common",
         }
     }
 

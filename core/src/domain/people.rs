@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
+use crate::domain::field::Invalid;
 pub use crate::i18n::Lang;
 
 /// What an admin account may do.
@@ -53,6 +55,9 @@ pub enum NotificationPreference {
 macro_rules! named {
     ($ty:ty, $what:literal, { $($variant:path => $name:literal),+ $(,)? }) => {
         impl $ty {
+            /// Every name, in order (error messages list them).
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
             /// The stored and displayed name.
             pub fn as_str(self) -> &'static str {
                 match self { $($variant => $name),+ }
@@ -96,37 +101,36 @@ named!(NotificationPreference, "notification preference", {
     NotificationPreference::ChatAndEmail => "chat_and_email",
 });
 
-/// Checks the shape of an email address (one `@`, a dotted domain, no spaces), lower-cased.
-pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().to_lowercase();
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && email.len() <= 254
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    };
-    if valid {
-        Ok(email)
-    } else {
-        Err(format!("{raw:?} is not an email address"))
+/// The email address as stored: NFKC-normalised (so a full-width look-alike is the same
+/// address), trimmed and lower-cased, and one that mail can be sent to (lettre's own
+/// parser decides, so an address accepted here is one the mailer accepts).
+pub fn normalize_email(raw: &str) -> Result<String, Invalid> {
+    // Bounded before normalising: NFKC may expand, and nothing longer is an address.
+    if raw.len() > 4 * MAX_EMAIL_LEN {
+        return Err(Invalid::TooLong { max: MAX_EMAIL_LEN });
+    }
+    let email: String = raw.trim().nfkc().collect::<String>().to_lowercase();
+    if email.chars().count() > MAX_EMAIL_LEN {
+        return Err(Invalid::TooLong { max: MAX_EMAIL_LEN });
+    }
+    match email.parse::<lettre::Address>() {
+        Ok(_) => Ok(email),
+        Err(_) => Err(Invalid::NotEmail),
     }
 }
 
+/// The longest email address (RFC 5321's path limit less the angle brackets).
+pub const MAX_EMAIL_LEN: usize = 254;
+
 /// Checks that `zone` is an IANA time zone name such as `Asia/Tokyo`.
-pub fn validate_time_zone(zone: &str) -> Result<(), String> {
+pub fn validate_time_zone(zone: &str) -> Result<(), Invalid> {
     zone.parse::<chrono_tz::Tz>()
         .map(|_| ())
-        .map_err(|_| format!("{zone:?} is not an IANA time zone (e.g. Asia/Tokyo)"))
+        .map_err(|_| Invalid::NotTimeZone)
 }
 
 /// Checks that a kana reading holds only kana (and spaces / long-vowel marks).
-pub fn validate_kana(reading: &str) -> Result<(), String> {
+pub fn validate_kana(reading: &str) -> Result<(), Invalid> {
     let is_kana = |c: char| {
         matches!(c, '\u{3040}'..='\u{309F}' | '\u{30A0}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}')
             || c == ' '
@@ -135,9 +139,7 @@ pub fn validate_kana(reading: &str) -> Result<(), String> {
     if reading.chars().all(is_kana) {
         Ok(())
     } else {
-        Err(format!(
-            "{reading:?} must be written in kana (e.g. さとう ありす)"
-        ))
+        Err(Invalid::NotKana)
     }
 }
 
@@ -199,11 +201,20 @@ mod tests {
             "alice@",
             "@demo.example",
             "a b@x.jp",
-            "a@b",
+            "a@@x.jp",
             "a@.jp",
         ] {
-            assert!(normalize_email(bad).is_err(), "{bad}");
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(
+            normalize_email("ＡＬＩＣＥ＠ｄｅｍｏ．ｅｘａｍｐｌｅ").unwrap(),
+            "alice@demo.example",
+            "a full-width look-alike is the same address"
+        );
+        assert_eq!(
+            normalize_email(&format!("{}@x.jp", "a".repeat(300))),
+            Err(Invalid::TooLong { max: MAX_EMAIL_LEN })
+        );
     }
 
     #[test]

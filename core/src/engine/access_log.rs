@@ -67,7 +67,7 @@ impl Engine {
     /// Records `action` by `actor` in its own transaction (for events with no other change).
     pub async fn log(&self, tenant_id: i64, event: Event<'_>) -> Result<()> {
         let mut tx = self.db.write().await?;
-        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
+        record(&mut tx, tenant_id, self.ports.clock.now_ms(), event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -139,10 +139,7 @@ impl Engine {
         );
         drop(tx);
         self.log(tenant_id, event).await?;
-        let bytes = out
-            .into_inner()
-            .map_err(|err| crate::Error::Internal(err.to_string()))?;
-        String::from_utf8(bytes).map_err(|err| crate::Error::Internal(err.to_string()))
+        finish_csv(out)
     }
 
     /// Verifies every tenant's chain from its retention anchor, naming the first broken entry.
@@ -188,7 +185,7 @@ impl Engine {
     /// Removes entries older than the retention period from every tenant's log.
     pub async fn purge_access_log(&self) -> Result<u64> {
         let retention = Duration::days(self.settings.access_log_retention_days.max(365));
-        let cutoff = (self.clock.now() - retention).timestamp_millis();
+        let cutoff = (self.ports.clock.now() - retention).timestamp_millis();
         let tenants = {
             let mut tx = self.db.read().await?;
             tenant::list_tenants(&mut tx).await?
@@ -209,5 +206,13 @@ pub(crate) fn write_row<'a>(
     cells: impl IntoIterator<Item = &'a str>,
 ) -> Result<()> {
     out.write_record(cells.into_iter().map(neutralize))
-        .map_err(|err| crate::Error::Internal(err.to_string()))
+        .map_err(|err| crate::Error::internal("writing a CSV row", err))
+}
+
+/// The text of a CSV written with [`write_row`].
+pub(crate) fn finish_csv(out: csv::Writer<Vec<u8>>) -> Result<String> {
+    let bytes = out
+        .into_inner()
+        .map_err(|err| crate::Error::internal("finishing a CSV", err.into_error()))?;
+    String::from_utf8(bytes).map_err(|err| crate::Error::internal("finishing a CSV", err))
 }

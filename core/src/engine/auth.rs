@@ -11,38 +11,33 @@ use serde_json::json;
 
 use super::access_log::{Event, record};
 use super::{Actor, Engine, PasswordHashing};
+use crate::domain::field::Invalid;
 use crate::domain::password;
 use crate::domain::people::{Lang, Role, normalize_email};
 use crate::domain::token;
+use crate::engine::outbox::OutboxMessage;
 use crate::engine::tenant::validate_slug;
 use crate::i18n;
 use crate::port::Mail;
 use crate::store::account::{self, Account, NewAccount};
 use crate::store::tenant::Tenant;
-use crate::store::{Tx, outbox, tenant};
+use crate::store::{Tx, tenant};
 use crate::{Error, Result};
 
 /// An admin account to create.
-#[derive(Clone, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone)]
 pub struct NewAdmin {
     pub email: String,
     pub password: String,
-    #[schema(value_type = String, example = "admin")]
     pub role: Role,
     /// May download personal data as CSV.
-    #[serde(default)]
     pub can_export: bool,
-    #[serde(default)]
-    #[schema(value_type = String, example = "ja")]
     pub language: Lang,
 }
 
 /// A change of what an account may do.
-#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy)]
 pub struct AccessChange {
-    #[schema(value_type = String, example = "admin")]
     pub role: Role,
     /// May download personal data as CSV.
     pub can_export: bool,
@@ -78,7 +73,7 @@ impl std::fmt::Debug for SignIn {
 
 fn argon2(cost: PasswordHashing) -> Result<Argon2<'static>> {
     let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-        .map_err(|err| Error::Internal(format!("argon2 parameters: {err}")))?;
+        .map_err(|err| Error::internal("setting the argon2 parameters", err))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -136,10 +131,10 @@ impl Engine {
             argon2(cost)?
                 .hash_password(password.as_bytes())
                 .map(|hash| hash.to_string())
-                .map_err(|err| Error::Internal(format!("argon2: {err}")))
+                .map_err(|err| Error::internal("hashing a password", err))
         })
         .await
-        .map_err(|err| Error::Internal(err.to_string()))?
+        .map_err(|err| Error::internal("joining the hashing thread", err))?
     }
 
     /// Whether `password` matches `phc` (off the async threads).
@@ -155,7 +150,7 @@ impl Engine {
                 .is_ok())
         })
         .await
-        .map_err(|err| Error::Internal(err.to_string()))?
+        .map_err(|err| Error::internal("joining the verifying thread", err))?
     }
 
     /// Makes the decoy hash now, so even the first sign-in to an unknown account costs what
@@ -189,7 +184,7 @@ impl Engine {
         if password.len() > password::MAX_LEN || validate_slug(tenant_slug).is_err() {
             return Err(Error::BadCredentials);
         }
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let (account_key, ip_key) = throttle_keys(tenant_slug, &email, ip);
         let (tenant, found) = {
             let mut tx = self.db.read().await?;
@@ -347,10 +342,12 @@ impl Engine {
     /// The account signed in with this session token, if the session is valid.
     pub async fn session(&self, session_token: &str) -> Result<Option<Account>> {
         let mut tx = self.db.read().await?;
-        Ok(
-            account::find_session(&mut tx, &token::hash(session_token), self.clock.now_ms())
-                .await?,
+        Ok(account::find_session(
+            &mut tx,
+            &token::hash(session_token),
+            self.ports.clock.now_ms(),
         )
+        .await?)
     }
 
     /// Ends the session of this token.
@@ -363,7 +360,13 @@ impl Engine {
             format!("account:{}", actor.account.id),
             json!({}),
         );
-        record(&mut tx, actor.account.tenant_id, self.clock.now_ms(), event).await?;
+        record(
+            &mut tx,
+            actor.account.tenant_id,
+            self.ports.clock.now_ms(),
+            event,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -396,9 +399,9 @@ impl Engine {
         slug: &str,
         new: &NewAdmin,
     ) -> Result<(Tenant, Account)> {
-        validate_slug(slug).map_err(|m| Error::invalid("tenant", m))?;
+        validate_slug(slug).map_err(|reason| Error::invalid("tenant", reason))?;
         let (email, hash) = self.checked_credentials(new).await?;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let tenant = match tenant::find_tenant_by_slug(&mut tx, slug).await? {
             Some(existing) => existing,
@@ -424,7 +427,8 @@ impl Engine {
 
     /// The normalised email and the password's hash, or what is wrong with them.
     async fn checked_credentials(&self, new: &NewAdmin) -> Result<(String, String)> {
-        let email = normalize_email(&new.email).map_err(|m| Error::invalid("email", m))?;
+        let email =
+            normalize_email(&new.email).map_err(|reason| Error::invalid("email", reason))?;
         let hash = self.hash_password(&new.password).await?;
         Ok((email, hash))
     }
@@ -438,7 +442,7 @@ impl Engine {
         email: &str,
         hash: &str,
     ) -> Result<Account> {
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let row = NewAccount {
             email,
             role: new.role,
@@ -512,7 +516,7 @@ impl Engine {
                 "can_export": [before.can_export, change.can_export],
             }),
         );
-        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
+        record(&mut tx, tenant_id, self.ports.clock.now_ms(), event).await?;
         let after = account::find(&mut tx, tenant_id, id)
             .await?
             .ok_or(Error::NotFound("account"))?;
@@ -543,7 +547,7 @@ impl Engine {
             format!("account:{id}"),
             json!({ "email": before.email }),
         );
-        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
+        record(&mut tx, tenant_id, self.ports.clock.now_ms(), event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -560,12 +564,12 @@ impl Engine {
         if !self.password_matches(current, stored.password_hash).await? {
             return Err(Error::invalid(
                 "current_password",
-                "the current password is wrong",
+                Invalid::WrongCurrentPassword,
             ));
         }
         let hash = self.hash_password(new).await?;
         let mut tx = self.db.write().await?;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         replace_password(
             &mut tx,
             actor.account.tenant_id,
@@ -593,8 +597,12 @@ impl Engine {
         email: &str,
         ip: &str,
     ) -> Result<()> {
-        let email = email.trim().to_lowercase();
-        let now = self.clock.now_ms();
+        // Normalised as at sign-in, so the address that signs in is the one that resets;
+        // malformed input names no account.
+        let Ok(email) = normalize_email(email) else {
+            return Ok(());
+        };
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let Some(tenant) = tenant::find_tenant_by_slug(&mut tx, tenant_slug).await? else {
             return Ok(());
@@ -626,9 +634,8 @@ impl Engine {
                 &[("url", &url), ("minutes", &minutes)],
             ),
         };
-        let payload =
-            serde_json::to_string(&mail).map_err(|err| Error::Internal(err.to_string()))?;
-        outbox::insert(&mut tx, tenant.id, "mail", &payload, now).await?;
+        self.queue(&mut tx, tenant.id, &OutboxMessage::Mail(mail))
+            .await?;
         let event = Event {
             actor: &account.email,
             ip,
@@ -651,7 +658,7 @@ impl Engine {
         ip: &str,
     ) -> Result<()> {
         let hash = self.hash_password(new_password).await?;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let Some((tenant_id, account_id)) =
             account::consume_reset(&mut tx, &token::hash(reset_token), now).await?

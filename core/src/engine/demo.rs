@@ -100,7 +100,7 @@ impl Engine {
         let tenant = self
             .ensure_tenant(TENANT, "Demo Inc. / デモ株式会社")
             .await?;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         if tenant::find_location_by_slug(&mut tx, tenant.id, "hq")
             .await?

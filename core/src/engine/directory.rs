@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::access_log::{Event, record, write_row};
+use super::access_log::{Event, finish_csv, record, write_row};
 use super::{Actor, Engine, MAX_PAGE};
 use crate::domain::csv_cell::restore;
+use crate::domain::field::{FileProblem, Invalid, LineProblem, TextLimit, checked_text};
 use crate::domain::people::{
     Lang, NotificationPreference, Platform, Role, normalize_email, validate_kana,
     validate_time_zone,
@@ -32,14 +32,14 @@ pub const CSV_HEADER: [&str; 11] = [
 ];
 
 /// What an import changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportSummary {
     pub created: usize,
     pub updated: usize,
 }
 
 /// One page of the directory.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct EmployeePage {
     pub employees: Vec<Employee>,
     /// How many employees match in all.
@@ -47,63 +47,51 @@ pub struct EmployeePage {
 }
 
 /// An employee profile as submitted, before it is checked.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct EmployeeInput {
     pub email: String,
     pub name: String,
-    #[serde(default)]
     pub name_kana: String,
-    #[serde(default)]
     pub department: String,
-    #[serde(default = "default_time_zone")]
     pub time_zone: String,
-    #[serde(default)]
-    #[schema(value_type = String, example = "ja")]
     pub language: Lang,
-    #[serde(default = "default_notification")]
-    #[schema(value_type = String, example = "chat")]
     pub notification: NotificationPreference,
-    #[serde(default)]
-    #[schema(value_type = BTreeMap<String, String>)]
     pub chat_identities: BTreeMap<Platform, String>,
 }
 
-fn default_time_zone() -> String {
+/// The time zone of an employee when none is given.
+pub fn default_time_zone() -> String {
     "Asia/Tokyo".into()
 }
 
-fn default_notification() -> NotificationPreference {
+/// How an employee hears about visitors when nothing is said.
+pub fn default_notification() -> NotificationPreference {
     NotificationPreference::Chat
 }
+
+/// An employee's name as written: one line, at most 200 characters.
+pub const EMPLOYEE_NAME: TextLimit = TextLimit::name(200);
+/// A kana reading or a department: one line, at most 200 characters, may be empty.
+pub const EMPLOYEE_DETAIL: TextLimit = TextLimit::optional(200);
+/// A chat platform's user id: one line, at most 200 characters.
+pub const CHAT_ID: TextLimit = TextLimit::name(200);
 
 impl EmployeeInput {
     /// The checked, normalised profile, or the first field that is wrong.
     pub fn validate(self) -> Result<EmployeeProfile> {
-        let email = normalize_email(&self.email).map_err(|m| Error::invalid("email", m))?;
-        let name = self.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::invalid("name", "must be 1 to 200 characters"));
-        }
-        let name_kana = self.name_kana.trim().to_owned();
-        validate_kana(&name_kana).map_err(|m| Error::invalid("name_kana", m))?;
-        validate_time_zone(&self.time_zone).map_err(|m| Error::invalid("time_zone", m))?;
-        let department = self.department.trim().to_owned();
-        if department.chars().count() > 200 {
-            return Err(Error::invalid(
-                "department",
-                "must be at most 200 characters",
-            ));
-        }
+        let field = |name: &'static str| move |reason| Error::invalid(name, reason);
+        let email = normalize_email(&self.email).map_err(field("email"))?;
+        let name = checked_text(&self.name, EMPLOYEE_NAME).map_err(field("name"))?;
+        let name_kana =
+            checked_text(&self.name_kana, EMPLOYEE_DETAIL).map_err(field("name_kana"))?;
+        validate_kana(&name_kana).map_err(field("name_kana"))?;
+        validate_time_zone(&self.time_zone).map_err(field("time_zone"))?;
+        let department =
+            checked_text(&self.department, EMPLOYEE_DETAIL).map_err(field("department"))?;
         let mut chat_identities = BTreeMap::new();
         for (platform, id) in self.chat_identities {
-            let id = id.trim().to_owned();
-            if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
-                return Err(Error::invalid(
-                    format!("chat_identities.{platform}"),
-                    "must be a platform user id",
-                ));
-            }
+            let id = checked_text(&id, CHAT_ID)
+                .map_err(|reason| Error::invalid(format!("chat_identities.{platform}"), reason))?;
             chat_identities.insert(platform, id);
         }
         Ok(EmployeeProfile {
@@ -134,7 +122,7 @@ impl Engine {
         actor.require(Role::Admin)?;
         let profile = input.validate()?;
         let tenant_id = actor.account.tenant_id;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let id = employee::insert(&mut tx, tenant_id, &profile, now)
             .await
@@ -160,7 +148,7 @@ impl Engine {
         actor.require(Role::Admin)?;
         let profile = input.validate()?;
         let tenant_id = actor.account.tenant_id;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let before = employee::find(&mut tx, tenant_id, id)
             .await?
@@ -184,7 +172,7 @@ impl Engine {
     pub async fn delete_employee(&self, actor: &Actor, id: i64) -> Result<()> {
         actor.require(Role::Admin)?;
         let tenant_id = actor.account.tenant_id;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let before = employee::find(&mut tx, tenant_id, id)
             .await?
@@ -267,10 +255,7 @@ impl Engine {
         );
         drop(tx);
         self.log(tenant_id, event).await?;
-        let bytes = out
-            .into_inner()
-            .map_err(|err| Error::Internal(err.to_string()))?;
-        String::from_utf8(bytes).map_err(|err| Error::Internal(err.to_string()))
+        finish_csv(out)
     }
 
     /// Creates or updates (by email) the employees of a CSV in the export's format (admins).
@@ -279,7 +264,7 @@ impl Engine {
         actor.require(Role::Admin)?;
         let rows = parse_csv(csv_text)?;
         let tenant_id = actor.account.tenant_id;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let (mut created, mut updated) = (Vec::new(), Vec::new());
         for row in &rows {
@@ -287,7 +272,7 @@ impl Engine {
             let existing = employee::find_by_email(&mut tx, tenant_id, &email).await?;
             let profile = row
                 .over(existing.as_ref().map(|e| &e.profile))
-                .map_err(|err| Error::invalid("csv", format!("line {line}: {err}")))?;
+                .map_err(|err| at_line(line, err))?;
             let written = match &existing {
                 Some(e) => employee::update(&mut tx, tenant_id, e.id, &profile, now)
                     .await
@@ -297,10 +282,13 @@ impl Engine {
                     .map(|_| created.push(email)),
             };
             written.map_err(|err| match err {
-                StoreError::Duplicate => Error::invalid(
-                    "csv",
-                    format!("line {line}: a chat id is already used by another employee"),
-                ),
+                StoreError::Duplicate => Error::InvalidFile(vec![LineProblem {
+                    line,
+                    problem: FileProblem::Field {
+                        field: "chat id".into(),
+                        reason: Invalid::Taken,
+                    },
+                }]),
                 other => other.into(),
             })?;
         }
@@ -351,7 +339,7 @@ fn changed_fields(before: &EmployeeProfile, after: &EmployeeProfile) -> Vec<&'st
 #[derive(Debug)]
 struct CsvRow {
     /// The line a spreadsheet shows.
-    line: usize,
+    line: u64,
     /// The row's email, normalised: the key that decides between create and update.
     email: String,
     cells: BTreeMap<&'static str, String>,
@@ -372,13 +360,25 @@ impl CsvRow {
         let text_or_stored =
             |name: &str, stored: Option<&str>| cell(name).or(stored).unwrap_or("").to_owned();
         let language = match kept("language", base.map(|b| b.language.as_str())) {
-            Some(value) => value.parse().map_err(|m| Error::invalid("language", m))?,
+            Some(value) => value.parse().map_err(|_| {
+                Error::invalid(
+                    "language",
+                    Invalid::NotOneOf {
+                        allowed: &["ja", "en"],
+                    },
+                )
+            })?,
             None => Lang::default(),
         };
         let notification = match kept("notification", base.map(|b| b.notification.as_str())) {
-            Some(value) => value
-                .parse()
-                .map_err(|m| Error::invalid("notification", m))?,
+            Some(value) => value.parse().map_err(|_| {
+                Error::invalid(
+                    "notification",
+                    Invalid::NotOneOf {
+                        allowed: NotificationPreference::NAMES,
+                    },
+                )
+            })?,
             None => default_notification(),
         };
         let mut chat_identities = base.map(|b| b.chat_identities.clone()).unwrap_or_default();
@@ -415,18 +415,23 @@ fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
         .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     let header: Vec<String> = reader
         .headers()
-        .map_err(|err| Error::invalid("csv", format!("cannot read the header: {err}")))?
+        .map_err(|_| {
+            Error::InvalidFile(vec![LineProblem {
+                line: 1,
+                problem: FileProblem::Unreadable,
+            }])
+        })?
         .iter()
         .map(str::to_owned)
         .collect();
     if let Some(unknown) = header.iter().find(|h| !CSV_HEADER.contains(&h.as_str())) {
-        return Err(Error::invalid(
-            "csv",
-            format!(
-                "unknown column {unknown:?} (expected: {})",
-                CSV_HEADER.join(", ")
-            ),
-        ));
+        return Err(Error::InvalidFile(vec![LineProblem {
+            line: 1,
+            problem: FileProblem::UnknownColumn {
+                column: unknown.clone(),
+                expected: &CSV_HEADER,
+            },
+        }]));
     }
     // Each known column's position in this file, in the catalogue's own static names.
     let columns: Vec<(&'static str, usize)> = CSV_HEADER
@@ -435,20 +440,23 @@ fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
         .collect();
     for required in ["email", "name"] {
         if !columns.iter().any(|(name, _)| *name == required) {
-            return Err(Error::invalid(
-                "csv",
-                format!("the header has no {required:?} column"),
-            ));
+            return Err(Error::InvalidFile(vec![LineProblem {
+                line: 1,
+                problem: FileProblem::MissingColumn(required),
+            }]));
         }
     }
     let mut problems = Vec::new();
     let mut rows: Vec<CsvRow> = Vec::new();
     for (index, record) in reader.records().enumerate() {
-        let line = index + 2;
+        let line = index as u64 + 2;
         let record = match record {
             Ok(record) => record,
-            Err(err) => {
-                problems.push(format!("line {line}: {err}"));
+            Err(_) => {
+                problems.push(LineProblem {
+                    line,
+                    problem: FileProblem::Unreadable,
+                });
                 continue;
             }
         };
@@ -466,21 +474,37 @@ fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
         match row.over(None) {
             Ok(profile) => {
                 if let Some(first) = rows.iter().find(|r| r.email == profile.email) {
-                    problems.push(format!(
-                        "line {line}: email {} repeats line {}",
-                        profile.email, first.line
-                    ));
+                    problems.push(LineProblem {
+                        line,
+                        problem: FileProblem::Repeats {
+                            first_line: first.line,
+                        },
+                    });
                 } else {
                     row.email = profile.email;
                     rows.push(row);
                 }
             }
-            Err(err) => problems.push(format!("line {line}: {err}")),
+            Err(err) => match at_line(line, err) {
+                Error::InvalidFile(mut found) => problems.append(&mut found),
+                other => return Err(other),
+            },
         }
     }
     if problems.is_empty() {
         Ok(rows)
     } else {
-        Err(Error::invalid("csv", problems.join("; ")))
+        Err(Error::InvalidFile(problems))
+    }
+}
+
+/// A row's field error as a problem of the file at `line`; other errors pass through.
+fn at_line(line: u64, err: Error) -> Error {
+    match err {
+        Error::Invalid { field, reason } => Error::InvalidFile(vec![LineProblem {
+            line,
+            problem: FileProblem::Field { field, reason },
+        }]),
+        other => other,
     }
 }

@@ -7,28 +7,16 @@ use chrono::Duration;
 use rand::Rng;
 
 use super::Engine;
+use super::outbox::OutboxMessage;
 use crate::Result;
-use crate::port::{Mail, MailError};
+use crate::port::MailError;
 use crate::store::outbox::{self, Pending};
-
-/// What admins may see of a message given up: recipient and subject, not the body (a reset
-/// mail's body is a live secret).
-fn without_body(payload: &str) -> String {
-    match serde_json::from_str::<Mail>(payload) {
-        Ok(mail) => serde_json::to_string(&Mail {
-            body: String::new(),
-            ..mail
-        })
-        .unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
 
 /// Attempts before a temporarily failing message is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
 
-/// How long a dispatcher may hold a message before another may try it: well above the SMTP
-/// timeout ([`crate::mail::SMTP_TIMEOUT`]) times the commands of one send.
+/// How long a dispatcher may hold a message before another may try it: well above a mail
+/// server's timeout (20 s) times the commands of one send.
 const LEASE: Duration = Duration::minutes(5);
 
 /// The wait before attempt `attempts + 1`: exponential from 2 s, capped at 30 min, with
@@ -44,7 +32,7 @@ impl Engine {
     pub async fn dispatch_due(&self) -> Result<usize> {
         let mut handled = 0;
         loop {
-            let now = self.clock.now();
+            let now = self.ports.clock.now();
             let leased = {
                 let mut tx = self.db.write().await?;
                 let leased = outbox::lease_next(
@@ -65,14 +53,17 @@ impl Engine {
     }
 
     async fn deliver(&self, message: Pending) -> Result<()> {
-        let outcome = match message.channel.as_str() {
-            "mail" => match serde_json::from_str::<Mail>(&message.payload) {
-                Ok(mail) => self.mailer.send(&mail).await,
-                Err(err) => Err(MailError::Permanent(format!("unreadable payload: {err}"))),
-            },
-            other => Err(MailError::Permanent(format!("unknown channel {other}"))),
+        let decoded = OutboxMessage::decode(&message.payload);
+        let outcome = match &decoded {
+            Ok(OutboxMessage::Mail(mail)) => self.ports.mailer.send(mail).await,
+            Err(err) => Err(MailError::Permanent(err.to_string())),
         };
-        let now = self.clock.now();
+        // What stays of a message given up: who it was for and what about, never a secret.
+        let kept = match &decoded {
+            Ok(decoded) => decoded.without_secrets().encode()?,
+            Err(_) => String::new(),
+        };
+        let now = self.ports.clock.now();
         let mut tx = self.db.write().await?;
         let recorded = match outcome {
             Ok(()) => outbox::mark_sent(&mut tx, &message, now.timestamp_millis()).await?,
@@ -83,13 +74,7 @@ impl Engine {
             }
             Err(err) => {
                 tracing::error!(id = message.id, error = %err, "message dead-lettered");
-                outbox::mark_dead(
-                    &mut tx,
-                    &message,
-                    &err.to_string(),
-                    &without_body(&message.payload),
-                )
-                .await?
+                outbox::mark_dead(&mut tx, &message, &err.to_string(), &kept).await?
             }
         };
         if !recorded {
@@ -108,15 +93,16 @@ impl Engine {
         tokio::pin!(shutdown);
         loop {
             if let Err(err) = self.dispatch_due().await {
-                tracing::error!(error = %err, "outbox dispatch failed");
+                tracing::error!(error = %crate::error::with_causes(&err), "outbox dispatch failed");
             }
-            let wait = match self.next_due().await {
-                Ok(Some(due)) => {
-                    std::time::Duration::from_millis((due - self.clock.now_ms()).max(0) as u64)
+            let wait =
+                match self.next_due().await {
+                    Ok(Some(due)) => std::time::Duration::from_millis(
+                        (due - self.ports.clock.now_ms()).max(0) as u64,
+                    ),
+                    _ => std::time::Duration::from_secs(10),
                 }
-                _ => std::time::Duration::from_secs(10),
-            }
-            .min(std::time::Duration::from_secs(10));
+                .min(std::time::Duration::from_secs(10));
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = self.outbox_queued.notified() => {}
@@ -133,7 +119,7 @@ impl Engine {
 
 /// A message that will not be sent, as admins see it (the body stays private: a reset mail
 /// carries a secret link).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Undeliverable {
     pub id: i64,
     pub channel: String,
@@ -151,7 +137,7 @@ pub const SENT_RETENTION: Duration = Duration::days(30);
 impl Engine {
     /// Hourly clean-up: expired sessions, stale sign-in failure counts, old sent messages.
     pub async fn housekeeping(&self) -> Result<()> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let window_start = now - self.settings.throttle.window;
         let mut tx = self.db.write().await?;
         let sessions =
@@ -176,12 +162,13 @@ impl Engine {
         Ok(dead
             .into_iter()
             .map(|letter| {
-                let mail = serde_json::from_str::<Mail>(&letter.payload).ok();
+                let kept = OutboxMessage::decode(&letter.payload).ok();
+                let (to, subject) = kept.as_ref().map(|m| m.summary()).unwrap_or_default();
                 Undeliverable {
                     id: letter.id,
+                    to: to.to_owned(),
+                    subject: subject.to_owned(),
                     channel: letter.channel,
-                    to: mail.as_ref().map(|m| m.to.clone()).unwrap_or_default(),
-                    subject: mail.map(|m| m.subject).unwrap_or_default(),
                     attempts: letter.attempts,
                     reason: letter.last_error.unwrap_or_default(),
                 }

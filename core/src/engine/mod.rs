@@ -9,6 +9,7 @@ pub mod auth;
 pub mod demo;
 pub mod directory;
 pub mod dispatcher;
+pub mod outbox;
 pub mod scheduler;
 pub mod tenant;
 
@@ -18,7 +19,7 @@ use chrono::Duration;
 use tokio::sync::Notify;
 
 use crate::domain::people::Role;
-use crate::port::{Clock, Mailer};
+use crate::port::Ports;
 use crate::store::Db;
 use crate::store::account::Account;
 use crate::{Error, Result};
@@ -101,8 +102,8 @@ impl Default for Settings {
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub db: Db,
-    pub clock: Arc<dyn Clock>,
-    pub mailer: Arc<dyn Mailer>,
+    /// The outside world: clock, mailer, …
+    pub ports: Ports,
     pub settings: Arc<Settings>,
     /// Wakes the outbox dispatcher when a message was queued by this instance.
     pub outbox_queued: Arc<Notify>,
@@ -112,20 +113,21 @@ pub struct Engine {
 
 impl Engine {
     /// An engine over `db` with these ports and settings.
-    pub fn new(
-        db: Db,
-        clock: Arc<dyn Clock>,
-        mailer: Arc<dyn Mailer>,
-        settings: Settings,
-    ) -> Engine {
+    pub fn new(db: Db, ports: Ports, settings: Settings) -> Engine {
         Engine {
             db,
-            clock,
-            mailer,
+            ports,
             settings: Arc::new(settings),
             outbox_queued: Arc::new(Notify::new()),
             decoy_hash: Arc::default(),
         }
+    }
+}
+
+impl Engine {
+    /// Whether this instance can serve: the database answers.
+    pub async fn check_ready(&self) -> Result<()> {
+        Ok(self.db.ping().await?)
     }
 }
 

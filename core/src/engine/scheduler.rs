@@ -48,7 +48,8 @@ impl Job {
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
         let schedule = cron::Schedule::from_str(cron)
-            .map_err(|err| Error::invalid("schedule", format!("{name}: {cron:?}: {err}")))?;
+            // The schedules are constants of this build, so a bad one is a defect.
+            .map_err(|err| Error::internal("parsing a job's schedule", err))?;
         Ok(Job {
             name,
             schedule,
@@ -113,7 +114,7 @@ impl Scheduler {
     /// Claims and runs every fire due at `now`, and takes over abandoned runs.
     /// Returns how many runs this instance performed.
     pub async fn tick(&self) -> Result<usize> {
-        let now = self.engine.clock.now();
+        let now = self.engine.ports.clock.now();
         let mut ran = 0;
         for job in &self.jobs {
             let fire = self.due_fire(job, now).await?;
@@ -222,7 +223,7 @@ impl Scheduler {
             tokio::select! {
                 outcome = &mut work => break outcome,
                 _ = tokio::time::sleep(renew_every) => {
-                    let lease_until = (self.engine.clock.now() + self.lease).timestamp_millis();
+                    let lease_until = (self.engine.ports.clock.now() + self.lease).timestamp_millis();
                     let mut tx = self.engine.db.write().await?;
                     let still_ours = job::renew(&mut tx, job.name, fire_at, &self.owner, lease_until).await?;
                     tx.commit().await?;
@@ -233,7 +234,10 @@ impl Scheduler {
                 }
             }
         };
-        let error = outcome.as_ref().err().map(ToString::to_string);
+        let error = outcome
+            .as_ref()
+            .err()
+            .map(|err| crate::error::with_causes(err));
         if let Some(error) = &error {
             tracing::error!(job = job.name, fire_at, %error, "job failed");
         }
@@ -243,7 +247,7 @@ impl Scheduler {
             job.name,
             fire_at,
             &self.owner,
-            self.engine.clock.now_ms(),
+            self.engine.ports.clock.now_ms(),
             error.as_deref(),
         )
         .await?;
@@ -272,9 +276,9 @@ impl Scheduler {
         tokio::pin!(shutdown);
         loop {
             if let Err(err) = self.tick().await {
-                tracing::error!(error = %err, "scheduler tick failed");
+                tracing::error!(error = %crate::error::with_causes(&err), "scheduler tick failed");
             }
-            let now = self.engine.clock.now();
+            let now = self.engine.ports.clock.now();
             let wait = self
                 .next_fire(now)
                 .map(|next| (next - now).to_std().unwrap_or_default())

@@ -1,18 +1,17 @@
 //! Tenants and locations.
 
-use serde::Deserialize;
 use serde_json::json;
 
 use super::access_log::{Event, record};
 use super::{Actor, Engine};
+use crate::domain::field::{Invalid, TextLimit, checked_text};
 use crate::domain::people::{Role, validate_time_zone};
 use crate::store::StoreError;
 use crate::store::tenant::{self, Location, Tenant};
 use crate::{Error, Result};
 
 /// A location as submitted.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct LocationInput {
     /// Lower-case letters, digits and `-`; used in kiosk URLs (`/kiosk/{slug}`).
     pub slug: String,
@@ -21,29 +20,25 @@ pub struct LocationInput {
 }
 
 /// A change of a location's name or time zone.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct LocationChange {
     pub name: String,
     pub time_zone: String,
 }
 
 /// Checks a URL slug: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
-pub fn validate_slug(slug: &str) -> Result<(), String> {
+pub fn validate_slug(slug: &str) -> Result<(), Invalid> {
     let ok = (1..=63).contains(&slug.len())
         && slug
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{slug:?} must be 1–63 lower-case letters, digits or '-'"
-        ))
-    }
+    if ok { Ok(()) } else { Err(Invalid::NotSlug) }
 }
+
+/// A location's name: one line, at most 200 characters.
+pub const LOCATION_NAME: TextLimit = TextLimit::name(200);
 
 impl Engine {
     /// The tenant with this slug.
@@ -54,11 +49,11 @@ impl Engine {
 
     /// The tenant with this slug, created if it does not exist yet.
     pub async fn ensure_tenant(&self, slug: &str, name: &str) -> Result<Tenant> {
-        validate_slug(slug).map_err(|m| Error::invalid("tenant", m))?;
+        validate_slug(slug).map_err(|reason| Error::invalid("tenant", reason))?;
         let mut tx = self.db.write().await?;
         let tenant = match tenant::find_tenant_by_slug(&mut tx, slug).await? {
             Some(existing) => existing,
-            None => tenant::insert_tenant(&mut tx, slug, name, self.clock.now_ms()).await?,
+            None => tenant::insert_tenant(&mut tx, slug, name, self.ports.clock.now_ms()).await?,
         };
         tx.commit().await?;
         Ok(tenant)
@@ -67,14 +62,14 @@ impl Engine {
     /// Adds a location (admins).
     pub async fn create_location(&self, actor: &Actor, input: LocationInput) -> Result<Location> {
         actor.require(Role::Admin)?;
-        validate_slug(&input.slug).map_err(|m| Error::invalid("slug", m))?;
-        validate_time_zone(&input.time_zone).map_err(|m| Error::invalid("time_zone", m))?;
-        let name = input.name.trim();
-        if name.is_empty() {
-            return Err(Error::invalid("name", "must not be empty"));
-        }
+        validate_slug(&input.slug).map_err(|reason| Error::invalid("slug", reason))?;
+        validate_time_zone(&input.time_zone)
+            .map_err(|reason| Error::invalid("time_zone", reason))?;
+        let name = checked_text(&input.name, LOCATION_NAME)
+            .map_err(|reason| Error::invalid("name", reason))?;
+        let name = name.as_str();
         let tenant_id = actor.account.tenant_id;
-        let now = self.clock.now_ms();
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let location =
             tenant::insert_location(&mut tx, tenant_id, &input.slug, name, &input.time_zone, now)
@@ -105,11 +100,11 @@ impl Engine {
         change: LocationChange,
     ) -> Result<Location> {
         actor.require(Role::Admin)?;
-        validate_time_zone(&change.time_zone).map_err(|m| Error::invalid("time_zone", m))?;
-        let name = change.name.trim();
-        if name.is_empty() {
-            return Err(Error::invalid("name", "must not be empty"));
-        }
+        validate_time_zone(&change.time_zone)
+            .map_err(|reason| Error::invalid("time_zone", reason))?;
+        let name = checked_text(&change.name, LOCATION_NAME)
+            .map_err(|reason| Error::invalid("name", reason))?;
+        let name = name.as_str();
         let tenant_id = actor.account.tenant_id;
         let mut tx = self.db.write().await?;
         let location = tenant::update_location(&mut tx, tenant_id, slug, name, &change.time_zone)
@@ -121,7 +116,7 @@ impl Engine {
             format!("location:{}", location.id),
             json!({ "slug": slug, "name": name, "time_zone": change.time_zone }),
         );
-        record(&mut tx, tenant_id, self.clock.now_ms(), event).await?;
+        record(&mut tx, tenant_id, self.ports.clock.now_ms(), event).await?;
         tx.commit().await?;
         Ok(location)
     }

@@ -1,8 +1,6 @@
 //! Time, behind a port so tests control it.
 
-use std::sync::Mutex;
-
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 /// The source of "now" for everything the engine decides.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -22,28 +20,5 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
-    }
-}
-
-/// A clock that moves only when told to (tests).
-#[derive(Debug)]
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    /// A clock stopped at `start`.
-    pub fn new(start: DateTime<Utc>) -> Self {
-        ManualClock(Mutex::new(start))
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().expect("clock lock poisoned");
-        *now += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock lock poisoned")
     }
 }

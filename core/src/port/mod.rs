@@ -1,8 +1,20 @@
 //! Ports: the traits through which the engine reaches the outside world.
-//! Implementations are chosen once at start and held as `Arc<dyn …>`.
+//! Implementations are chosen once at start, held as `Arc<dyn …>` in one [`Ports`] value.
 
 mod clock;
 mod mailer;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+use std::sync::Arc;
+
+pub use clock::{Clock, SystemClock};
 pub use mailer::{Mail, MailError, Mailer};
+
+/// Every port the engine uses, chosen once at start. Adding a port adds a field here, and
+/// the binary and the test builders (`testing`) are the only places that fill it.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    /// The source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// Outgoing mail (SMTP, or `.eml` files in the embedded default).
+    pub mailer: Arc<dyn Mailer>,
+}

@@ -1,23 +1,18 @@
 //! Admin accounts, their sessions, password resets and login throttling.
 
-use serde::Serialize;
-
 use super::{StoreError, Tx, on_tx};
 use crate::domain::people::{Lang, Role};
 
 /// A person who signs in to administer a tenant.
-#[derive(Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: i64,
     pub tenant_id: i64,
     pub email: String,
-    #[schema(value_type = String, example = "admin")]
     pub role: Role,
     /// May download personal data as CSV.
     pub can_export: bool,
-    #[schema(value_type = String, example = "ja")]
     pub language: Lang,
-    #[serde(skip)]
     pub password_hash: String,
 }
 

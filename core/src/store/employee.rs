@@ -2,21 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::{StoreError, Tx, on_tx};
 use crate::domain::people::{Lang, NotificationPreference, Platform, search_pattern, search_text};
 
 /// An employee as the directory holds them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Employee {
     pub id: i64,
-    #[serde(flatten)]
     pub profile: EmployeeProfile,
 }
 
 /// Everything about an employee that an admin sets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmployeeProfile {
     pub email: String,
     /// The name as written (e.g. 佐藤 ありす).
@@ -26,12 +23,9 @@ pub struct EmployeeProfile {
     pub department: String,
     /// IANA time zone, e.g. `Asia/Tokyo`.
     pub time_zone: String,
-    #[schema(value_type = String, example = "ja")]
     pub language: Lang,
-    #[schema(value_type = String, example = "chat")]
     pub notification: NotificationPreference,
     /// The employee's user id on each chat platform they use.
-    #[schema(value_type = BTreeMap<String, String>)]
     pub chat_identities: BTreeMap<Platform, String>,
 }
 

@@ -1,12 +1,10 @@
 //! Tenants and their locations.
 
-use serde::Serialize;
-
 use super::{StoreError, Tx, on_tx};
 use crate::domain::access_log::GENESIS_HASH;
 
 /// A customer organisation; everything else belongs to one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Tenant {
     pub id: i64,
     pub slug: String,
@@ -14,7 +12,7 @@ pub struct Tenant {
 }
 
 /// A site with a reception (its kiosks belong to it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Location {
     pub id: i64,
     pub slug: String,

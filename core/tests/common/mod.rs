@@ -4,63 +4,30 @@
 //! Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use frontdesk_core::domain::access_log::Entry;
 use frontdesk_core::domain::people::{Lang, Role};
 use frontdesk_core::engine::auth::NewAdmin;
-use frontdesk_core::engine::{Actor, Engine, PasswordHashing, Settings};
-use frontdesk_core::port::{Mail, MailError, Mailer, ManualClock};
+use frontdesk_core::engine::{Actor, Engine, Settings};
 use frontdesk_core::store::Db;
 use frontdesk_core::store::access_log::Filter;
 use frontdesk_core::store::tenant::Tenant;
-use frontdesk_core::testing::TestDb;
+pub use frontdesk_core::testing::{ManualClock, RecordingMailer};
+use frontdesk_core::testing::{TestDb, TestEngine, test_settings, test_start};
 
 /// The owner's password in every fixture.
 pub const OWNER_PASSWORD: &str = "Blue-Kiosk-4821";
 
 /// Where every test's clock starts.
 pub fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap()
-}
-
-/// A mailer that keeps what it is asked to send.
-#[derive(Debug, Default)]
-pub struct RecordingMailer {
-    sent: Mutex<Vec<Mail>>,
-}
-
-impl RecordingMailer {
-    /// Everything sent so far, oldest first.
-    pub fn sent(&self) -> Vec<Mail> {
-        self.sent.lock().unwrap().clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl Mailer for RecordingMailer {
-    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        self.sent.lock().unwrap().push(mail.clone());
-        Ok(())
-    }
+    test_start()
 }
 
 /// Settings with cheap password hashing, so tests are fast.
 pub fn settings() -> Settings {
-    Settings {
-        password_hashing: PasswordHashing {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
-        },
-        ..Settings::default()
-    }
-}
-
-/// An engine over `db` with these ports and the test settings.
-pub fn engine_on(db: Db, clock: &Arc<ManualClock>, mailer: &Arc<RecordingMailer>) -> Engine {
-    Engine::new(db, clock.clone(), mailer.clone(), settings())
+    test_settings()
 }
 
 /// An engine, its clock and mailer, the tenant `acme` and its owner (who may export).
@@ -76,9 +43,11 @@ pub struct Fixture {
 impl Fixture {
     /// The fixture on the test database `t`.
     pub async fn new(t: &TestDb) -> Fixture {
-        let clock = Arc::new(ManualClock::new(start()));
-        let mailer = Arc::new(RecordingMailer::default());
-        let engine = engine_on(t.db.clone(), &clock, &mailer);
+        let TestEngine {
+            engine,
+            clock,
+            mailer,
+        } = TestEngine::on(t.db.clone());
         let tenant = engine.ensure_tenant("acme", "Acme").await.expect("tenant");
         let owner = owner_of(&engine, &tenant, "owner@acme.example").await;
         Fixture {

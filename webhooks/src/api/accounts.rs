@@ -3,14 +3,74 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use frontdesk_core::domain::people::{Lang, Role};
 use frontdesk_core::engine::auth::{AccessChange, NewAdmin};
 use frontdesk_core::store::account::Account;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::extract::{AppJson, AppPath, SignedIn};
 use crate::problem::ApiResult;
+
+/// An account as the API shows it (never its password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub email: String,
+    /// `owner`, `admin` or `receptionist`.
+    #[schema(example = "admin")]
+    pub role: String,
+    /// May download personal data as CSV.
+    pub can_export: bool,
+    /// `ja` or `en`.
+    #[schema(example = "ja")]
+    pub language: String,
+}
+
+impl From<Account> for AccountView {
+    fn from(account: Account) -> Self {
+        AccountView {
+            id: account.id,
+            tenant_id: account.tenant_id,
+            email: account.email,
+            role: account.role.as_str().to_owned(),
+            can_export: account.can_export,
+            language: account.language.as_str().to_owned(),
+        }
+    }
+}
+
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccountRequest {
+    pub email: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+    #[schema(value_type = String, example = "admin")]
+    pub role: Role,
+    /// May download personal data as CSV.
+    #[serde(default)]
+    pub can_export: bool,
+    #[serde(default)]
+    #[schema(value_type = String, example = "ja")]
+    pub language: Lang,
+}
+
+/// A change of what an account may do.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessChangeRequest {
+    #[schema(value_type = String, example = "admin")]
+    pub role: Role,
+    /// May download personal data as CSV.
+    pub can_export: bool,
+}
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -19,44 +79,55 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The tenant's admin accounts.
-#[utoipa::path(get, path = "/accounts", tag = "accounts", responses((status = 200, body = Vec<Account>), (status = 403)))]
+#[utoipa::path(get, path = "/accounts", tag = "accounts", responses((status = 200, body = Vec<AccountView>), (status = 403)))]
 async fn list(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
-) -> ApiResult<Json<Vec<Account>>> {
-    Ok(Json(state.engine.accounts(&actor).await?))
+) -> ApiResult<Json<Vec<AccountView>>> {
+    let accounts = state.engine.accounts(&actor).await?;
+    Ok(Json(accounts.into_iter().map(AccountView::from).collect()))
 }
 
 /// Add an admin account; the password must pass the policy.
-#[utoipa::path(post, path = "/accounts", tag = "accounts", request_body = NewAdmin,
-    responses((status = 201, body = Account), (status = 403), (status = 409), (status = 422)))]
+#[utoipa::path(post, path = "/accounts", tag = "accounts", request_body = NewAccountRequest,
+    responses((status = 201, body = AccountView), (status = 403), (status = 409), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
-    AppJson(new): AppJson<NewAdmin>,
-) -> ApiResult<(StatusCode, Json<Account>)> {
+    AppJson(new): AppJson<NewAccountRequest>,
+) -> ApiResult<(StatusCode, Json<AccountView>)> {
+    let new = NewAdmin {
+        email: new.email,
+        password: new.password.expose_secret().to_owned(),
+        role: new.role,
+        can_export: new.can_export,
+        language: new.language,
+    };
     let account = state
         .engine
         .create_account(actor.account.tenant_id, Some(&actor), &new)
         .await?;
-    Ok((StatusCode::CREATED, Json(account)))
+    Ok((StatusCode::CREATED, Json(account.into())))
 }
 
 /// Change an account's role and export permission; a tenant always keeps an owner.
-#[utoipa::path(put, path = "/accounts/{id}", tag = "accounts", params(("id" = i64, Path)), request_body = AccessChange,
-    responses((status = 200, body = Account), (status = 403), (status = 404), (status = 409, description = "the last owner")))]
+#[utoipa::path(put, path = "/accounts/{id}", tag = "accounts", params(("id" = i64, Path)), request_body = AccessChangeRequest,
+    responses((status = 200, body = AccountView), (status = 403), (status = 404), (status = 409, description = "the last owner")))]
 async fn update(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     AppPath(id): AppPath<i64>,
-    AppJson(change): AppJson<AccessChange>,
-) -> ApiResult<Json<Account>> {
-    Ok(Json(
-        state
-            .engine
-            .update_account_access(&actor, id, &change)
-            .await?,
-    ))
+    AppJson(change): AppJson<AccessChangeRequest>,
+) -> ApiResult<Json<AccountView>> {
+    let change = AccessChange {
+        role: change.role,
+        can_export: change.can_export,
+    };
+    let account = state
+        .engine
+        .update_account_access(&actor, id, &change)
+        .await?;
+    Ok(Json(account.into()))
 }
 
 /// Remove an account; its sessions end at once. A tenant always keeps an owner.

@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use frontdesk_core::store::account::Account;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::accounts::AccountView;
 use crate::AppState;
 use crate::extract::{AppJson, ClientIp, SESSION_COOKIE, SignedIn, cookie};
 use crate::problem::ApiResult;
@@ -69,7 +69,7 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderVal
 
 /// Sign in; sets the session cookie.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Account), (status = 401, description = "wrong email or password"),
+    responses((status = 200, body = AccountView), (status = 401, description = "wrong email or password"),
         (status = 429, description = "too many failed attempts; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
@@ -81,7 +81,7 @@ async fn login(
         .login(&req.tenant, &req.email, &req.password, &ip.to_string())
         .await?;
     let max_age = state.engine.settings.session_ttl.num_seconds();
-    let mut response = Json(sign_in.account).into_response();
+    let mut response = Json(AccountView::from(sign_in.account)).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         session_cookie(&state, &sign_in.session_token, max_age),
@@ -107,9 +107,9 @@ async fn logout(
 }
 
 /// The signed-in account.
-#[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = Account), (status = 401)))]
-async fn me(SignedIn(actor): SignedIn) -> Json<Account> {
-    Json(actor.account)
+#[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = AccountView), (status = 401)))]
+async fn me(SignedIn(actor): SignedIn) -> Json<AccountView> {
+    Json(actor.account.into())
 }
 
 /// Change one's own password; every session of the account ends.

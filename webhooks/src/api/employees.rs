@@ -5,10 +5,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use frontdesk_core::engine::directory::{EmployeeInput, EmployeePage, ImportSummary};
+use std::collections::BTreeMap;
+
+use frontdesk_core::domain::people::{Lang, NotificationPreference, Platform};
+use frontdesk_core::engine::directory::{
+    EmployeeInput, EmployeePage, ImportSummary, default_notification, default_time_zone,
+};
 use frontdesk_core::store::employee::Employee;
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,6 +30,120 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(import))
 }
 
+/// An employee as the API shows them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmployeeView {
+    pub id: i64,
+    pub email: String,
+    /// The name as written (e.g. 佐藤 ありす).
+    pub name: String,
+    /// The reading in kana (e.g. さとう ありす), for kiosk search.
+    pub name_kana: String,
+    pub department: String,
+    /// IANA time zone, e.g. `Asia/Tokyo`.
+    pub time_zone: String,
+    /// `ja` or `en`.
+    #[schema(example = "ja")]
+    pub language: String,
+    /// `chat`, `email` or `chat_and_email`.
+    #[schema(example = "chat")]
+    pub notification: String,
+    /// The employee's user id on each chat platform they use (`slack`, `teams`, …).
+    pub chat_identities: BTreeMap<String, String>,
+}
+
+impl From<Employee> for EmployeeView {
+    fn from(employee: Employee) -> Self {
+        let profile = employee.profile;
+        EmployeeView {
+            id: employee.id,
+            email: profile.email,
+            name: profile.name,
+            name_kana: profile.name_kana,
+            department: profile.department,
+            time_zone: profile.time_zone,
+            language: profile.language.as_str().to_owned(),
+            notification: profile.notification.as_str().to_owned(),
+            chat_identities: profile
+                .chat_identities
+                .into_iter()
+                .map(|(platform, id)| (platform.as_str().to_owned(), id))
+                .collect(),
+        }
+    }
+}
+
+/// One page of the directory.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmployeePageView {
+    pub employees: Vec<EmployeeView>,
+    /// How many employees match in all.
+    pub total: i64,
+}
+
+impl From<EmployeePage> for EmployeePageView {
+    fn from(page: EmployeePage) -> Self {
+        EmployeePageView {
+            employees: page.employees.into_iter().map(EmployeeView::from).collect(),
+            total: page.total,
+        }
+    }
+}
+
+/// An employee's profile as submitted.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeRequest {
+    pub email: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_kana: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    #[serde(default)]
+    #[schema(value_type = String, example = "ja")]
+    pub language: Lang,
+    #[serde(default = "default_notification")]
+    #[schema(value_type = String, example = "chat")]
+    pub notification: NotificationPreference,
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub chat_identities: BTreeMap<Platform, String>,
+}
+
+impl From<EmployeeRequest> for EmployeeInput {
+    fn from(request: EmployeeRequest) -> Self {
+        EmployeeInput {
+            email: request.email,
+            name: request.name,
+            name_kana: request.name_kana,
+            department: request.department,
+            time_zone: request.time_zone,
+            language: request.language,
+            notification: request.notification,
+            chat_identities: request.chat_identities,
+        }
+    }
+}
+
+/// What an import changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportSummaryView {
+    pub created: usize,
+    pub updated: usize,
+}
+
+impl From<ImportSummary> for ImportSummaryView {
+    fn from(summary: ImportSummary) -> Self {
+        ImportSummaryView {
+            created: summary.created,
+            updated: summary.updated,
+        }
+    }
+}
+
 /// Paging and search of the directory.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -39,12 +158,12 @@ pub struct ListQuery {
 
 /// Employees by kana reading, optionally searched.
 #[utoipa::path(get, path = "/employees", tag = "employees", params(ListQuery),
-    responses((status = 200, body = EmployeePage)))]
+    responses((status = 200, body = EmployeePageView)))]
 async fn list(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     AppQuery(q): AppQuery<ListQuery>,
-) -> ApiResult<Json<EmployeePage>> {
+) -> ApiResult<Json<EmployeePageView>> {
     let page = state
         .engine
         .employees(
@@ -54,44 +173,46 @@ async fn list(
             q.offset.unwrap_or(0),
         )
         .await?;
-    Ok(Json(page))
+    Ok(Json(page.into()))
 }
 
 /// Add an employee (admins).
-#[utoipa::path(post, path = "/employees", tag = "employees", request_body = EmployeeInput,
-    responses((status = 201, body = Employee), (status = 409, description = "email taken"), (status = 422)))]
+#[utoipa::path(post, path = "/employees", tag = "employees", request_body = EmployeeRequest,
+    responses((status = 201, body = EmployeeView), (status = 409, description = "email taken"), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
-    AppJson(input): AppJson<EmployeeInput>,
-) -> ApiResult<(StatusCode, Json<Employee>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(state.engine.create_employee(&actor, input).await?),
-    ))
+    AppJson(input): AppJson<EmployeeRequest>,
+) -> ApiResult<(StatusCode, Json<EmployeeView>)> {
+    let employee = state.engine.create_employee(&actor, input.into()).await?;
+    Ok((StatusCode::CREATED, Json(employee.into())))
 }
 
 /// One employee.
 #[utoipa::path(get, path = "/employees/{id}", tag = "employees", params(("id" = i64, Path)),
-    responses((status = 200, body = Employee), (status = 404)))]
+    responses((status = 200, body = EmployeeView), (status = 404)))]
 async fn get_one(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     AppPath(id): AppPath<i64>,
-) -> ApiResult<Json<Employee>> {
-    Ok(Json(state.engine.employee(&actor, id).await?))
+) -> ApiResult<Json<EmployeeView>> {
+    Ok(Json(state.engine.employee(&actor, id).await?.into()))
 }
 
 /// Replace an employee's profile (admins).
-#[utoipa::path(put, path = "/employees/{id}", tag = "employees", params(("id" = i64, Path)), request_body = EmployeeInput,
-    responses((status = 200, body = Employee), (status = 404), (status = 409), (status = 422)))]
+#[utoipa::path(put, path = "/employees/{id}", tag = "employees", params(("id" = i64, Path)), request_body = EmployeeRequest,
+    responses((status = 200, body = EmployeeView), (status = 404), (status = 409), (status = 422)))]
 async fn update(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     AppPath(id): AppPath<i64>,
-    AppJson(input): AppJson<EmployeeInput>,
-) -> ApiResult<Json<Employee>> {
-    Ok(Json(state.engine.update_employee(&actor, id, input).await?))
+    AppJson(input): AppJson<EmployeeRequest>,
+) -> ApiResult<Json<EmployeeView>> {
+    let employee = state
+        .engine
+        .update_employee(&actor, id, input.into())
+        .await?;
+    Ok(Json(employee.into()))
 }
 
 /// Remove an employee (admins).
@@ -119,13 +240,15 @@ async fn export(State(state): State<AppState>, SignedIn(actor): SignedIn) -> Api
 /// Create or update employees from a CSV in the export's format; all rows or none.
 #[utoipa::path(post, path = "/employees/import", tag = "employees",
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = ImportSummary), (status = 422, description = "names each bad line")))]
+    responses((status = 200, body = ImportSummaryView), (status = 422, description = "names each bad line")))]
 async fn import(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     body: Bytes,
-) -> ApiResult<Json<ImportSummary>> {
+) -> ApiResult<Json<ImportSummaryView>> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::BadRequest("the CSV must be UTF-8".into()))?;
-    Ok(Json(state.engine.import_employees(&actor, text).await?))
+    Ok(Json(
+        state.engine.import_employees(&actor, text).await?.into(),
+    ))
 }

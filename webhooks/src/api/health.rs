@@ -27,10 +27,9 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     state
         .engine
-        .db
-        .ping()
+        .check_ready()
         .await
-        .map_err(|err| ApiError::NotReady(err.to_string()))?;
+        .map_err(|err| ApiError::NotReady(frontdesk_core::error::with_causes(&err)))?;
     Ok(Json(json!({ "status": "ready" })))
 }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, Message, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::port::{Mail, MailError, Mailer};
+use frontdesk_core::port::{Mail, MailError, Mailer};
 
 fn build(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> {
     let to: Mailbox = mail
@@ -23,6 +23,27 @@ fn build(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> {
         .map_err(|err| MailError::Permanent(format!("cannot build message: {err}")))
 }
 
+/// Why a mailer cannot be set up from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum MailConfigError {
+    #[error(
+        "[mail] from {from:?} is not a mailbox such as \"Frontdesk <frontdesk@example.com>\": {source}"
+    )]
+    From {
+        from: String,
+        source: lettre::address::AddressError,
+    },
+    #[error("[mail] smtp_url is not usable (expected smtp://host:port or smtps://…): {0}")]
+    SmtpUrl(#[source] lettre::transport::smtp::Error),
+}
+
+fn mailbox(from: &str) -> Result<Mailbox, MailConfigError> {
+    from.parse().map_err(|source| MailConfigError::From {
+        from: from.to_owned(),
+        source,
+    })
+}
+
 /// How long one SMTP command may take before the send fails (and is retried later).
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -35,12 +56,10 @@ pub struct SmtpMailer {
 
 impl SmtpMailer {
     /// A mailer for the server at `url`, sending as `from`.
-    pub fn new(url: &str, from: &str) -> Result<Self, String> {
-        let from = from
-            .parse()
-            .map_err(|err| format!("[mail] from {from:?}: {err}"))?;
+    pub fn new(url: &str, from: &str) -> Result<Self, MailConfigError> {
+        let from = mailbox(from)?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|err| format!("[mail] smtp_url: {err}"))?
+            .map_err(MailConfigError::SmtpUrl)?
             .timeout(Some(SMTP_TIMEOUT))
             .build();
         Ok(SmtpMailer { from, transport })
@@ -74,10 +93,8 @@ pub struct FileMailer {
 
 impl FileMailer {
     /// A mailer writing into `dir` (created when needed), sending as `from`.
-    pub fn new(dir: PathBuf, from: &str) -> Result<Self, String> {
-        let from = from
-            .parse()
-            .map_err(|err| format!("[mail] from {from:?}: {err}"))?;
+    pub fn new(dir: PathBuf, from: &str) -> Result<Self, MailConfigError> {
+        let from = mailbox(from)?;
         Ok(FileMailer { from, dir })
     }
 }

@@ -1,0 +1,144 @@
+//! What the outbox carries: one typed, versioned message per row.
+//!
+//! A message is written in the same transaction as the change that causes it
+//! ([`Engine::queue`]) and sent later by the dispatcher, which routes it by variant. The
+//! stored form is JSON `{"v": 1, "kind": "mail", …}`: the version lets a newer build read
+//! rows an older one wrote, and a row of an unknown version is dead-lettered with that
+//! reason instead of being misread.
+
+use serde::{Deserialize, Serialize};
+
+use super::Engine;
+use crate::port::Mail;
+use crate::store::{Tx, outbox};
+use crate::{Error, Result};
+
+/// The version of the stored form this build writes (and the newest it reads).
+pub const PAYLOAD_VERSION: u32 = 1;
+
+/// A message waiting in the outbox. Chat messages, chat updates and outgoing webhooks join
+/// this enum as they are built; the dispatcher's `match` then names what each needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutboxMessage {
+    /// A mail through the [`crate::port::Mailer`].
+    Mail(Mail),
+}
+
+/// The stored form: the version beside the message.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    v: u32,
+    #[serde(flatten)]
+    message: OutboxMessage,
+}
+
+/// Only the version, read first so an unknown version is named as such.
+#[derive(Deserialize)]
+struct VersionOnly {
+    v: u32,
+}
+
+/// Why a stored payload cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("payload version {0} is newer than this build reads ({PAYLOAD_VERSION})")]
+    UnknownVersion(u32),
+    #[error("unreadable payload: {0}")]
+    Malformed(#[from] serde_json::Error),
+}
+
+impl OutboxMessage {
+    /// The channel it goes out on, as stored beside it (admins filter by it).
+    pub fn channel(&self) -> &'static str {
+        match self {
+            OutboxMessage::Mail(_) => "mail",
+        }
+    }
+
+    /// The stored form.
+    pub fn encode(&self) -> Result<String> {
+        serde_json::to_string(&Stored {
+            v: PAYLOAD_VERSION,
+            message: self.clone(),
+        })
+        .map_err(|err| Error::internal("encoding an outbox message", err))
+    }
+
+    /// A message from its stored form.
+    pub fn decode(payload: &str) -> Result<OutboxMessage, PayloadError> {
+        let VersionOnly { v } = serde_json::from_str(payload)?;
+        if v > PAYLOAD_VERSION {
+            return Err(PayloadError::UnknownVersion(v));
+        }
+        Ok(serde_json::from_str::<Stored>(payload)?.message)
+    }
+
+    /// What admins may see of a message given up: who it was for and what about, never the
+    /// body (a reset mail's body is a live secret).
+    pub fn without_secrets(&self) -> OutboxMessage {
+        match self {
+            OutboxMessage::Mail(mail) => OutboxMessage::Mail(Mail {
+                body: String::new(),
+                ..mail.clone()
+            }),
+        }
+    }
+
+    /// The recipient and the subject, as admins see an undeliverable message.
+    pub fn summary(&self) -> (&str, &str) {
+        match self {
+            OutboxMessage::Mail(mail) => (&mail.to, &mail.subject),
+        }
+    }
+}
+
+impl Engine {
+    /// Queues `message` for `tenant_id` inside the caller's transaction; the dispatcher is
+    /// woken once the caller commits ([`Engine::outbox_queued`]).
+    pub(crate) async fn queue(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        message: &OutboxMessage,
+    ) -> Result<i64> {
+        let payload = message.encode()?;
+        let now = self.ports.clock.now_ms();
+        Ok(outbox::insert(tx, tenant_id, message.channel(), &payload, now).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail() -> OutboxMessage {
+        OutboxMessage::Mail(Mail {
+            to: "a@example.com".into(),
+            subject: "Hello".into(),
+            body: "secret link".into(),
+        })
+    }
+
+    #[test]
+    fn a_message_round_trips_through_its_stored_form_with_its_version() {
+        let stored = mail().encode().unwrap();
+        assert!(stored.starts_with(r#"{"v":1,"kind":"mail""#), "{stored}");
+        assert_eq!(OutboxMessage::decode(&stored).unwrap(), mail());
+    }
+
+    #[test]
+    fn a_newer_version_is_named_not_misread() {
+        let stored = r#"{"v":2,"kind":"mail","to":"a@example.com","subject":"s","body":"b"}"#;
+        let err = OutboxMessage::decode(stored).unwrap_err();
+        assert!(matches!(err, PayloadError::UnknownVersion(2)), "{err}");
+        assert!(OutboxMessage::decode(r#"{"v":1,"kind":"fax"}"#).is_err());
+    }
+
+    #[test]
+    fn what_admins_see_has_no_body() {
+        let OutboxMessage::Mail(kept) = mail().without_secrets();
+        assert_eq!(kept.body, "");
+        assert_eq!(mail().summary(), ("a@example.com", "Hello"));
+    }
+}

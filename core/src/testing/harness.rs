@@ -1,0 +1,123 @@
+//! Test builders shared by every crate's tests: an engine on a test database with a clock
+//! that moves only when told to and a mailer that records what it is asked to send.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::engine::{Engine, PasswordHashing, Settings};
+use crate::port::{Clock, Mail, MailError, Mailer, Ports};
+use crate::store::Db;
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        ManualClock(Mutex::new(start))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A mailer that keeps what it is asked to send.
+#[derive(Debug, Default)]
+pub struct RecordingMailer {
+    sent: Mutex<Vec<Mail>>,
+}
+
+impl RecordingMailer {
+    /// Everything sent so far, oldest first.
+    pub fn sent(&self) -> Vec<Mail> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(mail.clone());
+        Ok(())
+    }
+}
+
+/// Where every test's clock starts: 2026-11-25 00:00 UTC (09:00 in Tokyo).
+pub fn test_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0)
+        .single()
+        .expect("a valid instant")
+}
+
+/// Settings with cheap password hashing, so tests are fast.
+pub fn test_settings() -> Settings {
+    Settings {
+        password_hashing: PasswordHashing {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..Settings::default()
+    }
+}
+
+/// An engine for a test, with the clock and mailer it was built with.
+#[derive(Debug, Clone)]
+pub struct TestEngine {
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    pub mailer: Arc<RecordingMailer>,
+}
+
+impl TestEngine {
+    /// An engine on `db` with [`test_settings`], the clock at [`test_start`].
+    pub fn on(db: Db) -> TestEngine {
+        TestEngine::with_settings(db, test_settings())
+    }
+
+    /// An engine on `db` with `settings`, the clock at [`test_start`].
+    pub fn with_settings(db: Db, settings: Settings) -> TestEngine {
+        let clock = Arc::new(ManualClock::new(test_start()));
+        let mailer = Arc::new(RecordingMailer::default());
+        let ports = Ports {
+            clock: clock.clone(),
+            mailer: mailer.clone(),
+        };
+        TestEngine {
+            engine: Engine::new(db, ports, settings),
+            clock,
+            mailer,
+        }
+    }
+
+    /// This engine's ports with another mailer (e.g. one that fails on cue).
+    pub fn ports_with_mailer(&self, mailer: Arc<dyn Mailer>) -> Ports {
+        Ports {
+            mailer,
+            ..self.engine.ports.clone()
+        }
+    }
+}
