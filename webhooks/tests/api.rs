@@ -356,7 +356,7 @@ async fn every_answer_carries_a_request_id_and_unknown_routes_are_problems() {
     let fresh = api.call(Method::GET, "/healthz", None, None, &[]).await;
     let id = fresh.headers["x-request-id"].to_str().unwrap();
     assert_eq!(id.len(), 36, "a generated UUID: {id}");
-    let echoed = api
+    let forged = api
         .call(
             Method::GET,
             "/healthz",
@@ -365,9 +365,28 @@ async fn every_answer_carries_a_request_id_and_unknown_routes_are_problems() {
             &[("x-request-id", "proxy-42")],
         )
         .await;
+    let replaced = forged.headers["x-request-id"].to_str().unwrap();
     assert_eq!(
-        echoed.headers["x-request-id"], "proxy-42",
-        "a proxy's id is kept"
+        replaced.len(),
+        36,
+        "a client that is not a trusted proxy gets a fresh id: {replaced}"
+    );
+
+    // Called without a socket, the peer is 127.0.0.1: make that the trusted proxy.
+    let state = AppState::new(api.engine.clone(), vec!["127.0.0.1/32".parse().unwrap()]);
+    let behind_proxy = app(state)
+        .oneshot(
+            Request::get("/healthz")
+                .header("x-request-id", "proxy-42")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        behind_proxy.headers()["x-request-id"],
+        "proxy-42",
+        "a trusted proxy's id is kept"
     );
 
     let missing = api
