@@ -7,11 +7,12 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
 use frontdesk_core::i18n::Lang;
 use tracing::Span;
 
 use crate::AppState;
-use crate::extract::{cookie, is_trusted_proxy, peer_ip};
+use crate::extract::{is_trusted_proxy, peer_ip};
 use crate::problem::{ApiError, REQUEST_LANG};
 
 /// The header carrying a request's id (accepted from a trusted proxy, else generated).
@@ -87,11 +88,15 @@ pub async fn count(State(state): State<AppState>, req: Request, next: Next) -> R
     response
 }
 
+/// The cookie holding a language the visitor chose (`ja`, `en`), over `Accept-Language`.
+pub const LANGUAGE_COOKIE: &str = "fd_lang";
+
 /// Runs the request with its language: the `fd_lang` cookie, else `Accept-Language`.
 pub async fn language(req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let lang = cookie(headers, "fd_lang")
-        .and_then(Lang::from_tag)
+    let lang = CookieJar::from_headers(headers)
+        .get(LANGUAGE_COOKIE)
+        .and_then(|chosen| Lang::from_tag(chosen.value()))
         .unwrap_or_else(|| {
             headers
                 .get(header::ACCEPT_LANGUAGE)

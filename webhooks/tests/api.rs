@@ -439,6 +439,55 @@ async fn made_up_methods_do_not_grow_the_metrics() {
     );
 }
 
+#[tokio::test]
+async fn the_session_cookie_lives_for_the_session_and_signing_out_clears_it() {
+    let t = TestDb::sqlite().await;
+    let api = Api::new(&t).await;
+    let session = api.tenant_with("tenant-a", Role::Owner, false).await;
+    let set = api
+        .set_cookie("tenant-a", "owner@tenant-a.example", PASSWORD)
+        .await;
+    let ttl = api.engine.settings.session_ttl.num_seconds();
+    assert!(set.contains("Path=/"), "{set}");
+    assert!(set.contains(&format!("Max-Age={ttl}")), "{set}");
+
+    let out = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Some(&session),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let cleared = out.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cleared.starts_with("fd_session=;"), "{cleared}");
+    for attribute in ["Max-Age=0", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(cleared.contains(attribute), "{attribute}: {cleared}");
+    }
+    let me = api
+        .call(Method::GET, "/api/v1/auth/me", Some(&session), None, &[])
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "the session has ended");
+}
+
+#[tokio::test]
+async fn a_chosen_language_cookie_wins_over_accept_language() {
+    let t = TestDb::sqlite().await;
+    let api = Api::new(&t).await;
+    let chosen = api
+        .call(
+            Method::GET,
+            "/api/v1/employees",
+            Some("fd_lang=ja"),
+            None,
+            &[("accept-language", "en-US")],
+        )
+        .await;
+    assert_eq!(chosen.body["title"], "ログインしてください");
+}
+
 storage_tests! {
     async fn readiness_fails_while_the_database_is_unreachable(t: &TestDb) {
         let api = Api::new(t).await;
