@@ -137,12 +137,12 @@ async fn health_readiness_metrics_and_the_openapi_document_are_served() {
     assert_eq!(metrics.status(), StatusCode::OK);
     let content_type = metrics.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
     assert!(
-        content_type.starts_with("text/plain; version=0.0.4"),
+        content_type.starts_with("application/openmetrics-text; version=1.0.0"),
         "{content_type}"
     );
     let text = metrics.text().await.unwrap();
     assert!(
-        text.contains("# TYPE frontdesk_http_requests_total counter"),
+        text.contains("# TYPE frontdesk_http_requests counter"),
         "{text}"
     );
     assert!(

@@ -1,8 +1,11 @@
 //! Shared helpers for the end-to-end tests: a tiny SMTP server that records what it is sent,
 //! the real `frontdesk` binary started as a server or run as a command, and decoding of the
-//! mails it writes. Every wait is on a condition, bounded by a timeout; nothing sleeps.
+//! mails it writes; and (in `browser`) the app with a headless Chromium for page tests.
+//! Every wait is on a condition, bounded by a timeout; nothing sleeps.
 
 #![allow(dead_code)]
+
+pub mod browser;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

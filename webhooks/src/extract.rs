@@ -4,8 +4,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum_extra::extract::CookieJar;
 use frontdesk_core::engine::Actor;
 use serde::de::DeserializeOwned;
 
@@ -98,22 +99,31 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let app = AppState::from_ref(state);
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         Ok(ClientIp(client_ip(
-            peer,
+            peer_ip(&parts.extensions),
             &parts.headers,
             &app.trusted_proxies,
         )))
     }
 }
 
+/// The address the connection came from (127.0.0.1 when served without connect info, as
+/// in tests that call the router directly).
+pub fn peer_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// Whether `ip` is one of the `trusted` proxies, whose forwarded headers are believed.
+pub fn is_trusted_proxy(ip: IpAddr, trusted: &[ipnet::IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
 /// See [`ClientIp`].
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
     if !is_trusted(&peer) {
         return peer;
     }
@@ -130,18 +140,6 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         .unwrap_or(peer)
 }
 
-/// The value of a cookie in the request.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
-
 /// The signed-in account acting from the client's address; 401 without a valid session.
 #[derive(Debug, Clone)]
 pub struct SignedIn(pub Actor);
@@ -156,10 +154,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let app = AppState::from_ref(state);
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = jar.get(SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
         let account = app
             .engine
-            .session(token)
+            .session(token.value())
             .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok(SignedIn(Actor {
@@ -193,13 +192,5 @@ mod tests {
         // The client spoofed 1.2.3.4; the proxy appended the real address 198.51.100.7.
         let got = client_ip(peer, &headers("1.2.3.4, 198.51.100.7, 10.0.0.5"), &trusted);
         assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
-    }
-
-    #[test]
-    fn cookies_are_found_by_name() {
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; fd_session=xyz; b=2".parse().unwrap());
-        assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
-        assert_eq!(cookie(&h, "c"), None);
     }
 }

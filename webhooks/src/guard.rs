@@ -1,73 +1,102 @@
-//! Middleware: request ids, logs and metrics; the request's language; CSRF refusal.
+//! Middleware: request ids (with tower-http's layers), the request's span and log line,
+//! metrics; the request's language; CSRF refusal.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
 use frontdesk_core::i18n::Lang;
-use tracing::Instrument;
+use tracing::Span;
 
 use crate::AppState;
-use crate::extract::cookie;
+use crate::extract::{is_trusted_proxy, peer_ip};
 use crate::problem::{ApiError, REQUEST_LANG};
 
-/// The header carrying a request's id (accepted from a proxy, else generated).
+/// The header carrying a request's id (accepted from a trusted proxy, else generated).
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Gives each request an id, logs it in a span with that id, and counts it in the metrics.
-pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = req
+/// Drops a request id the client sent unless the peer is a trusted proxy (and the id is a
+/// short printable token), so that no client can forge ids into another's log lines; the
+/// request-id layer then generates a fresh one.
+pub async fn untrusted_request_id(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let trusted = is_trusted_proxy(peer_ip(req.extensions()), &state.trusted_proxies);
+    let acceptable = req
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        req.headers_mut().insert(REQUEST_ID, value);
+        .is_some_and(|v| {
+            !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
+        });
+    if !(trusted && acceptable) {
+        req.headers_mut().remove(REQUEST_ID);
     }
-    let method = req.method().clone();
+    next.run(req).await
+}
+
+/// The span every request is handled in: its id, method and matched route.
+pub fn request_span(req: &Request) -> Span {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!("request", id = %id, method = %req.method(), route = %route)
+}
+
+/// The one log line per request, in its span: status and time taken.
+pub fn log_handled(response: &Response, elapsed: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+        "handled"
+    );
+}
+
+/// Counts each request in the metrics by method, matched route and status.
+pub async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // Labels come from a fixed set, so no client can make the series grow without bound.
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let span = tracing::info_span!("request", id = %request_id, method = %method, route = %route);
-    let mut response = next.run(req).instrument(span.clone()).await;
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            "handled"
-        )
-    });
-    // Labels come from a fixed set, so no client can make the series grow without bound.
-    let method_label = match method {
-        Method::GET
-        | Method::POST
-        | Method::PUT
-        | Method::PATCH
-        | Method::DELETE
-        | Method::HEAD
-        | Method::OPTIONS => method.as_str(),
-        _ => "other",
-    };
-    state.metrics.observe(method_label, &route, status, elapsed);
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
+    let response = next.run(req).await;
+    state
+        .metrics
+        .observe(method, route, response.status().as_u16(), started.elapsed());
     response
 }
+
+/// The cookie holding a language the visitor chose (`ja`, `en`), over `Accept-Language`.
+pub const LANGUAGE_COOKIE: &str = "fd_lang";
 
 /// Runs the request with its language: the `fd_lang` cookie, else `Accept-Language`.
 pub async fn language(req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let lang = cookie(headers, "fd_lang")
-        .and_then(Lang::from_tag)
+    let lang = CookieJar::from_headers(headers)
+        .get(LANGUAGE_COOKIE)
+        .and_then(|chosen| Lang::from_tag(chosen.value()))
         .unwrap_or_else(|| {
             headers
                 .get(header::ACCEPT_LANGUAGE)

@@ -19,6 +19,8 @@ use std::sync::Arc;
 use axum::Router;
 use frontdesk_core::engine::Engine;
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::metrics::Metrics;
 
@@ -75,7 +77,24 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(guard::language))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            guard::observe,
+            guard::count,
+        ))
+        // The last layer added sees the request first: a client's id is dropped unless a
+        // trusted proxy sent it, one is generated if missing, the span carries it, and the
+        // response echoes it.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(guard::request_span)
+                .on_request(())
+                .on_response(guard::log_handled)
+                // A server error is logged with its cause where it happens, not again here.
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::untrusted_request_id,
         ))
         .with_state(state)
 }

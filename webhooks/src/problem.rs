@@ -43,6 +43,9 @@ pub enum ApiError {
     /// A dependency (the database) is not ready.
     #[error("not ready: {0}")]
     NotReady(String),
+    /// A page's template failed to render.
+    #[error("page failed to render")]
+    Render(#[source] askama::Error),
 }
 
 struct Problem {
@@ -134,6 +137,10 @@ impl ApiError {
             ApiError::CrossSite => plain(StatusCode::FORBIDDEN, "cross_site", None),
             ApiError::MethodNotAllowed => {
                 plain(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
+            }
+            ApiError::Render(cause) => {
+                tracing::error!(%cause, "page failed to render");
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
             }
             ApiError::NotReady(cause) => {
                 tracing::warn!(%cause, "not ready");

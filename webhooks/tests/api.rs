@@ -340,7 +340,7 @@ async fn every_answer_carries_a_request_id_and_unknown_routes_are_problems() {
     let fresh = api.call(Method::GET, "/healthz", None, None, &[]).await;
     let id = fresh.headers["x-request-id"].to_str().unwrap();
     assert_eq!(id.len(), 36, "a generated UUID: {id}");
-    let echoed = api
+    let forged = api
         .call(
             Method::GET,
             "/healthz",
@@ -349,9 +349,28 @@ async fn every_answer_carries_a_request_id_and_unknown_routes_are_problems() {
             &[("x-request-id", "proxy-42")],
         )
         .await;
+    let replaced = forged.headers["x-request-id"].to_str().unwrap();
     assert_eq!(
-        echoed.headers["x-request-id"], "proxy-42",
-        "a proxy's id is kept"
+        replaced.len(),
+        36,
+        "a client that is not a trusted proxy gets a fresh id: {replaced}"
+    );
+
+    // Called without a socket, the peer is 127.0.0.1: make that the trusted proxy.
+    let state = AppState::new(api.engine.clone(), vec!["127.0.0.1/32".parse().unwrap()]);
+    let behind_proxy = app(state)
+        .oneshot(
+            Request::get("/healthz")
+                .header("x-request-id", "proxy-42")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        behind_proxy.headers()["x-request-id"],
+        "proxy-42",
+        "a trusted proxy's id is kept"
     );
 
     let missing = api
@@ -402,6 +421,55 @@ async fn made_up_methods_do_not_grow_the_metrics() {
         ),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn the_session_cookie_lives_for_the_session_and_signing_out_clears_it() {
+    let t = TestDb::sqlite().await;
+    let api = Api::new(&t).await;
+    let session = api.tenant_with("tenant-a", Role::Owner, false).await;
+    let set = api
+        .set_cookie("tenant-a", "owner@tenant-a.example", PASSWORD)
+        .await;
+    let ttl = api.engine.settings.session_ttl.num_seconds();
+    assert!(set.contains("Path=/"), "{set}");
+    assert!(set.contains(&format!("Max-Age={ttl}")), "{set}");
+
+    let out = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Some(&session),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let cleared = out.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cleared.starts_with("fd_session=;"), "{cleared}");
+    for attribute in ["Max-Age=0", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(cleared.contains(attribute), "{attribute}: {cleared}");
+    }
+    let me = api
+        .call(Method::GET, "/api/v1/auth/me", Some(&session), None, &[])
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "the session has ended");
+}
+
+#[tokio::test]
+async fn a_chosen_language_cookie_wins_over_accept_language() {
+    let t = TestDb::sqlite().await;
+    let api = Api::new(&t).await;
+    let chosen = api
+        .call(
+            Method::GET,
+            "/api/v1/employees",
+            Some("fd_lang=ja"),
+            None,
+            &[("accept-language", "en-US")],
+        )
+        .await;
+    assert_eq!(chosen.body["title"], "ログインしてください");
 }
 
 storage_tests! {

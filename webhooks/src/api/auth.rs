@@ -2,8 +2,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::accounts::AccountView;
 use crate::AppState;
-use crate::extract::{AppJson, ClientIp, SESSION_COOKIE, SignedIn, cookie};
+use crate::extract::{AppJson, ClientIp, SESSION_COOKIE, SignedIn};
 use crate::problem::ApiResult;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -58,13 +59,16 @@ pub(crate) struct ResetConfirm {
     pub new_password: String,
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
-    // Strict: the admin session is never sent on requests started by another site.
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
-    );
-    HeaderValue::from_str(&cookie).expect("session cookies are ASCII")
+/// The session cookie carrying `value` for `max_age_secs` (0 clears it).
+fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, value))
+        .path("/")
+        .http_only(true)
+        // Strict: the admin session is never sent on requests started by another site.
+        .same_site(SameSite::Strict)
+        .max_age(time::Duration::seconds(max_age_secs))
+        .secure(state.secure_cookies)
+        .build()
 }
 
 /// Sign in; sets the session cookie.
@@ -74,19 +78,16 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderVal
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    jar: CookieJar,
     AppJson(req): AppJson<LoginRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<(CookieJar, Json<AccountView>)> {
     let sign_in = state
         .engine
         .login(&req.tenant, &req.email, &req.password, &ip.to_string())
         .await?;
     let max_age = state.engine.settings.session_ttl.num_seconds();
-    let mut response = Json(AccountView::from(sign_in.account)).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        session_cookie(&state, &sign_in.session_token, max_age),
-    );
-    Ok(response)
+    let jar = jar.add(session_cookie(&state, sign_in.session_token, max_age));
+    Ok((jar, Json(AccountView::from(sign_in.account))))
 }
 
 /// Sign out; ends the session and clears the cookie.
@@ -94,16 +95,14 @@ async fn login(
 async fn logout(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        state.engine.logout(&actor, token).await?;
+    jar: CookieJar,
+) -> ApiResult<(CookieJar, StatusCode)> {
+    if let Some(session) = jar.get(SESSION_COOKIE) {
+        state.engine.logout(&actor, session.value()).await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
-    Ok(response)
+    // The same attributes as when it was set, so the browser replaces (and drops) it.
+    let jar = jar.add(session_cookie(&state, String::new(), 0));
+    Ok((jar, StatusCode::NO_CONTENT))
 }
 
 /// The signed-in account.

@@ -1,7 +1,7 @@
 //! Liveness, readiness and metrics, for orchestrators and Prometheus.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -33,12 +33,11 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Val
     Ok(Json(json!({ "status": "ready" })))
 }
 
-/// Prometheus text format.
+/// OpenMetrics text, which Prometheus scrapes.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.metrics.render().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        state.metrics.render(),
+    )
+        .into_response()
 }

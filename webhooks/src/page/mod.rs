@@ -1,43 +1,56 @@
 //! Server-rendered pages, in the visitor's language.
+//!
+//! Each page is an askama template under `webhooks/templates/` extending `base.html`, with
+//! a struct here that holds `t` (the request's texts) and `title`; a handler builds the
+//! struct and hands it to [`render`]. Texts come from the ja/en catalogues, never from Rust.
 
+mod asset;
 mod home;
 mod reset;
 
+use askama::Template;
 use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use frontdesk_core::i18n::{self, Lang};
 
 use crate::AppState;
+use crate::problem::{ApiError, request_lang};
 
-/// Every page.
+/// Every page, and the stylesheet they share.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(home::router()).merge(reset::router())
+    Router::new()
+        .merge(asset::router())
+        .merge(home::router())
+        .merge(reset::router())
 }
 
-/// Text safe to place in HTML.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+/// The request's language and its catalogue, for templates: `{{ t.text("page.home.title") }}`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Texts(Lang);
+
+impl Texts {
+    /// The texts of the request being handled.
+    pub(crate) fn of_request() -> Texts {
+        Texts(request_lang())
     }
-    out
+
+    /// The language tag, for `<html lang>`.
+    pub(crate) fn lang(&self) -> &'static str {
+        self.0.as_str()
+    }
+
+    /// The catalogue text for `key`.
+    pub(crate) fn text(&self, key: &str) -> String {
+        i18n::text(self.0, key)
+    }
 }
 
-/// A whole page around `body`.
-pub(crate) fn layout(lang: frontdesk_core::i18n::Lang, title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Frontdesk</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
-         label,input,button{{display:block;font-size:1rem;margin:.5rem 0}}input{{width:100%;padding:.5rem}}\
-         .error{{color:#b00020}}</style></head><body><h1>{title}</h1>{body}</body></html>",
-        lang = lang.as_str(),
-        title = escape(title),
-    )
+/// `page` as an HTML response with `status`; a template that fails to render is a 500
+/// problem (the cause is logged, not shown).
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => ApiError::Render(err).into_response(),
+    }
 }

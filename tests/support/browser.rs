@@ -1,0 +1,194 @@
+//! Pages in a real browser: the app served in-process on a free port, and Debian's headless
+//! Chromium driven through ChromeDriver with `fantoccini`. `scripts/install-browser.sh`
+//! installs both; CI runs it and sets `FRONTDESK_REQUIRE_BROWSER=1`, so there a missing
+//! browser fails instead of being skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use frontdesk_core::engine::{Engine, Settings};
+use frontdesk_core::testing::{RecordingMailer, TestDb, TestEngine, test_settings};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long ChromeDriver may take to answer that it is ready.
+const DRIVER_STARTUP: Duration = Duration::from_secs(20);
+/// How long a page may take to show an element (e.g. after a form submits).
+const PAGE_PATIENCE: Duration = Duration::from_secs(10);
+/// The window: a tablet held upright, the reception kiosk's shape.
+const WINDOW: &str = "--window-size=820,1180";
+
+/// The app served in-process on a free port of 127.0.0.1, on a fresh SQLite database.
+pub struct Site {
+    pub engine: Engine,
+    pub mailer: Arc<RecordingMailer>,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    _db: TestDb,
+}
+
+impl Site {
+    /// Starts serving; the listener is bound before this returns, so no wait is needed.
+    pub async fn start() -> Site {
+        let db = TestDb::sqlite().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let settings = Settings {
+            public_url: base.clone(),
+            ..test_settings()
+        };
+        let TestEngine { engine, mailer, .. } = TestEngine::with_settings(db.db.clone(), settings);
+        let state = frontdesk_webhooks::AppState::new(engine.clone(), vec![]);
+        tokio::spawn(frontdesk_webhooks::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
+        Site {
+            engine,
+            mailer,
+            base,
+            _db: db,
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// ChromeDriver on a free port with one headless Chromium session. Dropping it kills the
+/// driver (also when a test panics); [`Browser::close`] ends the session cleanly first.
+pub struct Browser {
+    client: Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// A browser whose `Accept-Language` is `accept_language`; `None` when Chromium is not
+    /// installed here and not required.
+    pub async fn start(accept_language: &str) -> Option<Browser> {
+        let installed = [CHROMIUM, CHROMEDRIVER]
+            .iter()
+            .all(|p| Path::new(p).exists());
+        if !installed {
+            assert!(
+                std::env::var_os("FRONTDESK_REQUIRE_BROWSER").is_none(),
+                "Chromium is required here: run scripts/install-browser.sh"
+            );
+            eprintln!("Chromium not installed (scripts/install-browser.sh): page test skipped");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&base).await;
+
+        let profile = tempfile::tempdir().unwrap();
+        let options = json!({
+            "binary": CHROMIUM,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--no-first-run", "--disable-dev-shm-usage", WINDOW,
+                     format!("--user-data-dir={}", profile.path().display())],
+            "prefs": {"intl.accept_languages": accept_language},
+        });
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".into(), options);
+        // The driver is on this machine, spoken to over plain HTTP: no TLS connector needed.
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&base)
+            .await
+            .expect("a Chromium session opens");
+        Some(Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        })
+    }
+
+    /// Opens `url` and waits for it to load.
+    pub async fn open(&self, url: &str) {
+        self.client.goto(url).await.expect("the page opens");
+    }
+
+    /// The visible text of the first element matching `css`, waiting for it to appear.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("element text")
+    }
+
+    /// Replaces the text of the input matching `css` with `text`.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let input = self.find(css).await;
+        input.clear().await.expect("input clears");
+        input.send_keys(text).await.expect("typing works");
+    }
+
+    /// Clicks the element matching `css`.
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.expect("click works");
+    }
+
+    /// Saves what the window shows as `target/screenshots/<name>.png` for a person to look at.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Ends the browser session; the driver is killed when `self` drops.
+    pub async fn close(self) {
+        self.client.close().await.expect("the session closes");
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(PAGE_PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("{css} did not appear: {err}"))
+    }
+}
+
+/// Polls ChromeDriver's `/status` until it says it is ready, bounded by [`DRIVER_STARTUP`].
+async fn wait_until_ready(base: &str) {
+    let http = reqwest::Client::new();
+    tokio::time::timeout(DRIVER_STARTUP, async {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tick.tick().await;
+            if let Ok(reply) = http.get(format!("{base}/status")).send().await {
+                let status: Value = reply.json().await.unwrap_or_default();
+                if status["value"]["ready"] == true {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("chromedriver became ready");
+}
