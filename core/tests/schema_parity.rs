@@ -281,7 +281,9 @@ async fn postgres_schema(pool: &PgPool) -> Schema {
         }
     }
 
-    let references: Vec<(String, String, String, Vec<String>, Vec<String>)> = sqlx::query_as(
+    // (table, referenced table, ON DELETE action, columns, referenced columns)
+    type Reference = (String, String, String, Vec<String>, Vec<String>);
+    let references: Vec<Reference> = sqlx::query_as(
         "SELECT t.relname::text, r.relname::text, \
                 CASE c.confdeltype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' \
                      WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' \
