@@ -234,9 +234,10 @@ fn public_url(config: &Config) -> String {
 
 fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     let mailer: Arc<dyn Mailer> = match &config.mail.smtp_url {
-        Some(url) => {
-            Arc::new(SmtpMailer::new(url.expose(), &config.mail.from).map_err(anyhow::Error::msg)?)
-        }
+        Some(url) => Arc::new(
+            SmtpMailer::new(secrecy::ExposeSecret::expose_secret(url), &config.mail.from)
+                .map_err(anyhow::Error::msg)?,
+        ),
         None => Arc::new(
             FileMailer::new(config.data_dir.join("mail"), &config.mail.from)
                 .map_err(anyhow::Error::msg)?,
