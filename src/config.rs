@@ -1,35 +1,21 @@
 //! Configuration: a TOML file plus `FRONTDESK_*` environment variables (env wins; `__`
 //! separates levels, so `FRONTDESK_MAIL__SMTP_URL` sets `[mail] smtp_url`).
-//! Secrets are wrapped in [`Secret`] so they never reach a log or `Debug` output.
+//! Secrets are [`SecretString`]s so they never reach a log or `Debug` output.
+//!
+//! What Frontdesk does not know is refused, naming it: an unknown key or section in the file
+//! or an unknown `FRONTDESK_*` variable is a typo or a feature not built yet, and silently
+//! ignoring it would leave the operator believing it was applied.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-
-/// A value that must not be printed.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// Everything `frontdesk` reads from its configuration.
 #[derive(Debug, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where people reach this server; links in mail and chat are built from it.
     pub public_url: Option<String>,
@@ -70,18 +56,18 @@ pub enum LogFormat {
 
 /// `[database]`
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Database {
     /// `sqlite://…` or `postgres://…`; absent: SQLite under the data dir.
-    pub url: Option<Secret>,
+    pub url: Option<SecretString>,
 }
 
 /// `[mail]`
 #[derive(Debug, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Mail {
     /// `smtp://host:port`; absent: each message is an `.eml` file under `<data_dir>/mail`.
-    pub smtp_url: Option<Secret>,
+    pub smtp_url: Option<SecretString>,
     pub from: String,
 }
 
@@ -96,7 +82,7 @@ impl Default for Mail {
 
 /// `[security]`
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Security {
     /// Proxies whose `X-Forwarded-For` is believed, as CIDR ranges.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -104,7 +90,7 @@ pub struct Security {
 
 /// `[access_log]`
 #[derive(Debug, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AccessLog {
     /// Days entries are kept; at least 365 (the whitepaper's promise).
     pub retention_days: i64,
@@ -128,24 +114,28 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        // Only the keys Frontdesk knows come from the environment (not FRONTDESK_TEST_…).
-        let env = Env::prefixed("FRONTDESK_").split("__").filter(|key| {
-            let top = key
-                .as_str()
-                .split("__")
-                .next()
-                .unwrap_or("")
-                .split('.')
-                .next()
-                .unwrap_or("");
-            KNOWN_KEYS
-                .iter()
-                .any(|known| known.eq_ignore_ascii_case(top))
-        });
-        let config: Config = figment
-            .merge(env)
-            .extract()
-            .map_err(|err| format!("configuration: {err}"))?;
+        // Every FRONTDESK_ variable is configuration, except those that are not; an unknown
+        // one then fails the extraction below, naming it.
+        let env = Env::prefixed("FRONTDESK_")
+            .split("__")
+            .filter(|key| !is_not_configuration(key.as_str()));
+        let config: Config = figment.merge(env).extract().map_err(|err| {
+            // figment names an environment key by its path (MAIL.SMPT_URL); the operator
+            // set a variable, so name that.
+            let from_env =
+                (err.metadata.as_ref()).is_some_and(|source| source.name.contains("environment"));
+            if from_env && !err.path.is_empty() {
+                // A section's path (SLACK) is the start of the variables that set it.
+                let path = format!("FRONTDESK_{}", err.path.join("__")).to_uppercase();
+                let variables: Vec<String> = std::env::vars()
+                    .map(|(name, _)| name)
+                    .filter(|name| name.to_uppercase().starts_with(&path))
+                    .collect();
+                format!("configuration: {err} (set by {})", variables.join(", "))
+            } else {
+                format!("configuration: {err}")
+            }
+        })?;
         if config.access_log.retention_days < 365 {
             return Err(format!(
                 "configuration: access_log.retention_days is {}, but access logs are kept at least 365 days",
@@ -158,26 +148,18 @@ impl Config {
     /// The database URL: the configured one, else SQLite in the data dir.
     pub fn database_url(&self) -> String {
         match &self.database.url {
-            Some(url) => url.expose().to_owned(),
+            Some(url) => url.expose_secret().to_owned(),
             None => frontdesk_core::store::Db::sqlite_url_in(&self.data_dir),
         }
     }
 }
 
-const KNOWN_KEYS: [&str; 12] = [
-    "public_url",
-    "bind",
-    "data_dir",
-    "log_format",
-    "database",
-    "mail",
-    "security",
-    "access_log",
-    "slack",
-    "teams",
-    "discord",
-    "google",
-];
+/// Whether `key` (a `FRONTDESK_` variable without the prefix) is read by something other
+/// than the configuration: the config file's path, the log filter, the test harness.
+fn is_not_configuration(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    key == "CONFIG" || key == "LOG" || key.starts_with("TEST_") || key.starts_with("REQUIRE_")
+}
 
 #[cfg(test)]
 mod tests {
@@ -187,13 +169,18 @@ mod tests {
     fn secrets_are_redacted_in_debug_output() {
         let config = Config {
             database: Database {
-                url: Some(Secret("postgres://frontdesk:hunter2@db/frontdesk".into())),
+                url: Some("postgres://frontdesk:hunter2@db/frontdesk".into()),
+            },
+            mail: Mail {
+                smtp_url: Some("smtp://frontdesk:swordfish@mail:2525".into()),
+                ..Mail::default()
             },
             ..Config::default()
         };
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
-        assert!(printed.contains("[redacted]"));
+        assert!(!printed.contains("swordfish"), "{printed}");
+        assert!(printed.contains("REDACTED"), "{printed}");
     }
 
     #[test]
@@ -217,11 +204,49 @@ mod tests {
                 "[\"10.0.0.0/8\", \"192.0.2.1/32\"]",
             );
             jail.set_env("FRONTDESK_TEST_DATABASE_URL", "postgres://ignored");
+            jail.set_env("FRONTDESK_REQUIRE_POSTGRES", "1");
+            jail.set_env("FRONTDESK_CONFIG", "elsewhere.toml");
+            jail.set_env("FRONTDESK_LOG", "debug");
             let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.bind, "127.0.0.1:7000", "the environment wins");
             assert_eq!(config.access_log.retention_days, 400);
             assert_eq!(config.security.trusted_proxies.len(), 2);
             Ok(())
         });
+    }
+
+    /// Why loading a config file holding `toml`, with `env` set, is refused.
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
+    fn refused(toml: &str, env: &[(&str, &str)]) -> String {
+        let mut refusal = String::new();
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("f.toml", toml)?;
+            for (key, value) in env {
+                jail.set_env(key, value);
+            }
+            refusal = Config::load(Some(Path::new("f.toml"))).unwrap_err();
+            Ok(())
+        });
+        refusal
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_file_is_refused_by_name() {
+        let err = refused("[mail]\nsmpt_url = \"smtp://127.0.0.1:2525\"\n", &[]);
+        assert!(err.contains("smpt_url"), "{err}");
+    }
+
+    #[test]
+    fn a_section_for_a_feature_not_built_yet_is_refused_by_name() {
+        let err = refused("[slack]\nbot_token = \"xoxb-1\"\n", &[]);
+        assert!(err.contains("slack"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_frontdesk_variable_is_refused_by_name() {
+        let err = refused("", &[("FRONTDESK_MAIL__SMPT_URL", "smtp://127.0.0.1:2525")]);
+        assert!(err.contains("FRONTDESK_MAIL__SMPT_URL"), "{err}");
+        let err = refused("", &[("FRONTDESK_SLACK__BOT_TOKEN", "xoxb-1")]);
+        assert!(err.contains("FRONTDESK_SLACK__BOT_TOKEN"), "{err}");
     }
 }

@@ -19,6 +19,7 @@ use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
 use frontdesk_core::port::{Mailer, Ports, SystemClock};
 use frontdesk_core::store::Db;
+use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat};
@@ -234,7 +235,7 @@ fn public_url(config: &Config) -> String {
 
 fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     let mailer: Arc<dyn Mailer> = match &config.mail.smtp_url {
-        Some(url) => Arc::new(SmtpMailer::new(url.expose(), &config.mail.from)?),
+        Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), &config.mail.from)?),
         None => Arc::new(FileMailer::new(
             config.data_dir.join("mail"),
             &config.mail.from,

@@ -2,7 +2,9 @@
 //!
 //! [`storage_tests!`] turns each `async fn name(t: &TestDb)` into a module `name` with two
 //! tests, `sqlite` and `postgres`. The PostgreSQL one runs when `FRONTDESK_TEST_DATABASE_URL`
-//! is set (CI sets it) and otherwise says so and passes. Each test gets a fresh database:
+//! is set (CI sets it) and otherwise says so and passes — unless `FRONTDESK_REQUIRE_POSTGRES=1`
+//! (CI sets that too), when a missing database fails the test: a skip there would hide that
+//! PostgreSQL was never tested. Each test gets a fresh database:
 //! a new SQLite file in a temporary directory, or a new PostgreSQL database that is dropped
 //! when the [`TestDb`] is dropped.
 
@@ -19,6 +21,9 @@ use crate::store::Db;
 
 /// The environment variable naming a PostgreSQL server for tests (any database on it).
 pub const POSTGRES_URL_VAR: &str = "FRONTDESK_TEST_DATABASE_URL";
+
+/// The environment variable that, set to `1`, makes a missing PostgreSQL a test failure.
+pub const REQUIRE_POSTGRES_VAR: &str = "FRONTDESK_REQUIRE_POSTGRES";
 
 /// A fresh, migrated database for one test.
 #[derive(Debug)]
@@ -45,8 +50,19 @@ impl TestDb {
     }
 
     /// A migrated, new PostgreSQL database, or `None` when no server is configured.
+    ///
+    /// Panics instead of returning `None` when [`REQUIRE_POSTGRES_VAR`] is `1`: this is the one
+    /// place that decides, so every caller fails rather than skips where PostgreSQL is required.
     pub async fn postgres() -> Option<TestDb> {
-        let admin_url = std::env::var(POSTGRES_URL_VAR).ok()?;
+        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
+            if std::env::var(REQUIRE_POSTGRES_VAR).is_ok_and(|v| v == "1") {
+                panic!(
+                    "{REQUIRE_POSTGRES_VAR}=1 but {POSTGRES_URL_VAR} is not set: set it to a \
+                     PostgreSQL server, e.g. {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres"
+                );
+            }
+            return None;
+        };
         let name = format!("frontdesk_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnectOptions::from_str(&admin_url)
             .expect("FRONTDESK_TEST_DATABASE_URL is a postgres:// URL")

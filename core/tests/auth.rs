@@ -7,7 +7,7 @@ use chrono::Duration;
 use common::{Fixture, OWNER_PASSWORD};
 use frontdesk_core::Error;
 use frontdesk_core::domain::people::{Lang, Role};
-use frontdesk_core::engine::Actor;
+use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::Db;
@@ -44,6 +44,40 @@ async fn reset_token(f: &Fixture) -> String {
     let mail = sent.last().unwrap();
     assert_eq!(mail.to, OWNER);
     token_in(&mail.body)
+}
+
+/// A transaction that keeps sign-ins from counting failures until it is released.
+enum Holder {
+    /// Holds SQLite's write lock; the pool is the one the sign-ins use.
+    Sqlite(sqlx::SqlitePool, sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// Holds a new, uncommitted throttle row; the pool is the one the sign-ins use.
+    Postgres(sqlx::PgPool, sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Holder {
+    /// How many sign-ins are waiting for this transaction.
+    async fn waiting(&self) -> usize {
+        match self {
+            // Every guess holds a connection of the pool only while it reads (which the
+            // write lock does not stop) or while it waits for the write lock; the holder
+            // has one more. So when all are taken, all guesses have read and are waiting.
+            Holder::Sqlite(pool, _) => (pool.size() as usize - pool.num_idle()).saturating_sub(1),
+            Holder::Postgres(pool, _) => {
+                const WAITING: &str = "SELECT COUNT(*) FROM pg_stat_activity \
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'";
+                let waiting: i64 = sqlx::query_scalar(WAITING).fetch_one(pool).await.unwrap();
+                waiting as usize
+            }
+        }
+    }
+
+    /// Lets the waiting sign-ins go on, leaving no trace.
+    async fn release(self) {
+        match self {
+            Holder::Sqlite(_, tx) => tx.rollback().await.unwrap(),
+            Holder::Postgres(_, tx) => tx.rollback().await.unwrap(),
+        }
+    }
 }
 
 /// Whether the owner can sign in with `password` (from a fresh address).
@@ -133,16 +167,67 @@ storage_tests! {
     }
 
     async fn guesses_made_at_the_same_time_still_get_only_ten_answers(t: &TestDb) {
+        // Every guess must pass the lock check before any failure is counted, or the test
+        // proves nothing: guesses that run one after another are stopped by the lock check
+        // alone, and the counting under the write lock is never needed. So the write path is
+        // held shut (SQLite: another writer holds the lock; PostgreSQL: another transaction
+        // holds the throttle row) until every guess is waiting there, on a pool large enough
+        // for all of them to wait at once. Then at most ten may be answered.
+        const GUESSES: usize = 20;
         let f = Fixture::new(t).await;
-        let guesses: Vec<_> = (0..40)
+        let (db, holder) = match &t.db {
+            Db::Sqlite(_) => {
+                let options = t
+                    .url()
+                    .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                    .unwrap()
+                    .busy_timeout(std::time::Duration::from_secs(30));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(GUESSES as u32 + 1)
+                    .connect_with(options)
+                    .await
+                    .unwrap();
+                let holder = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                (Db::Sqlite(pool.clone()), Holder::Sqlite(pool, holder))
+            }
+            Db::Postgres(_) => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(GUESSES as u32 + 2)
+                    .connect(t.url())
+                    .await
+                    .unwrap();
+                let mut holder = pool.begin().await.unwrap();
+                // Uncommitted: invisible to the lock check, but every counting upsert of this
+                // key waits for it.
+                sqlx::query(
+                    "INSERT INTO login_throttle (throttle_key, window_start, failures) \
+                     VALUES ('account:acme:owner@acme.example', 0, 0)",
+                )
+                .execute(&mut *holder)
+                .await
+                .unwrap();
+                (Db::Postgres(pool.clone()), Holder::Postgres(pool, holder))
+            }
+        };
+        let engine = Engine::new(db, f.engine.ports.clone(), common::settings());
+        let guesses: Vec<_> = (0..GUESSES)
             .map(|n| {
-                let engine = f.engine.clone();
+                let engine = engine.clone();
                 tokio::spawn(async move {
                     let ip = format!("10.0.1.{n}");
                     engine.login("acme", OWNER, "Wrong-Password-99", &ip).await
                 })
             })
             .collect();
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while holder.waiting().await < GUESSES {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("every guess reaches the write path");
+        holder.release().await;
+
         let (mut answered, mut throttled) = (0, 0);
         for guess in guesses {
             match guess.await.unwrap() {
@@ -153,7 +238,7 @@ storage_tests! {
         }
         assert_eq!(
             (answered, throttled),
-            (10, 30),
+            (10, GUESSES - 10),
             "only ten guesses are answered"
         );
         assert_eq!(f.logged("login.failed").await.len(), 10);

@@ -520,4 +520,58 @@ storage_tests! {
         let import = f.logged("employees.import").await;
         assert_eq!(import[0].detail, r#"{"created":0,"created_emails":[],"updated":1,"updated_emails":["alice@acme.example"]}"#);
     }
+
+    async fn the_documented_email_and_department_file_changes_only_departments(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let alice = f
+            .engine
+            .create_employee(&f.owner, person("alice@acme.example", "Alice Sato"))
+            .await
+            .unwrap();
+        let summary = f
+            .engine
+            .import_employees(&f.owner, "email,department\nALICE@acme.example,Marketing\n")
+            .await
+            .unwrap();
+        assert_eq!((summary.created, summary.updated), (0, 1));
+        let after = f.engine.employee(&f.owner, alice.id).await.unwrap().profile;
+        assert_eq!(after.department, "Marketing");
+        assert_eq!(after.name, "Alice Sato", "the name the file lacks is kept");
+    }
+
+    async fn a_new_employee_in_a_file_without_names_is_refused_naming_the_column(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let alice = f
+            .engine
+            .create_employee(&f.owner, person("alice@acme.example", "Alice Sato"))
+            .await
+            .unwrap();
+        let csv = "email,department\nalice@acme.example,Marketing\nnew@acme.example,Sales\n";
+        let problem = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 3);
+        assert_eq!(problem, FileProblem::MissingColumn("name"));
+        assert_eq!(
+            f.engine.employee(&f.owner, alice.id).await.unwrap(),
+            alice,
+            "nothing of the file is written"
+        );
+        assert!(f.logged("employees.import").await.is_empty());
+    }
+
+    async fn errors_name_the_files_own_line_after_a_cell_that_spans_lines(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        // Header on line 1; Alice's quoted department takes lines 2 and 3; Bob is on line 4;
+        // the bad address is on line 5 (the fourth record).
+        let csv = "email,name,department\n\
+                   alice@acme.example,Alice,\"Sales\nEast\"\n\
+                   bob@acme.example,Bob,Ops\n\
+                   not-an-address,Carol,\n";
+        let problem = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 5);
+        assert_eq!(problem, FileProblem::Field { field: "email".into(), reason: Invalid::NotEmail });
+        // A malformed record is placed by its own line too.
+        let csv = "email,name,department\n\
+                   alice@acme.example,Alice,\"Sales\nEast\"\n\
+                   bob@acme.example,Bob\n";
+        let problem = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 4);
+        assert_eq!(problem, FileProblem::Unreadable);
+    }
 }

@@ -267,12 +267,22 @@ impl Engine {
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let (mut created, mut updated) = (Vec::new(), Vec::new());
+        // Rows that are only valid over the stored employee (a file without some columns)
+        // are checked here; every such problem is named, and nothing is committed.
+        let mut problems = Vec::new();
         for row in &rows {
             let (line, email) = (row.line, row.email.clone());
             let existing = employee::find_by_email(&mut tx, tenant_id, &email).await?;
-            let profile = row
-                .over(existing.as_ref().map(|e| &e.profile))
-                .map_err(|err| at_line(line, err))?;
+            let profile = match row.over(existing.as_ref().map(|e| &e.profile)) {
+                Ok(profile) => profile,
+                Err(err) => {
+                    match at_line(line, err) {
+                        Error::InvalidFile(mut found) => problems.append(&mut found),
+                        other => return Err(other),
+                    }
+                    continue;
+                }
+            };
             let written = match &existing {
                 Some(e) => employee::update(&mut tx, tenant_id, e.id, &profile, now)
                     .await
@@ -291,6 +301,9 @@ impl Engine {
                 }]),
                 other => other.into(),
             })?;
+        }
+        if !problems.is_empty() {
+            return Err(Error::InvalidFile(problems));
         }
         let summary = ImportSummary {
             created: created.len(),
@@ -350,6 +363,13 @@ impl CsvRow {
     /// (`base`, the employee as stored), so importing `email,department` changes only
     /// departments; an empty time zone, language or notification cell means "keep" too.
     fn over(&self, base: Option<&EmployeeProfile>) -> Result<EmployeeProfile> {
+        // Only a name cannot be defaulted: a new employee needs the column.
+        if base.is_none() && !self.cells.contains_key("name") {
+            return Err(Error::InvalidFile(vec![LineProblem {
+                line: self.line,
+                problem: FileProblem::MissingColumn("name"),
+            }]));
+        }
         let cell = |name: &str| self.cells.get(name).map(String::as_str);
         let kept = |name: &str, stored: Option<&str>| -> Option<String> {
             match cell(name) {
@@ -438,28 +458,29 @@ fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
         .iter()
         .filter_map(|name| header.iter().position(|h| h == name).map(|i| (*name, i)))
         .collect();
-    for required in ["email", "name"] {
-        if !columns.iter().any(|(name, _)| *name == required) {
-            return Err(Error::InvalidFile(vec![LineProblem {
-                line: 1,
-                problem: FileProblem::MissingColumn(required),
-            }]));
-        }
+    // Only the email is needed in every file: it names the employee to create or update.
+    if !columns.iter().any(|(name, _)| *name == "email") {
+        return Err(Error::InvalidFile(vec![LineProblem {
+            line: 1,
+            problem: FileProblem::MissingColumn("email"),
+        }]));
     }
+    let has_name = columns.iter().any(|(name, _)| *name == "name");
     let mut problems = Vec::new();
     let mut rows: Vec<CsvRow> = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let line = index as u64 + 2;
+    for record in reader.records() {
+        // The reader's position, not a count of records: a quoted cell may span lines.
         let record = match record {
             Ok(record) => record,
-            Err(_) => {
+            Err(err) => {
                 problems.push(LineProblem {
-                    line,
+                    line: err.position().map_or(0, |p| p.line()),
                     problem: FileProblem::Unreadable,
                 });
                 continue;
             }
         };
+        let line = record.position().map_or(0, |p| p.line());
         let cells = columns
             .iter()
             .map(|(name, i)| (*name, record.get(*i).map(restore).unwrap_or("").to_owned()))
@@ -470,10 +491,17 @@ fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
             cells,
         };
         // Checked on its own here (every row before anything is written), and again over
-        // the stored employee when it is written.
-        match row.over(None) {
-            Ok(profile) => {
-                if let Some(first) = rows.iter().find(|r| r.email == profile.email) {
+        // the stored employee when it is written. Without a name column a row can only
+        // update, and whom it updates is known only then: here only its email is checked.
+        let email = if has_name {
+            row.over(None).map(|profile| profile.email)
+        } else {
+            normalize_email(row.cells.get("email").map_or("", String::as_str))
+                .map_err(|reason| Error::invalid("email", reason))
+        };
+        match email {
+            Ok(email) => {
+                if let Some(first) = rows.iter().find(|r| r.email == email) {
                     problems.push(LineProblem {
                         line,
                         problem: FileProblem::Repeats {
@@ -481,7 +509,7 @@ fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
                         },
                     });
                 } else {
-                    row.email = profile.email;
+                    row.email = email;
                     rows.push(row);
                 }
             }
