@@ -559,19 +559,39 @@ storage_tests! {
 
     async fn errors_name_the_files_own_line_after_a_cell_that_spans_lines(t: &TestDb) {
         let f = Fixture::new(t).await;
-        // Header on line 1; Alice's quoted department takes lines 2 and 3; Bob is on line 4;
-        // the bad address is on line 5 (the fourth record).
+        // Header on line 1; Alice's quoted department takes lines 2 and 3 (and is refused:
+        // a department is one line); Bob is on line 4; the bad address is on line 5.
         let csv = "email,name,department\n\
                    alice@acme.example,Alice,\"Sales\nEast\"\n\
                    bob@acme.example,Bob,Ops\n\
                    not-an-address,Carol,\n";
-        let problem = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 5);
-        assert_eq!(problem, FileProblem::Field { field: "email".into(), reason: Invalid::NotEmail });
+        let Err(Error::InvalidFile(problems)) = f.engine.import_employees(&f.owner, csv).await
+        else {
+            panic!("the file is refused");
+        };
+        let lines: Vec<_> = problems.iter().map(|p| (p.line, p.problem.clone())).collect();
+        assert_eq!(
+            lines,
+            [
+                (2, FileProblem::Field { field: "department".into(), reason: Invalid::ControlCharacter }),
+                (5, FileProblem::Field { field: "email".into(), reason: Invalid::NotEmail }),
+            ]
+        );
         // A malformed record is placed by its own line too.
         let csv = "email,name,department\n\
                    alice@acme.example,Alice,\"Sales\nEast\"\n\
                    bob@acme.example,Bob\n";
-        let problem = assert_invalid_csv(f.engine.import_employees(&f.owner, csv).await, 4);
-        assert_eq!(problem, FileProblem::Unreadable);
+        let Err(Error::InvalidFile(problems)) = f.engine.import_employees(&f.owner, csv).await
+        else {
+            panic!("the file is refused");
+        };
+        let lines: Vec<_> = problems.iter().map(|p| (p.line, p.problem.clone())).collect();
+        assert_eq!(
+            lines,
+            [
+                (2, FileProblem::Field { field: "department".into(), reason: Invalid::ControlCharacter }),
+                (4, FileProblem::Unreadable),
+            ]
+        );
     }
 }
