@@ -528,6 +528,17 @@ storage_tests! {
         assert_eq!(f.logged("password_reset.complete").await.len(), 1);
     }
 
+    async fn a_reset_asked_for_the_address_as_typed_reaches_the_account(t: &TestDb) {
+        // Normalised as at sign-in: case, surrounding spaces and full-width letters.
+        let f = Fixture::new(t).await;
+        f.engine
+            .request_password_reset("acme", " ＯＷＮＥＲ@Acme.Example ", "198.51.100.7")
+            .await
+            .unwrap();
+        assert_eq!(f.engine.dispatch_due().await.unwrap(), 1);
+        assert_eq!(f.mailer.sent()[0].to, OWNER);
+    }
+
     async fn a_reset_for_an_unknown_email_answers_ok_and_sends_nothing(t: &TestDb) {
         let f = Fixture::new(t).await;
         f.engine
