@@ -13,8 +13,16 @@ use serde::de::DeserializeOwned;
 use crate::AppState;
 use crate::problem::ApiError;
 
+/// The largest request body any route reads (a CSV of some ten thousand employees fits).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "fd_session";
+
+/// The session cookie's name under https: the `__Host-` prefix makes browsers refuse it
+/// unless it is `Secure`, for this host only and for the whole site (no subdomain or
+/// plain-http page can plant or shadow it).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-fd_session";
 
 /// A JSON body; malformed JSON is a 400, a missing, unknown or mistyped field a 422 that
 /// names the field.
@@ -33,6 +41,11 @@ where
             Ok(axum::Json(value)) => Ok(AppJson(value)),
             Err(JsonRejection::JsonDataError(err)) => {
                 Err(ApiError::Unprocessable(data_error_detail(&err.body_text())))
+            }
+            Err(err) if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge {
+                    limit_bytes: MAX_BODY_BYTES,
+                })
             }
             Err(err) => Err(ApiError::BadRequest(err.body_text())),
         }
@@ -155,7 +168,9 @@ where
         let app = AppState::from_ref(state);
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
         let jar = CookieJar::from_headers(&parts.headers);
-        let token = jar.get(SESSION_COOKIE).ok_or(ApiError::Unauthorized)?;
+        let token = jar
+            .get(app.session_cookie_name())
+            .ok_or(ApiError::Unauthorized)?;
         let account = app
             .engine
             .session(token.value())

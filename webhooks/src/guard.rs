@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -12,11 +12,60 @@ use frontdesk_core::i18n::Lang;
 use tracing::Span;
 
 use crate::AppState;
-use crate::extract::{is_trusted_proxy, peer_ip};
+use crate::extract::{MAX_BODY_BYTES, is_trusted_proxy, peer_ip};
 use crate::problem::{ApiError, REQUEST_LANG};
 
 /// The header carrying a request's id (accepted from a trusted proxy, else generated).
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// What a page may load: only this server's own files, no inline script or style, never
+/// framed by another site (clickjacking), forms only back to this server.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
+    object-src 'none'";
+
+/// Security headers on every answer. Anything an answer does not say about caching is
+/// `no-store`: API JSON, CSV exports and pages may carry personal data (only the static
+/// assets say otherwise). Under an https public URL, browsers are told to stay on https.
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    let mut set_default = |name: header::HeaderName, value: &'static str| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set_default(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set_default(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set_default(header::X_FRAME_OPTIONS, "DENY");
+    set_default(header::REFERRER_POLICY, "strict-origin-when-cross-origin");
+    set_default(header::CACHE_CONTROL, "no-store");
+    if state.secure_cookies {
+        set_default(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    response
+}
+
+/// Refuses a body announced larger than [`MAX_BODY_BYTES`] before any handler runs, on every
+/// route, as problem+json (a body without a length is cut off at the same size by the
+/// extractors, which answer the same way).
+pub async fn body_limit(req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return ApiError::PayloadTooLarge {
+            limit_bytes: MAX_BODY_BYTES,
+        }
+        .into_response();
+    }
+    next.run(req).await
+}
 
 /// Drops a request id the client sent unless the peer is a trusted proxy (and the id is a
 /// short printable token), so that no client can forge ids into another's log lines; the
@@ -125,19 +174,33 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
 /// Whether a browser sent this request from another site. Without `Sec-Fetch-Site`, the
 /// `Origin` must be this server's public URL or name the `Host` the request was sent to.
 fn is_cross_site(headers: &axum::http::HeaderMap, public_url: &str) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return !matches!(site, "same-origin" | "none");
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some("same-origin") => return false,
+        // `none` is a navigation the person started (a bookmark, a typed URL); a
+        // state-changing request that claims it is still held to its Origin below.
+        Some("none") | None => {}
+        Some(_) => return true,
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         // Neither header: not a browser, so no ambient cookies to abuse.
         return false;
     };
-    if origin == public_url.trim_end_matches('/') {
+    let (scheme, authority) = match public_url.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest.split('/').next().unwrap_or("")),
+        None => ("http", ""),
+    };
+    if origin == format!("{scheme}://{authority}") {
         return false;
     }
+    // Without a matching public URL, the Origin must be this server as the request named it:
+    // the same host, and the scheme the public URL uses (http://host is not https://host).
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    origin_host.is_none() || origin_host != host
+    match (origin.split_once("://"), host) {
+        (Some((origin_scheme, origin_host)), Some(host)) => {
+            origin_scheme != scheme || origin_host != host
+        }
+        _ => true,
+    }
 }
 
 /// The answer for a known path asked with a method it does not serve.
@@ -188,5 +251,21 @@ mod tests {
             "behind a proxy that rewrites Host, the public URL is the origin"
         );
         assert!(!cross(&[]));
+        assert!(
+            cross(&[
+                ("sec-fetch-site", "none"),
+                ("origin", "https://evil.example"),
+                ("host", "fd.example")
+            ]),
+            "`none` does not excuse a foreign Origin"
+        );
+        assert!(
+            cross(&[("origin", "http://fd.example"), ("host", "fd.example")]),
+            "the scheme is part of the origin"
+        );
+        assert!(!cross(&[
+            ("origin", "https://fd.example.com"),
+            ("sec-fetch-site", "none")
+        ]));
     }
 }

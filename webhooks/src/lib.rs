@@ -48,6 +48,17 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The session cookie's name: `__Host-` prefixed under https.
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            extract::SECURE_SESSION_COOKIE
+        } else {
+            extract::SESSION_COOKIE
+        }
+    }
+}
+
 /// The whole application: pages, APIs, health and metrics, with its middleware.
 pub fn app(state: AppState) -> Router {
     // The document is generated with the routes and serialised once, not per request.
@@ -74,7 +85,15 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             guard::csrf,
         ))
+        .layer(axum::middleware::from_fn(guard::body_limit))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            extract::MAX_BODY_BYTES,
+        ))
         .layer(axum::middleware::from_fn(guard::language))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::security_headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::count,

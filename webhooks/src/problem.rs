@@ -31,6 +31,9 @@ pub enum ApiError {
     /// A field is missing, unknown or of the wrong type.
     #[error("{0}")]
     Unprocessable(String),
+    /// The body is larger than any route accepts.
+    #[error("the request body is larger than {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
     /// No valid session.
     #[error("sign in first")]
     Unauthorized,
@@ -133,6 +136,12 @@ impl ApiError {
                 "invalid",
                 Some(detail.clone()),
             ),
+            ApiError::PayloadTooLarge { limit_bytes } => Problem {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                kind: "payload_too_large",
+                detail: None,
+                extra: json!({ "limit_bytes": limit_bytes }),
+            },
             ApiError::Unauthorized => plain(StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::CrossSite => plain(StatusCode::FORBIDDEN, "cross_site", None),
             ApiError::MethodNotAllowed => {
@@ -164,6 +173,7 @@ fn title_key(kind: &str) -> &'static str {
         "invalid_reset_token" => "error.invalid_reset_token",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
+        "payload_too_large" => "error.payload_too_large",
         "cross_site" => "error.cross_site",
         "method_not_allowed" => "error.method_not_allowed",
         "unavailable" => "error.unavailable",

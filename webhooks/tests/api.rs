@@ -576,3 +576,95 @@ storage_tests! {
         assert_eq!(listed.body, json!([]), "B sees none of A's locations");
     }
 }
+
+/// Every route of the app as `(method, path)`: the API's from its OpenAPI document (with
+/// sample path parameters), and the pages, health and static routes beside it.
+fn every_route() -> Vec<(Method, String)> {
+    let doc = serde_json::to_value(frontdesk_webhooks::api::openapi()).unwrap();
+    let mut routes = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            let path = path.replace("{id}", "1").replace("{slug}", "hq");
+            routes.push((
+                method.to_uppercase().parse().unwrap(),
+                format!("/api/v1{path}"),
+            ));
+        }
+    }
+    assert!(
+        routes.len() >= 15,
+        "sanity: the document was read: {routes:?}"
+    );
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::GET, "/password-reset?token=x"),
+        (Method::POST, "/password-reset"),
+        (Method::GET, "/healthz"),
+        (Method::GET, "/readyz"),
+        (Method::GET, "/metrics"),
+        (Method::GET, "/assets/frontdesk.css"),
+        (Method::GET, "/api/v1/openapi.json"),
+        (Method::GET, "/no/such/page"),
+    ] {
+        routes.push((method, path.to_owned()));
+    }
+    routes
+}
+
+storage_tests! {
+    async fn every_route_answers_with_the_security_headers(t: &TestDb) {
+        let api = Api::serving_at(t, "https://fd.example.com").await;
+        let cookie = api.tenant_with("acme", Role::Owner, true).await;
+        assert!(cookie.starts_with("__Host-fd_session="), "under https: {cookie}");
+        for (method, path) in every_route() {
+            let reply = api.call(method.clone(), &path, Some(&cookie), None, &[]).await;
+            let header = |name: &str| {
+                reply.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+            };
+            let at = format!("{method} {path} ({})", reply.status);
+            assert_eq!(header("x-content-type-options"), "nosniff", "{at}");
+            assert_eq!(header("x-frame-options"), "DENY", "{at}");
+            assert!(!header("referrer-policy").is_empty(), "{at}");
+            let csp = header("content-security-policy");
+            assert!(
+                csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+                "{at}: {csp}"
+            );
+            assert!(!csp.contains("unsafe-inline"), "{at}: {csp}");
+            assert!(header("strict-transport-security").starts_with("max-age="), "{at}");
+            if !path.starts_with("/assets/") {
+                assert_eq!(header("cache-control"), "no-store", "{at}");
+            }
+        }
+    }
+
+    async fn an_oversized_body_is_refused_as_a_problem_on_every_route(t: &TestDb) {
+        let api = Api::new(t).await;
+        let cookie = api.tenant_with("acme", Role::Owner, true).await;
+        let oversized = "x".repeat(frontdesk_webhooks::extract::MAX_BODY_BYTES + 1);
+        for (method, path) in every_route() {
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_LENGTH, oversized.len())
+                .body(Body::from(oversized.clone()))
+                .unwrap();
+            let response = api.router.clone().oneshot(request).await.unwrap();
+            let at = format!("{method} {path}");
+            assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{at}");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json", "{at}");
+        }
+    }
+
+    async fn the_session_cookie_has_no_prefix_over_plain_http(t: &TestDb) {
+        let api = Api::new(t).await;
+        let cookie = api.tenant_with("acme", Role::Owner, true).await;
+        assert!(cookie.starts_with("fd_session="), "{cookie}");
+        let me = api.call(Method::GET, "/api/v1/auth/me", Some(&cookie), None, &[]).await;
+        assert_eq!(me.status, StatusCode::OK);
+        let reply = api.call(Method::GET, "/healthz", None, None, &[]).await;
+        assert!(reply.headers.get("strict-transport-security").is_none(), "no HSTS without https");
+    }
+}

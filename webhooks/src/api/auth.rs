@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::accounts::AccountView;
 use crate::AppState;
-use crate::extract::{AppJson, ClientIp, SESSION_COOKIE, SignedIn};
+use crate::extract::{AppJson, ClientIp, SignedIn};
 use crate::problem::ApiResult;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -61,7 +61,7 @@ pub(crate) struct ResetConfirm {
 
 /// The session cookie carrying `value` for `max_age_secs` (0 clears it).
 fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, value))
+    Cookie::build((state.session_cookie_name(), value))
         .path("/")
         .http_only(true)
         // Strict: the admin session is never sent on requests started by another site.
@@ -97,7 +97,7 @@ async fn logout(
     SignedIn(actor): SignedIn,
     jar: CookieJar,
 ) -> ApiResult<(CookieJar, StatusCode)> {
-    if let Some(session) = jar.get(SESSION_COOKIE) {
+    if let Some(session) = jar.get(state.session_cookie_name()) {
         state.engine.logout(&actor, session.value()).await?;
     }
     // The same attributes as when it was set, so the browser replaces (and drops) it.

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::csv_download;
 use crate::AppState;
-use crate::extract::{AppJson, AppPath, AppQuery, SignedIn};
+use crate::extract::{AppJson, AppPath, AppQuery, MAX_BODY_BYTES, SignedIn};
 use crate::problem::{ApiError, ApiResult};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -244,8 +245,17 @@ async fn export(State(state): State<AppState>, SignedIn(actor): SignedIn) -> Api
 async fn import(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<ImportSummaryView>> {
+    let body = body.map_err(|err| {
+        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit_bytes: MAX_BODY_BYTES,
+            }
+        } else {
+            ApiError::BadRequest(err.body_text())
+        }
+    })?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::BadRequest("the CSV must be UTF-8".into()))?;
     Ok(Json(
