@@ -668,3 +668,53 @@ storage_tests! {
         assert!(reply.headers.get("strict-transport-security").is_none(), "no HSTS without https");
     }
 }
+
+storage_tests! {
+    async fn a_put_that_leaves_out_a_field_is_refused_and_a_patch_changes_only_what_it_names(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("acme", Role::Owner, true).await;
+        let created = api.call(Method::POST, "/api/v1/employees", Some(&owner), Some(alice()), &[]).await;
+        let path = format!("/api/v1/employees/{}", created.body["id"]);
+
+        let mut partial = alice();
+        partial.as_object_mut().unwrap().remove("department");
+        let refused = api.call(Method::PUT, &path, Some(&owner), Some(partial), &[]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert!(refused.body["detail"].as_str().unwrap().contains("department"), "{}", refused.body);
+        let unchanged = api.call(Method::GET, &path, Some(&owner), None, &[]).await;
+        assert_eq!(unchanged.body["department"], "Sales", "nothing was cleared");
+
+        let patched = api
+            .call(Method::PATCH, &path, Some(&owner), Some(json!({"department": "Marketing"})), &[])
+            .await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        assert_eq!(patched.body["department"], "Marketing");
+        assert_eq!(patched.body["name_kana"], "さとう ありす", "fields left out are kept");
+        assert_eq!(patched.body["chat_identities"], json!({"slack": "U1"}));
+
+        let bad = api
+            .call(Method::PATCH, &path, Some(&owner), Some(json!({"name": "A\u{1b}B"})), &[])
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad.body["field"], "name");
+        assert_eq!(bad.body["reason"], "control_character");
+    }
+
+    async fn a_text_beyond_its_limit_is_refused_naming_the_field_and_the_limit_not_echoing_it(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("acme", Role::Owner, true).await;
+        let long = "長".repeat(200_000);
+        let mut body = alice();
+        body["name"] = json!(long);
+        let refused = api.call(Method::POST, "/api/v1/employees", Some(&owner), Some(body), &[]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(refused.body["field"], "name");
+        assert_eq!(refused.body["reason"], "too_long");
+        let detail = refused.body["detail"].as_str().unwrap();
+        assert!(detail.contains("200") && detail.len() < 300, "{detail}");
+        let location = json!({"slug": "hq", "name": "a\nb", "time_zone": "Asia/Tokyo"});
+        let refused = api.call(Method::POST, "/api/v1/locations", Some(&owner), Some(location), &[]).await;
+        assert_eq!(refused.body["field"], "name", "{}", refused.body);
+        assert_eq!(refused.body["reason"], "control_character");
+    }
+}

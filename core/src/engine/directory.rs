@@ -59,6 +59,36 @@ pub struct EmployeeInput {
     pub chat_identities: BTreeMap<Platform, String>,
 }
 
+/// A partial change of an employee: `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct EmployeePatch {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub name_kana: Option<String>,
+    pub department: Option<String>,
+    pub time_zone: Option<String>,
+    pub language: Option<Lang>,
+    pub notification: Option<NotificationPreference>,
+    pub chat_identities: Option<BTreeMap<Platform, String>>,
+}
+
+impl EmployeePatch {
+    /// The whole profile this patch makes of `base`, still to be checked.
+    fn over(self, base: &EmployeeProfile) -> EmployeeInput {
+        let base = base.clone();
+        EmployeeInput {
+            email: self.email.unwrap_or(base.email),
+            name: self.name.unwrap_or(base.name),
+            name_kana: self.name_kana.unwrap_or(base.name_kana),
+            department: self.department.unwrap_or(base.department),
+            time_zone: self.time_zone.unwrap_or(base.time_zone),
+            language: self.language.unwrap_or(base.language),
+            notification: self.notification.unwrap_or(base.notification),
+            chat_identities: self.chat_identities.unwrap_or(base.chat_identities),
+        }
+    }
+}
+
 /// The time zone of an employee when none is given.
 pub fn default_time_zone() -> String {
     "Asia/Tokyo".into()
@@ -145,14 +175,37 @@ impl Engine {
         id: i64,
         input: EmployeeInput,
     ) -> Result<Employee> {
-        actor.require(Role::Admin)?;
         let profile = input.validate()?;
+        self.change_employee(actor, id, |_| Ok(profile)).await
+    }
+
+    /// Changes only the fields `patch` names; the rest stay as stored (admins). The stored
+    /// profile is read and written in one transaction, so a concurrent change is not undone.
+    pub async fn patch_employee(
+        &self,
+        actor: &Actor,
+        id: i64,
+        patch: EmployeePatch,
+    ) -> Result<Employee> {
+        self.change_employee(actor, id, |before| patch.over(before).validate())
+            .await
+    }
+
+    /// Writes the profile `change` makes of the stored one, with its access-log entry.
+    async fn change_employee(
+        &self,
+        actor: &Actor,
+        id: i64,
+        change: impl FnOnce(&EmployeeProfile) -> Result<EmployeeProfile>,
+    ) -> Result<Employee> {
+        actor.require(Role::Admin)?;
         let tenant_id = actor.account.tenant_id;
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let before = employee::find(&mut tx, tenant_id, id)
             .await?
             .ok_or(Error::NotFound("employee"))?;
+        let profile = change(&before.profile)?;
         employee::update(&mut tx, tenant_id, id, &profile, now)
             .await
             .map_err(|err| email_taken(err, &profile.email))?;

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use frontdesk_core::domain::people::{Lang, NotificationPreference, Platform};
 use frontdesk_core::engine::directory::{
-    EmployeeInput, EmployeePage, ImportSummary, default_notification, default_time_zone,
+    EmployeeInput, EmployeePage, EmployeePatch, ImportSummary, default_notification,
+    default_time_zone,
 };
 use frontdesk_core::store::employee::Employee;
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,7 @@ use crate::problem::{ApiError, ApiResult};
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(get_one, update, delete))
+        .routes(routes!(get_one, update, patch, delete))
         .routes(routes!(export))
         .routes(routes!(import))
 }
@@ -129,6 +130,72 @@ impl From<EmployeeRequest> for EmployeeInput {
     }
 }
 
+/// An employee's whole profile, replacing the stored one: every field must be given, so a
+/// field left out is an error, never a silent reset (PATCH changes only what it names).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeeReplaceRequest {
+    pub email: String,
+    pub name: String,
+    pub name_kana: String,
+    pub department: String,
+    pub time_zone: String,
+    #[schema(value_type = String, example = "ja")]
+    pub language: Lang,
+    #[schema(value_type = String, example = "chat")]
+    pub notification: NotificationPreference,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub chat_identities: BTreeMap<Platform, String>,
+}
+
+impl From<EmployeeReplaceRequest> for EmployeeInput {
+    fn from(request: EmployeeReplaceRequest) -> Self {
+        EmployeeInput {
+            email: request.email,
+            name: request.name,
+            name_kana: request.name_kana,
+            department: request.department,
+            time_zone: request.time_zone,
+            language: request.language,
+            notification: request.notification,
+            chat_identities: request.chat_identities,
+        }
+    }
+}
+
+/// The fields to change; those left out keep their stored value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmployeePatchRequest {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub name_kana: Option<String>,
+    pub department: Option<String>,
+    pub time_zone: Option<String>,
+    #[schema(value_type = Option<String>, example = "ja")]
+    pub language: Option<Lang>,
+    #[schema(value_type = Option<String>, example = "chat")]
+    pub notification: Option<NotificationPreference>,
+    /// Replaces every chat id when given.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub chat_identities: Option<BTreeMap<Platform, String>>,
+}
+
+impl From<EmployeePatchRequest> for EmployeePatch {
+    fn from(request: EmployeePatchRequest) -> Self {
+        EmployeePatch {
+            email: request.email,
+            name: request.name,
+            name_kana: request.name_kana,
+            department: request.department,
+            time_zone: request.time_zone,
+            language: request.language,
+            notification: request.notification,
+            chat_identities: request.chat_identities,
+        }
+    }
+}
+
 /// What an import changed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportSummaryView {
@@ -201,17 +268,33 @@ async fn get_one(
 }
 
 /// Replace an employee's profile (admins).
-#[utoipa::path(put, path = "/employees/{id}", tag = "employees", params(("id" = i64, Path)), request_body = EmployeeRequest,
+#[utoipa::path(put, path = "/employees/{id}", tag = "employees", params(("id" = i64, Path)), request_body = EmployeeReplaceRequest,
     responses((status = 200, body = EmployeeView), (status = 404), (status = 409), (status = 422)))]
 async fn update(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     AppPath(id): AppPath<i64>,
-    AppJson(input): AppJson<EmployeeRequest>,
+    AppJson(input): AppJson<EmployeeReplaceRequest>,
 ) -> ApiResult<Json<EmployeeView>> {
     let employee = state
         .engine
         .update_employee(&actor, id, input.into())
+        .await?;
+    Ok(Json(employee.into()))
+}
+
+/// Change some fields of an employee (admins); the others stay as they are.
+#[utoipa::path(patch, path = "/employees/{id}", tag = "employees", params(("id" = i64, Path)), request_body = EmployeePatchRequest,
+    responses((status = 200, body = EmployeeView), (status = 404), (status = 409), (status = 422)))]
+async fn patch(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppPath(id): AppPath<i64>,
+    AppJson(patch): AppJson<EmployeePatchRequest>,
+) -> ApiResult<Json<EmployeeView>> {
+    let employee = state
+        .engine
+        .patch_employee(&actor, id, patch.into())
         .await?;
     Ok(Json(employee.into()))
 }
