@@ -4,9 +4,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum_extra::extract::CookieJar;
+use frontdesk_core::domain::field::Invalid;
 use frontdesk_core::engine::Actor;
 use serde::de::DeserializeOwned;
 
@@ -24,8 +25,57 @@ pub const SESSION_COOKIE: &str = "fd_session";
 /// plain-http page can plant or shadow it).
 pub const SECURE_SESSION_COOKIE: &str = "__Host-fd_session";
 
-/// A JSON body; malformed JSON is a 400, a missing, unknown or mistyped field a 422 that
-/// names the field.
+/// The longest text any field of any body or query may hold. Each field's own limit (a
+/// name's 200 characters, …) is the engine's; this one bounds what even a field the engine
+/// never looks at can cost, and is checked before anything is deserialised.
+pub const MAX_TEXT_FIELD: usize = 10_000;
+
+/// Every text in `value` (object keys too) within [`MAX_TEXT_FIELD`] and free of control
+/// characters other than line breaks and tabs (which free-text fields may keep; one-line
+/// fields refuse them in the engine). The error names the field by its path.
+fn check_texts(value: &serde_json::Value, path: &str) -> Result<(), ApiError> {
+    let check = |text: &str, field: &str| {
+        let refused = if text.chars().nth(MAX_TEXT_FIELD).is_some() {
+            Some(Invalid::TooLong {
+                max: MAX_TEXT_FIELD,
+            })
+        } else if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            Some(Invalid::ControlCharacter)
+        } else {
+            None
+        };
+        match refused {
+            Some(reason) => Err(ApiError::Engine(frontdesk_core::Error::invalid(
+                field.to_owned(),
+                reason,
+            ))),
+            None => Ok(()),
+        }
+    };
+    match value {
+        serde_json::Value::String(text) => check(text, path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check_texts(item, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(fields) => fields.iter().try_for_each(|(key, item)| {
+            let field = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            check(key, &field)?;
+            check_texts(item, &field)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A JSON body; malformed JSON is a 400, an overlong text or a control character in any
+/// field, or a missing, unknown or mistyped field, a 422 that names the field.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AppJson<T>(pub T);
 
@@ -37,7 +87,35 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|err| {
+                if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        limit_bytes: MAX_BODY_BYTES,
+                    }
+                } else {
+                    ApiError::BadRequest(err.body_text())
+                }
+            })?;
+        if !is_json {
+            return Err(ApiError::BadRequest(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|err| ApiError::BadRequest(format!("the body is not JSON: {err}")))?;
+        check_texts(&value, "")?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(AppJson(value)),
             Err(JsonRejection::JsonDataError(err)) => {
                 Err(ApiError::Unprocessable(data_error_detail(&err.body_text())))
@@ -83,6 +161,17 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // Every parameter's text is bounded like a body's fields, before it is parsed.
+        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(pairs)| pairs)
+            .unwrap_or_default();
+        let as_json = serde_json::Value::Object(
+            pairs
+                .into_iter()
+                .map(|(key, text)| (key, serde_json::Value::String(text)))
+                .collect(),
+        );
+        check_texts(&as_json, "")?;
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| AppQuery(value))

@@ -703,7 +703,7 @@ storage_tests! {
     async fn a_text_beyond_its_limit_is_refused_naming_the_field_and_the_limit_not_echoing_it(t: &TestDb) {
         let api = Api::new(t).await;
         let owner = api.tenant_with("acme", Role::Owner, true).await;
-        let long = "長".repeat(200_000);
+        let long = "長".repeat(201);
         let mut body = alice();
         body["name"] = json!(long);
         let refused = api.call(Method::POST, "/api/v1/employees", Some(&owner), Some(body), &[]).await;
@@ -716,5 +716,70 @@ storage_tests! {
         let refused = api.call(Method::POST, "/api/v1/locations", Some(&owner), Some(location), &[]).await;
         assert_eq!(refused.body["field"], "name", "{}", refused.body);
         assert_eq!(refused.body["reason"], "control_character");
+    }
+}
+
+/// The schema `schema` names, following a `$ref` into the document's components.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().unwrap();
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+/// Whether a schema admits a string (`"string"`, or `["string", "null"]` for an option).
+fn is_text(schema: &Value) -> bool {
+    match &schema["type"] {
+        Value::String(t) => t == "string",
+        Value::Array(types) => types.iter().any(|t| t == "string"),
+        _ => false,
+    }
+}
+
+storage_tests! {
+    async fn every_text_field_of_every_body_and_query_has_a_limit_and_refuses_control_characters(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("acme", Role::Owner, true).await;
+        let doc = serde_json::to_value(frontdesk_webhooks::api::openapi()).unwrap();
+        let long = "x".repeat(frontdesk_webhooks::extract::MAX_TEXT_FIELD + 1);
+        let mut checked = 0;
+        for (path, operations) in doc["paths"].as_object().unwrap() {
+            let uri = format!("/api/v1{}", path.replace("{id}", "1").replace("{slug}", "hq"));
+            for (method, operation) in operations.as_object().unwrap() {
+                let method: Method = method.to_uppercase().parse().unwrap();
+                let body = &operation["requestBody"]["content"]["application/json"]["schema"];
+                if !body.is_null() {
+                    let schema = resolve(&doc, body);
+                    for (field, property) in schema["properties"].as_object().unwrap() {
+                        if !is_text(resolve(&doc, property)) {
+                            continue;
+                        }
+                        for (value, reason) in [(long.as_str(), "too_long"), ("a\u{0}b", "control_character")] {
+                            let reply = api.call(method.clone(), &uri, Some(&owner), Some(json!({ field: value })), &[]).await;
+                            let at = format!("{method} {uri} {field} {reason}");
+                            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{at}: {}", reply.body);
+                            assert_eq!(reply.body["field"], field.as_str(), "{at}");
+                            assert_eq!(reply.body["reason"], reason, "{at}");
+                            assert!(reply.body.to_string().len() < 1000, "{at}: the input is not echoed");
+                            checked += 1;
+                        }
+                    }
+                }
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    if parameter["in"] != "query" || !is_text(&parameter["schema"]) {
+                        continue;
+                    }
+                    let name = parameter["name"].as_str().unwrap();
+                    let reply = api.call(method.clone(), &format!("{uri}?{name}={long}"), Some(&owner), None, &[]).await;
+                    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {uri} ?{name}");
+                    assert_eq!(reply.body["field"], name);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 30, "sanity: the schemas were walked ({checked} checks)");
     }
 }

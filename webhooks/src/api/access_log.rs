@@ -24,6 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Filters; all optional.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     /// e.g. `login.failed`

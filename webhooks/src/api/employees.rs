@@ -214,6 +214,7 @@ impl From<ImportSummary> for ImportSummaryView {
 
 /// Paging and search of the directory.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Part of a name, kana reading or email.
