@@ -95,6 +95,7 @@ enum AccessLogCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    keep_files_private();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -215,11 +216,40 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Files this process creates (the database and its journal, mail files, backups) are
+/// readable by its own user only: they hold personal data and secrets.
+fn keep_files_private() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Creates the data dir if needed, and makes it (and a database already in it, perhaps from
+/// an older version) private to this user.
+fn prepare_data_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data dir {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = |path: &std::path::Path, mode: u32| -> Result<()> {
+            if path.exists() {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .with_context(|| format!("making {} private", path.display()))?;
+            }
+            Ok(())
+        };
+        private(dir, 0o700)?;
+        for file in ["frontdesk.db", "frontdesk.db-wal", "frontdesk.db-shm"] {
+            private(&dir.join(file), 0o600)?;
+        }
+    }
+    Ok(())
+}
+
 async fn open_database(config: &Config) -> Result<Db> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+        prepare_data_dir(&config.data_dir)?;
     }
     let db = Db::connect(&url).await.context("opening the database")?;
     db.migrate().await.context("migrating the database")?;

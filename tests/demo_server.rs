@@ -463,6 +463,20 @@ async fn without_smtp_a_reset_mail_is_written_as_an_eml_file_in_the_data_dir() {
     })
     .await;
     assert_eq!(eml_files(&mail_dir).await.len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700, "the data dir is private");
+        assert_eq!(mode(&dir.path().join("frontdesk.db")), 0o600);
+        assert_eq!(mode(&dir.path().join("frontdesk.db-wal")), 0o600);
+        assert_eq!(mode(&mail_dir), 0o700);
+        assert_eq!(
+            mode(&eml_files(&mail_dir).await[0]),
+            0o600,
+            "a mail file is private"
+        );
+    }
     assert_eq!(
         support::header(&message, "To").as_deref(),
         Some(ADMIN),

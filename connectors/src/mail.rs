@@ -84,6 +84,18 @@ impl Mailer for SmtpMailer {
     }
 }
 
+/// Writes `bytes` to a new file only its owner can read (a mail may hold a reset link).
+async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(bytes).await?;
+    file.flush().await
+}
+
 /// Writes each message as an `.eml` file into a directory (no mail server needed).
 #[derive(Debug)]
 pub struct FileMailer {
@@ -114,7 +126,7 @@ impl Mailer for FileMailer {
         let path = self.dir.join(&name);
         // Written aside and renamed, so a reader of the directory never sees half a message.
         let partial = self.dir.join(format!(".{name}.partial"));
-        tokio::fs::write(&partial, message.formatted())
+        write_private(&partial, &message.formatted())
             .await
             .map_err(|err| MailError::Temporary(format!("{}: {err}", partial.display())))?;
         tokio::fs::rename(&partial, &path)
