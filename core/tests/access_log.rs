@@ -193,21 +193,31 @@ storage_tests! {
             .into_iter()
             .map(|e| (e.seq, e.action))
             .collect();
-        assert_eq!(left, [(5, "employee.create".to_owned())]);
-        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(1));
+        // Retention recorded where it cut, in the chain, before cutting.
+        assert_eq!(
+            left,
+            [
+                (6, "access_log.purge".to_owned()),
+                (5, "employee.create".to_owned())
+            ]
+        );
+        let purge = f.logged("access_log.purge").await.pop().unwrap();
+        let recorded: serde_json::Value = serde_json::from_str(&purge.detail).unwrap();
+        assert_eq!(recorded["through_seq"], 4);
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
 
         // The chain goes on from where retention cut it.
         f.engine
             .create_employee(&f.owner, person("carol@acme.example", "Carol"))
             .await
             .unwrap();
-        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(3));
         assert_eq!(
             f.engine.purge_access_log().await.unwrap(),
             0,
             "purging again removes nothing"
         );
-        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(3));
     }
 
     async fn the_log_can_be_filtered_by_action_and_actor(t: &TestDb) {
