@@ -4,7 +4,12 @@
 //! hash and the entry's own fields, serialised canonically (a JSON array, so no two different
 //! entries share an encoding). Changing, inserting or removing an entry breaks the chain at
 //! that entry. Retention removes only the oldest entries and records the hash it removed
-//! through, so the remaining chain still verifies from that anchor.
+//! through, so the remaining chain still verifies from that anchor; it first appends an
+//! `access_log.purge` entry naming that anchor ([`Purge`]), so the cut itself is in the
+//! chain and [`verify_retention`] can check it was at least a year old.
+//!
+//! The hash is plain SHA-256 today; [`Entry::computed_hash`] is the one place a keyed hash
+//! (HMAC with a key kept outside the database) replaces it.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
