@@ -5,12 +5,13 @@ mod common;
 
 use chrono::Duration;
 use common::{Fixture, execute};
-use frontdesk_core::domain::access_log::ChainBreak;
+use frontdesk_core::domain::access_log::{ChainBreak, PURGE_ACTION, Purge};
 use frontdesk_core::engine::access_log::Verification;
 use frontdesk_core::engine::directory::EmployeeInput;
+use frontdesk_core::port::Clock;
 use frontdesk_core::storage_tests;
-use frontdesk_core::store::Db;
-use frontdesk_core::store::access_log::Filter;
+use frontdesk_core::store::access_log::{self as store, Filter, Record};
+use frontdesk_core::store::{Db, StoreError, Tx};
 use frontdesk_core::testing::TestDb;
 
 fn person(email: &str, name: &str) -> EmployeeInput {
@@ -193,21 +194,31 @@ storage_tests! {
             .into_iter()
             .map(|e| (e.seq, e.action))
             .collect();
-        assert_eq!(left, [(5, "employee.create".to_owned())]);
-        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(1));
+        // Retention recorded where it cut, in the chain, before cutting.
+        assert_eq!(
+            left,
+            [
+                (6, "access_log.purge".to_owned()),
+                (5, "employee.create".to_owned())
+            ]
+        );
+        let purge = f.logged("access_log.purge").await.pop().unwrap();
+        let recorded: serde_json::Value = serde_json::from_str(&purge.detail).unwrap();
+        assert_eq!(recorded["through_seq"], 4);
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
 
         // The chain goes on from where retention cut it.
         f.engine
             .create_employee(&f.owner, person("carol@acme.example", "Carol"))
             .await
             .unwrap();
-        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(3));
         assert_eq!(
             f.engine.purge_access_log().await.unwrap(),
             0,
             "purging again removes nothing"
         );
-        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(2));
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(3));
     }
 
     async fn the_log_can_be_filtered_by_action_and_actor(t: &TestDb) {
@@ -254,5 +265,234 @@ storage_tests! {
         let log = f.log().await;
         assert!(log.windows(2).all(|pair| pair[0].at >= pair[1].at), "newest first, never older than the one before");
         assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(5));
+    }
+}
+
+/// Runs `sql` and returns the database's refusal, which must contain `because`.
+async fn refused(t: &TestDb, sql: &'static str, because: &str) {
+    let err = execute(&t.db, sql)
+        .await
+        .expect_err(&format!("the database refuses: {sql}"));
+    assert!(err.to_string().contains(because), "{sql}: {err}");
+}
+
+/// Drops a trigger of the head row, as someone with the database's keys could.
+async fn drop_head_trigger(t: &TestDb, name: &str) {
+    let sql: &'static str = match (&t.db, name) {
+        (Db::Sqlite(_), "access_log_head_guard") => "DROP TRIGGER access_log_head_guard",
+        (Db::Postgres(_), "access_log_head_guard") => {
+            "DROP TRIGGER access_log_head_guard ON access_log_head"
+        }
+        (Db::Sqlite(_), _) => "DROP TRIGGER access_log_head_no_delete",
+        (Db::Postgres(_), _) => "DROP TRIGGER access_log_head_no_delete ON access_log_head",
+    };
+    execute(&t.db, sql).await.expect("drop the trigger");
+}
+
+/// Records, inside `tx`, a retention through `through_seq` as the engine would, then cuts.
+async fn purge_through_by_hand(
+    f: &Fixture,
+    tx: &mut Tx,
+    through_seq: i64,
+) -> Result<u64, StoreError> {
+    let entry = f
+        .log()
+        .await
+        .into_iter()
+        .find(|e| e.seq == through_seq)
+        .unwrap();
+    let purge = Purge {
+        through_seq,
+        through_hash: entry.hash.clone(),
+        through_at: entry.at,
+    };
+    let detail = serde_json::to_string(&purge).unwrap();
+    store::append(
+        tx,
+        f.tenant.id,
+        &Record {
+            at: f.clock.now_ms(),
+            actor: "system",
+            ip: "local",
+            action: PURGE_ACTION,
+            target: "access_log",
+            detail: &detail,
+        },
+    )
+    .await?;
+    store::purge_through(tx, f.tenant.id, through_seq, &entry.hash).await
+}
+
+const HEAD_MOVES: &str = "moves only onto the next appended entry";
+const RETENTION_MARK: &str = "retention mark moves only forward";
+
+storage_tests! {
+    async fn each_way_of_moving_the_head_outside_appends_and_retention_is_refused(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        // Moving the retention mark forward (onto a real entry, with its hash) would let the
+        // delete trigger remove everything up to it.
+        refused(
+            t,
+            "UPDATE access_log_head SET purged_through_seq = 4, \
+             purged_hash = (SELECT hash FROM access_log WHERE seq = 4)",
+            RETENTION_MARK,
+        )
+        .await;
+        refused(
+            t,
+            "UPDATE access_log_head SET last_seq = 2, \
+             last_hash = (SELECT hash FROM access_log WHERE seq = 2)",
+            HEAD_MOVES,
+        )
+        .await;
+        refused(t, "UPDATE access_log_head SET last_seq = last_seq - 1", HEAD_MOVES).await;
+        refused(t, "UPDATE access_log_head SET last_seq = last_seq + 1", HEAD_MOVES).await;
+        refused(
+            t,
+            "UPDATE access_log_head SET last_hash = (SELECT hash FROM access_log WHERE seq = 3)",
+            HEAD_MOVES,
+        )
+        .await;
+        refused(t, "UPDATE access_log_head SET last_at = last_at + 1", HEAD_MOVES).await;
+        refused(
+            t,
+            "UPDATE access_log_head SET tenant_id = tenant_id + 1",
+            "tenant_id never changes",
+        )
+        .await;
+        refused(
+            t,
+            "DELETE FROM access_log_head",
+            "stays while its tenant has entries",
+        )
+        .await;
+        // Through all of that, the log kept every entry and still verifies.
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(4));
+    }
+
+    async fn the_retention_mark_never_moves_back_nor_onto_an_entry_younger_than_a_year(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        // Retention the engine's way (recorded, then cut), but a day early: refused.
+        f.clock.advance(Duration::days(364));
+        let mut tx = t.db.write().await.unwrap();
+        let err = purge_through_by_hand(&f, &mut tx, 4).await.expect_err("too early");
+        assert!(err.to_string().contains(RETENTION_MARK), "{err}");
+        drop(tx);
+
+        f.clock.advance(Duration::days(2));
+        assert_eq!(f.engine.purge_access_log().await.unwrap(), 4);
+        refused(
+            t,
+            "UPDATE access_log_head SET purged_through_seq = 0, \
+             purged_hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+            RETENTION_MARK,
+        )
+        .await;
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(1));
+    }
+
+    async fn deleting_a_tenant_that_has_log_entries_is_refused(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        let err = execute(&t.db, "DELETE FROM tenants")
+            .await
+            .expect_err("the tenant's log holds it");
+        // SQLite checks the RESTRICT key first; PostgreSQL first cascades to the head row,
+        // whose trigger refuses.
+        let err = err.to_string().to_lowercase();
+        assert!(
+            err.contains("foreign key") || err.contains("stays while its tenant has entries"),
+            "{err}"
+        );
+        assert_eq!(f.engine.verify_access_log().await.unwrap(), ok(4));
+    }
+
+    async fn a_retention_cut_early_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        // Someone with the database's keys drops the guard and runs retention by hand early.
+        drop_head_trigger(t, "access_log_head_guard").await;
+        let mut tx = t.db.write().await.unwrap();
+        assert_eq!(purge_through_by_hand(&f, &mut tx, 3).await.unwrap(), 3);
+        tx.commit().await.unwrap();
+        let result = f.engine.verify_access_log().await.unwrap()[0].result.clone();
+        assert_eq!(
+            result,
+            Err(ChainBreak::EarlyPurge {
+                through_seq: 3,
+                through_at: f.clock.now_ms(),
+                purged_at: f.clock.now_ms(),
+            })
+        );
+        assert!(result.unwrap_err().to_string().contains("removed early"));
+    }
+
+    async fn a_retention_mark_moved_without_a_recorded_retention_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        drop_head_trigger(t, "access_log_head_guard").await;
+        execute(
+            &t.db,
+            "UPDATE access_log_head SET purged_through_seq = 2, \
+             purged_hash = (SELECT hash FROM access_log WHERE seq = 2)",
+        )
+        .await
+        .unwrap();
+        execute(&t.db, "DELETE FROM access_log WHERE seq <= 2").await.unwrap();
+        assert_eq!(
+            f.engine.verify_access_log().await.unwrap()[0].result,
+            Err(ChainBreak::UnrecordedPurge {
+                through_seq: 2,
+                recorded_seq: 0
+            })
+        );
+    }
+
+    async fn a_tenant_whose_log_was_removed_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        drop_head_trigger(t, "access_log_head_no_delete").await;
+        execute(&t.db, "DELETE FROM access_log_head").await.unwrap();
+        // Without a head, access_log_no_delete (from 0001) has nothing to compare with.
+        execute(&t.db, "DELETE FROM access_log").await.unwrap();
+        let verification = f.engine.verify_access_log().await.unwrap();
+        assert_eq!(
+            verification,
+            vec![Verification {
+                tenant: "acme".into(),
+                result: Err(ChainBreak::Missing),
+            }]
+        );
+        assert!(verification[0].result.clone().unwrap_err().to_string().contains("missing"));
+    }
+
+    async fn a_log_whose_tenant_was_deleted_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        // Someone with the database's keys takes the foreign key out of the way.
+        match &t.db {
+            Db::Sqlite(_) => execute(
+                &t.db,
+                "PRAGMA foreign_keys = OFF; DELETE FROM tenants; PRAGMA foreign_keys = ON",
+            )
+            .await
+            .unwrap(),
+            Db::Postgres(_) => {
+                execute(&t.db, "ALTER TABLE access_log DROP CONSTRAINT access_log_tenant_id_fkey")
+                    .await
+                    .unwrap();
+                drop_head_trigger(t, "access_log_head_no_delete").await;
+                execute(&t.db, "DELETE FROM tenants").await.unwrap()
+            }
+        };
+        assert_eq!(
+            f.engine.verify_access_log().await.unwrap(),
+            vec![Verification {
+                tenant: format!("#{}", f.tenant.id),
+                result: Err(ChainBreak::Orphaned),
+            }]
+        );
     }
 }

@@ -4,13 +4,45 @@
 //! hash and the entry's own fields, serialised canonically (a JSON array, so no two different
 //! entries share an encoding). Changing, inserting or removing an entry breaks the chain at
 //! that entry. Retention removes only the oldest entries and records the hash it removed
-//! through, so the remaining chain still verifies from that anchor.
+//! through, so the remaining chain still verifies from that anchor; it first appends an
+//! `access_log.purge` entry naming that anchor ([`Purge`]), so the cut itself is in the
+//! chain and [`verify_retention`] can check it was at least a year old.
+//!
+//! The hash is plain SHA-256 today; [`Entry::computed_hash`] is the one place a keyed hash
+//! (HMAC with a key kept outside the database) replaces it.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The hash before the first entry of a chain.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The action of the entry retention appends before it removes entries.
+pub const PURGE_ACTION: &str = "access_log.purge";
+
+/// Retention never removes an entry younger than this (the legal minimum), and verification
+/// reports a retention that did.
+pub const MIN_RETENTION_MS: i64 = 365 * 24 * 60 * 60 * 1000;
+
+/// What a retention entry (`access_log.purge`) records, as its detail: the entry it removed
+/// through. Being in the chain, it is covered by the chain's hashes, so the retention mark
+/// on the head row can be checked against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purge {
+    pub through_seq: i64,
+    pub through_hash: String,
+    /// The removed entry's instant (epoch ms).
+    pub through_at: i64,
+}
+
+impl Purge {
+    /// The purge an entry records, if it is a retention entry with a readable detail.
+    pub fn recorded_by(entry: &Entry) -> Option<Purge> {
+        (entry.action == PURGE_ACTION)
+            .then(|| serde_json::from_str(&entry.detail).ok())
+            .flatten()
+    }
+}
 
 /// One access-log entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +100,28 @@ pub enum ChainBreak {
     /// The chain ends before the last entry that was appended: entries were removed
     /// from its end.
     Truncated { last_seq: i64, appended_seq: i64 },
+    /// The tenant exists but its log (the head row) does not.
+    Missing,
+    /// The tenant is gone but a head or entries of its log remain.
+    Orphaned,
+    /// The retention mark says entries through `through_seq` were removed, but the newest
+    /// retention entry in the chain records `recorded_seq` (0: none).
+    UnrecordedPurge { through_seq: i64, recorded_seq: i64 },
+    /// A retention removed entries through `through_seq`, whose instant `through_at` was
+    /// less than a year before the retention ran (`purged_at`, or the verifier's now if that
+    /// is earlier). All instants are epoch ms.
+    EarlyPurge {
+        through_seq: i64,
+        through_at: i64,
+        purged_at: i64,
+    },
+}
+
+/// An instant (epoch ms) as RFC 3339, for the words of a break.
+fn instant(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
 }
 
 impl std::fmt::Display for ChainBreak {
@@ -91,6 +145,30 @@ impl std::fmt::Display for ChainBreak {
                 f,
                 "entry {} is missing: the log ends at entry {last_seq} but {appended_seq} were appended",
                 last_seq + 1
+            ),
+            ChainBreak::Missing => write!(f, "the log of this tenant is missing"),
+            ChainBreak::Orphaned => write!(
+                f,
+                "the tenant was deleted from under its log (its entries remain without it)"
+            ),
+            ChainBreak::UnrecordedPurge {
+                through_seq,
+                recorded_seq,
+            } => write!(
+                f,
+                "entries through {through_seq} were removed, but the last recorded retention \
+                 removed through entry {recorded_seq}"
+            ),
+            ChainBreak::EarlyPurge {
+                through_seq,
+                through_at,
+                purged_at,
+            } => write!(
+                f,
+                "entries through {through_seq} were removed early: entry {through_seq} ({}) \
+                 was less than 365 days old when retention ran ({})",
+                instant(*through_at),
+                instant(*purged_at)
             ),
         }
     }
@@ -124,6 +202,38 @@ pub fn verify<'a>(
         hash = computed;
     }
     Ok((seq, hash))
+}
+
+/// Checks the retention history of a chain that was verified from the anchor
+/// (`anchor_seq`, `anchor_hash`): every retention entry among `purges` (in chain order,
+/// each with the instant it ran) removed only entries at least [`MIN_RETENTION_MS`] older
+/// than that instant (or than `now`, if earlier), and the newest one recorded the anchor.
+pub fn verify_retention(
+    anchor_seq: i64,
+    anchor_hash: &str,
+    purges: &[(i64, Purge)],
+    now: i64,
+) -> Result<(), ChainBreak> {
+    for (at, purge) in purges {
+        let purged_at = (*at).min(now);
+        if purge.through_at > purged_at - MIN_RETENTION_MS {
+            return Err(ChainBreak::EarlyPurge {
+                through_seq: purge.through_seq,
+                through_at: purge.through_at,
+                purged_at,
+            });
+        }
+    }
+    let (recorded_seq, recorded_hash) = purges
+        .last()
+        .map_or((0, GENESIS_HASH), |(_, p)| (p.through_seq, &p.through_hash));
+    if (recorded_seq, recorded_hash) != (anchor_seq, anchor_hash) {
+        return Err(ChainBreak::UnrecordedPurge {
+            through_seq: anchor_seq,
+            recorded_seq,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Actor, Engine, MAX_PAGE};
 use crate::Result;
-use crate::domain::access_log::{ChainBreak, Entry, verify};
+use crate::domain::access_log::{ChainBreak, Entry, PURGE_ACTION, Purge, verify, verify_retention};
 use crate::domain::csv_cell::neutralize;
 use crate::domain::people::Role;
 use crate::store::access_log::{self as store, Filter, Record};
@@ -142,50 +142,40 @@ impl Engine {
         finish_csv(out)
     }
 
-    /// Verifies every tenant's chain from its retention anchor, naming the first broken entry.
+    /// Verifies every tenant's chain from its retention anchor, naming the first broken entry;
+    /// checks that retention removed only entries older than a year and recorded where it cut;
+    /// names a tenant whose log is missing and a log whose tenant is gone.
     pub async fn verify_access_log(&self) -> Result<Vec<Verification>> {
+        let now = self.ports.clock.now_ms();
         let mut tx = self.db.read().await?;
         let mut results = Vec::new();
         for tenant in tenant::list_tenants(&mut tx).await? {
-            let (mut seq, mut hash) = store::anchor(&mut tx, tenant.id).await?;
-            let (appended_seq, appended_hash) = store::head(&mut tx, tenant.id).await?;
-            let mut checked = 0i64;
-            let result = loop {
-                let page = store::chain_page(&mut tx, tenant.id, seq, 1000).await?;
-                if page.is_empty() {
-                    // The walk must end where the appends did, at the same hash.
-                    if seq < appended_seq {
-                        break Err(ChainBreak::Truncated {
-                            last_seq: seq,
-                            appended_seq,
-                        });
-                    }
-                    if hash != appended_hash {
-                        break Err(ChainBreak::Altered { seq });
-                    }
-                    break Ok(checked);
-                }
-                match verify(seq, &hash, &page) {
-                    Ok((last_seq, last_hash)) => {
-                        checked += page.len() as i64;
-                        seq = last_seq;
-                        hash = last_hash;
-                    }
-                    Err(broken) => break Err(broken),
-                }
+            let result = if store::has_head(&mut tx, tenant.id).await? {
+                verify_tenant(&mut tx, tenant.id, now).await?
+            } else {
+                Err(ChainBreak::Missing)
             };
             results.push(Verification {
                 tenant: tenant.slug,
                 result,
             });
         }
+        for tenant_id in store::orphaned_logs(&mut tx).await? {
+            results.push(Verification {
+                tenant: format!("#{tenant_id}"),
+                result: Err(ChainBreak::Orphaned),
+            });
+        }
         Ok(results)
     }
 
-    /// Removes entries older than the retention period from every tenant's log.
+    /// Removes entries older than the retention period from every tenant's log. Each cut is
+    /// first recorded in the chain (an `access_log.purge` entry naming the entry it removes
+    /// through), which the database requires and verification checks.
     pub async fn purge_access_log(&self) -> Result<u64> {
         let retention = Duration::days(self.settings.access_log_retention_days.max(365));
-        let cutoff = (self.ports.clock.now() - retention).timestamp_millis();
+        let now = self.ports.clock.now_ms();
+        let cutoff = now - retention.num_milliseconds();
         let tenants = {
             let mut tx = self.db.read().await?;
             tenant::list_tenants(&mut tx).await?
@@ -193,11 +183,71 @@ impl Engine {
         let mut removed = 0;
         for tenant in tenants {
             let mut tx = self.db.write().await?;
-            removed += store::purge_older_than(&mut tx, tenant.id, cutoff).await?;
+            store::lock_chain(&mut tx, tenant.id).await?;
+            if let Some((through_seq, through_hash, through_at)) =
+                store::last_before(&mut tx, tenant.id, cutoff).await?
+            {
+                let purge = Purge {
+                    through_seq,
+                    through_hash,
+                    through_at,
+                };
+                let event = Event {
+                    actor: "system",
+                    ip: "local",
+                    action: PURGE_ACTION,
+                    target: "access_log".into(),
+                    detail: serde_json::to_value(&purge)
+                        .map_err(|err| crate::Error::internal("recording a purge", err))?,
+                };
+                record(&mut tx, tenant.id, now, event).await?;
+                removed +=
+                    store::purge_through(&mut tx, tenant.id, through_seq, &purge.through_hash)
+                        .await?;
+            }
             tx.commit().await?;
         }
         Ok(removed)
     }
+}
+
+/// Verifies one tenant's chain from its anchor to its head, then its retention history.
+async fn verify_tenant(tx: &mut Tx, tenant_id: i64, now: i64) -> Result<Result<i64, ChainBreak>> {
+    let (anchor_seq, anchor_hash) = store::anchor(tx, tenant_id).await?;
+    let (appended_seq, appended_hash) = store::head(tx, tenant_id).await?;
+    let (mut seq, mut hash) = (anchor_seq, anchor_hash.clone());
+    let mut checked = 0i64;
+    // Every retention entry still in the chain, with the instant it ran.
+    let mut purges = Vec::new();
+    loop {
+        let page = store::chain_page(tx, tenant_id, seq, 1000).await?;
+        if page.is_empty() {
+            // The walk must end where the appends did, at the same hash.
+            if seq < appended_seq {
+                return Ok(Err(ChainBreak::Truncated {
+                    last_seq: seq,
+                    appended_seq,
+                }));
+            }
+            if hash != appended_hash {
+                return Ok(Err(ChainBreak::Altered { seq }));
+            }
+            break;
+        }
+        match verify(seq, &hash, &page) {
+            Ok((last_seq, last_hash)) => {
+                checked += page.len() as i64;
+                seq = last_seq;
+                hash = last_hash;
+            }
+            Err(broken) => return Ok(Err(broken)),
+        }
+        purges.extend(
+            page.iter()
+                .filter_map(|e| Purge::recorded_by(e).map(|p| (e.at, p))),
+        );
+    }
+    Ok(verify_retention(anchor_seq, &anchor_hash, &purges, now).map(|()| checked))
 }
 
 /// Writes one CSV row with every cell neutralised against spreadsheet formulas.

@@ -57,12 +57,14 @@ impl From<EntryRow> for Entry {
     }
 }
 
-// Advancing the head first takes its row lock (PostgreSQL) inside the write transaction,
-// so appends within a tenant are serialised and the chain never forks.
-const ADVANCE_HEAD: &str = "UPDATE access_log_head SET last_seq = last_seq + 1 \
+// Touching the head first takes its row lock (PostgreSQL) inside the write transaction,
+// so appends within a tenant are serialised and the chain never forks. The head then moves
+// onto the inserted entry in one update: the database lets it move only onto the entry
+// that follows it (migration 0002).
+const LOCK_HEAD: &str = "UPDATE access_log_head SET last_seq = last_seq \
     WHERE tenant_id = $1 RETURNING last_seq, last_hash, last_at";
-const SET_HEAD: &str =
-    "UPDATE access_log_head SET last_hash = $2, last_at = $3 WHERE tenant_id = $1";
+const SET_HEAD: &str = "UPDATE access_log_head SET last_seq = $2, last_hash = $3, last_at = $4 \
+    WHERE tenant_id = $1";
 const INSERT: &str = "INSERT INTO access_log \
     (tenant_id, seq, at, actor, ip, action, target, detail, prev_hash, hash) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -82,21 +84,26 @@ const LOGGED_SINCE: &str = "SELECT COUNT(*) FROM access_log \
 const HEAD: &str = "SELECT last_seq, last_hash FROM access_log_head WHERE tenant_id = $1";
 const ANCHOR: &str =
     "SELECT purged_through_seq, purged_hash FROM access_log_head WHERE tenant_id = $1";
-const LAST_BEFORE: &str = "SELECT seq, hash FROM access_log \
+const LAST_BEFORE: &str = "SELECT seq, hash, at FROM access_log \
     WHERE tenant_id = $1 AND at < $2 ORDER BY seq DESC LIMIT 1";
 const PURGE_THROUGH: &str = "DELETE FROM access_log WHERE tenant_id = $1 AND seq <= $2";
+const HAS_HEAD: &str = "SELECT COUNT(*) FROM access_log_head WHERE tenant_id = $1";
+const ORPHANED_LOGS: &str = "SELECT tenant_id FROM access_log_head \
+    WHERE tenant_id NOT IN (SELECT id FROM tenants) \
+    UNION SELECT DISTINCT tenant_id FROM access_log WHERE tenant_id NOT IN (SELECT id FROM tenants) \
+    ORDER BY tenant_id";
 const SET_ANCHOR: &str = "UPDATE access_log_head SET purged_through_seq = $2, purged_hash = $3 \
     WHERE tenant_id = $1";
 
 /// Appends `record` to the tenant's chain; returns the stored entry.
 pub async fn append(tx: &mut Tx, tenant_id: i64, record: &Record<'_>) -> Result<Entry, StoreError> {
-    let (seq, prev_hash, last_at): (i64, String, i64) =
-        on_tx!(tx, |c| sqlx::query_as(ADVANCE_HEAD)
+    let (last_seq, prev_hash, last_at): (i64, String, i64) =
+        on_tx!(tx, |c| sqlx::query_as(LOCK_HEAD)
             .bind(tenant_id)
             .fetch_one(&mut *c)
             .await?);
     let mut entry = Entry {
-        seq,
+        seq: last_seq + 1,
         // Never earlier than the entry before it (another instance's clock may run ahead).
         at: record.at.max(last_at),
         actor: record.actor.to_owned(),
@@ -124,6 +131,7 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, record: &Record<'_>) -> Result<
         .rows_affected());
     on_tx!(tx, |c| sqlx::query(SET_HEAD)
         .bind(tenant_id)
+        .bind(entry.seq)
         .bind(&entry.hash)
         .bind(entry.at)
         .execute(&mut *c)
@@ -213,22 +221,33 @@ pub async fn head(tx: &mut Tx, tenant_id: i64) -> Result<(i64, String), StoreErr
         .await?))
 }
 
-/// Removes the entries older than `cutoff` (epoch ms) and moves the anchor past them;
-/// returns how many were removed.
-pub async fn purge_older_than(tx: &mut Tx, tenant_id: i64, cutoff: i64) -> Result<u64, StoreError> {
-    let last: Option<(i64, String)> = on_tx!(tx, |c| sqlx::query_as(LAST_BEFORE)
+/// The newest entry older than `cutoff` (epoch ms): its sequence number, hash and instant.
+pub async fn last_before(
+    tx: &mut Tx,
+    tenant_id: i64,
+    cutoff: i64,
+) -> Result<Option<(i64, String, i64)>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(LAST_BEFORE)
         .bind(tenant_id)
         .bind(cutoff)
         .fetch_optional(&mut *c)
-        .await?);
-    let Some((seq, hash)) = last else {
-        return Ok(0);
-    };
+        .await?))
+}
+
+/// Removes the entries up to and including `seq` (whose hash is `hash`) and moves the
+/// anchor onto it; returns how many were removed. The database refuses unless the entry is
+/// at least a year older than the chain's newest one (so retention records itself first).
+pub async fn purge_through(
+    tx: &mut Tx,
+    tenant_id: i64,
+    seq: i64,
+    hash: &str,
+) -> Result<u64, StoreError> {
     // The anchor moves first: the database refuses to delete entries past it.
     on_tx!(tx, |c| sqlx::query(SET_ANCHOR)
         .bind(tenant_id)
         .bind(seq)
-        .bind(&hash)
+        .bind(hash)
         .execute(&mut *c)
         .await?
         .rows_affected());
@@ -239,4 +258,21 @@ pub async fn purge_older_than(tx: &mut Tx, tenant_id: i64, cutoff: i64) -> Resul
         .await?
         .rows_affected());
     Ok(removed)
+}
+
+/// Whether the tenant has a head row (its log exists).
+pub async fn has_head(tx: &mut Tx, tenant_id: i64) -> Result<bool, StoreError> {
+    let count: i64 = on_tx!(tx, |c| sqlx::query_scalar(HAS_HEAD)
+        .bind(tenant_id)
+        .fetch_one(&mut *c)
+        .await?);
+    Ok(count > 0)
+}
+
+/// Tenant ids that have a head or entries but no tenant row (a tenant deleted from under
+/// its log), in order.
+pub async fn orphaned_logs(tx: &mut Tx) -> Result<Vec<i64>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(ORPHANED_LOGS)
+        .fetch_all(&mut *c)
+        .await?))
 }
