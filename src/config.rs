@@ -29,6 +29,7 @@ pub struct Config {
     pub mail: Mail,
     pub security: Security,
     pub access_log: AccessLog,
+    pub server: Server,
 }
 
 impl Default for Config {
@@ -42,6 +43,7 @@ impl Default for Config {
             mail: Mail::default(),
             security: Security::default(),
             access_log: AccessLog::default(),
+            server: Server::default(),
         }
     }
 }
@@ -104,6 +106,51 @@ impl Default for AccessLog {
     }
 }
 
+/// `[server]`: how long and how many clients may hold connections.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// Seconds a client has to send a request's headers; also how long an idle HTTP/1
+    /// keep-alive connection is kept.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection with no request in flight is kept (bounds HTTP/2).
+    pub idle_timeout_secs: u64,
+    /// Seconds to wait for the next part of a request body.
+    pub body_read_timeout_secs: u64,
+    /// Connections served at once; beyond it new ones wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::from(frontdesk_webhooks::ServerLimits::default())
+    }
+}
+
+impl From<frontdesk_webhooks::ServerLimits> for Server {
+    fn from(limits: frontdesk_webhooks::ServerLimits) -> Self {
+        Server {
+            header_read_timeout_secs: limits.header_read_timeout.as_secs(),
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
+            body_read_timeout_secs: limits.body_read_timeout.as_secs(),
+            max_connections: limits.max_connections,
+        }
+    }
+}
+
+impl Server {
+    /// The limits the edge enforces.
+    pub fn limits(&self) -> frontdesk_webhooks::ServerLimits {
+        use std::time::Duration;
+        frontdesk_webhooks::ServerLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout_secs),
+            max_connections: self.max_connections,
+        }
+    }
+}
+
 impl Config {
     /// Reads `file` (if given) and the environment; checks what can be checked up front.
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
@@ -142,6 +189,17 @@ impl Config {
                 config.access_log.retention_days
             ));
         }
+        let server = &config.server;
+        if server.header_read_timeout_secs == 0
+            || server.idle_timeout_secs == 0
+            || server.body_read_timeout_secs == 0
+            || server.max_connections == 0
+        {
+            return Err(
+                "configuration: every [server] limit must be at least 1 (a zero would refuse every client)"
+                    .into(),
+            );
+        }
         Ok(config)
     }
 
@@ -164,6 +222,7 @@ fn is_not_configuration(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn secrets_are_redacted_in_debug_output() {
@@ -248,5 +307,34 @@ mod tests {
         assert!(err.contains("FRONTDESK_MAIL__SMPT_URL"), "{err}");
         let err = refused("", &[("FRONTDESK_SLACK__BOT_TOKEN", "xoxb-1")]);
         assert!(err.contains("FRONTDESK_SLACK__BOT_TOKEN"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
+    fn server_limits_are_read_from_the_server_section_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "f.toml",
+                "[server]\nheader_read_timeout_secs = 5\nmax_connections = 200\n",
+            )?;
+            jail.set_env("FRONTDESK_SERVER__BODY_READ_TIMEOUT_SECS", "12");
+            let limits = Config::load(Some(Path::new("f.toml")))
+                .map_err(|e| e.to_string())?
+                .server
+                .limits();
+            assert_eq!(limits.header_read_timeout, Duration::from_secs(5));
+            assert_eq!(limits.body_read_timeout, Duration::from_secs(12));
+            assert_eq!(limits.max_connections, 200);
+            assert_eq!(limits.idle_timeout, Duration::from_secs(60), "the default");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelt_server_limit_and_a_zero_limit_are_refused() {
+        let err = refused("[server]\nheader_timeout_secs = 5\n", &[]);
+        assert!(err.contains("header_timeout_secs"), "{err}");
+        let err = refused("[server]\nmax_connections = 0\n", &[]);
+        assert!(err.contains("[server]"), "{err}");
     }
 }

@@ -284,6 +284,7 @@ fn build_engine(config: &Config, db: Db) -> Result<Engine> {
 }
 
 async fn serve(mut config: Config, demo: bool) -> Result<()> {
+    raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .with_context(|| format!("listening on {}", config.bind))?;
@@ -347,10 +348,25 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         frontdesk_webhooks::AppState::new(engine.clone(), config.security.trusted_proxies.clone());
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");
-    frontdesk_webhooks::serve(listener, state, stopped(stop_rx)).await?;
+    frontdesk_webhooks::serve_with_limits(
+        listener,
+        state,
+        config.server.limits(),
+        stopped(stop_rx),
+    )
+    .await?;
     let _ = tokio::join!(jobs, dispatcher);
     engine.db.close().await;
     Ok(())
+}
+
+/// Each connection holds a file descriptor, and the usual soft limit (1024) is far below
+/// `[server] max_connections`; the hard limit is what the operator allows, so take it all.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open file limit"),
+        Err(err) => tracing::warn!(error = %err, "could not raise the open file limit"),
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,

@@ -11,9 +11,11 @@ mod guard;
 pub mod metrics;
 mod page;
 pub mod problem;
+mod server;
+
+pub use server::{ServerLimits, serve_with_limits};
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -118,16 +120,12 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves `app` on `listener` with the default [`ServerLimits`] until `shutdown` resolves,
+/// then finishes in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with_limits(listener, state, ServerLimits::default(), shutdown).await
 }
