@@ -88,6 +88,11 @@ impl Default for Mail {
 pub struct Security {
     /// Proxies whose `X-Forwarded-For` is believed, as CIDR ranges.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The sealing key (base64 of 32 bytes); several lines: older keys first, newest last.
+    pub sealing_key: Option<SecretString>,
+    /// A file holding the sealing keys, one base64 key per line, newest last. Absent (and
+    /// no `sealing_key`): `<data_dir>/sealing.key`, made at first start.
+    pub sealing_key_file: Option<PathBuf>,
 }
 
 /// `[access_log]`

@@ -3,6 +3,7 @@
 //! `frontdesk-core` (engine) and `frontdesk-webhooks` (HTTP edge).
 
 mod config;
+mod sealing;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -61,6 +62,18 @@ enum Command {
         #[command(subcommand)]
         command: AccessLogCommand,
     },
+    /// Manage the sealing keys.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Add a new sealing key to the key file and re-seal everything with it (older keys
+    /// stay in the file so backups sealed with them still open).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,9 +143,31 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            let db = open_database(&config).await?;
-            db.close().await;
+            let engine = build_engine(&config, open_database(&config).await?).await?;
+            engine.ensure_chain_keys().await?;
+            engine.db.close().await;
             println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Secrets {
+            command: SecretsCommand::Rotate,
+        } => {
+            let db = open_database(&config).await?;
+            // Loaded once before the new key, so a key file is made first if needed.
+            sealing::load(&config, Engine::holds_sealed_data(&db).await?)?;
+            let file = sealing::add_key(&config)?;
+            let engine = build_engine(&config, db).await?;
+            let resealed = engine.reseal_all().await?;
+            engine.db.close().await;
+            println!(
+                "added a new sealing key to {}; re-sealed {} access-log chain keys and {} outbox messages",
+                file.display(),
+                resealed.chain_keys,
+                resealed.messages
+            );
+            println!(
+                "restart the servers (all of them, with this key file) so they seal with the new key"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin {
@@ -151,7 +186,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .read_to_string(&mut password)
                 .context("reading the password from standard input")?;
             let password = password.lines().next().unwrap_or("").to_owned();
-            let engine = build_engine(&config, open_database(&config).await?)?;
+            let engine = build_engine(&config, open_database(&config).await?).await?;
 
             let new = NewAdmin {
                 email,
@@ -184,7 +219,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::AccessLog {
             command: AccessLogCommand::Verify,
         } => {
-            let engine = build_engine(&config, open_database(&config).await?)?;
+            let engine = build_engine(&config, open_database(&config).await?).await?;
             let mut broken = false;
             for verification in engine.verify_access_log().await? {
                 match verification.result {
@@ -263,7 +298,7 @@ fn public_url(config: &Config) -> String {
         .unwrap_or_else(|| format!("http://{}", config.bind))
 }
 
-fn build_engine(config: &Config, db: Db) -> Result<Engine> {
+async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     let mailer: Arc<dyn Mailer> = match &config.mail.smtp_url {
         Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), &config.mail.from)?),
         None => Arc::new(FileMailer::new(
@@ -274,6 +309,10 @@ fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     let ports = Ports {
         clock: Arc::new(SystemClock),
         mailer,
+        secrets: Arc::new(sealing::load(
+            config,
+            Engine::holds_sealed_data(&db).await?,
+        )?),
     };
     let settings = Settings {
         public_url: public_url(config),
@@ -291,7 +330,8 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     let address = listener.local_addr()?;
     config.bind = address.to_string();
     let db = open_database(&config).await?;
-    let engine = build_engine(&config, db)?;
+    let engine = build_engine(&config, db).await?;
+    engine.ensure_chain_keys().await?;
     let base = engine.settings.public_url.clone();
 
     if demo {

@@ -710,3 +710,49 @@ async fn servers_sharing_one_postgres_database_seed_once_and_see_the_same_direct
     assert_eq!(people[0].0, "Dave Ito", "いとう comes first");
     assert_eq!(directory(&clients[2], &c).await, (total, people));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sealing_key_is_made_private_rotated_and_never_silently_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let created = create_admin(&data, STRONG).await;
+    assert!(created.status.success(), "{created:?}");
+    let key_file = data.join("sealing.key");
+    let keys = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(keys(&std::fs::read_to_string(&key_file).unwrap()), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the key file is private");
+    }
+
+    let data_arg = data.to_str().unwrap();
+    let rotated = run_cli(&["secrets", "rotate", "--data-dir", data_arg], "").await;
+    assert!(rotated.status.success(), "{rotated:?}");
+    assert!(
+        text(&rotated.stdout).contains("re-sealed 1 access-log chain keys"),
+        "{rotated:?}"
+    );
+    assert_eq!(keys(&std::fs::read_to_string(&key_file).unwrap()), 2);
+    let verified = verify_access_log(&data).await;
+    assert!(verified.status.success(), "{verified:?}");
+    assert!(text(&verified.stdout).contains("acme: ok"), "{verified:?}");
+
+    // Losing the key must not go unnoticed behind a fresh one.
+    let kept = data.join("sealing.key.kept");
+    std::fs::rename(&key_file, &kept).unwrap();
+    let refused = verify_access_log(&data).await;
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        text(&refused.stderr).contains("sealing key file"),
+        "{refused:?}"
+    );
+    assert!(!key_file.exists(), "no new key was made");
+
+    // A wrong key is named by verification, per tenant.
+    std::fs::write(&key_file, format!("{}\n", "A".repeat(43) + "=")).unwrap();
+    let wrong = verify_access_log(&data).await;
+    assert!(!wrong.status.success(), "{wrong:?}");
+    assert!(text(&wrong.stdout).contains("does not open"), "{wrong:?}");
+}

@@ -5,12 +5,12 @@ mod common;
 
 use chrono::Duration;
 use common::{Fixture, execute};
-use frontdesk_core::domain::access_log::{ChainBreak, PURGE_ACTION, Purge};
-use frontdesk_core::engine::access_log::Verification;
+use frontdesk_core::domain::access_log::{ChainBreak, ChainKey, PURGE_ACTION, Purge};
+use frontdesk_core::engine::access_log::{Event, Verification};
 use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::port::Clock;
 use frontdesk_core::storage_tests;
-use frontdesk_core::store::access_log::{self as store, Filter, Record};
+use frontdesk_core::store::access_log::{self as store, Filter};
 use frontdesk_core::store::{Db, StoreError, Tx};
 use frontdesk_core::testing::TestDb;
 
@@ -306,20 +306,20 @@ async fn purge_through_by_hand(
         through_hash: entry.hash.clone(),
         through_at: entry.at,
     };
-    let detail = serde_json::to_string(&purge).unwrap();
-    store::append(
-        tx,
-        f.tenant.id,
-        &Record {
-            at: f.clock.now_ms(),
-            actor: "system",
-            ip: "local",
-            action: PURGE_ACTION,
-            target: "access_log",
-            detail: &detail,
-        },
-    )
-    .await?;
+    let event = Event {
+        actor: "system",
+        ip: "local",
+        action: PURGE_ACTION,
+        target: "access_log".into(),
+        detail: serde_json::to_value(&purge).unwrap(),
+    };
+    f.engine
+        .record(tx, f.tenant.id, f.clock.now_ms(), event)
+        .await
+        .map_err(|err| match err {
+            frontdesk_core::Error::Store(err) => err,
+            other => panic!("{other}"),
+        })?;
     store::purge_through(tx, f.tenant.id, through_seq, &entry.hash).await
 }
 
@@ -483,6 +483,9 @@ storage_tests! {
                 execute(&t.db, "ALTER TABLE access_log DROP CONSTRAINT access_log_tenant_id_fkey")
                     .await
                     .unwrap();
+                execute(&t.db, "ALTER TABLE access_log_keys DROP CONSTRAINT access_log_keys_tenant_id_fkey")
+                    .await
+                    .unwrap();
                 drop_head_trigger(t, "access_log_head_no_delete").await;
                 execute(&t.db, "DELETE FROM tenants").await.unwrap()
             }
@@ -495,4 +498,79 @@ storage_tests! {
             }]
         );
     }
+
+    async fn a_chain_rebuilt_without_the_sealing_key_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        // Someone who can write the database rewrites entry 2 and rehashes the chain from
+        // there the only way they can: without the chain key (plain SHA-256).
+        let entries = {
+            let mut log = f.log().await;
+            log.reverse();
+            log
+        };
+        let forger = ChainKey { key: [0; 32], from_seq: i64::MAX };
+        let mut prev = entries[0].hash.clone();
+        let mut forged = Vec::new();
+        for entry in &entries[1..] {
+            let mut entry = entry.clone();
+            if entry.seq == 2 {
+                entry.actor = "someone-else@acme.example".into();
+            }
+            entry.prev_hash = prev.clone();
+            entry.hash = entry.computed_hash(&forger);
+            prev = entry.hash.clone();
+            forged.push(entry);
+        }
+        drop_head_trigger(t, "access_log_head_guard").await;
+        let no_update = match &t.db {
+            Db::Sqlite(_) => "DROP TRIGGER access_log_no_update",
+            Db::Postgres(_) => "DROP TRIGGER access_log_no_update ON access_log",
+        };
+        execute(&t.db, no_update).await.unwrap();
+        for entry in &forged {
+            let sql = format!(
+                "UPDATE access_log SET actor = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+                entry.actor, entry.prev_hash, entry.hash, entry.seq
+            );
+            execute_built(&t.db, sql).await;
+        }
+        execute_built(&t.db, format!("UPDATE access_log_head SET last_hash = '{prev}'")).await;
+        let verified = f.engine.verify_access_log().await.unwrap();
+        assert_eq!(verified[0].result, Err(ChainBreak::Altered { seq: 2 }), "{verified:?}");
+    }
+
+    async fn a_chain_key_copied_from_another_tenant_or_removed_is_named_by_verification(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        some_admin_changes(&f).await;
+        let globex = f.engine.ensure_tenant("globex", "Globex").await.unwrap();
+        common::owner_of(&f.engine, &globex, "owner@globex.example").await;
+        execute_built(&t.db,
+            format!(
+                "UPDATE access_log_keys SET sealed_key = \
+                 (SELECT sealed_key FROM access_log_keys WHERE tenant_id = {}) WHERE tenant_id = {}",
+                globex.id, f.tenant.id
+            ),
+        )
+        .await;
+        let verified = f.engine.verify_access_log().await.unwrap();
+        assert_eq!(verified[0].result, Err(ChainBreak::KeyUnusable), "{verified:?}");
+        assert!(verified[1].result.is_ok(), "the other tenant is unaffected: {verified:?}");
+        // Appending refuses rather than writing an entry it cannot key.
+        assert!(f.engine.change_password(&f.owner, common::OWNER_PASSWORD, "Another-Pass-77").await.is_err());
+
+        execute_built(&t.db, format!("DELETE FROM access_log_keys WHERE tenant_id = {}", f.tenant.id)).await;
+        let verified = f.engine.verify_access_log().await.unwrap();
+        assert_eq!(verified[0].result, Err(ChainBreak::KeyMissing), "{verified:?}");
+    }
+}
+
+/// Runs one statement built at run time (the same SQL on both backends).
+async fn execute_built(db: &Db, sql: String) {
+    let sql = sqlx::AssertSqlSafe(sql);
+    match db {
+        Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+    }
+    .expect("statement runs");
 }

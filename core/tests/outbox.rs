@@ -11,7 +11,7 @@ use chrono::Duration;
 use common::Fixture;
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::dispatcher::MAX_ATTEMPTS;
-use frontdesk_core::port::{Mail, MailError, Mailer, Ports};
+use frontdesk_core::port::{Mail, MailError, Mailer, Ports, SealedAt};
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::{Db, outbox};
 use frontdesk_core::testing::TestDb;
@@ -137,13 +137,34 @@ storage_tests! {
     }
 }
 
-/// Every payload stored in the outbox, as text.
+/// Every payload stored in the outbox, as stored (sealed).
 async fn payloads(db: &Db) -> Vec<String> {
-    const SQL: &str = "SELECT payload FROM outbox ORDER BY id";
+    rows(db)
+        .await
+        .into_iter()
+        .map(|(_, _, payload)| payload)
+        .collect()
+}
+
+/// Every outbox row: id, tenant, payload as stored.
+async fn rows(db: &Db) -> Vec<(i64, i64, String)> {
+    const SQL: &str = "SELECT id, tenant_id, payload FROM outbox ORDER BY id";
     match db {
-        Db::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
-        Db::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
+        Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await.unwrap(),
     }
+}
+
+/// A stored payload opened with the engine's keys, as text.
+fn opened(engine: &Engine, (id, tenant_id, payload): &(i64, i64, String)) -> String {
+    let row = id.to_string();
+    let at = SealedAt {
+        tenant_id: *tenant_id,
+        table: "outbox",
+        column: "payload",
+        row: &row,
+    };
+    String::from_utf8(engine.ports.secrets.open(payload, at).expect("opens")).unwrap()
 }
 
 storage_tests! {
@@ -152,7 +173,9 @@ storage_tests! {
         let mailer = ScriptedMailer::failing_with([]);
         let engine = sending_through(&f, mailer.clone());
         engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
-        assert!(payloads(&engine.db).await[0].contains("token="), "queued with its link");
+        let queued = &rows(&engine.db).await[0];
+        assert!(!queued.2.contains("token=") && !queued.2.contains("owner@"), "sealed at rest: {queued:?}");
+        assert!(opened(&engine, queued).contains("token="), "queued with its link");
         engine.dispatch_due().await.unwrap();
         assert!(mailer.delivered()[0].body.contains("token="));
         assert_eq!(payloads(&engine.db).await, [String::new()], "cleared once delivered");
@@ -164,10 +187,33 @@ storage_tests! {
         let engine = sending_through(&f, mailer);
         engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
         engine.dispatch_due().await.unwrap();
-        let stored = payloads(&engine.db).await;
-        assert!(stored[0].contains("owner@acme.example"), "{stored:?}");
-        assert!(!stored[0].contains("token="), "{stored:?}");
+        let stored = opened(&engine, &rows(&engine.db).await[0]);
+        assert!(stored.contains("owner@acme.example"), "{stored:?}");
+        assert!(!stored.contains("token="), "{stored:?}");
         assert!(!engine.undeliverable(&f.owner).await.unwrap()[0].subject.is_empty());
+    }
+
+    async fn a_payload_copied_into_another_tenants_row_does_not_open_and_is_given_up(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let globex = f.engine.ensure_tenant("globex", "Globex").await.unwrap();
+        let globex_owner = common::owner_of(&f.engine, &globex, "owner@globex.example").await;
+        let mailer = ScriptedMailer::failing_with([]);
+        let engine = sending_through(&f, mailer.clone());
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        engine.request_password_reset("globex", "owner@globex.example", "192.0.2.1").await.unwrap();
+        let stored = rows(&engine.db).await;
+        let copy = format!("UPDATE outbox SET payload = '{}' WHERE id = {}", stored[0].2, stored[1].0);
+        match &engine.db {
+            Db::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(copy)).execute(pool).await.map(|_| ()),
+            Db::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(copy)).execute(pool).await.map(|_| ()),
+        }
+        .unwrap();
+        engine.dispatch_due().await.unwrap();
+        let delivered: Vec<String> = mailer.delivered().into_iter().map(|m| m.to).collect();
+        assert_eq!(delivered, ["owner@acme.example"], "the copy was not sent to acme's owner twice");
+        let dead = engine.undeliverable(&globex_owner).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert!(dead[0].reason.contains("cannot be opened"), "{dead:?}");
     }
 
     async fn housekeeping_forgets_sent_messages_after_thirty_days(t: &TestDb) {

@@ -8,11 +8,31 @@
 //! `access_log.purge` entry naming that anchor ([`Purge`]), so the cut itself is in the
 //! chain and [`verify_retention`] can check it was at least a year old.
 //!
-//! The hash is plain SHA-256 today; [`Entry::computed_hash`] is the one place a keyed hash
-//! (HMAC with a key kept outside the database) replaces it.
+//! The hash is keyed: HMAC-SHA256 under the tenant's [`ChainKey`], which is stored sealed
+//! with a key kept outside the database. Someone who can write the database but does not
+//! hold that key cannot compute the hashes of a rebuilt chain. Entries written before the
+//! chain was keyed (`seq` below [`ChainKey::from_seq`]) keep plain SHA-256.
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// A tenant's chain key: the HMAC key, and the first entry it applies to.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChainKey {
+    pub key: [u8; 32],
+    /// Entries before this sequence number were written unkeyed (before keying existed).
+    pub from_seq: i64,
+}
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainKey")
+            .field("key", &"[redacted]")
+            .field("from_seq", &self.from_seq)
+            .finish()
+    }
+}
 
 /// The hash before the first entry of a chain.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -68,8 +88,8 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The hash this entry's content and `prev_hash` call for.
-    pub fn computed_hash(&self) -> String {
+    /// The hash this entry's content and `prev_hash` call for, under `key`.
+    pub fn computed_hash(&self, key: &ChainKey) -> String {
         let canonical = serde_json::json!([
             self.seq,
             self.at,
@@ -80,11 +100,19 @@ impl Entry {
             self.detail
         ])
         .to_string();
-        let mut hasher = Sha256::new();
-        hasher.update(self.prev_hash.as_bytes());
-        hasher.update(b"\n");
-        hasher.update(canonical.as_bytes());
-        hex::encode(hasher.finalize())
+        if self.seq < key.from_seq {
+            let mut hasher = Sha256::new();
+            hasher.update(self.prev_hash.as_bytes());
+            hasher.update(b"\n");
+            hasher.update(canonical.as_bytes());
+            return hex::encode(hasher.finalize());
+        }
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&key.key).expect("HMAC takes a key of any length");
+        mac.update(self.prev_hash.as_bytes());
+        mac.update(b"\n");
+        mac.update(canonical.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 
@@ -104,6 +132,11 @@ pub enum ChainBreak {
     Missing,
     /// The tenant is gone but a head or entries of its log remain.
     Orphaned,
+    /// The log has entries but no chain key: the key row was removed.
+    KeyMissing,
+    /// The chain key does not open with the configured sealing keys (a wrong or missing
+    /// sealing key, or a key row copied from elsewhere).
+    KeyUnusable,
     /// The retention mark says entries through `through_seq` were removed, but the newest
     /// retention entry in the chain records `recorded_seq` (0: none).
     UnrecordedPurge { through_seq: i64, recorded_seq: i64 },
@@ -151,6 +184,14 @@ impl std::fmt::Display for ChainBreak {
                 f,
                 "the tenant was deleted from under its log (its entries remain without it)"
             ),
+            ChainBreak::KeyMissing => write!(
+                f,
+                "the log's chain key is gone, so its entries cannot be checked (the key row was removed)"
+            ),
+            ChainBreak::KeyUnusable => write!(
+                f,
+                "the log's chain key does not open with the configured sealing keys (wrong sealing key, or a key row copied from elsewhere)"
+            ),
             ChainBreak::UnrecordedPurge {
                 through_seq,
                 recorded_seq,
@@ -178,6 +219,7 @@ impl std::fmt::Display for ChainBreak {
 /// `after_seq` with hash `after_hash` (the anchor, or [`GENESIS_HASH`] at 0).
 /// Returns the new anchor, so a long chain can be verified in pages.
 pub fn verify<'a>(
+    key: &ChainKey,
     after_seq: i64,
     after_hash: &str,
     entries: impl IntoIterator<Item = &'a Entry>,
@@ -194,7 +236,7 @@ pub fn verify<'a>(
         if entry.prev_hash != hash {
             return Err(ChainBreak::Unlinked { seq: entry.seq });
         }
-        let computed = entry.computed_hash();
+        let computed = entry.computed_hash(key);
         if computed != entry.hash {
             return Err(ChainBreak::Altered { seq: entry.seq });
         }
@@ -240,6 +282,40 @@ pub fn verify_retention(
 mod tests {
     use super::*;
 
+    fn key() -> ChainKey {
+        ChainKey {
+            key: [9; 32],
+            from_seq: 1,
+        }
+    }
+
+    #[test]
+    fn without_the_key_a_forged_chain_does_not_verify() {
+        let entries = chain(3);
+        let other = ChainKey {
+            key: [8; 32],
+            from_seq: 1,
+        };
+        assert_eq!(
+            verify(&other, 0, GENESIS_HASH, &entries),
+            Err(ChainBreak::Altered { seq: 1 })
+        );
+        // Entries before the key's first entry are plain SHA-256: an older log still verifies.
+        let mut legacy = chain(3);
+        let partly = ChainKey {
+            key: [9; 32],
+            from_seq: 3,
+        };
+        let mut prev = GENESIS_HASH.to_owned();
+        for entry in &mut legacy {
+            entry.prev_hash = prev.clone();
+            entry.hash = entry.computed_hash(&partly);
+            prev = entry.hash.clone();
+        }
+        assert!(verify(&partly, 0, GENESIS_HASH, &legacy).is_ok());
+        assert!(verify(&key(), 0, GENESIS_HASH, &legacy).is_err());
+    }
+
     fn chain(n: i64) -> Vec<Entry> {
         let mut prev = GENESIS_HASH.to_owned();
         (1..=n)
@@ -255,7 +331,7 @@ mod tests {
                     prev_hash: prev.clone(),
                     hash: String::new(),
                 };
-                entry.hash = entry.computed_hash();
+                entry.hash = entry.computed_hash(&key());
                 prev = entry.hash.clone();
                 entry
             })
@@ -265,7 +341,7 @@ mod tests {
     #[test]
     fn an_untouched_chain_verifies() {
         let entries = chain(5);
-        let (seq, hash) = verify(0, GENESIS_HASH, &entries).unwrap();
+        let (seq, hash) = verify(&key(), 0, GENESIS_HASH, &entries).unwrap();
         assert_eq!((seq, hash), (5, entries[4].hash.clone()));
     }
 
@@ -274,7 +350,7 @@ mod tests {
         let mut entries = chain(5);
         entries[2].actor = "mallory@x.jp".into();
         assert_eq!(
-            verify(0, GENESIS_HASH, &entries),
+            verify(&key(), 0, GENESIS_HASH, &entries),
             Err(ChainBreak::Altered { seq: 3 })
         );
     }
@@ -284,7 +360,7 @@ mod tests {
         let mut entries = chain(5);
         entries.remove(1);
         assert_eq!(
-            verify(0, GENESIS_HASH, &entries),
+            verify(&key(), 0, GENESIS_HASH, &entries),
             Err(ChainBreak::Gap {
                 seq: 3,
                 expected_seq: 2
@@ -296,9 +372,9 @@ mod tests {
     fn a_rehashed_forgery_still_breaks_the_link_after_it() {
         let mut entries = chain(5);
         entries[1].action = "nothing.happened".into();
-        entries[1].hash = entries[1].computed_hash();
+        entries[1].hash = entries[1].computed_hash(&key());
         assert_eq!(
-            verify(0, GENESIS_HASH, &entries),
+            verify(&key(), 0, GENESIS_HASH, &entries),
             Err(ChainBreak::Unlinked { seq: 3 })
         );
     }
@@ -306,9 +382,9 @@ mod tests {
     #[test]
     fn a_chain_resumes_from_its_retention_anchor() {
         let entries = chain(5);
-        assert!(verify(2, &entries[1].hash, &entries[2..]).is_ok());
+        assert!(verify(&key(), 2, &entries[1].hash, &entries[2..]).is_ok());
         assert_eq!(
-            verify(0, GENESIS_HASH, &entries[2..]),
+            verify(&key(), 0, GENESIS_HASH, &entries[2..]),
             Err(ChainBreak::Gap {
                 seq: 3,
                 expected_seq: 1

@@ -5,11 +5,16 @@ use serde_json::Value;
 
 use super::{Actor, Engine, MAX_PAGE};
 use crate::Result;
-use crate::domain::access_log::{ChainBreak, Entry, PURGE_ACTION, Purge, verify, verify_retention};
+use crate::domain::access_log::{
+    ChainBreak, ChainKey, Entry, PURGE_ACTION, Purge, verify, verify_retention,
+};
 use crate::domain::csv_cell::neutralize;
 use crate::domain::people::Role;
+use crate::port::SealedAt;
 use crate::store::access_log::{self as store, Filter, Record};
 use crate::store::{Tx, tenant};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 
 /// Something to record: who, from where, did what to what.
 #[derive(Debug, Clone)]
@@ -37,24 +42,6 @@ impl<'a> Event<'a> {
     }
 }
 
-/// Appends an entry inside the caller's transaction (so it commits with the change).
-pub async fn record(tx: &mut Tx, tenant_id: i64, at: i64, event: Event<'_>) -> Result<Entry> {
-    let detail = event.detail.to_string();
-    Ok(store::append(
-        tx,
-        tenant_id,
-        &Record {
-            at,
-            actor: event.actor,
-            ip: event.ip,
-            action: event.action,
-            target: &event.target,
-            detail: &detail,
-        },
-    )
-    .await?)
-}
-
 /// The outcome of verifying one tenant's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
@@ -63,11 +50,163 @@ pub struct Verification {
     pub result: Result<i64, ChainBreak>,
 }
 
+/// The sealed form of a chain key: the key and the entry it applies from.
+#[derive(Serialize, Deserialize)]
+struct StoredChainKey {
+    key: String,
+    from_seq: i64,
+}
+
+/// Where a tenant's chain key is sealed.
+fn chain_key_at(tenant_id: i64, row: &str) -> SealedAt<'_> {
+    SealedAt {
+        tenant_id,
+        table: "access_log_keys",
+        column: "sealed_key",
+        row,
+    }
+}
+
 impl Engine {
+    /// Appends an entry inside the caller's transaction (so it commits with the change).
+    pub async fn record(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        at: i64,
+        event: Event<'_>,
+    ) -> Result<Entry> {
+        // The head is locked first, so two first entries cannot both make a key.
+        store::lock_chain(tx, tenant_id).await?;
+        let key = match self.chain_key(tx, tenant_id).await? {
+            Some(key) => key,
+            None => self.new_chain_key(tx, tenant_id).await?,
+        };
+        let detail = event.detail.to_string();
+        Ok(store::append(
+            tx,
+            tenant_id,
+            &key,
+            &Record {
+                at,
+                actor: event.actor,
+                ip: event.ip,
+                action: event.action,
+                target: &event.target,
+                detail: &detail,
+            },
+        )
+        .await?)
+    }
+
+    /// The tenant's chain key, opened; `None` before its first keyed entry.
+    async fn chain_key(&self, tx: &mut Tx, tenant_id: i64) -> Result<Option<ChainKey>> {
+        let Some(sealed) = store::chain_key(tx, tenant_id).await? else {
+            return Ok(None);
+        };
+        let row = tenant_id.to_string();
+        let opened = self
+            .ports
+            .secrets
+            .open(&sealed, chain_key_at(tenant_id, &row))
+            .map_err(|err| crate::Error::internal("opening the access-log chain key", err))?;
+        let stored: StoredChainKey = serde_json::from_slice(&opened)
+            .map_err(|err| crate::Error::internal("reading the access-log chain key", err))?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(&stored.key)
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or_else(|| {
+                crate::Error::internal(
+                    "reading the access-log chain key",
+                    std::io::Error::other("not 32 bytes"),
+                )
+            })?;
+        Ok(Some(ChainKey {
+            key,
+            from_seq: stored.from_seq,
+        }))
+    }
+
+    /// Makes the tenant's chain key: random, keying every entry after the current head
+    /// (a log written before keying keeps its plain hashes), stored sealed.
+    async fn new_chain_key(&self, tx: &mut Tx, tenant_id: i64) -> Result<ChainKey> {
+        let (last_seq, _) = store::head(tx, tenant_id).await?;
+        let key = ChainKey {
+            key: rand::random(),
+            from_seq: last_seq + 1,
+        };
+        let stored = StoredChainKey {
+            key: base64::engine::general_purpose::STANDARD.encode(key.key),
+            from_seq: key.from_seq,
+        };
+        let plain = serde_json::to_vec(&stored)
+            .map_err(|err| crate::Error::internal("sealing the access-log chain key", err))?;
+        let row = tenant_id.to_string();
+        let sealed = self
+            .ports
+            .secrets
+            .seal(&plain, chain_key_at(tenant_id, &row));
+        store::insert_chain_key(tx, tenant_id, &sealed, self.ports.clock.now_ms()).await?;
+        Ok(key)
+    }
+
+    /// Gives every tenant without one its chain key (at start, so that from then on a
+    /// missing key is a sign of tampering, not of a log older than keying).
+    pub async fn ensure_chain_keys(&self) -> Result<()> {
+        let tenants = {
+            let mut tx = self.db.read().await?;
+            tenant::list_tenants(&mut tx).await?
+        };
+        for tenant in tenants {
+            let mut tx = self.db.write().await?;
+            store::lock_chain(&mut tx, tenant.id).await?;
+            if store::chain_key(&mut tx, tenant.id).await?.is_none() {
+                self.new_chain_key(&mut tx, tenant.id).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Re-seals every chain key sealed with an older sealing key; returns how many.
+    pub(crate) async fn reseal_chain_keys(&self) -> Result<usize> {
+        let mut tx = self.db.write().await?;
+        let mut resealed = 0;
+        for (tenant_id, sealed) in store::all_chain_keys(&mut tx).await? {
+            if !self.ports.secrets.is_stale(&sealed) {
+                continue;
+            }
+            let row = tenant_id.to_string();
+            let at = chain_key_at(tenant_id, &row);
+            let plain =
+                self.ports.secrets.open(&sealed, at).map_err(|err| {
+                    crate::Error::internal("opening a chain key to re-seal it", err)
+                })?;
+            store::set_chain_key(&mut tx, tenant_id, &self.ports.secrets.seal(&plain, at)).await?;
+            resealed += 1;
+        }
+        tx.commit().await?;
+        Ok(resealed)
+    }
+
+    /// Writes each tenant's chain head (sequence number and hash) to the server log.
+    pub async fn witness_access_log(&self) -> Result<()> {
+        let mut tx = self.db.read().await?;
+        for tenant in tenant::list_tenants(&mut tx).await? {
+            if store::has_head(&mut tx, tenant.id).await? {
+                let (seq, hash) = store::head(&mut tx, tenant.id).await?;
+                tracing::info!(tenant = %tenant.slug, seq, %hash, "access log head");
+            }
+        }
+        Ok(())
+    }
+
     /// Records `action` by `actor` in its own transaction (for events with no other change).
     pub async fn log(&self, tenant_id: i64, event: Event<'_>) -> Result<()> {
         let mut tx = self.db.write().await?;
-        record(&mut tx, tenant_id, self.ports.clock.now_ms(), event).await?;
+        self.record(&mut tx, tenant_id, self.ports.clock.now_ms(), event)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -150,10 +289,20 @@ impl Engine {
         let mut tx = self.db.read().await?;
         let mut results = Vec::new();
         for tenant in tenant::list_tenants(&mut tx).await? {
-            let result = if store::has_head(&mut tx, tenant.id).await? {
-                verify_tenant(&mut tx, tenant.id, now).await?
-            } else {
+            let result = if !store::has_head(&mut tx, tenant.id).await? {
                 Err(ChainBreak::Missing)
+            } else {
+                match self.chain_key(&mut tx, tenant.id).await {
+                    Ok(Some(key)) => verify_tenant(&mut tx, tenant.id, &key, now).await?,
+                    // No key yet: only a log with no entries may lack one (the server gives
+                    // every tenant its key at start).
+                    Ok(None) if store::head(&mut tx, tenant.id).await?.0 == 0 => Ok(0),
+                    Ok(None) => Err(ChainBreak::KeyMissing),
+                    Err(err) => {
+                        tracing::warn!(tenant = %tenant.slug, error = %crate::error::with_causes(&err), "chain key unusable");
+                        Err(ChainBreak::KeyUnusable)
+                    }
+                }
             };
             results.push(Verification {
                 tenant: tenant.slug,
@@ -200,7 +349,7 @@ impl Engine {
                     detail: serde_json::to_value(&purge)
                         .map_err(|err| crate::Error::internal("recording a purge", err))?,
                 };
-                record(&mut tx, tenant.id, now, event).await?;
+                self.record(&mut tx, tenant.id, now, event).await?;
                 removed +=
                     store::purge_through(&mut tx, tenant.id, through_seq, &purge.through_hash)
                         .await?;
@@ -212,7 +361,12 @@ impl Engine {
 }
 
 /// Verifies one tenant's chain from its anchor to its head, then its retention history.
-async fn verify_tenant(tx: &mut Tx, tenant_id: i64, now: i64) -> Result<Result<i64, ChainBreak>> {
+async fn verify_tenant(
+    tx: &mut Tx,
+    tenant_id: i64,
+    key: &ChainKey,
+    now: i64,
+) -> Result<Result<i64, ChainBreak>> {
     let (anchor_seq, anchor_hash) = store::anchor(tx, tenant_id).await?;
     let (appended_seq, appended_hash) = store::head(tx, tenant_id).await?;
     let (mut seq, mut hash) = (anchor_seq, anchor_hash.clone());
@@ -234,7 +388,7 @@ async fn verify_tenant(tx: &mut Tx, tenant_id: i64, now: i64) -> Result<Result<i
             }
             break;
         }
-        match verify(seq, &hash, &page) {
+        match verify(key, seq, &hash, &page) {
             Ok((last_seq, last_hash)) => {
                 checked += page.len() as i64;
                 seq = last_seq;

@@ -9,7 +9,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use serde_json::json;
 
-use super::access_log::{Event, record};
+use super::access_log::Event;
 use super::{Actor, Engine, PasswordHashing};
 use crate::domain::field::Invalid;
 use crate::domain::password;
@@ -253,7 +253,7 @@ impl Engine {
                     target: String::new(),
                     detail: json!({ "failures_in_window": account_failures }),
                 };
-                record(&mut tx, t.id, now, event).await?;
+                self.record(&mut tx, t.id, now, event).await?;
             }
             tx.commit().await?;
             return Err(Error::BadCredentials);
@@ -291,7 +291,7 @@ impl Engine {
             target: format!("account:{}", account.id),
             detail: json!({}),
         };
-        record(&mut tx, account.tenant_id, now, event).await?;
+        self.record(&mut tx, account.tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(SignIn {
             account,
@@ -330,7 +330,7 @@ impl Engine {
                     target: String::new(),
                     detail: json!({ "locked_until": until }),
                 };
-                record(&mut tx, tenant_id, now, event).await?;
+                self.record(&mut tx, tenant_id, now, event).await?;
             }
             tx.commit().await?;
         }
@@ -360,7 +360,7 @@ impl Engine {
             format!("account:{}", actor.account.id),
             json!({}),
         );
-        record(
+        self.record(
             &mut tx,
             actor.account.tenant_id,
             self.ports.clock.now_ms(),
@@ -414,7 +414,7 @@ impl Engine {
                     target: format!("tenant:{}", created.id),
                     detail: json!({ "slug": slug }),
                 };
-                record(&mut tx, created.id, now, event).await?;
+                self.record(&mut tx, created.id, now, event).await?;
                 created
             }
         };
@@ -468,7 +468,7 @@ impl Engine {
             target: format!("account:{id}"),
             detail: json!({ "email": email, "role": new.role, "can_export": new.can_export }),
         };
-        record(tx, tenant_id, now, event).await?;
+        self.record(tx, tenant_id, now, event).await?;
         account::find(tx, tenant_id, id)
             .await?
             .ok_or(Error::NotFound("account"))
@@ -516,7 +516,8 @@ impl Engine {
                 "can_export": [before.can_export, change.can_export],
             }),
         );
-        record(&mut tx, tenant_id, self.ports.clock.now_ms(), event).await?;
+        self.record(&mut tx, tenant_id, self.ports.clock.now_ms(), event)
+            .await?;
         let after = account::find(&mut tx, tenant_id, id)
             .await?
             .ok_or(Error::NotFound("account"))?;
@@ -547,7 +548,8 @@ impl Engine {
             format!("account:{id}"),
             json!({ "email": before.email }),
         );
-        record(&mut tx, tenant_id, self.ports.clock.now_ms(), event).await?;
+        self.record(&mut tx, tenant_id, self.ports.clock.now_ms(), event)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -584,7 +586,8 @@ impl Engine {
             format!("account:{}", actor.account.id),
             json!({}),
         );
-        record(&mut tx, actor.account.tenant_id, now, event).await?;
+        self.record(&mut tx, actor.account.tenant_id, now, event)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -643,7 +646,7 @@ impl Engine {
             target: format!("account:{}", account.id),
             detail: json!({}),
         };
-        record(&mut tx, tenant.id, now, event).await?;
+        self.record(&mut tx, tenant.id, now, event).await?;
         tx.commit().await?;
         self.outbox_queued.notify_one();
         Ok(())
@@ -676,7 +679,7 @@ impl Engine {
             target: format!("account:{account_id}"),
             detail: json!({}),
         };
-        record(&mut tx, tenant_id, now, event).await?;
+        self.record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::access_log::{Event, finish_csv, record, write_row};
+use super::access_log::{Event, finish_csv, write_row};
 use super::{Actor, Engine, MAX_PAGE};
 use crate::domain::csv_cell::restore;
 use crate::domain::field::{FileProblem, Invalid, LineProblem, TextLimit, checked_text};
@@ -163,7 +163,7 @@ impl Engine {
             format!("employee:{id}"),
             json!({ "email": profile.email }),
         );
-        record(&mut tx, tenant_id, now, event).await?;
+        self.record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(Employee { id, profile })
     }
@@ -216,7 +216,7 @@ impl Engine {
             format!("employee:{id}"),
             json!({ "changed": changed }),
         );
-        record(&mut tx, tenant_id, now, event).await?;
+        self.record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(Employee { id, profile })
     }
@@ -237,7 +237,7 @@ impl Engine {
             format!("employee:{id}"),
             json!({ "email": before.profile.email }),
         );
-        record(&mut tx, tenant_id, now, event).await?;
+        self.record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -374,7 +374,7 @@ impl Engine {
                 "updated_emails": updated.iter().take(200).collect::<Vec<_>>(),
             }),
         );
-        record(&mut tx, tenant_id, now, event).await?;
+        self.record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(summary)
     }

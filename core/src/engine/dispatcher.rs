@@ -53,14 +53,16 @@ impl Engine {
     }
 
     async fn deliver(&self, message: Pending) -> Result<()> {
-        let decoded = OutboxMessage::decode(&message.payload);
+        let decoded = self.open_payload(message.tenant_id, message.id, &message.payload);
         let outcome = match &decoded {
             Ok(OutboxMessage::Mail(mail)) => self.ports.mailer.send(mail).await,
             Err(err) => Err(MailError::Permanent(err.to_string())),
         };
         // What stays of a message given up: who it was for and what about, never a secret.
         let kept = match &decoded {
-            Ok(decoded) => decoded.without_secrets().encode()?,
+            Ok(decoded) => {
+                self.seal_payload(message.tenant_id, message.id, &decoded.without_secrets())?
+            }
             Err(_) => String::new(),
         };
         let now = self.ports.clock.now();
@@ -162,7 +164,9 @@ impl Engine {
         Ok(dead
             .into_iter()
             .map(|letter| {
-                let kept = OutboxMessage::decode(&letter.payload).ok();
+                let kept = self
+                    .open_payload(actor.account.tenant_id, letter.id, &letter.payload)
+                    .ok();
                 let (to, subject) = kept.as_ref().map(|m| m.summary()).unwrap_or_default();
                 Undeliverable {
                     id: letter.id,

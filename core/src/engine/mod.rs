@@ -11,6 +11,7 @@ pub mod directory;
 pub mod dispatcher;
 pub mod outbox;
 pub mod scheduler;
+pub mod secrets;
 pub mod tenant;
 
 use std::sync::Arc;

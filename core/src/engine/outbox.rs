@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
-use crate::port::Mail;
+use crate::port::{Mail, SealError, SealedAt};
 use crate::store::{Tx, outbox};
 use crate::{Error, Result};
 
@@ -46,6 +46,10 @@ pub enum PayloadError {
     UnknownVersion(u32),
     #[error("unreadable payload: {0}")]
     Malformed(#[from] serde_json::Error),
+    #[error("the payload cannot be opened: {0}")]
+    Sealed(#[from] SealError),
+    #[error("the payload is not text")]
+    NotText,
 }
 
 impl OutboxMessage {
@@ -95,16 +99,59 @@ impl OutboxMessage {
 
 impl Engine {
     /// Queues `message` for `tenant_id` inside the caller's transaction; the dispatcher is
-    /// woken once the caller commits ([`Engine::outbox_queued`]).
+    /// woken once the caller commits ([`Engine::outbox_queued`]). The payload is sealed for
+    /// its row: a reset link waiting to be sent is not readable from the database or a backup.
     pub(crate) async fn queue(
         &self,
         tx: &mut Tx,
         tenant_id: i64,
         message: &OutboxMessage,
     ) -> Result<i64> {
-        let payload = message.encode()?;
         let now = self.ports.clock.now_ms();
-        Ok(outbox::insert(tx, tenant_id, message.channel(), &payload, now).await?)
+        let id = outbox::insert(tx, tenant_id, message.channel(), "", now).await?;
+        let sealed = self.seal_payload(tenant_id, id, message)?;
+        outbox::set_payload(tx, id, &sealed).await?;
+        Ok(id)
+    }
+
+    /// `message` in its stored form, sealed for outbox row `id`.
+    pub(crate) fn seal_payload(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        message: &OutboxMessage,
+    ) -> Result<String> {
+        let row = id.to_string();
+        Ok(self
+            .ports
+            .secrets
+            .seal(message.encode()?.as_bytes(), payload_at(tenant_id, &row)))
+    }
+
+    /// The message a stored (sealed) payload of row `id` holds.
+    pub(crate) fn open_payload(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        sealed: &str,
+    ) -> Result<OutboxMessage, PayloadError> {
+        let row = id.to_string();
+        let bytes = self
+            .ports
+            .secrets
+            .open(sealed, payload_at(tenant_id, &row))?;
+        let text = String::from_utf8(bytes).map_err(|_| PayloadError::NotText)?;
+        OutboxMessage::decode(&text)
+    }
+}
+
+/// Where an outbox payload is sealed.
+pub(crate) fn payload_at(tenant_id: i64, row: &str) -> SealedAt<'_> {
+    SealedAt {
+        tenant_id,
+        table: "outbox",
+        column: "payload",
+        row,
     }
 }
 

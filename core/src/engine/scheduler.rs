@@ -71,6 +71,13 @@ pub fn standard_jobs() -> Vec<Job> {
                 Ok(())
             },
         ),
+        // Daily: each tenant's chain head to the server log, so a copy kept outside the
+        // database (a log collector) can witness that the chain was not rebuilt later.
+        Job::new(
+            "access_log_witness",
+            "0 45 3 * * *",
+            |engine: Engine| async move { engine.witness_access_log().await },
+        ),
         // Hourly: expired sessions, stale sign-in failure counts, old sent messages.
         Job::new("housekeeping", "0 7 * * * *", |engine: Engine| async move {
             engine.housekeeping().await

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::access_log::{Event, record};
+use super::access_log::Event;
 use super::{Actor, Engine};
 use crate::domain::field::{Invalid, TextLimit, checked_text};
 use crate::domain::people::{Role, validate_time_zone};
@@ -86,7 +86,7 @@ impl Engine {
             format!("location:{}", location.id),
             json!({ "slug": input.slug }),
         );
-        record(&mut tx, tenant_id, now, event).await?;
+        self.record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(location)
     }
@@ -116,7 +116,8 @@ impl Engine {
             format!("location:{}", location.id),
             json!({ "slug": slug, "name": name, "time_zone": change.time_zone }),
         );
-        record(&mut tx, tenant_id, self.ports.clock.now_ms(), event).await?;
+        self.record(&mut tx, tenant_id, self.ports.clock.now_ms(), event)
+            .await?;
         tx.commit().await?;
         Ok(location)
     }

@@ -3,11 +3,13 @@
 
 mod clock;
 mod mailer;
+mod secrets;
 
 use std::sync::Arc;
 
 pub use clock::{Clock, SystemClock};
 pub use mailer::{Mail, MailError, Mailer};
+pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets};
 
 /// Every port the engine uses, chosen once at start. Adding a port adds a field here, and
 /// the binary and the test builders (`testing`) are the only places that fill it.
@@ -17,4 +19,6 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Outgoing mail (SMTP, or `.eml` files in the embedded default).
     pub mailer: Arc<dyn Mailer>,
+    /// Sealing of secrets and personal data at rest (AES-256-GCM, keys by id).
+    pub secrets: Arc<dyn Secrets>,
 }

@@ -1,7 +1,7 @@
 //! The access log's storage: appending to a tenant's chain, listing, retention.
 
 use super::{StoreError, Tx, on_tx};
-use crate::domain::access_log::Entry;
+use crate::domain::access_log::{ChainKey, Entry};
 
 /// Who did what, before it is placed in the chain.
 #[derive(Debug, Clone)]
@@ -95,8 +95,62 @@ const ORPHANED_LOGS: &str = "SELECT tenant_id FROM access_log_head \
 const SET_ANCHOR: &str = "UPDATE access_log_head SET purged_through_seq = $2, purged_hash = $3 \
     WHERE tenant_id = $1";
 
-/// Appends `record` to the tenant's chain; returns the stored entry.
-pub async fn append(tx: &mut Tx, tenant_id: i64, record: &Record<'_>) -> Result<Entry, StoreError> {
+const CHAIN_KEY: &str = "SELECT sealed_key FROM access_log_keys WHERE tenant_id = $1";
+const INSERT_CHAIN_KEY: &str =
+    "INSERT INTO access_log_keys (tenant_id, sealed_key, created_at) VALUES ($1, $2, $3)";
+const SET_CHAIN_KEY: &str = "UPDATE access_log_keys SET sealed_key = $2 WHERE tenant_id = $1";
+const ALL_CHAIN_KEYS: &str = "SELECT tenant_id, sealed_key FROM access_log_keys ORDER BY tenant_id";
+
+/// The tenant's sealed chain key, if it has one yet.
+pub async fn chain_key(tx: &mut Tx, tenant_id: i64) -> Result<Option<String>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(CHAIN_KEY)
+        .bind(tenant_id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+/// Stores the tenant's first chain key (sealed).
+pub async fn insert_chain_key(
+    tx: &mut Tx,
+    tenant_id: i64,
+    sealed: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(INSERT_CHAIN_KEY)
+        .bind(tenant_id)
+        .bind(sealed)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Replaces the tenant's sealed chain key (the same key, sealed anew at rotation).
+pub async fn set_chain_key(tx: &mut Tx, tenant_id: i64, sealed: &str) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(SET_CHAIN_KEY)
+        .bind(tenant_id)
+        .bind(sealed)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Every tenant's sealed chain key.
+pub async fn all_chain_keys(tx: &mut Tx) -> Result<Vec<(i64, String)>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(ALL_CHAIN_KEYS)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// Appends `record` to the tenant's chain, hashed under `key`; returns the stored entry.
+pub async fn append(
+    tx: &mut Tx,
+    tenant_id: i64,
+    key: &ChainKey,
+    record: &Record<'_>,
+) -> Result<Entry, StoreError> {
     let (last_seq, prev_hash, last_at): (i64, String, i64) =
         on_tx!(tx, |c| sqlx::query_as(LOCK_HEAD)
             .bind(tenant_id)
@@ -114,7 +168,7 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, record: &Record<'_>) -> Result<
         prev_hash,
         hash: String::new(),
     };
-    entry.hash = entry.computed_hash();
+    entry.hash = entry.computed_hash(key);
     on_tx!(tx, |c| sqlx::query(INSERT)
         .bind(tenant_id)
         .bind(entry.seq)

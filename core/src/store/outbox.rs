@@ -39,6 +39,11 @@ pub struct DeadLetter {
 
 const INSERT: &str = "INSERT INTO outbox (tenant_id, channel, payload, state, due_at, attempts, created_at) \
     VALUES ($1, $2, $3, 'pending', $4, 0, $4) RETURNING id";
+const SET_PAYLOAD: &str = "UPDATE outbox SET payload = $2 WHERE id = $1";
+const SEALED_PAYLOADS: &str =
+    "SELECT id, tenant_id, payload FROM outbox WHERE payload <> '' ORDER BY id";
+// Only if unchanged meanwhile: a message sent while it was re-sealed keeps its cleared payload.
+const RESEAL_PAYLOAD: &str = "UPDATE outbox SET payload = $3 WHERE id = $1 AND payload = $2";
 const DUE: &str = "SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $1 \
     AND (lease_until IS NULL OR lease_until < $1) ORDER BY due_at, id LIMIT 20";
 // The lease is taken by a conditional update, so of several dispatchers (instances) only one
@@ -77,6 +82,41 @@ pub async fn insert(
         .bind(now)
         .fetch_one(&mut *c)
         .await?))
+}
+
+/// Replaces a queued message's payload (it is sealed for its row once the row has an id).
+pub async fn set_payload(tx: &mut Tx, id: i64, payload: &str) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(SET_PAYLOAD)
+        .bind(id)
+        .bind(payload)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Every stored payload: `(id, tenant_id, sealed payload)`.
+pub async fn sealed_payloads(tx: &mut Tx) -> Result<Vec<(i64, i64, String)>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(SEALED_PAYLOADS)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// Replaces payload `old` of message `id` with `new`; `false` if it changed meanwhile.
+pub async fn reseal_payload(
+    tx: &mut Tx,
+    id: i64,
+    old: &str,
+    new: &str,
+) -> Result<bool, StoreError> {
+    let updated = on_tx!(tx, |c| sqlx::query(RESEAL_PAYLOAD)
+        .bind(id)
+        .bind(old)
+        .bind(new)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(updated == 1)
 }
 
 /// Leases the next due message until `lease_until`; `None` when nothing is due.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::engine::{Engine, PasswordHashing, Settings};
-use crate::port::{Clock, Mail, MailError, Mailer, Ports};
+use crate::port::{Clock, Keyring, Mail, MailError, Mailer, Ports};
 use crate::store::Db;
 
 /// A clock that moves only when told to.
@@ -65,6 +65,11 @@ impl Mailer for RecordingMailer {
     }
 }
 
+/// A keyring with one fixed key (tests that need a second key make their own).
+pub fn test_keyring() -> Keyring {
+    Keyring::new(&[[7; 32]]).expect("one key")
+}
+
 /// Where every test's clock starts: 2026-11-25 00:00 UTC (09:00 in Tokyo).
 pub fn test_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0)
@@ -105,6 +110,7 @@ impl TestEngine {
         let ports = Ports {
             clock: clock.clone(),
             mailer: mailer.clone(),
+            secrets: Arc::new(test_keyring()),
         };
         TestEngine {
             engine: Engine::new(db, ports, settings),
