@@ -30,6 +30,7 @@ pub struct Config {
     pub security: Security,
     pub access_log: AccessLog,
     pub server: Server,
+    pub metrics: Metrics,
 }
 
 impl Default for Config {
@@ -44,6 +45,7 @@ impl Default for Config {
             security: Security::default(),
             access_log: AccessLog::default(),
             server: Server::default(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -93,6 +95,15 @@ pub struct Security {
     /// A file holding the sealing keys, one base64 key per line, newest last. Absent (and
     /// no `sealing_key`): `<data_dir>/sealing.key`, made at first start.
     pub sealing_key_file: Option<PathBuf>,
+}
+
+/// `[metrics]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    /// Serve `/metrics` on this address only (e.g. `10.0.0.5:9100`, reached by the
+    /// monitoring network), not on the public one. Absent: `/metrics` is on `bind`.
+    pub bind: Option<String>,
 }
 
 /// `[access_log]`

@@ -384,8 +384,26 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         let _ = stop_tx.send(true);
     });
 
-    let state =
+    let mut state =
         frontdesk_webhooks::AppState::new(engine.clone(), config.security.trusted_proxies.clone());
+    let metrics_server = match &config.metrics.bind {
+        Some(bind) => {
+            let metrics_listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("listening for [metrics] on {bind}"))?;
+            let metrics_address = metrics_listener.local_addr()?;
+            state.metrics_elsewhere = true;
+            println!("metrics on http://{metrics_address}/metrics");
+            let app = frontdesk_webhooks::metrics_app(state.clone());
+            Some(tokio::spawn(frontdesk_webhooks::serve_router(
+                metrics_listener,
+                app,
+                config.server.limits(),
+                stopped(stop_rx.clone()),
+            )))
+        }
+        None => None,
+    };
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");
     frontdesk_webhooks::serve_with_limits(
@@ -395,6 +413,9 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         stopped(stop_rx),
     )
     .await?;
+    if let Some(metrics_server) = metrics_server {
+        let _ = metrics_server.await;
+    }
     let _ = tokio::join!(jobs, dispatcher);
     engine.db.close().await;
     Ok(())

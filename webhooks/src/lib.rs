@@ -13,7 +13,7 @@ mod page;
 pub mod problem;
 mod server;
 
-pub use server::{ServerLimits, serve_with_limits};
+pub use server::{ServerLimits, serve_router, serve_with_limits};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Whether cookies get `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Whether `/metrics` is served on its own address ([`metrics_app`]) instead of here.
+    pub metrics_elsewhere: bool,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             metrics: Arc::default(),
             trusted_proxies: Arc::new(trusted_proxies),
             secure_cookies,
+            metrics_elsewhere: false,
         }
     }
 }
@@ -59,6 +62,13 @@ impl AppState {
             extract::SESSION_COOKIE
         }
     }
+}
+
+/// `/metrics` alone, for `[metrics] bind`: an address only the monitoring network reaches.
+pub fn metrics_app(state: AppState) -> Router {
+    api::health::metrics_router()
+        .fallback(guard::not_found)
+        .with_state(state)
 }
 
 /// The whole application: pages, APIs, health and metrics, with its middleware.
@@ -77,8 +87,14 @@ pub fn app(state: AppState) -> Router {
             )
         }
     });
+    let metrics = if state.metrics_elsewhere {
+        Router::new()
+    } else {
+        api::health::metrics_router()
+    };
     Router::new()
         .merge(api::health::router())
+        .merge(metrics)
         .nest("/api/v1", api.route("/openapi.json", openapi_json))
         .merge(page::router())
         .fallback(guard::not_found)

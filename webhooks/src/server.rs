@@ -58,7 +58,18 @@ pub async fn serve_with_limits(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = crate::app(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+    serve_router(listener, crate::app(state), limits, shutdown).await
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves, then finishes
+/// in-flight requests (the main app, or the metrics on their own address).
+pub async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_read_timeout,
     ));
     let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -10,12 +10,16 @@ use serde_json::json;
 use crate::AppState;
 use crate::problem::{ApiError, ApiResult};
 
-/// `/healthz`, `/readyz` and `/metrics`.
+/// `/healthz` and `/readyz`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+}
+
+/// `/metrics` (on the main address, or on its own with `[metrics] bind`).
+pub fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// The process is up.
