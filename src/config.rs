@@ -85,7 +85,7 @@ impl Default for Mail {
 }
 
 /// `[security]`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Security {
     /// Proxies whose `X-Forwarded-For` is believed, as CIDR ranges.
@@ -95,6 +95,25 @@ pub struct Security {
     /// A file holding the sealing keys, one base64 key per line, newest last. Absent (and
     /// no `sealing_key`): `<data_dir>/sealing.key`, made at first start.
     pub sealing_key_file: Option<PathBuf>,
+    /// Memory password hashing may use at once; each hash takes 19 MiB, so this sets how
+    /// many run at the same time (at least one).
+    pub password_hash_memory_mib: u32,
+    /// Hashes (sign-ins, password changes) that may wait for one running; more are answered
+    /// 503 with `Retry-After`.
+    pub password_hash_queue: usize,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        let limits = frontdesk_core::engine::hashing::HashingLimits::default();
+        Security {
+            trusted_proxies: Vec::new(),
+            password_hash_memory_mib: limits.memory_budget_mib,
+            password_hash_queue: limits.max_waiting,
+            sealing_key: None,
+            sealing_key_file: None,
+        }
+    }
 }
 
 /// `[metrics]`
@@ -286,6 +305,12 @@ mod tests {
             assert_eq!(config.bind, "127.0.0.1:7000", "the environment wins");
             assert_eq!(config.access_log.retention_days, 400);
             assert_eq!(config.security.trusted_proxies.len(), 2);
+            assert_eq!(config.security.password_hash_memory_mib, 128);
+            jail.set_env("FRONTDESK_SECURITY__PASSWORD_HASH_MEMORY_MIB", "38");
+            jail.set_env("FRONTDESK_SECURITY__PASSWORD_HASH_QUEUE", "5");
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.security.password_hash_memory_mib, 38);
+            assert_eq!(config.security.password_hash_queue, 5);
             Ok(())
         });
     }

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use frontdesk_connectors::mail::{FileMailer, SmtpMailer};
 use frontdesk_core::domain::people::Role;
 use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::hashing::HashingLimits;
 use frontdesk_core::engine::scheduler::{Scheduler, standard_jobs};
 use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
@@ -317,6 +318,10 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     let settings = Settings {
         public_url: public_url(config),
         access_log_retention_days: config.access_log.retention_days,
+        hashing_limits: HashingLimits {
+            memory_budget_mib: config.security.password_hash_memory_mib,
+            max_waiting: config.security.password_hash_queue,
+        },
         ..Settings::default()
     };
     Ok(Engine::new(db, ports, settings))

@@ -36,6 +36,10 @@ pub enum Error {
     /// Too many failed attempts; try again after this many seconds.
     #[error("too many attempts; retry after {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    /// Too much password hashing is running or waiting; nothing was checked or stored.
+    /// Try again after this many seconds.
+    #[error("busy; retry after {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     /// The caller's role does not allow this.
     #[error("not allowed for this account")]
     Forbidden,

@@ -762,3 +762,70 @@ storage_tests! {
         assert_eq!(counted, 0, "no failure was counted");
     }
 }
+
+/// How many sign-in throttle counters exist (one per account and per address that failed).
+async fn throttle_counters(db: &Db) -> i64 {
+    const COUNT: &str = "SELECT COUNT(*) FROM login_throttle";
+    match db {
+        Db::Sqlite(pool) => sqlx::query_scalar(COUNT).fetch_one(pool).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query_scalar(COUNT).fetch_one(pool).await.unwrap(),
+    }
+}
+
+storage_tests! {
+    async fn concurrent_sign_ins_beyond_the_hashing_queue_are_busy_and_leave_no_trace(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        // Two hashes at once (2 MiB of budget at 1 MiB each) and five waiting.
+        let mut settings = common::settings();
+        settings.hashing_limits.memory_budget_mib = 2;
+        settings.hashing_limits.max_waiting = 5;
+        let engine = Engine::new(f.engine.db.clone(), f.engine.ports.clone(), settings);
+        engine.prepare_decoy().await.expect("decoy hash");
+
+        // The held threads take two sign-ins and the queue five; nothing finishes until
+        // the hold ends, so which sign-ins are refused does not depend on timing.
+        let hold = engine.hold_hashing().await;
+        let mut sign_ins = tokio::task::JoinSet::new();
+        for n in 0..50 {
+            let engine = engine.clone();
+            sign_ins.spawn(async move {
+                let email = format!("nobody{n}@acme.example");
+                let ip = format!("10.0.9.{n}");
+                engine.login("acme", &email, "Wrong-Password-99", &ip).await
+            });
+        }
+        let mut busy = 0;
+        while busy < 43 {
+            match sign_ins.join_next().await.expect("a sign-in").unwrap() {
+                Err(Error::Busy { retry_after_secs }) => {
+                    assert!(retry_after_secs >= 1);
+                    busy += 1;
+                }
+                other => panic!("only busy answers can come while hashing is held: {other:?}"),
+            }
+        }
+        assert_eq!(throttle_counters(&engine.db).await, 0, "busy sign-ins count as no attempt");
+        assert!(f.logged("login.failed").await.is_empty(), "and are not logged as failed");
+        drop(hold);
+
+        let mut wrong = 0;
+        while let Some(answer) = sign_ins.join_next().await {
+            match answer.unwrap() {
+                Err(Error::BadCredentials) => wrong += 1,
+                other => panic!("a queued sign-in is checked: {other:?}"),
+            }
+        }
+        assert_eq!((busy, wrong), (43, 7), "two running and five waiting were checked");
+        assert!(
+            engine.most_hashes_in_flight() <= 2,
+            "at most two hashes ran at once, saw {}",
+            engine.most_hashes_in_flight()
+        );
+        assert_eq!(f.logged("login.failed").await.len(), 7, "only checked sign-ins are logged");
+        assert_eq!(
+            throttle_counters(&engine.db).await,
+            14,
+            "only checked sign-ins count, per account and per address"
+        );
+    }
+}

@@ -119,6 +119,13 @@ impl ApiError {
                     detail: None,
                     extra: json!({ "retry_after": retry_after_secs }),
                 },
+                // Refused before any work: the client may simply try again shortly.
+                Error::Busy { retry_after_secs } => Problem {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    kind: "busy",
+                    detail: None,
+                    extra: json!({ "retry_after": retry_after_secs }),
+                },
                 Error::Forbidden => plain(StatusCode::FORBIDDEN, "forbidden", None),
                 Error::InvalidResetToken => {
                     plain(StatusCode::BAD_REQUEST, "invalid_reset_token", None)
@@ -169,6 +176,7 @@ fn title_key(kind: &str) -> &'static str {
         "weak_password" => "error.weak_password",
         "bad_credentials" => "error.bad_credentials",
         "throttled" => "error.throttled",
+        "busy" => "error.busy",
         "forbidden" => "error.forbidden",
         "invalid_reset_token" => "error.invalid_reset_token",
         "bad_request" => "error.bad_request",
@@ -201,7 +209,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::Engine(Error::Throttled { retry_after_secs }) = self
+        if let ApiError::Engine(
+            Error::Throttled { retry_after_secs } | Error::Busy { retry_after_secs },
+        ) = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -214,6 +214,45 @@ storage_tests! {
         assert!((1..=900).contains(&retry_after), "{retry_after}");
     }
 
+    async fn sign_ins_beyond_the_hashing_queue_get_503_with_retry_after(t: &TestDb) {
+        // One hash at a time and none waiting.
+        let mut settings = test_settings();
+        settings.hashing_limits.memory_budget_mib = 1;
+        settings.hashing_limits.max_waiting = 0;
+        let TestEngine { engine, .. } = TestEngine::with_settings(t.db.clone(), settings);
+        let api = Api { router: app(AppState::new(engine.clone(), vec![])), engine };
+        api.tenant_with("tenant-a", Role::Owner, true).await;
+
+        // While hashing is held, the first sign-in to reach it holds the only place and
+        // every other is refused; which one gets it does not matter.
+        let hold = api.engine.hold_hashing().await;
+        let mut sign_ins = tokio::task::JoinSet::new();
+        for n in 0..3 {
+            let router = api.router.clone();
+            sign_ins.spawn(async move {
+                let body = json!({"tenant": "tenant-a", "email": "owner@tenant-a.example", "password": "Wrong#Pass1"});
+                let request = Request::builder().method(Method::POST).uri("/api/v1/auth/login")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header("x-forwarded-for", format!("192.0.2.{n}"))
+                    .body(Body::from(body.to_string())).unwrap();
+                router.oneshot(request).await.unwrap()
+            });
+        }
+        for _ in 0..2 {
+            let busy = sign_ins.join_next().await.unwrap().unwrap();
+            assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(busy.headers()[header::CONTENT_TYPE], "application/problem+json");
+            let retry_after: u64 = busy.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+            assert!(retry_after >= 1, "{retry_after}");
+            let bytes = axum::body::to_bytes(busy.into_body(), 1 << 20).await.unwrap();
+            let problem: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(problem["type"], "urn:frontdesk:problem:busy", "{problem}");
+        }
+        drop(hold);
+        let checked = sign_ins.join_next().await.unwrap().unwrap();
+        assert_eq!(checked.status(), StatusCode::UNAUTHORIZED, "the admitted sign-in is checked");
+    }
+
     async fn bad_input_gets_422_naming_the_field_and_changes_nothing(t: &TestDb) {
         let api = Api::new(t).await;
         let a = api.tenant_with("tenant-a", Role::Owner, true).await;

@@ -119,7 +119,8 @@ fn throttle_keys(tenant: &str, email: &str, ip: &str) -> (String, String) {
 }
 
 impl Engine {
-    /// Checks `password` against the policy, then hashes it (off the async threads).
+    /// Checks `password` against the policy, then hashes it on a hashing thread; busy when
+    /// the hashing queue is full.
     pub async fn hash_password(&self, password: &str) -> Result<String> {
         let violations = password::check(password);
         if !violations.is_empty() {
@@ -127,30 +128,31 @@ impl Engine {
         }
         let cost = self.settings.password_hashing;
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            argon2(cost)?
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(|err| Error::internal("hashing a password", err))
-        })
-        .await
-        .map_err(|err| Error::internal("joining the hashing thread", err))?
+        self.hashers
+            .run(move || {
+                argon2(cost)?
+                    .hash_password(password.as_bytes())
+                    .map(|hash| hash.to_string())
+                    .map_err(|err| Error::internal("hashing a password", err))
+            })
+            .await?
     }
 
-    /// Whether `password` matches `phc` (off the async threads).
+    /// Whether `password` matches `phc`, checked on a hashing thread; busy when the hashing
+    /// queue is full (a sign-in refused so was not checked, so it counts as no attempt).
     async fn password_matches(&self, password: &str, phc: String) -> Result<bool> {
         let cost = self.settings.password_hashing;
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let Ok(hash) = PasswordHash::new(&phc) else {
-                return Ok(false);
-            };
-            Ok(argon2(cost)?
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok())
-        })
-        .await
-        .map_err(|err| Error::internal("joining the verifying thread", err))?
+        self.hashers
+            .run(move || {
+                let Ok(hash) = PasswordHash::new(&phc) else {
+                    return Ok(false);
+                };
+                Ok(argon2(cost)?
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok())
+            })
+            .await?
     }
 
     /// Makes the decoy hash now, so even the first sign-in to an unknown account costs what

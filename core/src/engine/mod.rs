@@ -9,6 +9,7 @@ pub mod auth;
 pub mod demo;
 pub mod directory;
 pub mod dispatcher;
+pub mod hashing;
 pub mod outbox;
 pub mod scheduler;
 pub mod secrets;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use tokio::sync::Notify;
 
+use self::hashing::{Hashers, HashingLimits};
 use crate::domain::people::Role;
 use crate::port::Ports;
 use crate::store::Db;
@@ -77,6 +79,8 @@ pub struct Settings {
     /// Where people reach this server (links in mail and chat).
     pub public_url: String,
     pub password_hashing: PasswordHashing,
+    /// How many hashes may run and wait at once.
+    pub hashing_limits: HashingLimits,
     pub throttle: ThrottlePolicy,
     /// How long a sign-in lasts.
     pub session_ttl: Duration,
@@ -91,6 +95,7 @@ impl Default for Settings {
         Settings {
             public_url: "http://127.0.0.1:8080".into(),
             password_hashing: PasswordHashing::default(),
+            hashing_limits: HashingLimits::default(),
             throttle: ThrottlePolicy::default(),
             session_ttl: Duration::hours(12),
             reset_ttl: Duration::minutes(60),
@@ -110,18 +115,35 @@ pub struct Engine {
     pub outbox_queued: Arc<Notify>,
     /// A hash verified against for unknown accounts (made once, with these settings).
     decoy_hash: Arc<tokio::sync::OnceCell<String>>,
+    /// The threads every password hash and verification runs on.
+    hashers: Arc<Hashers>,
 }
 
 impl Engine {
     /// An engine over `db` with these ports and settings.
     pub fn new(db: Db, ports: Ports, settings: Settings) -> Engine {
+        let hashers = Hashers::new(settings.password_hashing, settings.hashing_limits);
         Engine {
             db,
             ports,
             settings: Arc::new(settings),
             outbox_queued: Arc::new(Notify::new()),
             decoy_hash: Arc::default(),
+            hashers: Arc::new(hashers),
         }
+    }
+
+    /// The most password hashes and verifications that ran at the same time so far (what
+    /// the memory budget bounds).
+    pub fn most_hashes_in_flight(&self) -> usize {
+        self.hashers.most_in_flight()
+    }
+
+    /// Holds every password hash before it starts until the guard is dropped (for tests
+    /// that fill the hashing queue without timing).
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn hold_hashing(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        self.hashers.hold().await
     }
 }
 
