@@ -659,7 +659,14 @@ async fn servers_sharing_one_postgres_database_seed_once_and_see_the_same_direct
         );
         return;
     };
-    let env = [("FRONTDESK_DATABASE__URL", db.url())];
+    // Instances sharing a database share its sealing key, as the README says.
+    let env = [
+        ("FRONTDESK_DATABASE__URL", db.url()),
+        (
+            "FRONTDESK_SECURITY__SEALING_KEY",
+            "c2hhcmVkLXNlYWxpbmcta2V5LWZvci10aGUtdGVzdHM=",
+        ),
+    ];
     let dirs = [(); 3].map(|_| tempfile::tempdir().unwrap());
 
     // Two instances started together with --demo race to seed; exactly one of them seeds
