@@ -109,6 +109,9 @@ enum AccessLogCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve { .. }) {
+        return_hash_memory_after_bursts();
+    }
     keep_files_private();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -249,6 +252,42 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
+    }
+}
+
+/// The variable glibc reads its malloc settings from, at process start only.
+const GLIBC_TUNABLES: &str = "GLIBC_TUNABLES";
+/// Blocks of 4 MiB and more get their own mapping, returned when freed.
+const MMAP_THRESHOLD: &str = "glibc.malloc.mmap_threshold=4194304";
+
+/// Each password hash takes a 19 MiB block. glibc's malloc raises its mmap threshold after
+/// the first such block is freed and from then on keeps them in its per-thread arenas, so a
+/// burst of sign-ins leaves hundreds of MB held for good (BENCHMARKS.md). A fixed threshold
+/// makes every block go back to the system when its hash ends. glibc reads the setting only
+/// when a process starts, so the server starts itself again with it (same process id,
+/// arguments and streams); an operator's own `GLIBC_TUNABLES` is kept and added to.
+fn return_hash_memory_after_bursts() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        let current = std::env::var(GLIBC_TUNABLES).unwrap_or_default();
+        if current.contains("glibc.malloc.mmap_threshold") {
+            return;
+        }
+        let tunables = if current.is_empty() {
+            MMAP_THRESHOLD.to_owned()
+        } else {
+            format!("{current}:{MMAP_THRESHOLD}")
+        };
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env(GLIBC_TUNABLES, tunables)
+            .exec();
+        // Only reached when the exec failed: serve anyway, with glibc's defaults.
+        eprintln!("warning: could not restart with {MMAP_THRESHOLD}: {err}");
     }
 }
 

@@ -763,3 +763,20 @@ async fn the_sealing_key_is_made_private_rotated_and_never_silently_replaced() {
     assert!(!wrong.status.success(), "{wrong:?}");
     assert!(text(&wrong.stdout).contains("does not open"), "{wrong:?}");
 }
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_with_the_malloc_setting_that_returns_hash_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(dir.path(), &[]).await;
+    let environ = std::fs::read(format!("/proc/{}/environ", server.pid())).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(
+        environ
+            .split('\0')
+            .any(|var| var == "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304"),
+        "{environ}"
+    );
+    let http = client();
+    assert_eq!(get_json(&http, &server, "/healthz").await["status"], "ok");
+}

@@ -197,6 +197,11 @@ impl Server {
     }
 
     /// `http://127.0.0.1:PORT`
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)
     }
