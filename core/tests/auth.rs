@@ -6,6 +6,7 @@ mod common;
 use chrono::Duration;
 use common::{Fixture, OWNER_PASSWORD};
 use frontdesk_core::Error;
+use frontdesk_core::domain::password::PasswordViolation;
 use frontdesk_core::domain::people::{Lang, Role};
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::engine::{Actor, Engine};
@@ -438,6 +439,12 @@ storage_tests! {
             .reset_password(&token, "weak", "198.51.100.7")
             .await;
         assert!(matches!(weak, Err(Error::WeakPassword(_))), "{weak:?}");
+        // So is one holding the account's own address.
+        let own = f.engine.reset_password(&token, "Owner@acme.example-7", "198.51.100.7").await;
+        assert!(
+            matches!(&own, Err(Error::WeakPassword(v)) if v == &[PasswordViolation::ContainsEmail]),
+            "{own:?}"
+        );
         assert!(signs_in(&f, OWNER_PASSWORD).await, "nothing changed yet");
 
         f.engine

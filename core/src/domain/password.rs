@@ -26,6 +26,8 @@ pub enum PasswordViolation {
     TooFewClasses,
     /// A commonly used password (or one with only digits/symbols appended).
     Common,
+    /// Contains the account's email address or the name before its `@`.
+    ContainsEmail,
 }
 
 impl PasswordViolation {
@@ -37,6 +39,7 @@ impl PasswordViolation {
             PasswordViolation::NotAscii => "password_rule.not_ascii",
             PasswordViolation::TooFewClasses => "password_rule.too_few_classes",
             PasswordViolation::Common => "password_rule.common",
+            PasswordViolation::ContainsEmail => "password_rule.contains_email",
         }
     }
 
@@ -48,6 +51,7 @@ impl PasswordViolation {
             PasswordViolation::NotAscii => "not_ascii",
             PasswordViolation::TooFewClasses => "too_few_classes",
             PasswordViolation::Common => "common",
+            PasswordViolation::ContainsEmail => "contains_email",
         }
     }
 }
@@ -64,6 +68,24 @@ impl fmt::Display for PasswordViolation {
 /// The 20,000 most common passwords of the zxcvbn frequency list (MIT, Dropbox), lower case.
 static COMMON: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
+
+/// Every rule `password` breaks as the password of the account `email`: the policy, and
+/// not containing the address or its name part (ignoring case; a name part shorter than
+/// three characters is too common a string to refuse).
+pub fn check_for(password: &str, email: &str) -> Vec<PasswordViolation> {
+    let mut violations = check(password);
+    if violations.contains(&PasswordViolation::TooLong) {
+        return violations;
+    }
+    let lower = password.to_ascii_lowercase();
+    let email = email.to_ascii_lowercase();
+    let name = email.split('@').next().unwrap_or("");
+    let contains = |part: &str| part.chars().count() >= 3 && lower.contains(part);
+    if contains(&email) || contains(name) {
+        violations.push(PasswordViolation::ContainsEmail);
+    }
+    violations
+}
 
 /// Checks `password` against every rule; an empty list means it is acceptable.
 pub fn check(password: &str) -> Vec<PasswordViolation> {
@@ -109,6 +131,22 @@ fn is_common(password: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_holding_the_accounts_email_or_its_name_is_refused() {
+        let email = "hanako.yamada@acme.example";
+        for bad in ["Hanako.Yamada#2026", "x!HANAKO.YAMADA@ACME.EXAMPLE9"] {
+            assert!(
+                check_for(bad, email).contains(&PasswordViolation::ContainsEmail),
+                "{bad}"
+            );
+        }
+        assert!(check_for("Blue-Kiosk-4821", email).is_empty());
+        assert!(
+            check_for("Blue-Kiosk-4821", "ab@x.jp").is_empty(),
+            "a short name part"
+        );
+    }
 
     #[test]
     fn a_strong_password_passes() {

@@ -119,6 +119,15 @@ fn throttle_keys(tenant: &str, email: &str, ip: &str) -> (String, String) {
 }
 
 impl Engine {
+    /// Checks a new `password` of the account `email` against the policy, then hashes it.
+    pub async fn hash_new_password(&self, password: &str, email: &str) -> Result<String> {
+        let violations = password::check_for(password, email);
+        if !violations.is_empty() {
+            return Err(Error::WeakPassword(violations));
+        }
+        self.hash_password(password).await
+    }
+
     /// Checks `password` against the policy, then hashes it on a hashing thread; busy when
     /// the hashing queue is full.
     pub async fn hash_password(&self, password: &str) -> Result<String> {
@@ -431,7 +440,7 @@ impl Engine {
     async fn checked_credentials(&self, new: &NewAdmin) -> Result<(String, String)> {
         let email =
             normalize_email(&new.email).map_err(|reason| Error::invalid("email", reason))?;
-        let hash = self.hash_password(&new.password).await?;
+        let hash = self.hash_new_password(&new.password, &email).await?;
         Ok((email, hash))
     }
 
@@ -571,7 +580,7 @@ impl Engine {
                 Invalid::WrongCurrentPassword,
             ));
         }
-        let hash = self.hash_password(new).await?;
+        let hash = self.hash_new_password(new, &stored.email).await?;
         let mut tx = self.db.write().await?;
         let now = self.ports.clock.now_ms();
         replace_password(
@@ -662,11 +671,19 @@ impl Engine {
         new_password: &str,
         ip: &str,
     ) -> Result<()> {
-        let hash = self.hash_password(new_password).await?;
+        // The account is read first so the new password can be checked against its email;
+        // the token is used up only with the change below.
+        let token_hash = token::hash(reset_token);
+        let email = {
+            let mut tx = self.db.read().await?;
+            account::reset_email(&mut tx, &token_hash, self.ports.clock.now_ms()).await?
+        }
+        .ok_or(Error::InvalidResetToken)?;
+        let hash = self.hash_new_password(new_password, &email).await?;
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let Some((tenant_id, account_id)) =
-            account::consume_reset(&mut tx, &token::hash(reset_token), now).await?
+            account::consume_reset(&mut tx, &token_hash, now).await?
         else {
             return Err(Error::InvalidResetToken);
         };

@@ -273,6 +273,24 @@ const INSERT_RESET: &str = "INSERT INTO password_resets (token_hash, tenant_id, 
 const CONSUME_RESET: &str = "UPDATE password_resets SET used_at = $2 \
     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING tenant_id, account_id";
 
+const RESET_EMAIL: &str = "SELECT a.email FROM password_resets r \
+    JOIN accounts a ON a.id = r.account_id AND a.tenant_id = r.tenant_id \
+    WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2";
+
+/// The email of the account a live reset token is for (read before the new password is
+/// checked; the token is used up only later, with the change).
+pub async fn reset_email(
+    tx: &mut Tx,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(RESET_EMAIL)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
 /// Records a reset token (by its hash) for an account.
 pub async fn insert_reset(
     tx: &mut Tx,
