@@ -49,6 +49,34 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     response
 }
 
+/// Access-logs a refused (403) attempt by a signed-in account: who tried what, from where
+/// (the engine keeps it to once a minute per account). The session is looked up only for
+/// answers that are refusals, so other requests pay nothing.
+pub async fn log_refusals(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let what = format!("{} {}", req.method(), req.uri().path());
+    let headers = req.headers().clone();
+    let peer = peer_ip(req.extensions());
+    let response = next.run(req).await;
+    if response.status() != axum::http::StatusCode::FORBIDDEN {
+        return response;
+    }
+    let jar = CookieJar::from_headers(&headers);
+    let Some(token) = jar.get(state.session_cookie_name()) else {
+        return response;
+    };
+    if let Ok(Some(account)) = state.engine.session(token.value()).await {
+        let ip = crate::extract::client_ip(peer, &headers, &state.trusted_proxies);
+        let actor = frontdesk_core::engine::Actor {
+            account,
+            ip: ip.to_string(),
+        };
+        if let Err(err) = state.engine.log_refusal(&actor, &what).await {
+            tracing::error!(error = %frontdesk_core::error::with_causes(&err), "logging a refusal failed");
+        }
+    }
+    response
+}
+
 /// Refuses a body announced larger than [`MAX_BODY_BYTES`] before any handler runs, on every
 /// route, as problem+json (a body without a length is cut off at the same size by the
 /// extractors, which answer the same way).

@@ -103,6 +103,10 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             guard::csrf,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::log_refusals,
+        ))
         .layer(axum::middleware::from_fn(guard::body_limit))
         .layer(axum::extract::DefaultBodyLimit::max(
             extract::MAX_BODY_BYTES,

@@ -20,6 +20,7 @@ const PASSWORD: &str = "Kq7#vLp2xW";
 struct Api {
     router: Router,
     engine: Engine,
+    clock: std::sync::Arc<frontdesk_core::testing::ManualClock>,
 }
 
 /// A response as a test reads it.
@@ -40,9 +41,13 @@ impl Api {
             public_url: public_url.into(),
             ..test_settings()
         };
-        let TestEngine { engine, .. } = TestEngine::with_settings(t.db.clone(), settings);
+        let TestEngine { engine, clock, .. } = TestEngine::with_settings(t.db.clone(), settings);
         let router = app(AppState::new(engine.clone(), vec![]));
-        Api { router, engine }
+        Api {
+            router,
+            engine,
+            clock,
+        }
     }
 
     /// A tenant with an account of `role`; returns the account's session cookie.
@@ -219,8 +224,8 @@ storage_tests! {
         let mut settings = test_settings();
         settings.hashing_limits.memory_budget_mib = 1;
         settings.hashing_limits.max_waiting = 0;
-        let TestEngine { engine, .. } = TestEngine::with_settings(t.db.clone(), settings);
-        let api = Api { router: app(AppState::new(engine.clone(), vec![])), engine };
+        let TestEngine { engine, clock, .. } = TestEngine::with_settings(t.db.clone(), settings);
+        let api = Api { router: app(AppState::new(engine.clone(), vec![])), engine, clock };
         api.tenant_with("tenant-a", Role::Owner, true).await;
 
         // While hashing is held, the first sign-in to reach it holds the only place and
@@ -312,6 +317,20 @@ storage_tests! {
         assert_eq!(api.call(Method::GET, "/api/v1/outbox/undeliverable", Some(&desk), None, &[]).await.status, StatusCode::FORBIDDEN);
         let owner_view = api.call(Method::GET, "/api/v1/outbox/undeliverable", Some(&owner), None, &[]).await;
         assert_eq!(owner_view.body, json!([]), "nothing failed");
+
+        // The refusals are in the log: the first of the minute, not every one.
+        let refused = |log: &Value| -> Vec<String> {
+            log["entries"].as_array().unwrap().iter()
+                .filter(|e| e["action"] == "access.refused")
+                .map(|e| format!("{} {}", e["actor"].as_str().unwrap(), e["target"].as_str().unwrap()))
+                .collect()
+        };
+        let log = api.call(Method::GET, "/api/v1/access-log", Some(&owner), None, &[]).await;
+        assert_eq!(refused(&log.body), ["desk@tenant-a.example POST /api/v1/employees"]);
+        api.clock.advance(chrono::Duration::seconds(61));
+        api.call(Method::GET, "/api/v1/access-log", Some(&desk), None, &[]).await;
+        let log = api.call(Method::GET, "/api/v1/access-log", Some(&owner), None, &[]).await;
+        assert_eq!(refused(&log.body).len(), 2, "a minute later, the next refusal is logged");
     }
 
     async fn the_access_log_lists_pages_filters_and_exports_what_admins_did(t: &TestDb) {

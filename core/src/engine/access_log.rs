@@ -42,6 +42,11 @@ impl<'a> Event<'a> {
     }
 }
 
+/// The action of a refused attempt.
+const REFUSED: &str = "access.refused";
+/// A refused attempt is logged at most this often per account.
+const REFUSAL_LOG_EVERY: Duration = Duration::minutes(1);
+
 /// The outcome of verifying one tenant's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
@@ -188,6 +193,28 @@ impl Engine {
         }
         tx.commit().await?;
         Ok(resealed)
+    }
+
+    /// Records that `actor` was refused `what` (e.g. `POST /api/v1/accounts`) for want of a
+    /// role or permission — at most once a minute per account, so a script hammering a
+    /// forbidden route cannot flood the year-long log.
+    pub async fn log_refusal(&self, actor: &Actor, what: &str) -> Result<()> {
+        let tenant_id = actor.account.tenant_id;
+        let now = self.ports.clock.now_ms();
+        let mut tx = self.db.write().await?;
+        store::lock_chain(&mut tx, tenant_id).await?;
+        let since = now - REFUSAL_LOG_EVERY.num_milliseconds();
+        if !store::logged_since(&mut tx, tenant_id, &actor.account.email, REFUSED, since).await? {
+            let event = Event::by(
+                actor,
+                REFUSED,
+                what.to_owned(),
+                serde_json::json!({ "role": actor.account.role.as_str(), "can_export": actor.account.can_export }),
+            );
+            self.record(&mut tx, tenant_id, now, event).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Writes each tenant's chain head (sequence number and hash) to the server log.

@@ -265,6 +265,14 @@ impl Engine {
                     detail: json!({ "failures_in_window": account_failures }),
                 };
                 self.record(&mut tx, t.id, now, event).await?;
+            } else {
+                // No tenant, so no tenant's log: the server log keeps it (bounded like every
+                // failure by the address's throttle).
+                tracing::warn!(
+                    target: "frontdesk::access",
+                    %ip, tenant = tenant_slug, email = %email,
+                    "sign-in to an unknown tenant"
+                );
             }
             tx.commit().await?;
             return Err(Error::BadCredentials);
