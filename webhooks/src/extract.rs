@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -74,6 +74,24 @@ fn check_texts(value: &serde_json::Value, path: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Why a body could not be read: too large (413), too slow (408, the body-read deadline
+/// passed between two parts), or broken (400).
+pub fn body_rejection(err: BytesRejection) -> ApiError {
+    if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::PayloadTooLarge {
+            limit_bytes: MAX_BODY_BYTES,
+        };
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    while let Some(inner) = cause {
+        if inner.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::BodyTimeout;
+        }
+        cause = inner.source();
+    }
+    ApiError::BadRequest(err.body_text())
+}
+
 /// A JSON body; malformed JSON is a 400, an overlong text or a control character in any
 /// field, or a missing, unknown or mistyped field, a 422 that names the field.
 #[derive(Debug, Clone, Copy, Default)]
@@ -98,15 +116,7 @@ where
             });
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|err| {
-                if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge {
-                        limit_bytes: MAX_BODY_BYTES,
-                    }
-                } else {
-                    ApiError::BadRequest(err.body_text())
-                }
-            })?;
+            .map_err(body_rejection)?;
         if !is_json {
             return Err(ApiError::BadRequest(
                 "expected a JSON body with Content-Type: application/json".into(),

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The body is larger than any route accepts.
     #[error("the request body is larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
+    /// The body stopped arriving: the body-read deadline passed between two parts.
+    #[error("the request body stopped arriving")]
+    BodyTimeout,
     /// No valid session.
     #[error("sign in first")]
     Unauthorized,
@@ -149,6 +152,7 @@ impl ApiError {
                 detail: None,
                 extra: json!({ "limit_bytes": limit_bytes }),
             },
+            ApiError::BodyTimeout => plain(StatusCode::REQUEST_TIMEOUT, "body_timeout", None),
             ApiError::Unauthorized => plain(StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::CrossSite => plain(StatusCode::FORBIDDEN, "cross_site", None),
             ApiError::MethodNotAllowed => {
@@ -182,6 +186,7 @@ fn title_key(kind: &str) -> &'static str {
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
         "payload_too_large" => "error.payload_too_large",
+        "body_timeout" => "error.body_timeout",
         "cross_site" => "error.cross_site",
         "method_not_allowed" => "error.method_not_allowed",
         "unavailable" => "error.unavailable",

@@ -206,8 +206,10 @@ async fn a_body_that_stops_arriving_is_refused_after_the_body_deadline() {
     )
     .await;
     let answer = until_closed(&mut client).await;
-    // The body extractor reports the timeout as a body it could not read.
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");
-    assert!(answer.contains("timeout"), "{answer}");
+    assert!(
+        answer.contains("urn:frontdesk:problem:body-timeout"),
+        "{answer}"
+    );
 }

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use super::csv_download;
 use crate::AppState;
-use crate::extract::{AppJson, AppPath, AppQuery, MAX_BODY_BYTES, SignedIn};
+use crate::extract::{AppJson, AppPath, AppQuery, SignedIn, body_rejection};
 use crate::problem::{ApiError, ApiResult};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -331,15 +331,7 @@ async fn import(
     SignedIn(actor): SignedIn,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<ImportSummaryView>> {
-    let body = body.map_err(|err| {
-        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit_bytes: MAX_BODY_BYTES,
-            }
-        } else {
-            ApiError::BadRequest(err.body_text())
-        }
-    })?;
+    let body = body.map_err(body_rejection)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::BadRequest("the CSV must be UTF-8".into()))?;
     Ok(Json(
