@@ -779,4 +779,39 @@ async fn the_server_runs_with_the_malloc_setting_that_returns_hash_memory() {
     );
     let http = client();
     assert_eq!(get_json(&http, &server, "/healthz").await["status"], "ok");
+
+    // Its soft open-file limit was raised to the hard one at start.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(open_files[3], open_files[4], "soft = hard: {limits}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_served_on_their_own_address_are_not_on_the_public_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        Server::start_demo(dir.path(), &[("FRONTDESK_METRICS__BIND", "127.0.0.1:0")]).await;
+    let stdout = server.stdout();
+    let metrics_url = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("metrics on "))
+        .unwrap_or_else(|| panic!("the metrics address is printed: {stdout}"))
+        .to_owned();
+    let http = client();
+    let public = http.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let private = http.get(&metrics_url).send().await.unwrap();
+    assert_eq!(private.status(), StatusCode::OK);
+    assert!(
+        private
+            .text()
+            .await
+            .unwrap()
+            .contains("frontdesk_uptime_seconds")
+    );
 }

@@ -373,6 +373,11 @@ storage_tests! {
 async fn the_openapi_document_is_generated_from_the_handlers() {
     let doc = serde_json::to_value(frontdesk_webhooks::api::openapi()).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for (path, name) in [("/employees", "q"), ("/access-log", "action")] {
+        let parameters = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let parameter = parameters.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!(parameter["in"], "query", "{path} {name}");
+    }
     for path in [
         "/auth/login",
         "/employees",
