@@ -68,6 +68,34 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// A tenant's data at contract end.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Write the tenant's data as CSV files into a new folder (give them to the customer).
+    Export {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// A folder that does not exist yet.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Delete every row of the tenant, its access log included; recorded in the system log.
+    /// Without --confirm it only shows what would be deleted.
+    Purge {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// The slug again, to confirm.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +181,55 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tenant {
+            command: TenantCommand::Export { tenant, out },
+        } => {
+            let engine = build_engine(&config, open_database(&config).await?).await?;
+            let files = engine.export_tenant(&tenant).await?;
+            std::fs::create_dir(&out)
+                .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
+            for file in &files {
+                let path = out.join(file.name);
+                std::fs::write(&path, &file.csv)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!(
+                "wrote {} files for tenant {tenant} into {}",
+                files.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant {
+            command: TenantCommand::Purge { tenant, confirm },
+        } => {
+            let engine = build_engine(&config, open_database(&config).await?).await?;
+            let (_, rows) = engine.tenant_rows(&tenant).await?;
+            if confirm.as_deref() != Some(tenant.as_str()) {
+                eprintln!(
+                    "tenant {tenant} holds {} accounts, {} employees, {} locations, {} access-log entries, {} queued messages.\n\
+                     This deletes all of it for good; export first (frontdesk tenant export).\n\
+                     To go ahead: frontdesk tenant purge --tenant {tenant} --confirm {tenant}",
+                    rows.accounts,
+                    rows.employees,
+                    rows.locations,
+                    rows.access_log_entries,
+                    rows.outbox_messages
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+            let purged = engine.purge_tenant(&tenant, &operator).await?;
+            println!(
+                "purged tenant {tenant}: {} accounts, {} employees, {} locations, {} access-log entries, {} queued messages deleted; recorded in the system log",
+                purged.rows.accounts,
+                purged.rows.employees,
+                purged.rows.locations,
+                purged.rows.access_log_entries,
+                purged.rows.outbox_messages
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Secrets {
             command: SecretsCommand::Rotate,
         } => {
@@ -225,6 +302,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let engine = build_engine(&config, open_database(&config).await?).await?;
             let mut broken = false;
+            // A tenant deleted at contract end took its log with it: say so, so that a
+            // purge recorded only to wipe a log is never silent.
+            for purge in engine.purges().await? {
+                let at = chrono::DateTime::from_timestamp_millis(purge.at)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default();
+                println!(
+                    "{}: purged at {at} by {} ({})",
+                    purge.target, purge.actor, purge.detail
+                );
+            }
             for verification in engine.verify_access_log().await? {
                 match verification.result {
                     Ok(count) => println!("tenant {}: ok ({count} entries)", verification.tenant),

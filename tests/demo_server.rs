@@ -815,3 +815,75 @@ async fn metrics_served_on_their_own_address_are_not_on_the_public_one() {
             .contains("frontdesk_uptime_seconds")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_contract_end_a_tenant_is_exported_then_purged_after_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(create_admin(&data, STRONG).await.status.success());
+    let data_arg = data.to_str().unwrap();
+
+    let out = dir.path().join("acme-export");
+    let exported = run_cli(
+        &[
+            "tenant",
+            "export",
+            "--tenant",
+            "acme",
+            "--out",
+            out.to_str().unwrap(),
+            "--data-dir",
+            data_arg,
+        ],
+        "",
+    )
+    .await;
+    assert!(exported.status.success(), "{exported:?}");
+    let accounts = std::fs::read_to_string(out.join("accounts.csv")).unwrap();
+    assert!(accounts.contains("a@acme.example"), "{accounts}");
+    assert!(out.join("access_log.csv").exists());
+
+    // Without the slug repeated, nothing happens: it says what would go and how to confirm.
+    let unconfirmed = run_cli(
+        &[
+            "tenant",
+            "purge",
+            "--tenant",
+            "acme",
+            "--data-dir",
+            data_arg,
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(unconfirmed.status.code(), Some(2), "{unconfirmed:?}");
+    assert!(
+        text(&unconfirmed.stderr).contains("--confirm acme"),
+        "{unconfirmed:?}"
+    );
+    assert!(text(&verify_access_log(&data).await.stdout).contains("tenant acme: ok"));
+
+    let purged = run_cli(
+        &[
+            "tenant",
+            "purge",
+            "--tenant",
+            "acme",
+            "--confirm",
+            "acme",
+            "--data-dir",
+            data_arg,
+        ],
+        "",
+    )
+    .await;
+    assert!(purged.status.success(), "{purged:?}");
+    assert!(text(&purged.stdout).contains("1 accounts"), "{purged:?}");
+    let verified = verify_access_log(&data).await;
+    assert!(verified.status.success(), "{verified:?}");
+    let said = text(&verified.stdout);
+    assert!(
+        said.contains("purged at") && !said.contains("tenant acme: ok"),
+        "{said}"
+    );
+}

@@ -262,50 +262,18 @@ impl Engine {
         let tenant_id = actor.account.tenant_id;
         // Read from one snapshot without holding the write lock; the export is then logged
         // in its own short transaction before the file is handed out.
-        let mut tx = self.db.read().await?;
-        let mut out = csv::Writer::from_writer(Vec::new());
-        write_row(
-            &mut out,
-            [
-                "seq", "at_utc", "actor", "ip", "action", "target", "detail", "hash",
-            ],
-        )?;
-        let mut page = filter.clone();
-        let mut rows = 0usize;
-        loop {
-            let entries = store::list(&mut tx, tenant_id, &page, MAX_PAGE).await?;
-            let Some(last) = entries.last() else { break };
-            page.before_seq = Some(last.seq);
-            for e in &entries {
-                let at = chrono::DateTime::from_timestamp_millis(e.at)
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                    .unwrap_or_default();
-                let seq = e.seq.to_string();
-                write_row(
-                    &mut out,
-                    [
-                        seq.as_str(),
-                        &at,
-                        &e.actor,
-                        &e.ip,
-                        &e.action,
-                        &e.target,
-                        &e.detail,
-                        &e.hash,
-                    ],
-                )?;
-            }
-            rows += entries.len();
-        }
+        let (text, rows) = {
+            let mut tx = self.db.read().await?;
+            access_log_csv(&mut tx, tenant_id, filter).await?
+        };
         let event = Event::by(
             actor,
             "access_log.export",
             "access_log",
             serde_json::json!({ "rows": rows }),
         );
-        drop(tx);
         self.log(tenant_id, event).await?;
-        finish_csv(out)
+        Ok(text)
     }
 
     /// Verifies every tenant's chain from its retention anchor, naming the first broken entry;
@@ -385,6 +353,49 @@ impl Engine {
         }
         Ok(removed)
     }
+}
+
+/// The tenant's log entries that `filter` selects, newest first, as CSV; and how many.
+pub(crate) async fn access_log_csv(
+    tx: &mut Tx,
+    tenant_id: i64,
+    filter: &Filter,
+) -> Result<(String, usize)> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    write_row(
+        &mut out,
+        [
+            "seq", "at_utc", "actor", "ip", "action", "target", "detail", "hash",
+        ],
+    )?;
+    let mut page = filter.clone();
+    let mut rows = 0usize;
+    loop {
+        let entries = store::list(tx, tenant_id, &page, MAX_PAGE).await?;
+        let Some(last) = entries.last() else { break };
+        page.before_seq = Some(last.seq);
+        for e in &entries {
+            let at = chrono::DateTime::from_timestamp_millis(e.at)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default();
+            let seq = e.seq.to_string();
+            write_row(
+                &mut out,
+                [
+                    seq.as_str(),
+                    &at,
+                    &e.actor,
+                    &e.ip,
+                    &e.action,
+                    &e.target,
+                    &e.detail,
+                    &e.hash,
+                ],
+            )?;
+        }
+        rows += entries.len();
+    }
+    Ok((finish_csv(out)?, rows))
 }
 
 /// Verifies one tenant's chain from its anchor to its head, then its retention history.

@@ -12,8 +12,8 @@ use crate::domain::people::{
     Lang, NotificationPreference, Platform, Role, normalize_email, validate_kana,
     validate_time_zone,
 };
-use crate::store::StoreError;
 use crate::store::employee::{self, Employee, EmployeeProfile};
+use crate::store::{StoreError, Tx};
 use crate::{Error, Result};
 
 /// The columns of the employee CSV, in order.
@@ -276,39 +276,18 @@ impl Engine {
     pub async fn export_employees(&self, actor: &Actor) -> Result<String> {
         actor.require_export()?;
         let tenant_id = actor.account.tenant_id;
-        let mut tx = self.db.read().await?;
-        let employees = employee::list_all(&mut tx, tenant_id).await?;
-        let mut out = csv::Writer::from_writer(Vec::new());
-        write_row(&mut out, CSV_HEADER)?;
-        for e in &employees {
-            let p = &e.profile;
-            let id = |platform| p.chat_identities.get(&platform).map_or("", String::as_str);
-            write_row(
-                &mut out,
-                [
-                    p.email.as_str(),
-                    &p.name,
-                    &p.name_kana,
-                    &p.department,
-                    &p.time_zone,
-                    p.language.as_str(),
-                    p.notification.as_str(),
-                    id(Platform::Slack),
-                    id(Platform::Teams),
-                    id(Platform::Discord),
-                    id(Platform::Web),
-                ],
-            )?;
-        }
+        let (text, employees) = {
+            let mut tx = self.db.read().await?;
+            employees_csv(&mut tx, tenant_id).await?
+        };
         let event = Event::by(
             actor,
             "employees.export",
             "employees",
-            json!({ "rows": employees.len() }),
+            json!({ "rows": employees }),
         );
-        drop(tx);
         self.log(tenant_id, event).await?;
-        finish_csv(out)
+        Ok(text)
     }
 
     /// Creates or updates (by email) the employees of a CSV in the export's format (admins).
@@ -399,6 +378,35 @@ fn changed_fields(before: &EmployeeProfile, after: &EmployeeProfile) -> Vec<&'st
         before.chat_identities != after.chat_identities,
     );
     changed
+}
+
+/// Every employee of the tenant as CSV in the import format, cells neutralised against
+/// spreadsheet formulas; and how many rows it holds.
+pub(crate) async fn employees_csv(tx: &mut Tx, tenant_id: i64) -> Result<(String, usize)> {
+    let employees = employee::list_all(tx, tenant_id).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    write_row(&mut out, CSV_HEADER)?;
+    for e in &employees {
+        let p = &e.profile;
+        let id = |platform| p.chat_identities.get(&platform).map_or("", String::as_str);
+        write_row(
+            &mut out,
+            [
+                p.email.as_str(),
+                &p.name,
+                &p.name_kana,
+                &p.department,
+                &p.time_zone,
+                p.language.as_str(),
+                p.notification.as_str(),
+                id(Platform::Slack),
+                id(Platform::Teams),
+                id(Platform::Discord),
+                id(Platform::Web),
+            ],
+        )?;
+    }
+    Ok((finish_csv(out)?, employees.len()))
 }
 
 /// One row of an imported CSV: the cells of the columns the file has, as written.

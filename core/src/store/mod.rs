@@ -9,6 +9,7 @@ pub mod account;
 pub mod employee;
 pub mod job;
 pub mod outbox;
+pub mod purge;
 pub mod tenant;
 
 use std::path::Path;
