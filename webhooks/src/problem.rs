@@ -19,6 +19,21 @@ pub fn request_lang() -> Lang {
     REQUEST_LANG.try_with(|lang| *lang).unwrap_or_default()
 }
 
+/// The shape of every error body (documented once, as the `default` answer of every API
+/// operation); kinds add their own fields (`field`, `reason`, `violations`, …).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ProblemBody {
+    /// `urn:frontdesk:problem:<kind>`, stable for code to match on.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What went wrong, in the caller's language.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// Details a person can act on, when there are any.
+    pub detail: Option<String>,
+}
+
 /// Why a request failed, as the HTTP edge reports it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

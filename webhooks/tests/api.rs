@@ -373,6 +373,14 @@ storage_tests! {
 async fn the_openapi_document_is_generated_from_the_handlers() {
     let doc = serde_json::to_value(frontdesk_webhooks::api::openapi()).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    // Every operation documents the problem+json answer any request may get.
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let default = &operation["responses"]["default"]["content"]["application/problem+json"];
+            assert!(!default.is_null(), "{method} {path}");
+        }
+    }
+    assert!(doc["components"]["schemas"]["Problem"]["properties"]["title"].is_object());
     for (path, name) in [("/employees", "q"), ("/access-log", "action")] {
         let parameters = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
         let parameter = parameters.iter().find(|p| p["name"] == name).unwrap();

@@ -49,9 +49,46 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     with_server(router().into_openapi())
 }
 
-/// `doc` with `/api/v1` as its server URL (the routes are nested there).
+/// `doc` with `/api/v1` as its server URL (the routes are nested there), and on every
+/// operation the answer any request may get besides its documented ones: a problem+json
+/// error (401 without a session, 400/413/422 for a bad body, 429, 503 when busy, …).
 pub fn with_server(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    let problem = ResponseBuilder::new()
+        .description(
+            "An error, as application/problem+json (RFC 9457), titled in the caller's language",
+        )
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            operation
+                .responses
+                .responses
+                .entry("default".into())
+                .or_insert_with(|| problem.clone().into());
+        }
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.insert(
+        "Problem".into(),
+        <crate::problem::ProblemBody as utoipa::PartialSchema>::schema(),
+    );
     doc
 }
 
