@@ -1,5 +1,5 @@
 //! The admin API over HTTP (in-process, through the whole middleware stack), on SQLite and
-//! PostgreSQL: sign-in, tenant isolation, CSRF refusal, throttling, error shapes.
+//! PostgreSQL: sign-in, tenant isolation, CSRF refusal, throttling, error shapes, the IP allow-list.
 
 use axum::Router;
 use axum::body::Body;
