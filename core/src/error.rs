@@ -43,6 +43,9 @@ pub enum Error {
     /// The caller's role does not allow this.
     #[error("not allowed for this account")]
     Forbidden,
+    /// The tenant's IP allow-list does not admit the client's address.
+    #[error("requests from {ip} are not allowed for this tenant")]
+    AddressNotAllowed { ip: std::net::IpAddr },
     /// A reset token that is unknown, used or expired.
     #[error("this reset link is invalid or has expired")]
     InvalidResetToken,

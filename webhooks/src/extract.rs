@@ -252,7 +252,8 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         .unwrap_or(peer)
 }
 
-/// The signed-in account acting from the client's address; 401 without a valid session.
+/// The signed-in account acting from the client's address; 401 without a valid session,
+/// 403 when the tenant's IP allow-list does not admit the address.
 #[derive(Debug, Clone)]
 pub struct SignedIn(pub Actor);
 
@@ -275,6 +276,17 @@ where
             .session(token.value())
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        // The tenant's IP allow-list is enforced here, once the session names the tenant,
+        // so that no admin route can forget it.
+        // The path as the client sent it (a nested router sees only its own part).
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(parts.uri.path(), |original| original.path());
+        let what = format!("{} {path}", parts.method);
+        app.engine
+            .admit_address(account.tenant_id, ip, &account.email, &what)
+            .await?;
         Ok(SignedIn(Actor {
             account,
             ip: ip.to_string(),

@@ -13,7 +13,7 @@ use tracing::Span;
 
 use crate::AppState;
 use crate::extract::{MAX_BODY_BYTES, is_trusted_proxy, peer_ip};
-use crate::problem::{ApiError, REQUEST_LANG};
+use crate::problem::{AddressRefused, ApiError, REQUEST_LANG};
 
 /// The header carrying a request's id (accepted from a trusted proxy, else generated).
 pub const REQUEST_ID: &str = "x-request-id";
@@ -57,7 +57,10 @@ pub async fn log_refusals(State(state): State<AppState>, req: Request, next: Nex
     let headers = req.headers().clone();
     let peer = peer_ip(req.extensions());
     let response = next.run(req).await;
-    if response.status() != axum::http::StatusCode::FORBIDDEN {
+    // An address refusal is recorded by the engine as such, not again as a role refusal.
+    if response.status() != axum::http::StatusCode::FORBIDDEN
+        || response.extensions().get::<AddressRefused>().is_some()
+    {
         return response;
     }
     let jar = CookieJar::from_headers(&headers);

@@ -145,6 +145,12 @@ impl ApiError {
                     extra: json!({ "retry_after": retry_after_secs }),
                 },
                 Error::Forbidden => plain(StatusCode::FORBIDDEN, "forbidden", None),
+                Error::AddressNotAllowed { ip } => Problem {
+                    status: StatusCode::FORBIDDEN,
+                    kind: "address_not_allowed",
+                    detail: None,
+                    extra: json!({ "address": ip.to_string() }),
+                },
                 Error::InvalidResetToken => {
                     plain(StatusCode::BAD_REQUEST, "invalid_reset_token", None)
                 }
@@ -197,6 +203,7 @@ fn title_key(kind: &str) -> &'static str {
         "throttled" => "error.throttled",
         "busy" => "error.busy",
         "forbidden" => "error.forbidden",
+        "address_not_allowed" => "error.address_not_allowed",
         "invalid_reset_token" => "error.invalid_reset_token",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
@@ -229,6 +236,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::Engine(Error::AddressNotAllowed { .. }) = self {
+            response.extensions_mut().insert(AddressRefused);
+        }
         if let ApiError::Engine(
             Error::Throttled { retry_after_secs } | Error::Busy { retry_after_secs },
         ) = self
@@ -239,6 +249,11 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Marks an answer refused for the client's address: the engine has already recorded it
+/// (rate-limited), so the refusal logger leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressRefused;
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,5 +1,5 @@
 //! The admin API over HTTP (in-process, through the whole middleware stack), on SQLite and
-//! PostgreSQL: sign-in, tenant isolation, CSRF refusal, throttling, error shapes.
+//! PostgreSQL: sign-in, tenant isolation, CSRF refusal, throttling, error shapes, the IP allow-list.
 
 use axum::Router;
 use axum::body::Body;
@@ -37,12 +37,25 @@ impl Api {
 
     /// The app as served at `public_url`.
     async fn serving_at(t: &TestDb, public_url: &str) -> Api {
+        Api::with(t, public_url, vec![]).await
+    }
+
+    /// The app behind proxies in `trusted_proxies` (their `X-Forwarded-For` is believed).
+    async fn behind(t: &TestDb, trusted_proxies: &[&str]) -> Api {
+        let trusted = trusted_proxies
+            .iter()
+            .map(|net| net.parse().unwrap())
+            .collect();
+        Api::with(t, "http://127.0.0.1:8080", trusted).await
+    }
+
+    async fn with(t: &TestDb, public_url: &str, trusted_proxies: Vec<ipnet::IpNet>) -> Api {
         let settings = Settings {
             public_url: public_url.into(),
             ..test_settings()
         };
         let TestEngine { engine, clock, .. } = TestEngine::with_settings(t.db.clone(), settings);
-        let router = app(AppState::new(engine.clone(), vec![]));
+        let router = app(AppState::new(engine.clone(), trusted_proxies));
         Api {
             router,
             engine,
@@ -105,7 +118,37 @@ impl Api {
         body: Option<Value>,
         extra: &[(&str, &str)],
     ) -> Reply {
+        self.send(None, method, uri, cookie, body, extra).await
+    }
+
+    /// [`Api::call`] over a connection from `peer` (an IP address).
+    async fn call_from(
+        &self,
+        peer: &str,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let peer = std::net::SocketAddr::new(peer.parse().unwrap(), 40_000);
+        self.send(Some(peer), method, uri, cookie, body, extra)
+            .await
+    }
+
+    async fn send(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let mut request = Request::builder().method(method).uri(uri);
+        if let Some(peer) = peer {
+            request = request.extension(axum::extract::ConnectInfo(peer));
+        }
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -852,5 +895,224 @@ storage_tests! {
             }
         }
         assert!(checked >= 30, "sanity: the schemas were walked ({checked} checks)");
+    }
+}
+
+/// The IP allow-list's path.
+const ALLOW_LIST: &str = "/api/v1/security/ip-allow-list";
+
+/// The access-log entries of `action` as `actor ip target`.
+fn entries_of(log: &Value, action: &str) -> Vec<String> {
+    log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == action)
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["actor"].as_str().unwrap(),
+                e["ip"].as_str().unwrap(),
+                e["target"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn sign_in_body(password: &str) -> Option<Value> {
+    Some(json!({"tenant": "tenant-a", "email": "owner@tenant-a.example", "password": password}))
+}
+
+storage_tests! {
+    async fn an_owner_restricts_the_admin_api_to_listed_networks_and_other_addresses_get_403(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let unrestricted = api.call(Method::GET, ALLOW_LIST, Some(&owner), None, &[]).await;
+        assert_eq!(unrestricted.body, json!({"networks": []}), "a new tenant is unrestricted");
+
+        let list = json!({"networks": ["203.0.113.7/24", " 2001:db8::1/32", "198.51.100.7", "203.0.113.0/24"]});
+        let saved = api.call_from("203.0.113.5", Method::PUT, ALLOW_LIST, Some(&owner), Some(list), &[]).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        assert_eq!(saved.body, json!({"networks": ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"]}),
+            "normalised, repeats dropped, in the owner's order");
+
+        for inside in ["203.0.113.77", "2001:db8:5::9", "198.51.100.7", "::ffff:203.0.113.8"] {
+            let reply = api.call_from(inside, Method::GET, "/api/v1/employees", Some(&owner), None, &[]).await;
+            assert_eq!(reply.status, StatusCode::OK, "{inside}: {}", reply.body);
+        }
+        for outside in ["198.51.100.8", "203.0.114.1", "2001:db9::1", "127.0.0.1"] {
+            let reply = api.call_from(outside, Method::GET, "/api/v1/employees", Some(&owner), None, &[("accept-language", "en")]).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{outside}");
+            assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+            assert_eq!(reply.body["type"], "urn:frontdesk:problem:address-not-allowed");
+            assert!(reply.body["title"].as_str().unwrap().contains("IP allow-list"), "{}", reply.body);
+            assert_eq!(reply.body["address"], outside);
+        }
+        let ja = api.call_from("198.51.100.8", Method::GET, ALLOW_LIST, Some(&owner), None, &[("accept-language", "ja")]).await;
+        assert!(ja.body["title"].as_str().unwrap().contains("IP 許可リスト"), "{}", ja.body);
+    }
+
+    async fn sign_in_from_an_address_outside_the_list_is_refused_before_the_password_is_checked(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let list = json!({"networks": ["203.0.113.0/24"]});
+        let saved = api.call_from("203.0.113.5", Method::PUT, ALLOW_LIST, Some(&owner), Some(list), &[]).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+
+        let refused = api.call_from("198.51.100.8", Method::POST, "/api/v1/auth/login", None, sign_in_body(PASSWORD), &[]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert_eq!(refused.body["type"], "urn:frontdesk:problem:address-not-allowed");
+        assert!(refused.headers.get(header::SET_COOKIE).is_none(), "no session was made");
+        // A wrong password gets the same answer: the password was never looked at, and
+        // guesses from outside do not count towards locking the account.
+        for _ in 0..12 {
+            let guess = api.call_from("198.51.100.8", Method::POST, "/api/v1/auth/login", None, sign_in_body("Wrong#Pass1"), &[]).await;
+            assert_eq!(guess.status, StatusCode::FORBIDDEN);
+        }
+        let inside = api.call_from("203.0.113.9", Method::POST, "/api/v1/auth/login", None, sign_in_body(PASSWORD), &[]).await;
+        assert_eq!(inside.status, StatusCode::OK, "{}", inside.body);
+    }
+
+    async fn behind_a_trusted_proxy_the_right_most_untrusted_hop_decides(t: &TestDb) {
+        let api = Api::behind(t, &["10.0.0.0/8"]).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let list = json!({"networks": ["203.0.113.0/24"]});
+        let saved = api.call_from("10.0.0.2", Method::PUT, ALLOW_LIST, Some(&owner), Some(list), &[("x-forwarded-for", "203.0.113.5")]).await;
+        assert_eq!(saved.status, StatusCode::OK, "the forwarded address is the owner's: {}", saved.body);
+
+        let through = |xff: &'static str| {
+            let (api, owner) = (&api, &owner);
+            async move { api.call_from("10.0.0.2", Method::GET, "/api/v1/employees", Some(owner), None, &[("x-forwarded-for", xff)]).await }
+        };
+        assert_eq!(through("203.0.113.9").await.status, StatusCode::OK);
+        assert_eq!(through("198.51.100.1, 203.0.113.9, 10.0.0.7").await.status, StatusCode::OK,
+            "proxies in the chain are skipped; what the client wrote before its address does not matter");
+        let spoofed = through("203.0.113.9, 198.51.100.4").await;
+        assert_eq!(spoofed.status, StatusCode::FORBIDDEN, "the client wrote 203.0.113.9; the proxy saw 198.51.100.4");
+        assert_eq!(spoofed.body["address"], "198.51.100.4");
+        let no_header = api.call_from("10.0.0.2", Method::GET, "/api/v1/employees", Some(&owner), None, &[]).await;
+        assert_eq!(no_header.status, StatusCode::FORBIDDEN, "without a forwarded address, the proxy itself is the client");
+    }
+
+    async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(t: &TestDb) {
+        // SECURITY.md case 18: only a trusted proxy's X-Forwarded-For is believed.
+        let api = Api::behind(t, &["10.0.0.0/8"]).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let list = json!({"networks": ["203.0.113.0/24"]});
+        api.call_from("203.0.113.5", Method::PUT, ALLOW_LIST, Some(&owner), Some(list), &[]).await;
+
+        let spoofed = [("x-forwarded-for", "203.0.113.5")];
+        let reply = api.call_from("198.51.100.8", Method::GET, "/api/v1/employees", Some(&owner), None, &spoofed).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+        assert_eq!(reply.body["address"], "198.51.100.8");
+        let sign_in = api.call_from("198.51.100.8", Method::POST, "/api/v1/auth/login", None, sign_in_body(PASSWORD), &spoofed).await;
+        assert_eq!(sign_in.status, StatusCode::FORBIDDEN);
+    }
+
+    async fn health_metrics_the_api_document_and_pages_without_a_session_stay_reachable_from_anywhere(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let list = json!({"networks": ["203.0.113.0/24"]});
+        api.call_from("203.0.113.5", Method::PUT, ALLOW_LIST, Some(&owner), Some(list), &[]).await;
+        // Platform webhooks (`/webhooks/…`) and the public booking API (`/api/v1/public/…`)
+        // take no session, so the restriction — which lives in the session extractor —
+        // cannot reach them; the routes of this tree without a session are checked here.
+        for uri in ["/healthz", "/readyz", "/metrics", "/", "/api/v1/openapi.json", "/password-reset?token=x"] {
+            let reply = api.call_from("198.51.100.8", Method::GET, uri, Some(&owner), None, &[]).await;
+            assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.body);
+        }
+        let reset = api.call_from("198.51.100.8", Method::POST, "/api/v1/auth/password-reset", None,
+            Some(json!({"tenant": "tenant-a", "email": "owner@tenant-a.example"})), &[]).await;
+        assert_eq!(reset.status, StatusCode::ACCEPTED);
+    }
+
+    async fn saving_a_list_that_shuts_out_the_owner_needs_confirmation_and_is_logged_with_both_lists(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let first = api.call_from("203.0.113.5", Method::PUT, ALLOW_LIST, Some(&owner), Some(json!({"networks": ["203.0.113.0/24"]})), &[]).await;
+        assert_eq!(first.status, StatusCode::OK);
+
+        let elsewhere = json!({"networks": ["198.51.100.0/24"]});
+        let refused = api.call_from("203.0.113.5", Method::PUT, ALLOW_LIST, Some(&owner), Some(elsewhere.clone()), &[]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        let detail = refused.body["detail"].as_str().unwrap();
+        assert!(detail.contains("203.0.113.5") && detail.contains("confirm_lockout"), "{detail}");
+        let unchanged = api.call_from("203.0.113.5", Method::GET, ALLOW_LIST, Some(&owner), None, &[]).await;
+        assert_eq!(unchanged.body, json!({"networks": ["203.0.113.0/24"]}), "nothing was saved");
+
+        let confirmed = json!({"networks": ["198.51.100.0/24"], "confirm_lockout": true});
+        let saved = api.call_from("203.0.113.5", Method::PUT, ALLOW_LIST, Some(&owner), Some(confirmed), &[]).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        let locked_out = api.call_from("203.0.113.5", Method::GET, ALLOW_LIST, Some(&owner), None, &[]).await;
+        assert_eq!(locked_out.status, StatusCode::FORBIDDEN, "as the owner was warned");
+
+        let log = api.call_from("198.51.100.1", Method::GET, "/api/v1/access-log", Some(&owner), None, &[]).await;
+        let changes: Vec<&Value> = log.body["entries"].as_array().unwrap().iter()
+            .filter(|e| e["action"] == "ip_allow_list.update").collect();
+        assert_eq!(changes.len(), 2, "the refused change is not recorded: {}", log.body);
+        assert_eq!(changes[0]["detail"], json!({"old": ["203.0.113.0/24"], "new": ["198.51.100.0/24"], "lockout_confirmed": true}));
+        assert_eq!(changes[0]["ip"], "203.0.113.5");
+        assert_eq!(changes[1]["detail"], json!({"old": [], "new": ["203.0.113.0/24"], "lockout_confirmed": false}));
+
+        let lifted = api.call_from("198.51.100.1", Method::PUT, ALLOW_LIST, Some(&owner), Some(json!({"networks": []})), &[]).await;
+        assert_eq!(lifted.status, StatusCode::OK, "an empty list locks no one out");
+        assert_eq!(api.call_from("203.0.113.5", Method::GET, ALLOW_LIST, Some(&owner), None, &[]).await.status, StatusCode::OK);
+    }
+
+    async fn only_owners_keep_the_list_and_each_bad_entry_is_named(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let tenant = api.engine.tenant("tenant-a").await.unwrap().unwrap();
+        let new = NewAdmin { email: "admin@tenant-a.example".into(), password: PASSWORD.into(), role: Role::Admin, can_export: true, language: Lang::En };
+        api.engine.create_account(tenant.id, None, &new).await.unwrap();
+        let admin = api.login("tenant-a", "admin@tenant-a.example", PASSWORD).await;
+        let list = json!({"networks": ["127.0.0.0/8"]});
+        assert_eq!(api.call(Method::GET, ALLOW_LIST, Some(&admin), None, &[]).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(api.call(Method::PUT, ALLOW_LIST, Some(&admin), Some(list), &[]).await.status, StatusCode::FORBIDDEN);
+
+        let bad = json!({"networks": ["127.0.0.0/8", "203.0.113.0/33"]});
+        let reply = api.call(Method::PUT, ALLOW_LIST, Some(&owner), Some(bad), &[("accept-language", "en")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert_eq!(reply.body["field"], "networks[1]");
+        assert_eq!(reply.body["reason"], "not_network");
+        assert!(reply.body["detail"].as_str().unwrap().contains("CIDR"), "{}", reply.body);
+
+        let many: Vec<String> = (0..201).map(|n| format!("10.{}.{}.0/24", n / 256, n % 256)).collect();
+        let reply = api.call(Method::PUT, ALLOW_LIST, Some(&owner), Some(json!({"networks": many})), &[]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.body["field"], "networks");
+        assert_eq!(reply.body["reason"], "too_many");
+        let mut most = many;
+        most[199] = "127.0.0.1".into();
+        most.truncate(200);
+        let reply = api.call(Method::PUT, ALLOW_LIST, Some(&owner), Some(json!({"networks": most})), &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "200 entries are fine: {}", reply.body);
+        assert_eq!(api.call(Method::GET, ALLOW_LIST, Some(&owner), None, &[]).await.body["networks"].as_array().unwrap().len(), 200);
+    }
+
+    async fn a_refused_address_is_logged_once_a_minute_per_address(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        api.call_from("203.0.113.5", Method::PUT, ALLOW_LIST, Some(&owner), Some(json!({"networks": ["203.0.113.0/24"]})), &[]).await;
+
+        for _ in 0..3 {
+            api.call_from("198.51.100.8", Method::GET, "/api/v1/employees", Some(&owner), None, &[]).await;
+        }
+        api.call_from("198.51.100.8", Method::POST, "/api/v1/auth/login", None, sign_in_body(PASSWORD), &[]).await;
+        api.call_from("198.51.100.9", Method::POST, "/api/v1/auth/login", None, sign_in_body(PASSWORD), &[]).await;
+        let log = api.call_from("203.0.113.5", Method::GET, "/api/v1/access-log", Some(&owner), None, &[]).await;
+        assert_eq!(
+            entries_of(&log.body, "access.address_refused"),
+            ["owner@tenant-a.example 198.51.100.9 sign-in", "owner@tenant-a.example 198.51.100.8 GET /api/v1/employees"],
+            "the first refusal of each address in the minute"
+        );
+        assert!(entries_of(&log.body, "access.refused").is_empty(), "not logged a second time as a role refusal");
+
+        api.clock.advance(chrono::Duration::seconds(61));
+        api.call_from("198.51.100.8", Method::DELETE, "/api/v1/employees/1", Some(&owner), None, &[]).await;
+        let log = api.call_from("203.0.113.5", Method::GET, "/api/v1/access-log", Some(&owner), None, &[]).await;
+        let refused = entries_of(&log.body, "access.address_refused");
+        assert_eq!(refused.len(), 3, "a minute later, the next refusal is logged: {refused:?}");
+        assert_eq!(refused[0], "owner@tenant-a.example 198.51.100.8 DELETE /api/v1/employees/1");
     }
 }

@@ -29,6 +29,10 @@ pub enum Invalid {
     WrongCurrentPassword,
     /// Already used by another record (a chat id, an email in one file).
     Taken,
+    /// Not an IP address or a CIDR network (`203.0.113.0/24`, `2001:db8::/32`).
+    NotNetwork,
+    /// A list with more than `max` entries.
+    TooMany { max: usize },
 }
 
 impl Invalid {
@@ -45,6 +49,8 @@ impl Invalid {
             Invalid::NotOneOf { .. } => "not_one_of",
             Invalid::WrongCurrentPassword => "wrong_current_password",
             Invalid::Taken => "taken",
+            Invalid::NotNetwork => "not_network",
+            Invalid::TooMany { .. } => "too_many",
         }
     }
 
@@ -61,13 +67,15 @@ impl Invalid {
             Invalid::NotOneOf { .. } => "invalid.not_one_of",
             Invalid::WrongCurrentPassword => "invalid.wrong_current_password",
             Invalid::Taken => "invalid.taken",
+            Invalid::NotNetwork => "invalid.not_network",
+            Invalid::TooMany { .. } => "invalid.too_many",
         }
     }
 
     /// The message in `lang`, with the limit or the allowed values filled in.
     pub fn message(&self, lang: Lang) -> String {
         match self {
-            Invalid::TooLong { max } => {
+            Invalid::TooLong { max } | Invalid::TooMany { max } => {
                 i18n::format(lang, self.message_key(), &[("max", &max.to_string())])
             }
             Invalid::NotOneOf { allowed } => i18n::format(
@@ -80,7 +88,7 @@ impl Invalid {
     }
 
     /// One of each kind (the catalogue test checks every key exists).
-    pub fn examples() -> [Invalid; 10] {
+    pub fn examples() -> [Invalid; 12] {
         [
             Invalid::Required,
             Invalid::TooLong { max: 1 },
@@ -92,6 +100,8 @@ impl Invalid {
             Invalid::NotOneOf { allowed: &["a"] },
             Invalid::WrongCurrentPassword,
             Invalid::Taken,
+            Invalid::NotNetwork,
+            Invalid::TooMany { max: 1 },
         ]
     }
 }

@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod csv_cell;
 pub mod field;
+pub mod network;
 pub mod password;
 pub mod people;
 pub mod token;

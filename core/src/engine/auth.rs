@@ -195,6 +195,16 @@ impl Engine {
         if password.len() > password::MAX_LEN || validate_slug(tenant_slug).is_err() {
             return Err(Error::BadCredentials);
         }
+        // An address outside the tenant's allow-list is refused before anything else: it
+        // learns nothing about the account, its password or its throttling. An address
+        // that does not parse is taken as one no list admits (`::`, unless the list is `::/0`).
+        if let Some(tenant) = self.tenant(tenant_slug).await? {
+            let client = ip
+                .parse()
+                .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+            self.admit_address(tenant.id, client, &email, "sign-in")
+                .await?;
+        }
         let now = self.ports.clock.now_ms();
         let (account_key, ip_key) = throttle_keys(tenant_slug, &email, ip);
         let (tenant, found) = {

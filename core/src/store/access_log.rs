@@ -81,6 +81,8 @@ const CHAIN_PAGE: &str = "SELECT seq, at, actor, ip, action, target, detail, pre
 const LOCK_CHAIN: &str = "UPDATE access_log_head SET last_seq = last_seq WHERE tenant_id = $1";
 const LOGGED_SINCE: &str = "SELECT COUNT(*) FROM access_log \
     WHERE tenant_id = $1 AND at >= $2 AND action = $3 AND actor = $4";
+const LOGGED_FROM_SINCE: &str = "SELECT COUNT(*) FROM access_log \
+    WHERE tenant_id = $1 AND at >= $2 AND action = $3 AND ip = $4";
 const HEAD: &str = "SELECT last_seq, last_hash FROM access_log_head WHERE tenant_id = $1";
 const ANCHOR: &str =
     "SELECT purged_through_seq, purged_hash FROM access_log_head WHERE tenant_id = $1";
@@ -262,6 +264,24 @@ pub async fn logged_since(
         .bind(since)
         .bind(action)
         .bind(actor)
+        .fetch_one(&mut *c)
+        .await?);
+    Ok(count > 0)
+}
+
+/// Whether `action` was recorded from address `ip` at or after `since`.
+pub async fn logged_from_since(
+    tx: &mut Tx,
+    tenant_id: i64,
+    ip: &str,
+    action: &str,
+    since: i64,
+) -> Result<bool, StoreError> {
+    let count: i64 = on_tx!(tx, |c| sqlx::query_scalar(LOGGED_FROM_SINCE)
+        .bind(tenant_id)
+        .bind(since)
+        .bind(action)
+        .bind(ip)
         .fetch_one(&mut *c)
         .await?);
     Ok(count > 0)

@@ -74,6 +74,7 @@ fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<
 /// Sign in; sets the session cookie.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = AccountView), (status = 401, description = "wrong email or password"),
+        (status = 403, description = "the tenant's IP allow-list does not admit this address"),
         (status = 429, description = "too many failed attempts; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,

@@ -7,6 +7,7 @@ pub mod employees;
 pub mod health;
 pub mod locations;
 pub mod outbox;
+pub mod security;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +29,8 @@ use crate::AppState;
         (name = "locations", description = "Sites with a reception"),
         (name = "accounts", description = "Admin accounts (owners only)"),
         (name = "access-log", description = "Who did what, when, from where"),
-        (name = "outbox", description = "Messages that could not be delivered")
+        (name = "outbox", description = "Messages that could not be delivered"),
+        (name = "security", description = "The IP allow-list (owners only)")
     )
 )]
 struct ApiDoc;
@@ -42,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(access_log::router())
         .merge(outbox::router())
+        .merge(security::router())
 }
 
 /// The OpenAPI document of [`router`].
