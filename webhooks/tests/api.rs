@@ -5,7 +5,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 
-use frontdesk_core::domain::people::Role;
+use frontdesk_core::domain::people::{Permission, Role};
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
@@ -155,7 +155,11 @@ impl Api {
         for (name, value) in extra {
             request = request.header(*name, *value);
         }
+        // A body that is a JSON string is sent as it is, as CSV (the import takes a file).
         let request = match body {
+            Some(Value::String(csv)) => request
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(Body::from(csv)),
             Some(body) => request
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(body.to_string())),
@@ -1114,5 +1118,236 @@ storage_tests! {
         let refused = entries_of(&log.body, "access.address_refused");
         assert_eq!(refused.len(), 3, "a minute later, the next refusal is logged: {refused:?}");
         assert_eq!(refused[0], "owner@tenant-a.example 198.51.100.8 DELETE /api/v1/employees/1");
+    }
+}
+
+/// What each API route needs (`None`: any signed-in account, or no session at all), and a
+/// body the route accepts, so a refusal can only come from the permission check.
+fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<Value>)> {
+    use Permission::*;
+    let person = json!({"email": "new@acme.example", "name": "New Person", "name_kana": "", "department": "",
+        "time_zone": "Asia/Tokyo", "language": "ja", "notification": "chat", "chat_identities": {}});
+    vec![
+        (Method::GET, "/api/v1/auth/me", None, None),
+        (Method::GET, "/api/v1/employees", Some(ViewDirectory), None),
+        (
+            Method::GET,
+            "/api/v1/employees/{employee}",
+            Some(ViewDirectory),
+            None,
+        ),
+        (Method::GET, "/api/v1/locations", Some(ViewDirectory), None),
+        (
+            Method::POST,
+            "/api/v1/employees",
+            Some(EditDirectory),
+            Some(person.clone()),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/employees/{employee}",
+            Some(EditDirectory),
+            Some(
+                json!({"email": "alice@a.example", "name": "Alice Renamed", "name_kana": "",
+                "department": "", "time_zone": "Asia/Tokyo", "language": "ja",
+                "notification": "chat", "chat_identities": {}}),
+            ),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/employees/{employee}",
+            Some(EditDirectory),
+            Some(json!({"department": "Ops"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/locations",
+            Some(ManageLocations),
+            Some(json!({"slug": "annex", "name": "Annex", "time_zone": "Asia/Tokyo"})),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/locations/hq",
+            Some(ManageLocations),
+            Some(json!({"name": "Head office", "time_zone": "Asia/Tokyo"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/employees/import",
+            Some(EditDirectory),
+            Some(Value::String(
+                "email,department\nalice@a.example,Ops\n".into(),
+            )),
+        ),
+        (Method::GET, "/api/v1/access-log", Some(ViewAccessLog), None),
+        (
+            Method::GET,
+            "/api/v1/access-log/export",
+            Some(ExportPersonalData),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/employees/export",
+            Some(ExportPersonalData),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/outbox/undeliverable",
+            Some(ViewUndeliverable),
+            None,
+        ),
+        (Method::GET, "/api/v1/accounts", Some(ManageAccounts), None),
+        (
+            Method::POST,
+            "/api/v1/accounts",
+            Some(ManageAccounts),
+            Some(
+                json!({"email": "another@acme.example", "password": "Kq7#vLp2xW-9", "role": "receptionist"}),
+            ),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/accounts/{other}",
+            Some(ManageAccounts),
+            Some(json!({"role": "receptionist", "can_export": false})),
+        ),
+        (
+            Method::GET,
+            "/api/v1/security/ip-allow-list",
+            Some(ManageSecurity),
+            None,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/security/ip-allow-list",
+            Some(ManageSecurity),
+            Some(json!({"networks": []})),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/employees/{employee}",
+            Some(EditDirectory),
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/accounts/{other}",
+            Some(ManageAccounts),
+            None,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matrix_says() {
+    // The table above covers every documented operation that needs a session.
+    let doc = serde_json::to_value(frontdesk_webhooks::api::openapi()).unwrap();
+    let table = route_permissions();
+    let without_session = [
+        "/auth/login",
+        "/auth/logout",
+        "/auth/password",
+        "/auth/password-reset",
+        "/auth/password-reset/confirm",
+    ];
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let templated = format!("/api/v1{path}")
+                .replace("{id}", "{employee}")
+                .replace("{slug}", "hq");
+            let covered = table.iter().any(|(m, p, _, _)| {
+                *m == method && (*p == templated || p.replace("{other}", "{employee}") == templated)
+            });
+            assert!(
+                covered || without_session.contains(&path.as_str()),
+                "{method} {path} is in the matrix test"
+            );
+        }
+    }
+
+    for (role, can_export) in [
+        (Role::Receptionist, false),
+        (Role::Admin, false),
+        (Role::Admin, true),
+        (Role::Owner, true),
+    ] {
+        // A fresh tenant per role, so one role's changes cannot decide another's answers.
+        let t = TestDb::sqlite().await;
+        let api = Api::new(&t).await;
+        let owner = api.tenant_with("acme", Role::Owner, true).await;
+        let employee = api
+            .call(
+                Method::POST,
+                "/api/v1/employees",
+                Some(&owner),
+                Some(alice()),
+                &[],
+            )
+            .await;
+        let employee = employee.body["id"].as_i64().unwrap().to_string();
+        api.call(
+            Method::POST,
+            "/api/v1/locations",
+            Some(&owner),
+            Some(json!({"slug": "hq", "name": "HQ", "time_zone": "Asia/Tokyo"})),
+            &[],
+        )
+        .await;
+        let tenant = api.engine.tenant("acme").await.unwrap().unwrap();
+        let other = api
+            .engine
+            .create_account(
+                tenant.id,
+                None,
+                &NewAdmin {
+                    email: "other@acme.example".into(),
+                    password: PASSWORD.into(),
+                    role: Role::Receptionist,
+                    can_export: false,
+                    language: Lang::En,
+                },
+            )
+            .await
+            .unwrap();
+        let me = if role == Role::Owner {
+            owner.clone()
+        } else {
+            api.engine
+                .create_account(
+                    tenant.id,
+                    None,
+                    &NewAdmin {
+                        email: "me@acme.example".into(),
+                        password: PASSWORD.into(),
+                        role,
+                        can_export,
+                        language: Lang::En,
+                    },
+                )
+                .await
+                .unwrap();
+            api.login("acme", "me@acme.example", PASSWORD).await
+        };
+        for (method, path, permission, body) in route_permissions() {
+            let path = path
+                .replace("{employee}", &employee)
+                .replace("{other}", &other.id.to_string());
+            let reply = api.call(method.clone(), &path, Some(&me), body, &[]).await;
+            let allowed = permission.is_none_or(|p| {
+                role.allows(p) && (p != Permission::ExportPersonalData || can_export)
+            });
+            let at = format!(
+                "{role:?} (export: {can_export}) {method} {path}: {} {}",
+                reply.status, reply.body
+            );
+            if allowed {
+                assert!(reply.status.is_success(), "{at}");
+            } else {
+                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{at}");
+            }
+        }
     }
 }

@@ -21,6 +21,64 @@ pub enum Role {
     Owner,
 }
 
+/// Something an account may be allowed to do. Every use case names the one it needs and
+/// [`Role::allows`] is the one place that says who may: the matrix the README documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// See the employee directory and the locations.
+    ViewDirectory,
+    /// Add, change, import and remove employees.
+    EditDirectory,
+    /// Add and change locations.
+    ManageLocations,
+    /// Read the access log.
+    ViewAccessLog,
+    /// Download personal data as CSV (employees, the access log). Needs, besides the role,
+    /// the account's own download permission (whitepaper 2-5-1).
+    ExportPersonalData,
+    /// See the messages that could not be delivered.
+    ViewUndeliverable,
+    /// Add, change and remove accounts.
+    ManageAccounts,
+    /// Change the tenant's security settings (the IP allow-list).
+    ManageSecurity,
+}
+
+impl Permission {
+    /// Every permission, in the order of the README's table.
+    pub const ALL: [Permission; 8] = [
+        Permission::ViewDirectory,
+        Permission::EditDirectory,
+        Permission::ManageLocations,
+        Permission::ViewAccessLog,
+        Permission::ExportPersonalData,
+        Permission::ViewUndeliverable,
+        Permission::ManageAccounts,
+        Permission::ManageSecurity,
+    ];
+}
+
+impl Role {
+    /// Whether the role may do `permission` (for [`Permission::ExportPersonalData`] the
+    /// account must also hold the download permission).
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Receptionist => matches!(permission, ViewDirectory),
+            Role::Admin => matches!(
+                permission,
+                ViewDirectory
+                    | EditDirectory
+                    | ManageLocations
+                    | ViewAccessLog
+                    | ExportPersonalData
+                    | ViewUndeliverable
+            ),
+            Role::Owner => true,
+        }
+    }
+}
+
 /// A chat platform an employee can be reached on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -9,7 +9,7 @@ use crate::domain::access_log::{
     ChainBreak, ChainKey, Entry, PURGE_ACTION, Purge, verify, verify_retention,
 };
 use crate::domain::csv_cell::neutralize;
-use crate::domain::people::Role;
+use crate::domain::people::Permission;
 use crate::port::SealedAt;
 use crate::store::access_log::{self as store, Filter, Record};
 use crate::store::{Tx, tenant};
@@ -245,7 +245,7 @@ impl Engine {
         filter: &Filter,
         limit: i64,
     ) -> Result<Vec<Entry>> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::ViewAccessLog)?;
         let mut tx = self.db.read().await?;
         Ok(store::list(
             &mut tx,
@@ -258,7 +258,7 @@ impl Engine {
 
     /// The matching entries as CSV (needs the export permission); the export itself is logged.
     pub async fn export_access_log(&self, actor: &Actor, filter: &Filter) -> Result<String> {
-        actor.require_export()?;
+        actor.require(Permission::ExportPersonalData)?;
         let tenant_id = actor.account.tenant_id;
         // Read from one snapshot without holding the write lock; the export is then logged
         // in its own short transaction before the file is handed out.

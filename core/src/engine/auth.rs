@@ -13,6 +13,7 @@ use super::access_log::Event;
 use super::{Actor, Engine, PasswordHashing};
 use crate::domain::field::Invalid;
 use crate::domain::password;
+use crate::domain::people::Permission;
 use crate::domain::people::{Lang, Role, normalize_email};
 use crate::domain::token;
 use crate::engine::outbox::OutboxMessage;
@@ -409,7 +410,7 @@ impl Engine {
         new: &NewAdmin,
     ) -> Result<Account> {
         if let Some(actor) = by {
-            actor.require(Role::Owner)?;
+            actor.require(Permission::ManageAccounts)?;
         }
         let (email, hash) = self.checked_credentials(new).await?;
         let mut tx = self.db.write().await?;
@@ -505,7 +506,7 @@ impl Engine {
 
     /// A tenant's accounts (owners only).
     pub async fn accounts(&self, actor: &Actor) -> Result<Vec<Account>> {
-        actor.require(Role::Owner)?;
+        actor.require(Permission::ManageAccounts)?;
         let mut tx = self.db.read().await?;
         Ok(account::list(&mut tx, actor.account.tenant_id).await?)
     }
@@ -517,7 +518,7 @@ impl Engine {
         id: i64,
         change: &AccessChange,
     ) -> Result<Account> {
-        actor.require(Role::Owner)?;
+        actor.require(Permission::ManageAccounts)?;
         let tenant_id = actor.account.tenant_id;
         let mut tx = self.db.write().await?;
         // Held for the transaction: two owners removing each other at once must not leave
@@ -556,7 +557,7 @@ impl Engine {
 
     /// Removes an account (owners); its sessions end at once. A tenant always keeps an owner.
     pub async fn delete_account(&self, actor: &Actor, id: i64) -> Result<()> {
-        actor.require(Role::Owner)?;
+        actor.require(Permission::ManageAccounts)?;
         let tenant_id = actor.account.tenant_id;
         let mut tx = self.db.write().await?;
         // Held for the transaction: two owners removing each other at once must not leave

@@ -8,9 +8,9 @@ use super::access_log::{Event, finish_csv, write_row};
 use super::{Actor, Engine, MAX_PAGE};
 use crate::domain::csv_cell::restore;
 use crate::domain::field::{FileProblem, Invalid, LineProblem, TextLimit, checked_text};
+use crate::domain::people::Permission;
 use crate::domain::people::{
-    Lang, NotificationPreference, Platform, Role, normalize_email, validate_kana,
-    validate_time_zone,
+    Lang, NotificationPreference, Platform, normalize_email, validate_kana, validate_time_zone,
 };
 use crate::store::employee::{self, Employee, EmployeeProfile};
 use crate::store::{StoreError, Tx};
@@ -149,7 +149,7 @@ fn email_taken(err: StoreError, email: &str) -> Error {
 impl Engine {
     /// Adds an employee (admins).
     pub async fn create_employee(&self, actor: &Actor, input: EmployeeInput) -> Result<Employee> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::EditDirectory)?;
         let profile = input.validate()?;
         let tenant_id = actor.account.tenant_id;
         let now = self.ports.clock.now_ms();
@@ -198,7 +198,7 @@ impl Engine {
         id: i64,
         change: impl FnOnce(&EmployeeProfile) -> Result<EmployeeProfile>,
     ) -> Result<Employee> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::EditDirectory)?;
         let tenant_id = actor.account.tenant_id;
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
@@ -223,7 +223,7 @@ impl Engine {
 
     /// Removes an employee (admins); not found for another tenant's employee.
     pub async fn delete_employee(&self, actor: &Actor, id: i64) -> Result<()> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::EditDirectory)?;
         let tenant_id = actor.account.tenant_id;
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
@@ -244,6 +244,7 @@ impl Engine {
 
     /// One employee of the actor's tenant.
     pub async fn employee(&self, actor: &Actor, id: i64) -> Result<Employee> {
+        actor.require(Permission::ViewDirectory)?;
         let mut tx = self.db.read().await?;
         employee::find(&mut tx, actor.account.tenant_id, id)
             .await?
@@ -259,6 +260,7 @@ impl Engine {
         limit: i64,
         offset: i64,
     ) -> Result<EmployeePage> {
+        actor.require(Permission::ViewDirectory)?;
         let mut tx = self.db.read().await?;
         let search = search.map(str::trim).filter(|s| !s.is_empty());
         let (employees, total) = employee::list(
@@ -274,7 +276,7 @@ impl Engine {
 
     /// Every employee as CSV (needs the export permission); the export is logged.
     pub async fn export_employees(&self, actor: &Actor) -> Result<String> {
-        actor.require_export()?;
+        actor.require(Permission::ExportPersonalData)?;
         let tenant_id = actor.account.tenant_id;
         let (text, employees) = {
             let mut tx = self.db.read().await?;
@@ -293,7 +295,7 @@ impl Engine {
     /// Creates or updates (by email) the employees of a CSV in the export's format (admins).
     /// Every row is checked first; one bad row rejects the whole file, naming each problem.
     pub async fn import_employees(&self, actor: &Actor, csv_text: &str) -> Result<ImportSummary> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::EditDirectory)?;
         let rows = parse_csv(csv_text)?;
         let tenant_id = actor.account.tenant_id;
         let now = self.ports.clock.now_ms();

@@ -158,7 +158,7 @@ impl Engine {
 
     /// The actor's tenant's messages that were given up, newest first (admins).
     pub async fn undeliverable(&self, actor: &super::Actor) -> Result<Vec<Undeliverable>> {
-        actor.require(crate::domain::people::Role::Admin)?;
+        actor.require(crate::domain::people::Permission::ViewUndeliverable)?;
         let mut tx = self.db.read().await?;
         let dead = outbox::dead_letters(&mut tx, actor.account.tenant_id).await?;
         Ok(dead

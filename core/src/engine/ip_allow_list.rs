@@ -11,7 +11,7 @@ use super::access_log::Event;
 use super::{Actor, Engine};
 use crate::domain::field::Invalid;
 use crate::domain::network::{MAX_NETWORKS, admits, parse_network};
-use crate::domain::people::Role;
+use crate::domain::people::Permission;
 use crate::store::access_log as log_store;
 use crate::store::ip_allow_list as store;
 use crate::{Error, Result};
@@ -58,7 +58,7 @@ fn texts(networks: &[IpNet]) -> Vec<String> {
 impl Engine {
     /// The actor's tenant's allow-list (owners); empty when unrestricted.
     pub async fn ip_allow_list(&self, actor: &Actor) -> Result<Vec<IpNet>> {
-        actor.require(Role::Owner)?;
+        actor.require(Permission::ManageSecurity)?;
         let mut tx = self.db.read().await?;
         Ok(store::networks(&mut tx, actor.account.tenant_id).await?)
     }
@@ -71,7 +71,7 @@ impl Engine {
         actor: &Actor,
         change: AllowListChange,
     ) -> Result<Vec<IpNet>> {
-        actor.require(Role::Owner)?;
+        actor.require(Permission::ManageSecurity)?;
         let networks = checked_networks(&change)?;
         // An address that does not parse cannot be shown to be inside: ask for confirmation.
         let own_address_inside = actor

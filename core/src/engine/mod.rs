@@ -23,7 +23,7 @@ use chrono::Duration;
 use tokio::sync::Notify;
 
 use self::hashing::{Hashers, HashingLimits};
-use crate::domain::people::Role;
+use crate::domain::people::Permission;
 use crate::port::Ports;
 use crate::store::Db;
 use crate::store::account::Account;
@@ -164,19 +164,12 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// Refuses unless the account has at least `role`.
-    pub fn require(&self, role: Role) -> Result<()> {
-        if self.account.role >= role {
-            Ok(())
-        } else {
-            Err(Error::Forbidden)
-        }
-    }
-
-    /// Refuses unless the account may download personal data.
-    pub fn require_export(&self) -> Result<()> {
-        self.require(Role::Admin)?;
-        if self.account.can_export {
+    /// Refuses unless the account may do `permission` (the matrix of [`Role::allows`],
+    /// and for downloads of personal data the account's own download permission).
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        let allowed = self.account.role.allows(permission)
+            && (permission != Permission::ExportPersonalData || self.account.can_export);
+        if allowed {
             Ok(())
         } else {
             Err(Error::Forbidden)

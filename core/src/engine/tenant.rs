@@ -5,7 +5,8 @@ use serde_json::json;
 use super::access_log::Event;
 use super::{Actor, Engine};
 use crate::domain::field::{Invalid, TextLimit, checked_text};
-use crate::domain::people::{Role, validate_time_zone};
+use crate::domain::people::Permission;
+use crate::domain::people::validate_time_zone;
 use crate::store::StoreError;
 use crate::store::tenant::{self, Location, Tenant};
 use crate::{Error, Result};
@@ -61,7 +62,7 @@ impl Engine {
 
     /// Adds a location (admins).
     pub async fn create_location(&self, actor: &Actor, input: LocationInput) -> Result<Location> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::ManageLocations)?;
         validate_slug(&input.slug).map_err(|reason| Error::invalid("slug", reason))?;
         validate_time_zone(&input.time_zone)
             .map_err(|reason| Error::invalid("time_zone", reason))?;
@@ -99,7 +100,7 @@ impl Engine {
         slug: &str,
         change: LocationChange,
     ) -> Result<Location> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::ManageLocations)?;
         validate_time_zone(&change.time_zone)
             .map_err(|reason| Error::invalid("time_zone", reason))?;
         let name = checked_text(&change.name, LOCATION_NAME)
@@ -124,6 +125,7 @@ impl Engine {
 
     /// The actor's tenant's locations.
     pub async fn locations(&self, actor: &Actor) -> Result<Vec<Location>> {
+        actor.require(Permission::ViewDirectory)?;
         let mut tx = self.db.read().await?;
         Ok(tenant::list_locations(&mut tx, actor.account.tenant_id).await?)
     }
