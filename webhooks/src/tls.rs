@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use rustls::ServerConfig;
@@ -77,8 +77,15 @@ pub struct ReloadingCertificate {
     key_file: PathBuf,
     /// Handshakes read it; only a renewal writes, so a lock held for a pointer copy is fine.
     current: RwLock<Arc<CertifiedKey>>,
+    /// The files as last looked at, taken before they are read, so a change made while
+    /// they are read is seen on the next look.
+    seen: Mutex<Fingerprint>,
     reloads: watch::Sender<Reloads>,
 }
+
+/// When each file was last modified and how long it is (`None`: it cannot be read now, e.g.
+/// in the middle of a renewal; that too is a change).
+type Fingerprint = [Option<(SystemTime, u64)>; 2];
 
 impl fmt::Debug for ReloadingCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -92,11 +99,13 @@ impl fmt::Debug for ReloadingCertificate {
 impl ReloadingCertificate {
     /// Reads the certificate chain in `cert_file` and its private key in `key_file`.
     pub fn load(cert_file: &Path, key_file: &Path) -> Result<Arc<Self>, TlsError> {
+        let seen = fingerprint(cert_file, key_file);
         let certified = certified_key(cert_file, key_file)?;
         Ok(Arc::new(ReloadingCertificate {
             cert_file: cert_file.to_owned(),
             key_file: key_file.to_owned(),
             current: RwLock::new(Arc::new(certified)),
+            seen: Mutex::new(seen),
             reloads: watch::Sender::new(Reloads::default()),
         }))
     }
@@ -130,15 +139,28 @@ impl ReloadingCertificate {
         }
     }
 
-    /// Every `interval` until `stop` resolves, looks at the files' modification times (and
-    /// sizes) and reloads when either changed. A renewal that writes one file before the
-    /// other is refused once, then taken up when the second file changes too.
+    /// Reloads when either file's modification time (or size) changed since last looked
+    /// at; `None` when neither did.
+    pub fn reload_if_changed(&self) -> Option<Result<(), TlsError>> {
+        let now = fingerprint(&self.cert_file, &self.key_file);
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            if *seen == now {
+                return None;
+            }
+            *seen = now;
+        }
+        Some(self.reload())
+    }
+
+    /// Every `interval` until `stop` resolves, [`Self::reload_if_changed`], logging what
+    /// happened. A renewal that writes one file before the other is refused once, then
+    /// taken up when the second file changes too.
     pub async fn watch_files(
         self: Arc<Self>,
         interval: Duration,
         stop: impl Future<Output = ()> + Send + 'static,
     ) {
-        let mut seen = self.fingerprint().await;
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(stop);
@@ -147,40 +169,34 @@ impl ReloadingCertificate {
                 () = &mut stop => return,
                 _ = ticks.tick() => {}
             }
-            let now = self.fingerprint().await;
-            if now == seen {
-                continue;
-            }
-            seen = now;
-            // Parsing an RSA key takes a few milliseconds: off the runtime's threads.
+            // File system calls, and parsing an RSA key takes milliseconds: off the runtime.
             let certificate = self.clone();
-            let reloaded = tokio::task::spawn_blocking(move || certificate.reload()).await;
-            match reloaded {
-                Ok(Ok(())) => tracing::info!(
+            let checked = tokio::task::spawn_blocking(move || certificate.reload_if_changed());
+            match checked.await {
+                Ok(None) => {}
+                Ok(Some(Ok(()))) => tracing::info!(
                     cert_file = %self.cert_file.display(),
                     "the TLS certificate files changed; new connections get the new certificate"
                 ),
-                Ok(Err(err)) => tracing::error!(
+                Ok(Some(Err(err))) => tracing::error!(
                     error = %err,
                     "the TLS certificate files changed but cannot be used; still serving the previous certificate"
                 ),
-                Err(err) => tracing::error!(error = %err, "reloading the TLS certificate failed"),
+                Err(err) => {
+                    tracing::error!(error = %err, "looking at the TLS certificate files failed")
+                }
             }
         }
     }
+}
 
-    /// When each file was last modified and how long it is (`None`: it cannot be read now,
-    /// e.g. in the middle of a renewal; that too is a change).
-    async fn fingerprint(&self) -> [Option<(SystemTime, u64)>; 2] {
-        let of = |path: PathBuf| async move {
-            let metadata = tokio::fs::metadata(path).await.ok()?;
-            Some((metadata.modified().ok()?, metadata.len()))
-        };
-        [
-            of(self.cert_file.clone()).await,
-            of(self.key_file.clone()).await,
-        ]
-    }
+/// How `cert_file` and `key_file` look now, without reading them.
+fn fingerprint(cert_file: &Path, key_file: &Path) -> Fingerprint {
+    let of = |path: &Path| {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some((metadata.modified().ok()?, metadata.len()))
+    };
+    [of(cert_file), of(key_file)]
 }
 
 impl ResolvesServerCert for ReloadingCertificate {
