@@ -61,7 +61,8 @@ pub fn server_config(certificate: Arc<ReloadingCertificate>) -> Arc<ServerConfig
     Arc::new(config)
 }
 
-/// How many renewals were taken up or refused since start; tests and logs read it.
+/// How many renewals were taken up or refused since start, for whoever must know when one
+/// was looked at (the tests, which cannot see the log).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reloads {
     /// New certificates now served.
@@ -87,6 +88,7 @@ pub struct ReloadingCertificate {
 /// in the middle of a renewal; that too is a change).
 type Fingerprint = [Option<(SystemTime, u64)>; 2];
 
+/// The files, not the certificate's DER and key handle: what an operator can act on.
 impl fmt::Debug for ReloadingCertificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReloadingCertificate")
