@@ -31,6 +31,7 @@ pub struct Config {
     pub access_log: AccessLog,
     pub server: Server,
     pub metrics: Metrics,
+    pub tls: Tls,
 }
 
 impl Default for Config {
@@ -46,6 +47,7 @@ impl Default for Config {
             access_log: AccessLog::default(),
             server: Server::default(),
             metrics: Metrics::default(),
+            tls: Tls::default(),
         }
     }
 }
@@ -123,6 +125,33 @@ pub struct Metrics {
     /// Serve `/metrics` on this address only (e.g. `10.0.0.5:9100`, reached by the
     /// monitoring network), not on the public one. Absent: `/metrics` is on `bind`.
     pub bind: Option<String>,
+}
+
+/// `[tls]`: HTTPS served by Frontdesk itself. Absent, it serves plain HTTP (behind a proxy
+/// that terminates TLS).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// PEM: the server's certificate, then its intermediates. Re-read when it changes.
+    pub cert_file: Option<PathBuf>,
+    /// PEM: the certificate's private key. Re-read when it changes.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Tls {
+    /// The certificate and key files when TLS is on; one without the other is refused.
+    pub fn files(&self) -> Result<Option<(&Path, &Path)>, String> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(
+                "configuration: [tls] cert_file (--tls-cert) is set but key_file (--tls-key) is not; give both, or neither to serve plain HTTP".into(),
+            ),
+            (None, Some(_)) => Err(
+                "configuration: [tls] key_file (--tls-key) is set but cert_file (--tls-cert) is not; give both, or neither to serve plain HTTP".into(),
+            ),
+        }
+    }
 }
 
 /// `[access_log]`
@@ -235,6 +264,7 @@ impl Config {
                     .into(),
             );
         }
+        config.tls.files()?;
         Ok(config)
     }
 
@@ -369,6 +399,35 @@ mod tests {
             assert_eq!(limits.idle_timeout, Duration::from_secs(60), "the default");
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
+    fn tls_files_are_read_from_the_tls_section_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("f.toml", "[tls]\ncert_file = \"/etc/frontdesk/cert.pem\"\n")?;
+            jail.set_env("FRONTDESK_TLS__KEY_FILE", "/etc/frontdesk/key.pem");
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.tls.files().map_err(|e| e.to_string())?,
+                Some((
+                    Path::new("/etc/frontdesk/cert.pem"),
+                    Path::new("/etc/frontdesk/key.pem")
+                ))
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_and_a_misspelt_tls_key_are_refused() {
+        let err = refused("[tls]\ncert_file = \"cert.pem\"\n", &[]);
+        assert!(
+            err.contains("key_file") && err.contains("--tls-key"),
+            "{err}"
+        );
+        let err = refused("[tls]\ncertificate = \"cert.pem\"\n", &[]);
+        assert!(err.contains("certificate"), "{err}");
     }
 
     #[test]

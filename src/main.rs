@@ -21,6 +21,7 @@ use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
 use frontdesk_core::port::{Mailer, Ports, SystemClock};
 use frontdesk_core::store::Db;
+use frontdesk_webhooks::tls::{ReloadingCertificate, server_config};
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
 
@@ -50,6 +51,12 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
         #[arg(long)]
         bind: Option<String>,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key; `[tls] cert_file`).
+        #[arg(long, value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert (`[tls] key_file`).
+        #[arg(long, value_name = "FILE")]
+        tls_key: Option<PathBuf>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -141,6 +148,8 @@ fn main() -> ExitCode {
         return_hash_memory_after_bursts();
     }
     keep_files_private();
+    // One TLS provider for every library in the process (sqlx, lettre, the edge): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -166,10 +175,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         config.data_dir = dir;
     }
     match cli.command {
-        Command::Serve { demo, bind } => {
+        Command::Serve {
+            demo,
+            bind,
+            tls_cert,
+            tls_key,
+        } => {
             if let Some(bind) = bind {
                 config.bind = bind;
             }
+            config.tls.cert_file = tls_cert.or(config.tls.cert_file);
+            config.tls.key_file = tls_key.or(config.tls.key_file);
+            config.tls.files().map_err(anyhow::Error::msg)?;
             init_logging(config.log_format);
             serve(config, demo).await?;
             Ok(ExitCode::SUCCESS)
@@ -419,11 +436,18 @@ async fn open_database(config: &Config) -> Result<Db> {
     Ok(db)
 }
 
+/// The configured public URL, else this server's own address (https when it serves TLS,
+/// so cookies are `Secure` and HSTS is sent).
 fn public_url(config: &Config) -> String {
+    let scheme = if config.tls.cert_file.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", config.bind))
+        .unwrap_or_else(|| format!("{scheme}://{}", config.bind))
 }
 
 async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
@@ -454,8 +478,16 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     Ok(Engine::new(db, ports, settings))
 }
 
+/// How often the TLS certificate files are looked at for a renewal.
+const CERTIFICATE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn serve(mut config: Config, demo: bool) -> Result<()> {
     raise_open_file_limit();
+    // Before anything else, so a wrong path or key stops the start with the reason.
+    let certificate = match config.tls.files().map_err(anyhow::Error::msg)? {
+        Some((cert, key)) => Some(ReloadingCertificate::load(cert, key)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .with_context(|| format!("listening on {}", config.bind))?;
@@ -536,15 +568,37 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         }
         None => None,
     };
-    println!("listening on http://{address}");
-    tracing::info!(%address, "listening");
-    frontdesk_webhooks::serve_with_limits(
-        listener,
-        state,
-        config.server.limits(),
-        stopped(stop_rx),
-    )
-    .await?;
+    let app = frontdesk_webhooks::app(state);
+    match certificate {
+        Some(certificate) => {
+            tokio::spawn(
+                certificate
+                    .clone()
+                    .watch_files(CERTIFICATE_CHECK_INTERVAL, stopped(stop_rx.clone())),
+            );
+            println!("listening on https://{address}");
+            tracing::info!(%address, "listening (TLS)");
+            frontdesk_webhooks::serve_router_over_tls(
+                listener,
+                app,
+                server_config(certificate),
+                config.server.limits(),
+                stopped(stop_rx),
+            )
+            .await?;
+        }
+        None => {
+            println!("listening on http://{address}");
+            tracing::info!(%address, "listening");
+            frontdesk_webhooks::serve_router(
+                listener,
+                app,
+                config.server.limits(),
+                stopped(stop_rx),
+            )
+            .await?;
+        }
+    }
     if let Some(metrics_server) = metrics_server {
         let _ = metrics_server.await;
     }

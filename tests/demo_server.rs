@@ -9,8 +9,8 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, SET_COOKIE};
 use serde_json::{Value, json};
 use support::{
-    PATIENCE, Server, Signal, SmtpSink, client, decoded_body, read_text, reset_link, run_cli,
-    wait_for,
+    PATIENCE, Server, Signal, SmtpSink, TestCa, client, decoded_body, read_text, reset_link,
+    run_cli, wait_for,
 };
 
 const ADMIN: &str = "admin@demo.example";
@@ -885,5 +885,101 @@ async fn at_contract_end_a_tenant_is_exported_then_purged_after_confirmation() {
     assert!(
         said.contains("purged at") && !said.contains("tenant acme: ok"),
         "{said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_a_tls_certificate_answers_over_https_with_hsts_and_secure_cookies() {
+    let data = tempfile::tempdir().unwrap();
+    let certificates = tempfile::tempdir().unwrap();
+    let tls = TestCa::issue_into(certificates.path());
+    let args = [
+        "--tls-cert".as_ref(),
+        tls.cert_file.as_os_str(),
+        "--tls-key".as_ref(),
+        tls.key_file.as_os_str(),
+    ];
+    let server = Server::start_with_args(data.path(), true, &args, &[]).await;
+    assert!(server.base_url().starts_with("https://127.0.0.1:"));
+    assert!(
+        server
+            .stdout()
+            .contains(&format!("open:     {}/", server.base_url())),
+        "the public URL defaults to https: {}",
+        server.stdout()
+    );
+
+    let https = tls.client();
+    let health = https.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let hsts = health.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap();
+    assert!(hsts.starts_with("max-age="), "{hsts}");
+
+    let response = login(&https, &server, server.password()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-fd_session="))
+        .unwrap_or_else(|| panic!("a __Host- session cookie: {:?}", response.headers()))
+        .to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
+    // Plain HTTP on the same port gets no answer.
+    let plain_url = server.base_url().replacen("https://", "http://", 1) + "/healthz";
+    let plain = client().get(&plain_url).send().await;
+    assert!(plain.is_err(), "plain HTTP answered: {plain:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_to_start_with_a_certificate_but_no_key_or_with_an_unreadable_one() {
+    let data = tempfile::tempdir().unwrap();
+    let certificates = tempfile::tempdir().unwrap();
+    let tls = TestCa::issue_into(certificates.path());
+    let cert = tls.cert_file.to_str().unwrap();
+
+    let data_dir = data.path().to_str().unwrap();
+    let output = run_cli(
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+            "--tls-cert",
+            cert,
+        ],
+        "",
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+
+    // The certificate file given as the key: the error names the file and what it needs.
+    let output = run_cli(
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            cert,
+        ],
+        "",
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("cert.pem") && stderr.contains("private key"),
+        "{stderr}"
     );
 }

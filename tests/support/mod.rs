@@ -7,6 +7,7 @@
 
 pub mod browser;
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output, Stdio};
@@ -110,7 +111,8 @@ fn drain(stream: impl AsyncRead + Unpin + Send + 'static, into: Captured) -> Joi
 #[derive(Debug)]
 pub struct Server {
     child: Child,
-    address: String,
+    /// `http://127.0.0.1:PORT`, or `https://…` when it serves TLS.
+    base_url: String,
     /// The demo admin's password, when this run printed one.
     pub admin_password: Option<String>,
     data_dir: PathBuf,
@@ -125,14 +127,25 @@ impl Server {
     }
 
     /// `frontdesk serve [--demo]` with `data_dir` and the extra environment `env`; returns
-    /// once the server printed `listening on http://…`.
+    /// once the server printed `listening on http://…` (or `https://…`).
     pub async fn start(data_dir: &Path, demo: bool, env: &[(&str, &str)]) -> Server {
+        Server::start_with_args(data_dir, demo, &[], env).await
+    }
+
+    /// [`Server::start`] with more arguments to `serve` (`--tls-cert FILE`).
+    pub async fn start_with_args(
+        data_dir: &Path,
+        demo: bool,
+        args: &[&OsStr],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut command = frontdesk();
         command.arg("serve");
         if demo {
             command.arg("--demo");
         }
         command
+            .args(args)
             .args(["--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .envs(env.iter().copied());
@@ -158,15 +171,17 @@ impl Server {
                         .filter(|word| !word.starts_with('('))
                         .map(str::to_owned);
                 }
-                if let Some(address) = line.strip_prefix("listening on http://") {
-                    return Some((address.trim().to_owned(), password));
+                if let Some(url) = line.strip_prefix("listening on ")
+                    && (url.starts_with("http://") || url.starts_with("https://"))
+                {
+                    return Some((url.trim().to_owned(), password));
                 }
             }
             None
         })
         .await;
 
-        let (address, admin_password) = match ready {
+        let (base_url, admin_password) = match ready {
             Ok(Some(ready)) => ready,
             outcome => {
                 let _ = child.start_kill();
@@ -188,7 +203,7 @@ impl Server {
         drain(lines.into_inner(), stdout.clone());
         Server {
             child,
-            address,
+            base_url,
             admin_password,
             data_dir: data_dir.to_owned(),
             stdout,
@@ -196,14 +211,14 @@ impl Server {
         }
     }
 
-    /// `http://127.0.0.1:PORT`
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the server is running")
     }
 
+    /// `http://127.0.0.1:PORT`, or `https://…` when it serves TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.address)
+        self.base_url.clone()
     }
 
     /// `base_url()` followed by `path`.
@@ -258,7 +273,7 @@ impl Drop for Server {
         if std::thread::panicking() {
             eprintln!(
                 "--- frontdesk at {} stdout ---\n{}--- stderr ---\n{}",
-                self.address,
+                self.base_url,
                 self.stdout(),
                 self.stderr()
             );
@@ -274,6 +289,54 @@ pub fn client() -> reqwest::Client {
         .timeout(PATIENCE)
         .build()
         .expect("HTTP client")
+}
+
+/// A certificate authority made for one test, and a server certificate it issued for
+/// 127.0.0.1 and localhost, written as the PEM files `serve --tls-cert/--tls-key` reads.
+pub struct TestCa {
+    ca_pem: String,
+    /// The server's certificate chain (PEM).
+    pub cert_file: PathBuf,
+    /// The server's private key (PEM).
+    pub key_file: PathBuf,
+}
+
+impl TestCa {
+    /// A CA and a server certificate, their files in `dir`.
+    pub fn issue_into(dir: &Path) -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("a CA key"))
+            .expect("a CA certificate");
+        let key = KeyPair::generate().expect("a server key");
+        let cert = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("server certificate parameters")
+            .signed_by(&key, &ca)
+            .expect("a server certificate");
+        let cert_file = dir.join("cert.pem");
+        let key_file = dir.join("key.pem");
+        std::fs::write(&cert_file, cert.pem()).expect("write the certificate");
+        std::fs::write(&key_file, key.serialize_pem()).expect("write the key");
+        TestCa {
+            ca_pem: ca.pem(),
+            cert_file,
+            key_file,
+        }
+    }
+
+    /// `client()` trusting this CA, and no other.
+    pub fn client(&self) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).expect("the CA in PEM");
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .no_proxy()
+            .timeout(PATIENCE)
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .build()
+            .expect("HTTPS client")
+    }
 }
 
 /// Waits, ticking every few milliseconds, until `check` returns something; panics with

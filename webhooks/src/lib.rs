@@ -12,8 +12,9 @@ pub mod metrics;
 mod page;
 pub mod problem;
 mod server;
+pub mod tls;
 
-pub use server::{ServerLimits, serve_router, serve_with_limits};
+pub use server::{ServerLimits, serve_router, serve_router_over_tls, serve_with_limits};
 
 use std::future::Future;
 use std::sync::Arc;

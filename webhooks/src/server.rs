@@ -3,7 +3,8 @@
 //!
 //! `axum::serve` has no such limits; this is hyper-util's auto (HTTP/1 and HTTP/2) builder
 //! with a header deadline, an idle deadline per connection, a body-read timeout and a cap on
-//! open connections.
+//! open connections. Over TLS ([`serve_router_over_tls`]) the handshake runs in the
+//! connection's own task, within the same header deadline.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,10 +17,11 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::AppState;
@@ -27,8 +29,9 @@ use crate::AppState;
 /// How long and how many clients may hold the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
-    /// From accepting a connection (or finishing its last response) until a request's
-    /// headers are complete; also the longest an HTTP/1 keep-alive connection waits idle.
+    /// From accepting a connection (through its TLS handshake, if any) or finishing its last
+    /// response until a request's headers are complete; also the longest an HTTP/1
+    /// keep-alive connection waits idle.
     pub header_read_timeout: Duration,
     /// How long a connection with no request in flight is kept after its last response
     /// (HTTP/1 is closed earlier, by the header deadline; this bounds HTTP/2).
@@ -69,6 +72,34 @@ pub async fn serve_router(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve(listener, router, None, limits, shutdown).await
+}
+
+/// [`serve_router`] over TLS with `tls` (see [`crate::tls::server_config`]).
+pub async fn serve_router_over_tls(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Arc<rustls::ServerConfig>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve(
+        listener,
+        router,
+        Some(TlsAcceptor::from(tls)),
+        limits,
+        shutdown,
+    )
+    .await
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Option<TlsAcceptor>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_read_timeout,
     ));
@@ -100,7 +131,15 @@ pub async fn serve_router(
                 }
             },
         };
-        let connection = serve_connection(&builder, &graceful, &router, stream, remote, limits);
+        let connection = serve_connection(
+            &builder,
+            graceful.watcher(),
+            &router,
+            tls.clone(),
+            stream,
+            remote,
+            limits,
+        );
         tokio::spawn(async move {
             connection.await;
             drop(slot);
@@ -115,8 +154,9 @@ pub async fn serve_router(
 /// One connection until it ends, its client is too slow, or it stays idle too long.
 fn serve_connection(
     builder: &Arc<auto::Builder<TokioExecutor>>,
-    graceful: &GracefulShutdown,
+    graceful: Watcher,
     router: &Router,
+    tls: Option<TlsAcceptor>,
     stream: TcpStream,
     remote: SocketAddr,
     limits: ServerLimits,
@@ -138,15 +178,28 @@ fn serve_connection(
         }
     });
     let builder = builder.clone();
-    let watched = graceful.watch(
-        builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned(),
-    );
+    let served = async move {
+        match tls {
+            None => {
+                let connection =
+                    builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                graceful.watch(connection.into_owned()).await
+            }
+            Some(acceptor) => {
+                // A client that never finishes its handshake is closed by `idle_deadline`
+                // like one that never sends its headers; the accept loop never waits on it.
+                let stream = acceptor.accept(stream).await?;
+                let connection =
+                    builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                graceful.watch(connection.into_owned()).await
+            }
+        }
+    };
     async move {
         tokio::select! {
-            served = watched => {
+            served = served => {
                 if let Err(err) = served {
+                    // Failed handshakes (old TLS versions, scanners) are routine: debug too.
                     tracing::debug!(%remote, error = %err, "connection ended with an error");
                 }
             }
