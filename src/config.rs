@@ -31,6 +31,7 @@ pub struct Config {
     pub access_log: AccessLog,
     pub server: Server,
     pub metrics: Metrics,
+    pub backup: Backup,
 }
 
 impl Default for Config {
@@ -46,6 +47,7 @@ impl Default for Config {
             access_log: AccessLog::default(),
             server: Server::default(),
             metrics: Metrics::default(),
+            backup: Backup::default(),
         }
     }
 }
@@ -123,6 +125,25 @@ pub struct Metrics {
     /// Serve `/metrics` on this address only (e.g. `10.0.0.5:9100`, reached by the
     /// monitoring network), not on the public one. Absent: `/metrics` is on `bind`.
     pub bind: Option<String>,
+}
+
+/// `[backup]`: the daily backup job (SQLite only).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Backup {
+    /// Where the daily backups go; absent: `<data_dir>/backups`.
+    pub dir: Option<PathBuf>,
+    /// Daily backups older than this many days are removed (at least 1).
+    pub keep_days: u32,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            dir: None,
+            keep_days: 30,
+        }
+    }
 }
 
 /// `[access_log]`
@@ -224,6 +245,12 @@ impl Config {
                 config.access_log.retention_days
             ));
         }
+        if config.backup.keep_days == 0 {
+            return Err(
+                "configuration: backup.keep_days must be at least 1 (0 would remove today's backup)"
+                    .into(),
+            );
+        }
         let server = &config.server;
         if server.header_read_timeout_secs == 0
             || server.idle_timeout_secs == 0
@@ -236,6 +263,11 @@ impl Config {
             );
         }
         Ok(config)
+    }
+
+    /// The folder of the daily backups.
+    pub fn backup_dir(&self) -> PathBuf {
+        (self.backup.dir.clone()).unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     /// The database URL: the configured one, else SQLite in the data dir.
@@ -369,6 +401,29 @@ mod tests {
             assert_eq!(limits.idle_timeout, Duration::from_secs(60), "the default");
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
+    fn backups_go_under_the_data_dir_for_30_days_unless_configured() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("f.toml", "data_dir = \"/srv/fd\"\n")?;
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.backup_dir(), PathBuf::from("/srv/fd/backups"));
+            assert_eq!(config.backup.keep_days, 30);
+            jail.create_file(
+                "f.toml",
+                "[backup]\ndir = \"/mnt/backups\"\nkeep_days = 60\n",
+            )?;
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.backup_dir(), PathBuf::from("/mnt/backups"));
+            assert_eq!(config.backup.keep_days, 60);
+            Ok(())
+        });
+        let err = refused("[backup]\nkeep_days = 0\n", &[]);
+        assert!(err.contains("keep_days"), "{err}");
+        let err = refused("[backup]\nkeep = 5\n", &[]);
+        assert!(err.contains("keep"), "{err}");
     }
 
     #[test]

@@ -175,6 +175,22 @@ impl Db {
         }
     }
 
+    /// How many tables the database holds (zero: nothing to overwrite).
+    pub async fn table_count(&self) -> Result<i64, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(SQLITE_TABLE_COUNT)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(POSTGRES_TABLE_COUNT)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         match self {
@@ -186,6 +202,9 @@ impl Db {
 
 /// Copies the database into a new file, compacted, in one read transaction.
 const VACUUM_INTO: &str = "VACUUM INTO $1";
+const SQLITE_TABLE_COUNT: &str = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
+const POSTGRES_TABLE_COUNT: &str =
+    "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()";
 /// Every problem SQLite finds in the file, or the single row `ok`.
 const INTEGRITY_CHECK: &str = "PRAGMA integrity_check";
 
