@@ -116,7 +116,7 @@ fn on_path(tool: &str) -> Option<PathBuf> {
 /// `PGPASSWORD`, never on its command line (where `ps` shows it).
 fn split_password(url: &str) -> Result<(String, Option<String>)> {
     let mut parsed = url::Url::parse(url).context("the PostgreSQL URL is not a URL")?;
-    let password = parsed.password().map(|p| percent_decode(p));
+    let password = parsed.password().map(percent_decode);
     // Cannot fail: a URL with a password has a host.
     let _ = parsed.set_password(None);
     Ok((parsed.to_string(), password))
