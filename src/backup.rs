@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use frontdesk_core::engine::Engine;
-use frontdesk_core::engine::backup::{backup_sqlite, open_file, restore_sqlite, seal_file};
+use frontdesk_core::engine::backup::{
+    Scratch, backup_sqlite, open_file, restore_sqlite, seal_file,
+};
 use frontdesk_core::port::Secrets;
 use frontdesk_core::store::Db;
 
@@ -169,25 +171,6 @@ async fn run_pg_tool(tool: &Path, url: &str, args: &[&std::ffi::OsStr]) -> Resul
     Ok(())
 }
 
-/// A scratch file beside `path`, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn beside(path: &Path, what: &str) -> Scratch {
-        let name = path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Scratch(path.with_file_name(format!(".{name}.{what}-{}", std::process::id())))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// `pg_dump --format=custom` into a scratch file, sealed into `out`.
 async fn pg_backup(url: &str, secrets: Arc<dyn Secrets>, out: &Path) -> Result<()> {
     let Some(pg_dump) = on_path("pg_dump") else {
@@ -204,11 +187,12 @@ async fn pg_backup(url: &str, secrets: Arc<dyn Secrets>, out: &Path) -> Result<(
         &[
             "--format=custom".as_ref(),
             "--file".as_ref(),
-            dump.0.as_os_str(),
+            dump.path().as_os_str(),
         ],
     )
     .await?;
-    seal_file(&*secrets, &dump.0, out).with_context(|| format!("sealing into {}", out.display()))
+    seal_file(&*secrets, dump.path(), out)
+        .with_context(|| format!("sealing into {}", out.display()))
 }
 
 /// Opens the backup into a scratch file and `pg_restore`s it into an empty database.
@@ -230,14 +214,14 @@ async fn pg_restore(url: &str, secrets: Arc<dyn Secrets>, from: &Path) -> Result
         );
     }
     let dump = Scratch::beside(&std::env::temp_dir().join("frontdesk-restore"), "pg_dump");
-    open_file(&*secrets, from, &dump.0)?;
+    open_file(&*secrets, from, dump.path())?;
     run_pg_tool(
         &pg_restore,
         url,
         &[
             "--no-owner".as_ref(),
             "--exit-on-error".as_ref(),
-            dump.0.as_os_str(),
+            dump.path().as_os_str(),
         ],
     )
     .await

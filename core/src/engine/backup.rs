@@ -239,8 +239,9 @@ fn create_private(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
-/// A file removed when dropped, unless kept: no half-written file is left behind.
-struct Scratch {
+/// A file removed when dropped, unless kept: no half-written or plain copy is left behind.
+#[derive(Debug)]
+pub struct Scratch {
     path: PathBuf,
     keep: bool,
 }
@@ -251,6 +252,17 @@ impl Scratch {
             path: path.to_owned(),
             keep: false,
         }
+    }
+
+    /// A new name beside `path` (same folder, so a rename into place is atomic), not
+    /// created yet.
+    pub fn beside(path: &Path, what: &str) -> Scratch {
+        Scratch::new(&beside(path, what))
+    }
+
+    /// The scratch file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -314,11 +326,12 @@ pub async fn backup_sqlite(
     secrets: Arc<dyn Secrets>,
     out: &Path,
 ) -> Result<(), BackupError> {
-    let copy = beside(out, "copy");
-    let _scratch = Scratch::new(&copy);
-    db.vacuum_into(&copy).await?.ok_or(BackupError::NotSqlite)?;
+    let copy = Scratch::beside(out, "copy");
+    db.vacuum_into(copy.path())
+        .await?
+        .ok_or(BackupError::NotSqlite)?;
     let out = out.to_owned();
-    tokio::task::spawn_blocking(move || seal_file(&*secrets, &copy, &out))
+    tokio::task::spawn_blocking(move || seal_file(&*secrets, copy.path(), &out))
         .await
         .map_err(|err| io_at("sealing", Path::new(""))(io::Error::other(err)))?
 }
@@ -331,26 +344,34 @@ pub async fn restore_sqlite(
     from: &Path,
     database: &Path,
 ) -> Result<(), BackupError> {
-    if database.exists() {
-        return Err(BackupError::DatabaseExists(database.to_owned()));
-    }
-    let aside = beside(database, "restoring");
-    let _scratch = Scratch::new(&aside);
+    refuse_existing(database)?;
+    let aside = Scratch::beside(database, "restoring");
     {
-        let (from, aside) = (from.to_owned(), aside.clone());
+        let (from, aside) = (from.to_owned(), aside.path().to_owned());
         tokio::task::spawn_blocking(move || open_file(&*secrets, &from, &aside))
             .await
             .map_err(|err| io_at("opening", Path::new(""))(io::Error::other(err)))??;
     }
-    let problems = sqlite_integrity_problems(&aside).await?;
+    let problems = sqlite_integrity_problems(aside.path()).await?;
     if !problems.is_empty() {
         return Err(BackupError::Integrity(problems));
     }
     // Checked once more just before the rename: a server may have started meanwhile.
-    if database.exists() {
-        return Err(BackupError::DatabaseExists(database.to_owned()));
+    refuse_existing(database)?;
+    std::fs::rename(aside.path(), database).map_err(io_at("renaming into", database))
+}
+
+/// Refuses when `database` or its write-ahead log exists: a stale log beside a restored
+/// file would be replayed into it.
+fn refuse_existing(database: &Path) -> Result<(), BackupError> {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    for file in [database.to_owned(), PathBuf::from(wal)] {
+        if file.exists() {
+            return Err(BackupError::DatabaseExists(file));
+        }
     }
-    std::fs::rename(&aside, database).map_err(io_at("renaming into", database))
+    Ok(())
 }
 
 /// The daily backup's file name for `date`: `frontdesk-YYYY-MM-DD.backup`.
