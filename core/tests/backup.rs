@@ -60,3 +60,39 @@ async fn a_postgres_database_is_not_backed_up_with_vacuum_into() {
     assert!(matches!(err, BackupError::NotSqlite), "{err}");
     assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn a_backup_of_an_older_schema_restores_and_migrates_up_to_date() {
+    let folder = tempfile::tempdir().unwrap();
+    let older = folder.path().join("older.db");
+    // A database as the first release left it: only the first migration applied.
+    let db = Db::connect(&format!("sqlite://{}", older.display()))
+        .await
+        .unwrap();
+    let mut first_release = sqlx::migrate!("../migrations/sqlite");
+    first_release.migrations = first_release.migrations[..1].to_vec().into();
+    let Db::Sqlite(pool) = &db else {
+        unreachable!("a SQLite database")
+    };
+    first_release.run(pool).await.unwrap();
+    let secrets = TestEngine::on(db.clone()).engine.ports.secrets.clone();
+    let file = folder.path().join("older.backup");
+    backup_sqlite(&db, secrets.clone(), &file).await.unwrap();
+    db.close().await;
+
+    let restored = folder.path().join("restored.db");
+    restore_sqlite(secrets, &file, &restored).await.unwrap();
+    let db = Db::connect(&format!("sqlite://{}", restored.display()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let Db::Sqlite(pool) = &db else {
+        unreachable!("a SQLite database")
+    };
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let latest = sqlx::migrate!("../migrations/sqlite").migrations.len();
+    assert_eq!(applied as usize, latest, "every migration applied");
+}
