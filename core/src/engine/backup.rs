@@ -333,7 +333,8 @@ pub async fn backup_sqlite(
     let out = out.to_owned();
     tokio::task::spawn_blocking(move || seal_file(&*secrets, copy.path(), &out))
         .await
-        .map_err(|err| io_at("sealing", Path::new(""))(io::Error::other(err)))?
+        // Sealing has no await point to cancel at, so a failed join is its panic: pass it on.
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
 }
 
 /// Restores the backup `from` as the SQLite database file `database`, which must not
@@ -350,7 +351,7 @@ pub async fn restore_sqlite(
         let (from, aside) = (from.to_owned(), aside.path().to_owned());
         tokio::task::spawn_blocking(move || open_file(&*secrets, &from, &aside))
             .await
-            .map_err(|err| io_at("opening", Path::new(""))(io::Error::other(err)))??;
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))?;
     }
     let problems = sqlite_integrity_problems(aside.path()).await?;
     if !problems.is_empty() {
