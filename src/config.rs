@@ -32,6 +32,7 @@ pub struct Config {
     pub server: Server,
     pub metrics: Metrics,
     pub tls: Tls,
+    pub backup: Backup,
 }
 
 impl Default for Config {
@@ -48,6 +49,7 @@ impl Default for Config {
             server: Server::default(),
             metrics: Metrics::default(),
             tls: Tls::default(),
+            backup: Backup::default(),
         }
     }
 }
@@ -154,6 +156,25 @@ impl Tls {
     }
 }
 
+/// `[backup]`: the daily backup job (SQLite only).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Backup {
+    /// Where the daily backups go; absent: `<data_dir>/backups`.
+    pub dir: Option<PathBuf>,
+    /// Daily backups older than this many days are removed (at least 1).
+    pub keep_days: u32,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            dir: None,
+            keep_days: 30,
+        }
+    }
+}
+
 /// `[access_log]`
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -253,6 +274,12 @@ impl Config {
                 config.access_log.retention_days
             ));
         }
+        if config.backup.keep_days == 0 {
+            return Err(
+                "configuration: backup.keep_days must be at least 1 (0 would remove today's backup)"
+                    .into(),
+            );
+        }
         let server = &config.server;
         if server.header_read_timeout_secs == 0
             || server.idle_timeout_secs == 0
@@ -266,6 +293,11 @@ impl Config {
         }
         config.tls.files()?;
         Ok(config)
+    }
+
+    /// The folder of the daily backups.
+    pub fn backup_dir(&self) -> PathBuf {
+        (self.backup.dir.clone()).unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     /// The database URL: the configured one, else SQLite in the data dir.
@@ -428,6 +460,29 @@ mod tests {
         );
         let err = refused("[tls]\ncertificate = \"cert.pem\"\n", &[]);
         assert!(err.contains("certificate"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
+    fn backups_go_under_the_data_dir_for_30_days_unless_configured() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("f.toml", "data_dir = \"/srv/fd\"\n")?;
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.backup_dir(), PathBuf::from("/srv/fd/backups"));
+            assert_eq!(config.backup.keep_days, 30);
+            jail.create_file(
+                "f.toml",
+                "[backup]\ndir = \"/mnt/backups\"\nkeep_days = 60\n",
+            )?;
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.backup_dir(), PathBuf::from("/mnt/backups"));
+            assert_eq!(config.backup.keep_days, 60);
+            Ok(())
+        });
+        let err = refused("[backup]\nkeep_days = 0\n", &[]);
+        assert!(err.contains("keep_days"), "{err}");
+        let err = refused("[backup]\nkeep = 5\n", &[]);
+        assert!(err.contains("keep"), "{err}");
     }
 
     #[test]

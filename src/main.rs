@@ -2,6 +2,7 @@
 //! builds the engine with its concrete ports, and serves; the work itself lives in
 //! `frontdesk-core` (engine) and `frontdesk-webhooks` (HTTP edge).
 
+mod backup;
 mod config;
 mod sealing;
 
@@ -69,6 +70,20 @@ enum Command {
     AccessLog {
         #[command(subcommand)]
         command: AccessLogCommand,
+    },
+    /// Take a consistent backup of the database (the server may be running), sealed with
+    /// the sealing key: SQLite with `VACUUM INTO`, PostgreSQL with `pg_dump`.
+    Backup {
+        /// The backup file to write (replaced if it exists).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into a data dir (or PostgreSQL database) that holds none yet, then
+    /// migrate it to this version. The sealing key file must be in place first.
+    Restore {
+        /// The backup file to read.
+        #[arg(long)]
+        from: PathBuf,
     },
     /// Manage the sealing keys.
     Secrets {
@@ -245,6 +260,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 purged.rows.access_log_entries,
                 purged.rows.outbox_messages
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { out } => {
+            backup::backup(&config, &out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { from } => {
+            backup::restore(&config, &from).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Secrets {
@@ -529,8 +552,16 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
             }
         }
     });
-    let scheduler = Scheduler::new(engine.clone(), standard_jobs());
-    let jobs = tokio::spawn({
+    let mut jobs = standard_jobs();
+    if matches!(engine.db, Db::Sqlite(_)) {
+        jobs.push(backup::daily_job(&config));
+    } else {
+        tracing::info!(
+            "no daily backup job on PostgreSQL: run `frontdesk backup --out FILE` (pg_dump) from cron"
+        );
+    }
+    let scheduler = Scheduler::new(engine.clone(), jobs);
+    let job_runner = tokio::spawn({
         let stop = stopped(stop_rx.clone());
         async move { scheduler.run_until(stop).await }
     });
@@ -602,7 +633,7 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     if let Some(metrics_server) = metrics_server {
         let _ = metrics_server.await;
     }
-    let _ = tokio::join!(jobs, dispatcher);
+    let _ = tokio::join!(job_runner, dispatcher);
     engine.db.close().await;
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod backup;
 pub mod contract_end;
 pub mod demo;
 pub mod directory;

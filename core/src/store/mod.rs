@@ -161,6 +161,38 @@ impl Db {
         Ok(())
     }
 
+    /// Writes a consistent copy of the SQLite database to `file` (which must not exist) while
+    /// others keep reading and writing: one read transaction, so the copy is one instant.
+    /// `None` on PostgreSQL, which is copied with `pg_dump` instead.
+    pub async fn vacuum_into(&self, file: &Path) -> Result<Option<()>, StoreError> {
+        match self {
+            Db::Sqlite(pool) => {
+                let file = file.to_str().ok_or_else(|| {
+                    StoreError::Corrupt(format!("{} is not a UTF-8 path", file.display()))
+                })?;
+                sqlx::query(VACUUM_INTO).bind(file).execute(pool).await?;
+                Ok(Some(()))
+            }
+            Db::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// How many tables the database holds (zero: nothing to overwrite).
+    pub async fn table_count(&self) -> Result<i64, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(SQLITE_TABLE_COUNT)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(POSTGRES_TABLE_COUNT)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         match self {
@@ -168,6 +200,29 @@ impl Db {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Copies the database into a new file, compacted, in one read transaction.
+const VACUUM_INTO: &str = "VACUUM INTO $1";
+const SQLITE_TABLE_COUNT: &str = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
+const POSTGRES_TABLE_COUNT: &str =
+    "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()";
+/// Every problem SQLite finds in the file, or the single row `ok`.
+const INTEGRITY_CHECK: &str = "PRAGMA integrity_check";
+
+/// The problems `PRAGMA integrity_check` finds in the SQLite database `file` (empty when
+/// there are none); the file is not created when missing.
+pub async fn sqlite_integrity_problems(file: &Path) -> Result<Vec<String>, StoreError> {
+    use sqlx::Connection;
+    let options = SqliteConnectOptions::new()
+        .filename(file)
+        .create_if_missing(false);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    let rows: Vec<String> = sqlx::query_scalar(INTEGRITY_CHECK)
+        .fetch_all(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(rows.into_iter().filter(|row| row != "ok").collect())
 }
 
 impl Tx {
