@@ -1269,6 +1269,7 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
     }
 
     for (role, can_export) in [
+        (Role::Viewer, true),
         (Role::Receptionist, false),
         (Role::Admin, false),
         (Role::Admin, true),

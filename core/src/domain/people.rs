@@ -13,7 +13,10 @@ pub use crate::i18n::Lang;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Front-desk staff: reads the directory, changes nothing.
+    /// Sees the directory and the locations; changes nothing.
+    Viewer,
+    /// Front-desk staff: reads the directory, changes nothing (visitor handling arrives with
+    /// reception).
     Receptionist,
     /// Manages employees and locations, reads the access log.
     Admin,
@@ -64,7 +67,7 @@ impl Role {
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
         match self {
-            Role::Receptionist => matches!(permission, ViewDirectory),
+            Role::Viewer | Role::Receptionist => matches!(permission, ViewDirectory),
             Role::Admin => matches!(
                 permission,
                 ViewDirectory
@@ -143,6 +146,7 @@ macro_rules! named {
 }
 
 named!(Role, "role", {
+    Role::Viewer => "viewer",
     Role::Receptionist => "receptionist",
     Role::Admin => "admin",
     Role::Owner => "owner",
