@@ -14,9 +14,9 @@ use crate::domain::token;
 use crate::engine::outbox::OutboxMessage;
 use crate::i18n;
 use crate::port::Mail;
+use crate::store::StoreError;
 use crate::store::account::{self, Account, NewAccount};
 use crate::store::invitation::{self, Invitation};
-use crate::store::StoreError;
 use crate::{Error, Result};
 
 /// How long an invitation link works.
@@ -124,12 +124,10 @@ impl Engine {
     pub async fn invitations(&self, actor: &Actor) -> Result<Vec<Invitation>> {
         actor.require(Permission::ManageAccounts)?;
         let mut tx = self.db.read().await?;
-        Ok(invitation::pending(
-            &mut tx,
-            actor.account.tenant_id,
-            self.ports.clock.now_ms(),
+        Ok(
+            invitation::pending(&mut tx, actor.account.tenant_id, self.ports.clock.now_ms())
+                .await?,
         )
-        .await?)
     }
 
     /// Accepts an invitation: creates the account with `password` (checked under the policy)

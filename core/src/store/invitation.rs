@@ -88,11 +88,7 @@ pub async fn insert(
 }
 
 /// The tenant's invitations still waiting to be accepted at `now`.
-pub async fn pending(
-    tx: &mut Tx,
-    tenant_id: i64,
-    now: i64,
-) -> Result<Vec<Invitation>, StoreError> {
+pub async fn pending(tx: &mut Tx, tenant_id: i64, now: i64) -> Result<Vec<Invitation>, StoreError> {
     let rows: Vec<InvitationRow> = on_tx!(tx, |c| sqlx::query_as(PENDING)
         .bind(tenant_id)
         .bind(now)
