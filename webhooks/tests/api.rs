@@ -637,6 +637,17 @@ storage_tests! {
 }
 
 storage_tests! {
+    async fn the_invitation_page_keeps_its_link_out_of_caches_and_referrers(t: &TestDb) {
+        let api = Api::new(t).await;
+        let page = api.call(Method::GET, "/invitation?token=abc", None, None, &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer");
+        let missing = api.call(Method::GET, "/invitation", None, None, &[("accept-language", "en")]).await;
+        assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+        assert!(missing.body.as_str().unwrap().contains("This page needs the link from the invitation email."));
+    }
+
     async fn owners_change_and_remove_accounts_but_never_the_last_owner(t: &TestDb) {
         let api = Api::new(t).await;
         let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
@@ -846,6 +857,8 @@ fn every_route() -> Vec<(Method, String)> {
         (Method::GET, "/"),
         (Method::GET, "/password-reset?token=x"),
         (Method::POST, "/password-reset"),
+        (Method::GET, "/invitation?token=x"),
+        (Method::POST, "/invitation"),
         (Method::GET, "/healthz"),
         (Method::GET, "/readyz"),
         (Method::GET, "/metrics"),
