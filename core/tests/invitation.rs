@@ -210,6 +210,19 @@ storage_tests! {
         assert_eq!(account.role, Role::Admin);
     }
 
+    async fn two_concurrent_invitations_to_one_email_leave_one_pending(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let as_admin = invitation(INVITEE, Role::Admin, Lang::En);
+        let as_receptionist = invitation(INVITEE, Role::Receptionist, Lang::En);
+        let (a, b) = tokio::join!(
+            f.engine.invite(&f.owner, &as_admin),
+            f.engine.invite(&f.owner, &as_receptionist),
+        );
+        a.expect("first");
+        b.expect("second");
+        assert_eq!(f.engine.invitations(&f.owner).await.unwrap().len(), 1);
+    }
+
     async fn only_owners_invite_and_nobody_is_invited_as_an_owner(t: &TestDb) {
         let f = Fixture::new(t).await;
         let admin = f.account("admin@acme.example", Role::Admin, true).await;

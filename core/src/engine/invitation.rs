@@ -53,6 +53,9 @@ impl Engine {
         let tenant_id = actor.account.tenant_id;
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
+        // Held for the transaction: two invitations to one email at once must not both stay
+        // pending (SQLite's writers are serialised already; this serialises PostgreSQL's).
+        crate::store::access_log::lock_chain(&mut tx, tenant_id).await?;
         if account::find_by_email(&mut tx, tenant_id, &email)
             .await?
             .is_some()
