@@ -1,11 +1,13 @@
 //! Pages in a real browser (see `support::browser`): what a person sees on the home page and
-//! while resetting a password, in Japanese and English, with a screenshot of each page under
+//! while resetting a password or accepting an invitation, in Japanese and English, with a screenshot of each page under
 //! `target/screenshots/`.
 
 mod support;
 
 use frontdesk_core::domain::people::Role;
+use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::invitation::NewInvitation;
 use frontdesk_core::i18n::Lang;
 use support::browser::{Browser, Site};
 
@@ -34,6 +36,130 @@ async fn reset_link(site: &Site, email: &str, language: Lang) -> String {
         .find(&site.base)
         .expect("the mail links to this server");
     body[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// Has the owner of `acme` on `site` invite `email`; returns the link of the invitation mail.
+async fn invitation_link(site: &Site, email: &str, language: Lang) -> String {
+    let tenant = site.engine.ensure_tenant("acme", "Acme").await.unwrap();
+    let new = NewAdmin {
+        email: "owner@acme.example".into(),
+        password: "Keep#Pass42x".into(),
+        role: Role::Owner,
+        can_export: true,
+        language: Lang::En,
+    };
+    let owner = Actor {
+        account: site
+            .engine
+            .create_account(tenant.id, None, &new)
+            .await
+            .unwrap(),
+        ip: "127.0.0.1".into(),
+    };
+    let invitation = NewInvitation {
+        email: email.into(),
+        role: Role::Receptionist,
+        can_export: false,
+        language,
+    };
+    site.engine.invite(&owner, &invitation).await.unwrap();
+    site.engine.dispatch_due().await.unwrap();
+    let mails = site.mailer.sent();
+    let mail = mails.last().expect("an invitation mail");
+    assert_eq!(mail.to, email);
+    let start = mail
+        .body
+        .find(&site.base)
+        .expect("the mail links to this server");
+    mail.body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invited_receptionist_chooses_a_password_from_the_mail_in_japanese_and_signs_in() {
+    let Some(browser) = Browser::start("ja").await else {
+        return;
+    };
+    let site = Site::start().await;
+    let link = invitation_link(&site, "yuki@acme.example", Lang::Ja).await;
+    assert!(link.contains("/invitation?token="), "{link}");
+
+    browser.open(&link).await;
+    assert_eq!(browser.text_of("h1").await, "招待を受ける");
+    browser.screenshot("invitation-form-ja").await;
+
+    browser.type_into("#password", "Password1!").await;
+    browser.click("button[type=submit]").await;
+    let refused = browser.text_of("[role=alert]").await;
+    assert!(refused.contains("よく使われているパスワード"), "{refused}");
+    browser.screenshot("invitation-error-ja").await;
+
+    browser.type_into("#password", "Tsubaki#2026x").await;
+    browser.click("button[type=submit]").await;
+    assert!(
+        browser
+            .text_of("[role=status]")
+            .await
+            .contains("アカウントを作成しました")
+    );
+    browser.screenshot("invitation-done-ja").await;
+
+    let signed_in = site
+        .engine
+        .login("acme", "yuki@acme.example", "Tsubaki#2026x", "127.0.0.1")
+        .await
+        .expect("the new account signs in");
+    assert_eq!(signed_in.account.role, Role::Receptionist);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invitation_page_speaks_english_and_refuses_a_used_link() {
+    let Some(browser) = Browser::start("en-US,en").await else {
+        return;
+    };
+    let site = Site::start().await;
+    let link = invitation_link(&site, "sam@acme.example", Lang::En).await;
+
+    browser.open(&link).await;
+    assert_eq!(browser.text_of("h1").await, "Accept your invitation");
+    browser.screenshot("invitation-form-en").await;
+    browser.type_into("#password", "sam@acme.example-1X").await;
+    browser.click("button[type=submit]").await;
+    let refused = browser.text_of("[role=alert]").await;
+    assert!(refused.contains("The account was not created"), "{refused}");
+    browser.screenshot("invitation-error-en").await;
+
+    browser.type_into("#password", "Birch#2026x").await;
+    browser.click("button[type=submit]").await;
+    assert!(
+        browser
+            .text_of("[role=status]")
+            .await
+            .contains("Your account has been created")
+    );
+    browser.screenshot("invitation-done-en").await;
+
+    browser.open(&link).await;
+    browser.type_into("#password", "Other#2026y").await;
+    browser.click("button[type=submit]").await;
+    assert!(
+        browser
+            .text_of("[role=alert]")
+            .await
+            .contains("already used or has expired")
+    );
+    browser.screenshot("invitation-used-link-en").await;
+    assert!(
+        site.engine
+            .login("acme", "sam@acme.example", "Birch#2026x", "127.0.0.1")
+            .await
+            .is_ok()
+    );
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

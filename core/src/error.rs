@@ -49,6 +49,9 @@ pub enum Error {
     /// A reset token that is unknown, used or expired.
     #[error("this reset link is invalid or has expired")]
     InvalidResetToken,
+    /// An invitation token that is unknown, used, retired or expired.
+    #[error("this invitation link is invalid, already used or has expired")]
+    InvalidInvitation,
     /// Storage failed; the cause goes to the log, not to the user.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -154,6 +154,9 @@ impl ApiError {
                 Error::InvalidResetToken => {
                     plain(StatusCode::BAD_REQUEST, "invalid_reset_token", None)
                 }
+                Error::InvalidInvitation => {
+                    plain(StatusCode::BAD_REQUEST, "invalid_invitation", None)
+                }
                 Error::Store(_) | Error::Internal { .. } => {
                     tracing::error!(error = %frontdesk_core::error::with_causes(err), "request failed");
                     plain(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
@@ -205,6 +208,7 @@ fn title_key(kind: &str) -> &'static str {
         "forbidden" => "error.forbidden",
         "address_not_allowed" => "error.address_not_allowed",
         "invalid_reset_token" => "error.invalid_reset_token",
+        "invalid_invitation" => "error.invalid_invitation",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
         "payload_too_large" => "error.payload_too_large",

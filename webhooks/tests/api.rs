@@ -21,6 +21,7 @@ struct Api {
     router: Router,
     engine: Engine,
     clock: std::sync::Arc<frontdesk_core::testing::ManualClock>,
+    mailer: std::sync::Arc<frontdesk_core::testing::RecordingMailer>,
 }
 
 /// A response as a test reads it.
@@ -54,12 +55,17 @@ impl Api {
             public_url: public_url.into(),
             ..test_settings()
         };
-        let TestEngine { engine, clock, .. } = TestEngine::with_settings(t.db.clone(), settings);
+        let TestEngine {
+            engine,
+            clock,
+            mailer,
+        } = TestEngine::with_settings(t.db.clone(), settings);
         let router = app(AppState::new(engine.clone(), trusted_proxies));
         Api {
             router,
             engine,
             clock,
+            mailer,
         }
     }
 
@@ -271,8 +277,8 @@ storage_tests! {
         let mut settings = test_settings();
         settings.hashing_limits.memory_budget_mib = 1;
         settings.hashing_limits.max_waiting = 0;
-        let TestEngine { engine, clock, .. } = TestEngine::with_settings(t.db.clone(), settings);
-        let api = Api { router: app(AppState::new(engine.clone(), vec![])), engine, clock };
+        let TestEngine { engine, clock, mailer } = TestEngine::with_settings(t.db.clone(), settings);
+        let api = Api { router: app(AppState::new(engine.clone(), vec![])), engine, clock, mailer };
         api.tenant_with("tenant-a", Role::Owner, true).await;
 
         // While hashing is held, the first sign-in to reach it holds the only place and
@@ -631,6 +637,17 @@ storage_tests! {
 }
 
 storage_tests! {
+    async fn the_invitation_page_keeps_its_link_out_of_caches_and_referrers(t: &TestDb) {
+        let api = Api::new(t).await;
+        let page = api.call(Method::GET, "/invitation?token=abc", None, None, &[]).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer");
+        let missing = api.call(Method::GET, "/invitation", None, None, &[("accept-language", "en")]).await;
+        assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+        assert!(missing.body.as_str().unwrap().contains("This page needs the link from the invitation email."));
+    }
+
     async fn owners_change_and_remove_accounts_but_never_the_last_owner(t: &TestDb) {
         let api = Api::new(t).await;
         let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
@@ -695,6 +712,129 @@ storage_tests! {
     }
 }
 
+impl Api {
+    /// Invites `email` as the signed-in owner `cookie`; the token of the mail delivered.
+    async fn invite(&self, owner: &str, email: &str, role: &str, language: &str) -> String {
+        let body = json!({"email": email, "role": role, "language": language});
+        let invited = self
+            .call(
+                Method::POST,
+                "/api/v1/accounts/invitations",
+                Some(owner),
+                Some(body),
+                &[],
+            )
+            .await;
+        assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+        assert!(
+            self.engine.dispatch_due().await.unwrap() >= 1,
+            "the mail is sent"
+        );
+        let mail = self.mailer.sent().pop().expect("a mail");
+        assert_eq!(mail.to, email);
+        let marker = "/invitation?token=";
+        let start = mail.body.find(marker).expect("an invitation link") + marker.len();
+        mail.body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    async fn accept(&self, token: &str, password: &str) -> Reply {
+        let body = json!({"token": token, "password": password});
+        self.call(
+            Method::POST,
+            "/api/v1/auth/invitations/accept",
+            None,
+            Some(body),
+            &[("accept-language", "en")],
+        )
+        .await
+    }
+}
+
+storage_tests! {
+    async fn an_invited_receptionist_accepts_the_link_and_signs_in(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let token = api.invite(&owner, "desk@tenant-a.example", "receptionist", "ja").await;
+        let mail = api.mailer.sent().pop().unwrap();
+        assert!(mail.body.contains("http://127.0.0.1:8080/invitation?token="), "{}", mail.body);
+        assert!(mail.body.contains("受付担当"), "the mail is in Japanese: {}", mail.body);
+
+        let pending = api.call(Method::GET, "/api/v1/accounts/invitations", Some(&owner), None, &[]).await;
+        assert_eq!(pending.status, StatusCode::OK);
+        let pending = pending.body.as_array().unwrap().clone();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0]["email"], "desk@tenant-a.example");
+        assert_eq!(pending[0]["role"], "receptionist");
+        assert!(pending[0]["expires_at"].as_str().unwrap().ends_with('Z'));
+        assert!(!pending[0].to_string().contains(&token), "the token is never listed");
+        assert!(pending[0].get("token").is_none());
+
+        let weak = api.accept(&token, "desk@tenant-a.example").await;
+        assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", weak.body);
+        let accepted = api.accept(&token, PASSWORD).await;
+        assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.body);
+        assert_eq!(accepted.body["role"], "receptionist");
+        assert_eq!(accepted.body["language"], "ja");
+        let desk = api.login("tenant-a", "desk@tenant-a.example", PASSWORD).await;
+        let me = api.call(Method::GET, "/api/v1/auth/me", Some(&desk), None, &[]).await;
+        assert_eq!(me.body["email"], "desk@tenant-a.example");
+
+        let again = api.accept(&token, "Other-Secret-2468").await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST);
+        assert_eq!(again.body["type"], "urn:frontdesk:problem:invalid-invitation", "{}", again.body);
+        assert_eq!(again.body["title"], "This invitation link is invalid, already used or has expired");
+        let body = json!({"token": token, "password": PASSWORD});
+        let ja = api.call(Method::POST, "/api/v1/auth/invitations/accept", None, Some(body), &[("accept-language", "ja")]).await;
+        assert_eq!(ja.body["title"], "この招待リンクは無効か、使用済みか、有効期限が切れています");
+
+        let log = api.call(Method::GET, "/api/v1/access-log?limit=20", Some(&owner), None, &[]).await;
+        assert_eq!(entries_of(&log.body, "account.invite").len(), 1, "{}", log.body);
+        let created = entries_of(&log.body, "account.create");
+        assert_eq!(created.iter().filter(|e| e.starts_with("desk@tenant-a.example ")).count(), 1, "{created:?}");
+        assert!(api.call(Method::GET, "/api/v1/accounts/invitations", Some(&owner), None, &[]).await.body == json!([]));
+    }
+
+    async fn an_invitation_expires_after_seventy_two_hours(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let token = api.invite(&owner, "late@tenant-a.example", "admin", "en").await;
+        api.clock.advance(chrono::Duration::hours(72));
+        let late = api.accept(&token, PASSWORD).await;
+        assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
+        assert_eq!(late.body["title"], "This invitation link is invalid, already used or has expired");
+        // The owner's session has ended by now too.
+        let owner = api.login("tenant-a", "owner@tenant-a.example", PASSWORD).await;
+        let pending = api.call(Method::GET, "/api/v1/accounts/invitations", Some(&owner), None, &[]).await;
+        assert_eq!(pending.body, json!([]));
+    }
+
+    async fn of_two_concurrent_accepts_over_the_api_exactly_one_creates_the_account(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let token = api.invite(&owner, "twice@tenant-a.example", "admin", "en").await;
+        let (a, b) = tokio::join!(api.accept(&token, "First-Secret-1111"), api.accept(&token, "Second-Secret-2222"));
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::CREATED, StatusCode::BAD_REQUEST], "{} {}", a.body, b.body);
+    }
+
+    async fn inviting_an_email_that_has_an_account_is_a_conflict(t: &TestDb) {
+        let api = Api::new(t).await;
+        let owner = api.tenant_with("tenant-a", Role::Owner, true).await;
+        let body = json!({"email": "OWNER@tenant-a.example", "role": "admin"});
+        let taken = api.call(Method::POST, "/api/v1/accounts/invitations", Some(&owner), Some(body), &[]).await;
+        assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+        let as_owner = json!({"email": "boss@tenant-a.example", "role": "owner"});
+        let refused = api.call(Method::POST, "/api/v1/accounts/invitations", Some(&owner), Some(as_owner), &[]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert_eq!(refused.body["field"], "role");
+        assert!(api.mailer.sent().is_empty(), "nothing is mailed");
+    }
+}
+
 /// Every route of the app as `(method, path)`: the API's from its OpenAPI document (with
 /// sample path parameters), and the pages, health and static routes beside it.
 fn every_route() -> Vec<(Method, String)> {
@@ -717,6 +857,8 @@ fn every_route() -> Vec<(Method, String)> {
         (Method::GET, "/"),
         (Method::GET, "/password-reset?token=x"),
         (Method::POST, "/password-reset"),
+        (Method::GET, "/invitation?token=x"),
+        (Method::POST, "/invitation"),
         (Method::GET, "/healthz"),
         (Method::GET, "/readyz"),
         (Method::GET, "/metrics"),
@@ -1200,6 +1342,18 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
         ),
         (Method::GET, "/api/v1/accounts", Some(ManageAccounts), None),
         (
+            Method::GET,
+            "/api/v1/accounts/invitations",
+            Some(ManageAccounts),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/invitations",
+            Some(ManageAccounts),
+            Some(json!({"email": "invited@acme.example", "role": "admin"})),
+        ),
+        (
             Method::POST,
             "/api/v1/accounts",
             Some(ManageAccounts),
@@ -1251,6 +1405,7 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
         "/auth/password",
         "/auth/password-reset",
         "/auth/password-reset/confirm",
+        "/auth/invitations/accept",
     ];
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for method in operations.as_object().unwrap().keys() {

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod directory;
 pub mod dispatcher;
 pub mod hashing;
+pub mod invitation;
 pub mod ip_allow_list;
 pub mod outbox;
 pub mod scheduler;

@@ -7,6 +7,7 @@
 pub mod access_log;
 pub mod account;
 pub mod employee;
+pub mod invitation;
 pub mod ip_allow_list;
 pub mod job;
 pub mod outbox;

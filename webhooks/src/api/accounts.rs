@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use frontdesk_core::domain::people::{Lang, Role};
 use frontdesk_core::engine::auth::{AccessChange, NewAdmin};
+use frontdesk_core::engine::invitation::NewInvitation;
 use frontdesk_core::store::account::Account;
+use frontdesk_core::store::invitation::Invitation;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -62,6 +64,52 @@ pub struct NewAccountRequest {
     pub language: Lang,
 }
 
+/// Whom to invite: an admin or receptionist, mailed a link to choose a password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    pub email: String,
+    /// `admin` or `receptionist` (owners are made by promotion).
+    #[schema(value_type = String, example = "admin")]
+    pub role: Role,
+    /// May download personal data as CSV.
+    #[serde(default)]
+    pub can_export: bool,
+    /// The language of the mail and of the account.
+    #[serde(default)]
+    #[schema(value_type = String, example = "ja")]
+    pub language: Lang,
+}
+
+/// An invitation not yet accepted (never its token).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    pub email: String,
+    #[schema(example = "admin")]
+    pub role: String,
+    pub can_export: bool,
+    #[schema(example = "ja")]
+    pub language: String,
+    /// When the link stops working (RFC 3339).
+    #[schema(example = "2026-11-29T09:00:00Z")]
+    pub expires_at: String,
+}
+
+impl From<Invitation> for InvitationView {
+    fn from(invitation: Invitation) -> Self {
+        let expires_at = chrono::DateTime::from_timestamp_millis(invitation.expires_at)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        InvitationView {
+            email: invitation.email,
+            role: invitation.role.as_str().to_owned(),
+            can_export: invitation.can_export,
+            language: invitation.language.as_str().to_owned(),
+            expires_at,
+        }
+    }
+}
+
 /// A change of what an account may do.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +124,40 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(update, delete))
+        .routes(routes!(invitations, invite))
+}
+
+/// The invitations not yet accepted, retired or expired.
+#[utoipa::path(get, path = "/accounts/invitations", tag = "accounts",
+    responses((status = 200, body = Vec<InvitationView>), (status = 403)))]
+async fn invitations(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+) -> ApiResult<Json<Vec<InvitationView>>> {
+    let pending = state.engine.invitations(&actor).await?;
+    Ok(Json(
+        pending.into_iter().map(InvitationView::from).collect(),
+    ))
+}
+
+/// Invite an admin or receptionist by email: a single-use link to choose a password, valid
+/// for 72 hours. A newer invitation to the same email retires the older one.
+#[utoipa::path(post, path = "/accounts/invitations", tag = "accounts", request_body = InvitationRequest,
+    responses((status = 201, body = InvitationView), (status = 403),
+        (status = 409, description = "the email already has an account"), (status = 422)))]
+async fn invite(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppJson(req): AppJson<InvitationRequest>,
+) -> ApiResult<(StatusCode, Json<InvitationView>)> {
+    let new = NewInvitation {
+        email: req.email,
+        role: req.role,
+        can_export: req.can_export,
+        language: req.language,
+    };
+    let invitation = state.engine.invite(&actor, &new).await?;
+    Ok((StatusCode::CREATED, Json(invitation.into())))
 }
 
 /// The tenant's admin accounts.

@@ -23,6 +23,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(request_reset))
         .routes(routes!(confirm_reset))
+        .routes(routes!(accept_invitation))
 }
 
 /// Credentials for signing in.
@@ -57,6 +58,14 @@ pub struct ResetRequest {
 pub(crate) struct ResetConfirm {
     pub token: String,
     pub new_password: String,
+}
+
+/// A password for the account an invitation offers, with the token from its link.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InvitationAccept {
+    pub token: String,
+    pub password: String,
 }
 
 /// The session cookie carrying `value` for `max_age_secs` (0 clears it).
@@ -156,4 +165,23 @@ async fn confirm_reset(
         .reset_password(&req.token, &req.new_password, &ip.to_string())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Accept an invitation: choose a password, which creates the invited account (the link is
+/// single use and works for 72 hours). Sign in afterwards.
+#[utoipa::path(post, path = "/auth/invitations/accept", tag = "auth", request_body = InvitationAccept,
+    responses((status = 201, body = AccountView),
+        (status = 400, description = "the invitation is invalid, used or expired (`invalid_invitation`)"),
+        (status = 409, description = "an account for this email was created meanwhile"),
+        (status = 422, description = "the password breaks the policy")))]
+async fn accept_invitation(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<InvitationAccept>,
+) -> ApiResult<(StatusCode, Json<AccountView>)> {
+    let account = state
+        .engine
+        .accept_invitation(&req.token, &req.password, &ip.to_string())
+        .await?;
+    Ok((StatusCode::CREATED, Json(account.into())))
 }

@@ -6,6 +6,7 @@
 
 mod asset;
 mod home;
+mod invitation;
 mod reset;
 
 use askama::Template;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(asset::router())
         .merge(home::router())
+        .merge(invitation::router())
         .merge(reset::router())
 }
 
