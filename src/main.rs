@@ -239,26 +239,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (_, rows) = engine.tenant_rows(&tenant).await?;
             if confirm.as_deref() != Some(tenant.as_str()) {
                 eprintln!(
-                    "tenant {tenant} holds {} accounts, {} employees, {} locations, {} access-log entries, {} queued messages.\n\
+                    "tenant {tenant} holds {} accounts, {} employees, {} locations, {} access-log entries, {} queued messages, {} invitations.\n\
                      This deletes all of it for good; export first (frontdesk tenant export).\n\
                      To go ahead: frontdesk tenant purge --tenant {tenant} --confirm {tenant}",
                     rows.accounts,
                     rows.employees,
                     rows.locations,
                     rows.access_log_entries,
-                    rows.outbox_messages
+                    rows.outbox_messages,
+                    rows.invitations
                 );
                 return Ok(ExitCode::from(2));
             }
             let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
             let purged = engine.purge_tenant(&tenant, &operator).await?;
             println!(
-                "purged tenant {tenant}: {} accounts, {} employees, {} locations, {} access-log entries, {} queued messages deleted; recorded in the system log",
+                "purged tenant {tenant}: {} accounts, {} employees, {} locations, {} access-log entries, {} queued messages, {} invitations deleted; recorded in the system log",
                 purged.rows.accounts,
                 purged.rows.employees,
                 purged.rows.locations,
                 purged.rows.access_log_entries,
-                purged.rows.outbox_messages
+                purged.rows.outbox_messages,
+                purged.rows.invitations
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use common::{Fixture, execute, owner_of};
 use frontdesk_core::Error;
-use frontdesk_core::domain::people::{Lang, NotificationPreference};
+use frontdesk_core::domain::people::{Lang, NotificationPreference, Role};
 use frontdesk_core::engine::directory::EmployeeInput;
+use frontdesk_core::engine::invitation::NewInvitation;
 use frontdesk_core::storage_tests;
 use frontdesk_core::testing::TestDb;
 
@@ -48,19 +49,33 @@ storage_tests! {
         let f = Fixture::new(t).await;
         f.engine.create_employee(&f.owner, person("alice@acme.example", "Alice")).await.unwrap();
         f.engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        let invitation = NewInvitation {
+            email: "new@acme.example".into(),
+            role: Role::Receptionist,
+            can_export: false,
+            language: Lang::En,
+        };
+        f.engine.invite(&f.owner, &invitation).await.unwrap();
+        // A viewer is not invited (the table takes admins and receptionists): refused, not a 500.
+        let viewer = NewInvitation { role: Role::Viewer, ..invitation };
+        assert!(matches!(f.engine.invite(&f.owner, &viewer).await, Err(Error::Invalid { .. })));
         // A second tenant, which must not be touched.
         let globex = f.engine.ensure_tenant("globex", "Globex").await.unwrap();
         let globex_owner = owner_of(&f.engine, &globex, "owner@globex.example").await;
         f.engine.create_employee(&globex_owner, person("bob@globex.example", "Bob")).await.unwrap();
 
         let (_, before) = f.engine.tenant_rows("acme").await.unwrap();
-        assert_eq!((before.accounts, before.employees, before.outbox_messages), (1, 1, 1));
+        assert_eq!(
+            (before.accounts, before.employees, before.outbox_messages, before.invitations),
+            (1, 1, 2, 1),
+            "the reset and the invitation mails are queued"
+        );
         assert!(before.access_log_entries >= 3, "{before:?}");
 
         let purged = f.engine.purge_tenant("acme", "operator@host").await.unwrap();
         assert_eq!(purged.rows, before);
         assert!(f.engine.tenant("acme").await.unwrap().is_none());
-        for table in ["accounts", "employees", "access_log", "access_log_head", "access_log_keys", "outbox", "sessions", "password_resets"] {
+        for table in ["accounts", "employees", "access_log", "access_log_head", "access_log_keys", "outbox", "sessions", "password_resets", "invitations"] {
             let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = {}", purged.tenant_id);
             assert_eq!(count(&t.db, sql).await, 0, "{table}");
         }

@@ -42,7 +42,9 @@ impl Engine {
     /// already has an account is refused; an earlier invitation to it stops working.
     pub async fn invite(&self, actor: &Actor, new: &NewInvitation) -> Result<Invitation> {
         actor.require(Permission::ManageAccounts)?;
-        if new.role == Role::Owner {
+        // Owners are made by promoting an account; viewers are added directly for now (the
+        // invitations table takes the two roles the issue names).
+        if !matches!(new.role, Role::Admin | Role::Receptionist) {
             return Err(Error::invalid(
                 "role",
                 Invalid::NotOneOf { allowed: INVITABLE },

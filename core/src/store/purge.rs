@@ -13,6 +13,7 @@ pub struct TenantRows {
     pub locations: i64,
     pub access_log_entries: i64,
     pub outbox_messages: i64,
+    pub invitations: i64,
 }
 
 /// A purge as the system log keeps it.
@@ -29,6 +30,7 @@ const COUNT_EMPLOYEES: &str = "SELECT COUNT(*) FROM employees WHERE tenant_id = 
 const COUNT_LOCATIONS: &str = "SELECT COUNT(*) FROM locations WHERE tenant_id = $1";
 const COUNT_LOG: &str = "SELECT COUNT(*) FROM access_log WHERE tenant_id = $1";
 const COUNT_OUTBOX: &str = "SELECT COUNT(*) FROM outbox WHERE tenant_id = $1";
+const COUNT_INVITATIONS: &str = "SELECT COUNT(*) FROM invitations WHERE tenant_id = $1";
 const RECORD: &str = "INSERT INTO system_log (at, actor, action, target, detail) \
     VALUES ($1, $2, $3, $4, $5)";
 // In this order: the log first (allowed now that the purge is recorded), then its head
@@ -44,13 +46,14 @@ const PURGES: &str = "SELECT at, actor, target, detail FROM system_log \
 
 /// What the tenant holds, counted.
 pub async fn count_rows(tx: &mut Tx, tenant_id: i64) -> Result<TenantRows, StoreError> {
-    let mut counts = [0i64; 5];
+    let mut counts = [0i64; 6];
     for (count, sql) in counts.iter_mut().zip([
         COUNT_ACCOUNTS,
         COUNT_EMPLOYEES,
         COUNT_LOCATIONS,
         COUNT_LOG,
         COUNT_OUTBOX,
+        COUNT_INVITATIONS,
     ]) {
         *count = on_tx!(tx, |c| sqlx::query_scalar(sql)
             .bind(tenant_id)
@@ -63,6 +66,7 @@ pub async fn count_rows(tx: &mut Tx, tenant_id: i64) -> Result<TenantRows, Store
         locations,
         access_log_entries,
         outbox_messages,
+        invitations,
     ] = counts;
     Ok(TenantRows {
         accounts,
@@ -70,6 +74,7 @@ pub async fn count_rows(tx: &mut Tx, tenant_id: i64) -> Result<TenantRows, Store
         locations,
         access_log_entries,
         outbox_messages,
+        invitations,
     })
 }
 
