@@ -235,27 +235,6 @@ async fn a_damaged_truncated_or_foreign_backup_is_refused_naming_what_is_wrong()
     );
 }
 
-/// `frontdesk <args>` with the extra environment `env` and `stdin`.
-async fn cli_with_env(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {
-    use tokio::io::AsyncWriteExt;
-    let mut command = support::frontdesk();
-    command
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::piped());
-    let mut child = command.spawn().expect("start frontdesk");
-    let mut input = child.stdin.take().expect("piped stdin");
-    input
-        .write_all(stdin.as_bytes())
-        .await
-        .expect("write stdin");
-    drop(input);
-    tokio::time::timeout(support::PATIENCE, child.wait_with_output())
-        .await
-        .expect("frontdesk finishes")
-        .expect("wait for frontdesk")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_backup_is_pg_dump_sealed_and_restores_into_an_empty_database() {
     let (Some(source), Some(target)) = (
@@ -288,7 +267,7 @@ async fn on_postgres_a_backup_is_pg_dump_sealed_and_restores_into_an_empty_datab
     let files = tempfile::tempdir().unwrap();
     let file = files.path().join("frontdesk.backup");
 
-    let created = cli_with_env(
+    let created = support::run_cli_with_env(
         &[
             "admin",
             "create",
@@ -303,20 +282,22 @@ async fn on_postgres_a_backup_is_pg_dump_sealed_and_restores_into_an_empty_datab
     )
     .await;
     assert!(created.status.success(), "{created:?}");
-    let taken = cli_with_env(&["backup", "--out", arg(&file)], &source_env, "").await;
+    let taken = support::run_cli_with_env(&["backup", "--out", arg(&file)], &source_env, "").await;
     assert!(taken.status.success(), "{taken:?}");
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"FRONTDESK-BACKUP 1\n"));
     assert!(!text(&bytes).contains("a@acme.example"), "sealed");
 
-    let restored = cli_with_env(&["restore", "--from", arg(&file)], &target_env, "").await;
+    let restored =
+        support::run_cli_with_env(&["restore", "--from", arg(&file)], &target_env, "").await;
     assert!(restored.status.success(), "{restored:?}");
-    let verified = cli_with_env(&["access-log", "verify"], &target_env, "").await;
+    let verified = support::run_cli_with_env(&["access-log", "verify"], &target_env, "").await;
     assert!(
         text(&verified.stdout).contains("tenant acme: ok (2 entries)"),
         "{verified:?}"
     );
-    let again = cli_with_env(&["restore", "--from", arg(&file)], &target_env, "").await;
+    let again =
+        support::run_cli_with_env(&["restore", "--from", arg(&file)], &target_env, "").await;
     assert!(!again.status.success(), "{again:?}");
     assert!(
         text(&again.stderr).contains("already holds tables"),

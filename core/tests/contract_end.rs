@@ -4,28 +4,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::{Fixture, execute, owner_of};
+use common::{Fixture, execute, owner_of, person};
 use frontdesk_core::Error;
-use frontdesk_core::domain::people::{Lang, NotificationPreference, Role};
-use frontdesk_core::engine::directory::EmployeeInput;
+use frontdesk_core::domain::people::{Lang, Role};
 use frontdesk_core::engine::invitation::NewInvitation;
 use frontdesk_core::storage_tests;
 use frontdesk_core::testing::TestDb;
-
-fn person(email: &str, name: &str) -> EmployeeInput {
-    EmployeeInput {
-        email: email.into(),
-        name: name.into(),
-        name_kana: String::new(),
-        department: String::new(),
-        time_zone: "Asia/Tokyo".into(),
-        language: Lang::Ja,
-        notification: NotificationPreference::Chat,
-        chat_identities: BTreeMap::new(),
-    }
-}
 
 storage_tests! {
     async fn the_export_holds_every_kind_of_data_with_formulas_neutralised(t: &TestDb) {

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Fixture, owner_of};
+use common::{Fixture, owner_of, person};
 use frontdesk_core::Error;
 use frontdesk_core::domain::field::{FileProblem, Invalid};
 use frontdesk_core::domain::people::{Lang, NotificationPreference, Platform, Role};
@@ -14,19 +14,6 @@ use frontdesk_core::engine::directory::{EmployeeInput, ImportSummary};
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::employee::EmployeeProfile;
 use frontdesk_core::testing::TestDb;
-
-fn person(email: &str, name: &str) -> EmployeeInput {
-    EmployeeInput {
-        email: email.into(),
-        name: name.into(),
-        name_kana: String::new(),
-        department: String::new(),
-        time_zone: "Asia/Tokyo".into(),
-        language: Lang::Ja,
-        notification: NotificationPreference::Chat,
-        chat_identities: BTreeMap::new(),
-    }
-}
 
 /// A varied directory: kana, commas, a leading minus, several platforms.
 fn varied_people() -> Vec<EmployeeInput> {

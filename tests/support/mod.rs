@@ -57,8 +57,16 @@ pub fn frontdesk() -> Command {
 
 /// Runs `frontdesk <args>` to completion with `stdin` as its standard input.
 pub async fn run_cli(args: &[&str], stdin: &str) -> Output {
+    run_cli_with_env(args, &[], stdin).await
+}
+
+/// [`run_cli`] with the extra environment `env`.
+pub async fn run_cli_with_env(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     let mut command = frontdesk();
-    command.args(args).stdin(Stdio::piped());
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped());
     let mut child = command.spawn().expect("start frontdesk");
     let mut input = child.stdin.take().expect("piped stdin");
     input

@@ -53,9 +53,19 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
 /// (the engine keeps it to once a minute per account). The session is looked up only for
 /// answers that are refusals, so other requests pay nothing.
 pub async fn log_refusals(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let what = format!("{} {}", req.method(), req.uri().path());
-    let headers = req.headers().clone();
-    let peer = peer_ip(req.extensions());
+    // Only what a refusal needs is kept, and only when a session cookie came with the
+    // request: most requests pay for one cookie lookup, none for a copy of their headers.
+    let attempt = CookieJar::from_headers(req.headers())
+        .get(state.session_cookie_name())
+        .map(|token| {
+            let ip = crate::extract::client_ip(
+                peer_ip(req.extensions()),
+                req.headers(),
+                &state.trusted_proxies,
+            );
+            let what = format!("{} {}", req.method(), req.uri().path());
+            (token.value().to_owned(), ip, what)
+        });
     let response = next.run(req).await;
     // An address refusal is recorded by the engine as such, not again as a role refusal.
     if response.status() != axum::http::StatusCode::FORBIDDEN
@@ -63,12 +73,10 @@ pub async fn log_refusals(State(state): State<AppState>, req: Request, next: Nex
     {
         return response;
     }
-    let jar = CookieJar::from_headers(&headers);
-    let Some(token) = jar.get(state.session_cookie_name()) else {
+    let Some((token, ip, what)) = attempt else {
         return response;
     };
-    if let Ok(Some(account)) = state.engine.session(token.value()).await {
-        let ip = crate::extract::client_ip(peer, &headers, &state.trusted_proxies);
+    if let Ok(Some(account)) = state.engine.session(&token).await {
         let actor = frontdesk_core::engine::Actor {
             account,
             ip: ip.to_string(),

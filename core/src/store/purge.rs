@@ -46,36 +46,22 @@ const PURGES: &str = "SELECT at, actor, target, detail FROM system_log \
 
 /// What the tenant holds, counted.
 pub async fn count_rows(tx: &mut Tx, tenant_id: i64) -> Result<TenantRows, StoreError> {
-    let mut counts = [0i64; 6];
-    for (count, sql) in counts.iter_mut().zip([
-        COUNT_ACCOUNTS,
-        COUNT_EMPLOYEES,
-        COUNT_LOCATIONS,
-        COUNT_LOG,
-        COUNT_OUTBOX,
-        COUNT_INVITATIONS,
-    ]) {
-        *count = on_tx!(tx, |c| sqlx::query_scalar(sql)
-            .bind(tenant_id)
-            .fetch_one(&mut *c)
-            .await?);
-    }
-    let [
-        accounts,
-        employees,
-        locations,
-        access_log_entries,
-        outbox_messages,
-        invitations,
-    ] = counts;
     Ok(TenantRows {
-        accounts,
-        employees,
-        locations,
-        access_log_entries,
-        outbox_messages,
-        invitations,
+        accounts: count(tx, COUNT_ACCOUNTS, tenant_id).await?,
+        employees: count(tx, COUNT_EMPLOYEES, tenant_id).await?,
+        locations: count(tx, COUNT_LOCATIONS, tenant_id).await?,
+        access_log_entries: count(tx, COUNT_LOG, tenant_id).await?,
+        outbox_messages: count(tx, COUNT_OUTBOX, tenant_id).await?,
+        invitations: count(tx, COUNT_INVITATIONS, tenant_id).await?,
     })
+}
+
+/// The number `sql` (a `SELECT COUNT(*) … WHERE tenant_id = $1`) finds for the tenant.
+async fn count(tx: &mut Tx, sql: &'static str, tenant_id: i64) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(sql)
+        .bind(tenant_id)
+        .fetch_one(&mut *c)
+        .await?))
 }
 
 /// Records the purge of tenant `tenant_id` in the system log, then deletes every row of it.

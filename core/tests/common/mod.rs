@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use frontdesk_core::domain::access_log::Entry;
-use frontdesk_core::domain::people::{Lang, Role};
+use frontdesk_core::domain::people::{Lang, NotificationPreference, Role};
 use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::{Actor, Engine, Settings};
 use frontdesk_core::store::Db;
 use frontdesk_core::store::access_log::Filter;
@@ -122,4 +123,18 @@ pub async fn execute(db: &Db, sql: &'static str) -> Result<u64, sqlx::Error> {
         Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await?.rows_affected(),
         Db::Postgres(pool) => sqlx::query(sql).execute(pool).await?.rows_affected(),
     })
+}
+
+/// A plain employee profile: `email`, `name`, no department, Tokyo, Japanese, chat.
+pub fn person(email: &str, name: &str) -> EmployeeInput {
+    EmployeeInput {
+        email: email.into(),
+        name: name.into(),
+        name_kana: String::new(),
+        department: String::new(),
+        time_zone: "Asia/Tokyo".into(),
+        language: Lang::Ja,
+        notification: NotificationPreference::Chat,
+        chat_identities: Default::default(),
+    }
 }

@@ -11,7 +11,7 @@ mod reset;
 
 use askama::Template;
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use frontdesk_core::i18n::{self, Lang};
 
@@ -46,6 +46,20 @@ impl Texts {
     pub(crate) fn text(&self, key: &str) -> String {
         i18n::text(self.0, key)
     }
+}
+
+/// [`render`] for a page that carries a live secret in its URL and form (a reset or an
+/// invitation link): no cache keeps it, and no link followed from it sends it on as a
+/// referrer.
+pub(crate) fn render_private(status: StatusCode, page: &impl Template) -> Response {
+    let mut response = render(status, page);
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// `page` as an HTML response with `status`; a template that fails to render is a 500

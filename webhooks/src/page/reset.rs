@@ -4,13 +4,13 @@ use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use frontdesk_core::Error;
 use serde::Deserialize;
 
-use super::{Texts, render};
+use super::{Texts, render_private};
 use crate::AppState;
 use crate::extract::ClientIp;
 
@@ -39,19 +39,11 @@ enum ResetView {
     Done,
 }
 
-/// The page with `view`. It carries a live secret in its URL and form: no cache keeps it,
-/// and no link followed from it sends it on as a referrer.
+/// The page with `view` (private: it carries a live secret).
 fn page(status: StatusCode, view: ResetView) -> Response {
     let t = Texts::of_request();
     let title = t.text("page.reset.title");
-    let mut response = render(status, &ResetPage { t, title, view });
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+    render_private(status, &ResetPage { t, title, view })
 }
 
 #[derive(Deserialize)]
