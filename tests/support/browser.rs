@@ -44,7 +44,7 @@ impl Site {
             public_url: base.clone(),
             ..test_settings()
         };
-        let TestEngine { engine, mailer, .. } = TestEngine::with_settings(db.db.clone(), settings);
+        let TestEngine { engine, mailer, .. } = TestEngine::with_settings(&db, settings);
         let state = frontdesk_webhooks::AppState::new(engine.clone(), vec![]);
         tokio::spawn(frontdesk_webhooks::serve(
             listener,

@@ -86,9 +86,13 @@ impl Engine {
         Ok((tenant.id, purge::count_rows(&mut tx, tenant.id).await?))
     }
 
-    /// Deletes every row of the tenant `slug` — its access log, sealed keys and sign-in
-    /// counters included — in one transaction, recording who did it, when, and what was
+    /// Deletes the tenant's data key — so its sealed values cannot be read in any backup
+    /// either — and every row of the tenant `slug` (its access log, sealed keys and sign-in
+    /// counters included) in one transaction, recording who did it, when, and what was
     /// deleted in the system log.
+    ///
+    /// The key goes first: if that fails, nothing is deleted. Should the database part fail
+    /// after it, the rows stay unreadable and running the purge again finishes it.
     pub async fn purge_tenant(&self, slug: &str, operator: &str) -> Result<Purged> {
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
@@ -96,9 +100,19 @@ impl Engine {
             .await?
             .ok_or(Error::NotFound("tenant"))?;
         let rows = purge::count_rows(&mut tx, tenant.id).await?;
-        let detail = json!({ "slug": slug, "name": tenant.name, "deleted": rows }).to_string();
+        let data_key_deleted = self.delete_data_key(tenant.id)?;
+        let detail = json!({
+            "slug": slug,
+            "name": tenant.name,
+            "deleted": rows,
+            "data_key_deleted": data_key_deleted,
+        })
+        .to_string();
         purge::purge(&mut tx, tenant.id, slug, operator, &detail, now).await?;
         tx.commit().await?;
+        // A server sealing something for the tenant while it was purged may have made it a
+        // new key meanwhile (its write then failed): that key seals nothing, and goes too.
+        self.delete_data_key(tenant.id)?;
         tracing::warn!(tenant = slug, operator, ?rows, "tenant purged");
         Ok(Purged {
             tenant_id: tenant.id,
