@@ -9,7 +9,7 @@ use super::access_log::{access_log_csv, finish_csv, write_row};
 use super::directory::employees_csv;
 use crate::store::access_log::Filter;
 use crate::store::purge::{self, PurgeRecord, TenantRows};
-use crate::store::{account, tenant};
+use crate::store::{account, invitation, tenant};
 use crate::{Error, Result};
 
 /// One file of a tenant's export.
@@ -52,6 +52,28 @@ impl Engine {
                 ],
             )?;
         }
+        let mut invitations = csv::Writer::from_writer(Vec::new());
+        write_row(
+            &mut invitations,
+            ["email", "role", "can_export", "language", "expires_at"],
+        )?;
+        let now = self.ports.clock.now_ms();
+        for i in invitation::pending(&mut tx, tenant.id, now).await? {
+            let can_export = i.can_export.to_string();
+            let expires_at = chrono::DateTime::from_timestamp_millis(i.expires_at)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            write_row(
+                &mut invitations,
+                [
+                    i.email.as_str(),
+                    i.role.as_str(),
+                    &can_export,
+                    i.language.as_str(),
+                    &expires_at,
+                ],
+            )?;
+        }
         let mut locations = csv::Writer::from_writer(Vec::new());
         write_row(&mut locations, ["slug", "name", "time_zone"])?;
         for l in tenant::list_locations(&mut tx, tenant.id).await? {
@@ -65,6 +87,10 @@ impl Engine {
             ExportFile {
                 name: "accounts.csv",
                 csv: finish_csv(accounts)?,
+            },
+            ExportFile {
+                name: "invitations.csv",
+                csv: finish_csv(invitations)?,
             },
             ExportFile {
                 name: "locations.csv",
