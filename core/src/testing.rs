@@ -17,7 +17,7 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 pub use harness::{
-    ManualClock, RecordingMailer, TempKeyStore, TestEngine, test_settings, test_start,
+    ManualClock, RecordingBot, RecordingMailer, TempKeyStore, TestEngine, test_settings, test_start,
 };
 
 use crate::store::Db;

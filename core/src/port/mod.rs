@@ -1,6 +1,7 @@
 //! Ports: the traits through which the engine reaches the outside world.
 //! Implementations are chosen once at start, held as `Arc<dyn …>` in one [`Ports`] value.
 
+mod chat;
 mod clock;
 mod mailer;
 mod secrets;
@@ -8,6 +9,7 @@ mod tenant_keys;
 
 use std::sync::Arc;
 
+pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};
 pub use clock::{Clock, SystemClock};
 pub use mailer::{Mail, MailError, Mailer};
 pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets, sealing_key_id};
@@ -26,4 +28,6 @@ pub struct Ports {
     pub secrets: Arc<dyn Secrets>,
     /// Each tenant's data key, kept outside the database (wrapped by `secrets`).
     pub tenant_keys: Arc<dyn TenantKeyStore>,
+    /// The chat platforms configured (none: the web chat only).
+    pub chat: ChatBots,
 }

@@ -1,12 +1,18 @@
 //! Test builders shared by every crate's tests: an engine on a test database with a clock
 //! that moves only when told to and a mailer that records what it is asked to send.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use crate::domain::chat::Message;
+use crate::domain::people::Platform;
 use crate::engine::{Engine, PasswordHashing, Settings};
-use crate::port::{Clock, DirKeyStore, Keyring, Mail, MailError, Mailer, Ports, TenantKeyStore};
+use crate::port::{
+    ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail, MailError, Mailer, Ports,
+    Recipient, Sent, TenantKeyStore,
+};
 use crate::store::Db;
 use crate::testing::TestDb;
 
@@ -177,6 +183,7 @@ impl TestEngine {
             mailer: mailer.clone(),
             secrets: Arc::new(test_keyring()),
             tenant_keys: tenant_keys.clone(),
+            chat: ChatBots::default(),
         };
         TestEngine {
             engine: Engine::new(db, ports, settings),
@@ -192,5 +199,89 @@ impl TestEngine {
             mailer,
             ..self.engine.ports.clone()
         }
+    }
+}
+
+/// A chat platform that records what it is asked to send and knows the users' emails it is
+/// told.
+#[derive(Debug)]
+pub struct RecordingBot {
+    platform: Platform,
+    emails: Mutex<BTreeMap<String, String>>,
+    sent: Mutex<Vec<(Recipient, Message)>>,
+}
+
+impl RecordingBot {
+    /// A bot of `platform` that knows no one.
+    pub fn new(platform: Platform) -> RecordingBot {
+        RecordingBot {
+            platform,
+            emails: Mutex::default(),
+            sent: Mutex::default(),
+        }
+    }
+
+    /// This bot, knowing that platform user `user_id` has the verified email `email`.
+    pub fn knowing(self, user_id: &str, email: &str) -> RecordingBot {
+        self.emails
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(user_id.into(), email.into());
+        self
+    }
+
+    /// Every message sent so far.
+    pub fn sent(&self) -> Vec<(Recipient, Message)> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatBot for RecordingBot {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    async fn send(&self, to: &Recipient, message: &Message) -> Result<Sent, ChatError> {
+        let mut sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sent.push((to.clone(), message.clone()));
+        Ok(Sent {
+            conversation: format!("{to:?}"),
+            message_id: sent.len().to_string(),
+        })
+    }
+
+    async fn update(&self, _sent: &Sent, message: &Message) -> Result<(), ChatError> {
+        let to = Recipient::Channel("update".into());
+        self.sent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((to, message.clone()));
+        Ok(())
+    }
+
+    async fn user_email(&self, user_id: &str) -> Result<Option<String>, ChatError> {
+        Ok(self
+            .emails
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(user_id)
+            .cloned())
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<String>, ChatError> {
+        Ok(self
+            .emails
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .find(|(_, known)| known.as_str() == email)
+            .map(|(user, _)| user.clone()))
     }
 }
