@@ -86,6 +86,33 @@ impl Message {
         self
     }
 
+    /// The message as plain text, for mail: paragraphs, fields as `label: value`, pictures
+    /// by their description; buttons are left out (mail cannot press them).
+    pub fn plain_text(&self) -> String {
+        let mut parts = Vec::new();
+        for block in &self.blocks {
+            match block {
+                Block::Text { text } => parts.push(text.clone()),
+                Block::Fields { fields } => parts.push(
+                    fields
+                        .iter()
+                        .map(|f| format!("{}: {}", f.label, f.value))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+                Block::Image { alt, .. } => parts.push(alt.clone()),
+                Block::Buttons { .. } | Block::Select { .. } => {}
+            }
+        }
+        parts.join("\n\n")
+    }
+
+    /// This message with labelled values.
+    pub fn fields(mut self, fields: Vec<Field>) -> Message {
+        self.blocks.push(Block::Fields { fields });
+        self
+    }
+
     /// Every button in the message, in order.
     pub fn all_buttons(&self) -> impl Iterator<Item = &Button> {
         self.blocks.iter().flat_map(|block| match block {

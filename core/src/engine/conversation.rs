@@ -79,8 +79,11 @@ impl Engine {
                 &[("word", &word)],
             ))
             .buttons(vec![help_button(lang)])),
-            Request::UnknownButton => Ok(Message::text(i18n::text(lang, "conversation.unknown_button"))
-                .buttons(vec![help_button(lang)])),
+            Request::UnknownButton => Ok(Message::text(i18n::text(
+                lang,
+                "conversation.unknown_button",
+            ))
+            .buttons(vec![help_button(lang)])),
         }
     }
 
@@ -97,7 +100,10 @@ impl Engine {
             )));
         }
         let Some(bot) = self.ports.chat.get(who.platform) else {
-            return Ok(Message::text(i18n::text(lang, "conversation.linking.no_email")));
+            return Ok(Message::text(i18n::text(
+                lang,
+                "conversation.linking.no_email",
+            )));
         };
         let email = bot
             .user_email(&who.user_id)
@@ -105,7 +111,10 @@ impl Engine {
             .map_err(|err| Error::internal("asking the chat platform for the user's email", err))?;
         // A platform that shares no email, or one that is not an address: no link by email.
         let Some(email) = email.and_then(|e| normalize_email(&e).ok()) else {
-            return Ok(Message::text(i18n::text(lang, "conversation.linking.no_email")));
+            return Ok(Message::text(i18n::text(
+                lang,
+                "conversation.linking.no_email",
+            )));
         };
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
@@ -128,7 +137,10 @@ impl Engine {
         {
             Err(StoreError::Duplicate) => {
                 // Another employee holds this platform user (set by an admin): not ours to move.
-                return Ok(Message::text(i18n::text(lang, "conversation.linking.taken")));
+                return Ok(Message::text(i18n::text(
+                    lang,
+                    "conversation.linking.taken",
+                )));
             }
             other => other?,
         }

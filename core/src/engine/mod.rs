@@ -16,6 +16,7 @@ pub mod dispatcher;
 pub mod hashing;
 pub mod invitation;
 pub mod ip_allow_list;
+pub mod notice;
 pub mod outbox;
 pub mod scheduler;
 pub mod secrets;

@@ -202,13 +202,21 @@ impl TestEngine {
     }
 }
 
-/// A chat platform that records what it is asked to send and knows the users' emails it is
-/// told.
+/// A chat platform that records what it is asked to send and update, knows the users'
+/// emails it is told, and fails on cue.
 #[derive(Debug)]
 pub struct RecordingBot {
     platform: Platform,
     emails: Mutex<BTreeMap<String, String>>,
     sent: Mutex<Vec<(Recipient, Message)>>,
+    updated: Mutex<Vec<(Sent, Message)>>,
+    failures: Mutex<std::collections::VecDeque<ChatError>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl RecordingBot {
@@ -218,24 +226,37 @@ impl RecordingBot {
             platform,
             emails: Mutex::default(),
             sent: Mutex::default(),
+            updated: Mutex::default(),
+            failures: Mutex::default(),
         }
     }
 
     /// This bot, knowing that platform user `user_id` has the verified email `email`.
     pub fn knowing(self, user_id: &str, email: &str) -> RecordingBot {
-        self.emails
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(user_id.into(), email.into());
+        locked(&self.emails).insert(user_id.into(), email.into());
         self
+    }
+
+    /// Makes the next sends and updates fail with `errors`, in order.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = ChatError>) {
+        locked(&self.failures).extend(errors);
     }
 
     /// Every message sent so far.
     pub fn sent(&self) -> Vec<(Recipient, Message)> {
-        self.sent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        locked(&self.sent).clone()
+    }
+
+    /// Every update so far: which message, and its new version.
+    pub fn updated(&self) -> Vec<(Sent, Message)> {
+        locked(&self.updated).clone()
+    }
+
+    fn scripted_failure(&self) -> Result<(), ChatError> {
+        match locked(&self.failures).pop_front() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 }
 
@@ -246,40 +267,31 @@ impl ChatBot for RecordingBot {
     }
 
     async fn send(&self, to: &Recipient, message: &Message) -> Result<Sent, ChatError> {
-        let mut sent = self
-            .sent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.scripted_failure()?;
+        let mut sent = locked(&self.sent);
         sent.push((to.clone(), message.clone()));
+        let conversation = match to {
+            Recipient::User(id) => format!("D-{id}"),
+            Recipient::Channel(id) => id.clone(),
+        };
         Ok(Sent {
-            conversation: format!("{to:?}"),
-            message_id: sent.len().to_string(),
+            conversation,
+            message_id: format!("m{}", sent.len()),
         })
     }
 
-    async fn update(&self, _sent: &Sent, message: &Message) -> Result<(), ChatError> {
-        let to = Recipient::Channel("update".into());
-        self.sent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push((to, message.clone()));
+    async fn update(&self, sent: &Sent, message: &Message) -> Result<(), ChatError> {
+        self.scripted_failure()?;
+        locked(&self.updated).push((sent.clone(), message.clone()));
         Ok(())
     }
 
     async fn user_email(&self, user_id: &str) -> Result<Option<String>, ChatError> {
-        Ok(self
-            .emails
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(user_id)
-            .cloned())
+        Ok(locked(&self.emails).get(user_id).cloned())
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<String>, ChatError> {
-        Ok(self
-            .emails
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        Ok(locked(&self.emails)
             .iter()
             .find(|(_, known)| known.as_str() == email)
             .map(|(user, _)| user.clone()))
