@@ -238,6 +238,6 @@ mod tests {
     fn what_admins_see_has_no_body() {
         let OutboxMessage::Mail(kept) = mail().without_secrets();
         assert_eq!(kept.body, "");
-        assert_eq!(mail().summary(), ("a@example.com", "Hello"));
+        assert_eq!(mail().summary(), ("a@example.com".into(), "Hello".into()));
     }
 }
