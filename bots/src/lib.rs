@@ -7,3 +7,6 @@
 //! (`core/tests/dependency_direction.rs` checks the graph).
 
 pub mod slack;
+pub mod slack_events;
+#[cfg(feature = "testing")]
+pub mod testing;
