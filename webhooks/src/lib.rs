@@ -12,6 +12,7 @@ pub mod metrics;
 mod page;
 pub mod problem;
 mod server;
+pub mod slack;
 pub mod tls;
 
 pub use server::{ServerLimits, serve_router, serve_router_over_tls, serve_with_limits};
@@ -38,6 +39,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Whether `/metrics` is served on its own address ([`metrics_app`]) instead of here.
     pub metrics_elsewhere: bool,
+    /// The Slack app's inbound settings, when Slack is configured.
+    pub slack: Option<Arc<slack::SlackInbound>>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             trusted_proxies: Arc::new(trusted_proxies),
             secure_cookies,
             metrics_elsewhere: false,
+            slack: None,
         }
     }
 }
@@ -98,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .merge(metrics)
         .nest("/api/v1", api.route("/openapi.json", openapi_json))
         .merge(page::router())
+        .merge(slack::router())
         .fallback(guard::not_found)
         .method_not_allowed_fallback(guard::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -322,7 +322,8 @@ pub struct Undeliverable {
 pub const SENT_RETENTION: Duration = Duration::days(30);
 
 impl Engine {
-    /// Hourly clean-up: expired sessions, stale sign-in failure counts, old sent messages.
+    /// Hourly clean-up: expired sessions, stale sign-in failure counts, old sent messages,
+    /// platform event ids past their retry window.
     pub async fn housekeeping(&self) -> Result<()> {
         let now = self.ports.clock.now();
         let window_start = now - self.settings.throttle.window;
@@ -336,8 +337,13 @@ impl Engine {
         )
         .await?;
         let sent = outbox::purge_sent(&mut tx, (now - SENT_RETENTION).timestamp_millis()).await?;
+        let events = crate::store::inbox::purge(
+            &mut tx,
+            (now - super::conversation::INBOX_RETENTION).timestamp_millis(),
+        )
+        .await?;
         tx.commit().await?;
-        tracing::info!(sessions, throttles, sent, "housekeeping");
+        tracing::info!(sessions, throttles, sent, events, "housekeeping");
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod account;
 pub mod chat;
 pub mod employee;
+pub mod inbox;
 pub mod invitation;
 pub mod ip_allow_list;
 pub mod job;
