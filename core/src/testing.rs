@@ -15,7 +15,9 @@ use std::str::FromStr;
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
-pub use harness::{ManualClock, RecordingMailer, TestEngine, test_settings, test_start};
+pub use harness::{
+    DiscoverableOpenIdProvider, ManualClock, RecordingMailer, TestEngine, test_settings, test_start,
+};
 
 use crate::store::Db;
 

@@ -17,6 +17,7 @@ pub mod ip_allow_list;
 pub mod outbox;
 pub mod scheduler;
 pub mod secrets;
+pub mod sso;
 pub mod tenant;
 
 use std::sync::Arc;

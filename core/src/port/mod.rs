@@ -3,12 +3,14 @@
 
 mod clock;
 mod mailer;
+mod openid;
 mod secrets;
 
 use std::sync::Arc;
 
 pub use clock::{Clock, SystemClock};
 pub use mailer::{Mail, MailError, Mailer};
+pub use openid::{AttemptSecrets, OidcClient, OidcError, OpenIdProvider, VerifiedIdentity};
 pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets};
 
 /// Every port the engine uses, chosen once at start. Adding a port adds a field here, and
@@ -21,4 +23,6 @@ pub struct Ports {
     pub mailer: Arc<dyn Mailer>,
     /// Sealing of secrets and personal data at rest (AES-256-GCM, keys by id).
     pub secrets: Arc<dyn Secrets>,
+    /// OpenID Connect identity providers (single sign-on).
+    pub openid: Arc<dyn OpenIdProvider>,
 }

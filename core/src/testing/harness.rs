@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::engine::{Engine, PasswordHashing, Settings};
-use crate::port::{Clock, Keyring, Mail, MailError, Mailer, Ports};
+use crate::port::{
+    AttemptSecrets, Clock, Keyring, Mail, MailError, Mailer, OidcClient, OidcError, OpenIdProvider,
+    Ports, VerifiedIdentity,
+};
 use crate::store::Db;
 
 /// A clock that moves only when told to.
@@ -65,6 +68,43 @@ impl Mailer for RecordingMailer {
     }
 }
 
+/// An identity-provider port for tests that do not sign in through one: every issuer
+/// answers discovery, and no sign-in completes. Single sign-on tests use the real client
+/// (`frontdesk-connectors`) against a local fake identity provider instead.
+#[derive(Debug, Default)]
+pub struct DiscoverableOpenIdProvider;
+
+#[async_trait::async_trait]
+impl OpenIdProvider for DiscoverableOpenIdProvider {
+    async fn discover(&self, _issuer: &str) -> Result<(), OidcError> {
+        Ok(())
+    }
+
+    async fn authorization_url(
+        &self,
+        client: &OidcClient,
+        _attempt: &AttemptSecrets,
+    ) -> Result<String, OidcError> {
+        Err(OidcError::Discovery(format!(
+            "{} is not a real identity provider",
+            client.issuer
+        )))
+    }
+
+    async fn verify_code(
+        &self,
+        client: &OidcClient,
+        _code: &str,
+        _attempt: &AttemptSecrets,
+        _now: DateTime<Utc>,
+    ) -> Result<VerifiedIdentity, OidcError> {
+        Err(OidcError::Discovery(format!(
+            "{} is not a real identity provider",
+            client.issuer
+        )))
+    }
+}
+
 /// A keyring with one fixed key (tests that need a second key make their own).
 pub fn test_keyring() -> Keyring {
     Keyring::new(&[[7; 32]]).expect("one key")
@@ -111,11 +151,21 @@ impl TestEngine {
             clock: clock.clone(),
             mailer: mailer.clone(),
             secrets: Arc::new(test_keyring()),
+            openid: Arc::new(DiscoverableOpenIdProvider),
         };
         TestEngine {
             engine: Engine::new(db, ports, settings),
             clock,
             mailer,
+        }
+    }
+
+    /// This engine's ports with another identity-provider client (the real one, in the
+    /// single sign-on tests).
+    pub fn ports_with_openid(&self, openid: Arc<dyn OpenIdProvider>) -> Ports {
+        Ports {
+            openid,
+            ..self.engine.ports.clone()
         }
     }
 
