@@ -490,6 +490,10 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
             config,
             Engine::holds_sealed_data(&db).await?,
         )?),
+        openid: Arc::new(
+            frontdesk_connectors::openid::OidcHttpClient::new()
+                .context("building the OpenID Connect HTTP client")?,
+        ),
     };
     let settings = Settings {
         public_url: public_url(config),
