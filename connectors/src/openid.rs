@@ -202,3 +202,73 @@ impl OpenIdProvider for OidcHttpClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A server on loopback that answers one request with `head` and `body`; its URL.
+    async fn answer_once(head: String, body: Vec<u8>) -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 8192];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&body).await;
+        });
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_bound_is_refused_unread() {
+        let body = vec![b' '; MAX_RESPONSE_BYTES + 1];
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let (issuer, server) = answer_once(head, body).await;
+        let err = OidcHttpClient::new()
+            .unwrap()
+            .discover(&issuer)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_answer_without_a_length_is_cut_at_the_bound() {
+        // No Content-Length: the body is read until the connection closes.
+        let body = vec![b' '; MAX_RESPONSE_BYTES + 1];
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+            .to_owned();
+        let (issuer, server) = answer_once(head, body).await;
+        let err = OidcHttpClient::new()
+            .unwrap()
+            .discover(&issuer)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed() {
+        let head = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\n\r\n"
+            .to_owned();
+        let (issuer, server) = answer_once(head, Vec::new()).await;
+        let err = OidcHttpClient::new()
+            .unwrap()
+            .discover(&issuer)
+            .await
+            .unwrap_err();
+        // Followed, it would fail to connect to port 9 instead.
+        assert!(!with_causes(&err).contains("connect"), "{}", with_causes(&err));
+        assert!(matches!(err, OidcError::Discovery(_)));
+        server.abort();
+    }
+}

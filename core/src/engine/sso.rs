@@ -366,11 +366,11 @@ impl Engine {
             return Err(Error::InvalidSsoAttempt);
         }
         let Some(account) = account::find_by_email(&mut tx, tenant.id, &email).await? else {
-            drop(tx);
             let refusal = SsoRefusal::NoAccount;
-            return self
-                .refuse_sso(tenant.id, &state_hash, &email, &ip, refusal)
-                .await;
+            self.record_sso_refusal(&mut tx, tenant.id, &email, &ip, now, refusal)
+                .await?;
+            tx.commit().await?;
+            return Err(Error::SsoRefused(refusal));
         };
         let session_token = self
             .open_session(&mut tx, &account, &ip, now, "sso")
@@ -397,6 +397,22 @@ impl Engine {
         if !store::consume_attempt(&mut tx, state_hash, tenant_id, now).await? {
             return Err(Error::InvalidSsoAttempt);
         }
+        self.record_sso_refusal(&mut tx, tenant_id, who, ip, now, refusal)
+            .await?;
+        tx.commit().await?;
+        Err(Error::SsoRefused(refusal))
+    }
+
+    /// Records a refused single sign-on as a failed sign-in.
+    async fn record_sso_refusal(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        who: &str,
+        ip: &str,
+        now: i64,
+        refusal: SsoRefusal,
+    ) -> Result<()> {
         let event = Event {
             actor: who,
             ip,
@@ -404,9 +420,7 @@ impl Engine {
             target: String::new(),
             detail: json!({ "method": "sso", "reason": refusal.code() }),
         };
-        self.record(&mut tx, tenant_id, now, event).await?;
-        tx.commit().await?;
-        Err(Error::SsoRefused(refusal))
+        self.record(tx, tenant_id, now, event).await.map(|_| ())
     }
 }
 
