@@ -73,7 +73,10 @@ impl OidcHttpClient {
     }
 
     /// One request, with its answer read up to [`MAX_RESPONSE_BYTES`].
-    async fn send(http: reqwest::Client, request: HttpRequest) -> Result<HttpResponse, HttpFailure> {
+    async fn send(
+        http: reqwest::Client,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, HttpFailure> {
         let (parts, body) = request.into_parts();
         let mut response = http
             .request(parts.method, parts.uri.to_string())
@@ -103,8 +106,8 @@ impl OidcHttpClient {
 
     /// The provider's metadata and key set.
     async fn metadata(&self, issuer: &str) -> Result<CoreProviderMetadata, OidcError> {
-        let issuer =
-            IssuerUrl::new(issuer.to_owned()).map_err(|err| OidcError::Discovery(err.to_string()))?;
+        let issuer = IssuerUrl::new(issuer.to_owned())
+            .map_err(|err| OidcError::Discovery(err.to_string()))?;
         let http = self.http.clone();
         let send = move |request| Self::send(http.clone(), request);
         CoreProviderMetadata::discover_async(issuer, &send)
@@ -267,7 +270,11 @@ mod tests {
             .await
             .unwrap_err();
         // Followed, it would fail to connect to port 9 instead.
-        assert!(!with_causes(&err).contains("connect"), "{}", with_causes(&err));
+        assert!(
+            !with_causes(&err).contains("connect"),
+            "{}",
+            with_causes(&err)
+        );
         assert!(matches!(err, OidcError::Discovery(_)));
         server.abort();
     }

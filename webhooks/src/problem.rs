@@ -157,9 +157,7 @@ impl ApiError {
                 Error::InvalidInvitation => {
                     plain(StatusCode::BAD_REQUEST, "invalid_invitation", None)
                 }
-                Error::SsoNotConfigured => {
-                    plain(StatusCode::NOT_FOUND, "sso_not_configured", None)
-                }
+                Error::SsoNotConfigured => plain(StatusCode::NOT_FOUND, "sso_not_configured", None),
                 Error::InvalidSsoAttempt => {
                     plain(StatusCode::BAD_REQUEST, "invalid_sso_attempt", None)
                 }

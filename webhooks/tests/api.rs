@@ -1385,10 +1385,17 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
             Method::PUT,
             "/api/v1/security/sso",
             Some(ManageSecurity),
-            Some(json!({"issuer": "https://idp.example", "client_id": "frontdesk",
-                "client_secret": "s3cret", "require_sso": false})),
+            Some(
+                json!({"issuer": "https://idp.example", "client_id": "frontdesk",
+                "client_secret": "s3cret", "require_sso": false}),
+            ),
         ),
-        (Method::GET, "/api/v1/security/sso", Some(ManageSecurity), None),
+        (
+            Method::GET,
+            "/api/v1/security/sso",
+            Some(ManageSecurity),
+            None,
+        ),
         (
             Method::DELETE,
             "/api/v1/security/sso",

@@ -17,7 +17,9 @@ use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::i18n::{self, Lang};
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::Db;
-use frontdesk_core::testing::{ManualClock, RecordingMailer, TestDb, TestEngine, test_settings, test_start};
+use frontdesk_core::testing::{
+    ManualClock, RecordingMailer, TestDb, TestEngine, test_settings, test_start,
+};
 use frontdesk_webhooks::{AppState, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -96,7 +98,11 @@ impl Sso {
         };
         sso.account("acme", OWNER, Role::Owner).await;
         sso.account("acme", ADMIN, Role::Admin).await;
-        sso.owner = sso.password_login("acme", OWNER).await.session_cookie().unwrap();
+        sso.owner = sso
+            .password_login("acme", OWNER)
+            .await
+            .session_cookie()
+            .unwrap();
         let reply = sso.configure(&sso.owner, false).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         sso
@@ -121,8 +127,13 @@ impl Sso {
     async fn configure(&self, cookie: &str, require_sso: bool) -> Reply {
         let body = json!({"issuer": self.idp.issuer, "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET, "require_sso": require_sso});
-        self.call(Method::PUT, "/api/v1/security/sso", Some(cookie), Some(body))
-            .await
+        self.call(
+            Method::PUT,
+            "/api/v1/security/sso",
+            Some(cookie),
+            Some(body),
+        )
+        .await
     }
 
     async fn password_login(&self, tenant: &str, email: &str) -> Reply {
@@ -131,7 +142,13 @@ impl Sso {
             .await
     }
 
-    async fn call(&self, method: Method, uri: &str, cookie: Option<&str>, body: Option<Value>) -> Reply {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut request = Request::builder()
             .method(method)
             .uri(uri)
@@ -174,10 +191,16 @@ impl Sso {
             .unwrap()
             .to_owned();
         let authorize = started.location();
-        assert!(authorize.starts_with(&format!("{}/authorize?", self.idp.issuer)), "{authorize}");
+        assert!(
+            authorize.starts_with(&format!("{}/authorize?", self.idp.issuer)),
+            "{authorize}"
+        );
         let answer = self.http.get(&authorize).send().await.unwrap();
         assert_eq!(answer.status(), StatusCode::SEE_OTHER);
-        let back = answer.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        let back = answer.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let path = back
             .strip_prefix(&test_settings().public_url)
             .unwrap_or_else(|| panic!("back to the public URL: {back}"))
@@ -186,8 +209,13 @@ impl Sso {
     }
 
     async fn callback(&self, callback: &Callback) -> Reply {
-        self.call(Method::GET, &callback.path, Some(&callback.state_cookie), None)
-            .await
+        self.call(
+            Method::GET,
+            &callback.path,
+            Some(&callback.state_cookie),
+            None,
+        )
+        .await
     }
 
     /// Start, identity provider, callback.
@@ -199,7 +227,12 @@ impl Sso {
     /// The access-log entries with `action`, newest first (read as the owner).
     async fn logged(&self, action: &str) -> Vec<Value> {
         let reply = self
-            .call(Method::GET, &format!("/api/v1/access-log?action={action}"), Some(&self.owner), None)
+            .call(
+                Method::GET,
+                &format!("/api/v1/access-log?action={action}"),
+                Some(&self.owner),
+                None,
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         reply.json()["entries"].as_array().unwrap().clone()

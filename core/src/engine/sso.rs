@@ -21,10 +21,10 @@ use crate::domain::token;
 use crate::engine::tenant::validate_slug;
 use crate::error::SsoRefusal;
 use crate::port::{AttemptSecrets, OidcClient, SealedAt};
+use crate::store::Tx;
 use crate::store::account::{self, Account};
 use crate::store::sso::{self as store, StoredSettings};
 use crate::store::tenant::{self, Tenant};
-use crate::store::Tx;
 use crate::{Error, Result};
 
 /// How long a sign-in may take at the identity provider.
@@ -222,7 +222,12 @@ impl Engine {
         let tenant_id = actor.account.tenant_id;
         let mut tx = self.db.write().await?;
         if store::delete(&mut tx, tenant_id).await? {
-            let event = Event::by(actor, "sso.delete", format!("tenant:{tenant_id}"), json!({}));
+            let event = Event::by(
+                actor,
+                "sso.delete",
+                format!("tenant:{tenant_id}"),
+                json!({}),
+            );
             self.record(&mut tx, tenant_id, self.ports.clock.now_ms(), event)
                 .await?;
         }
@@ -258,7 +263,8 @@ impl Engine {
     /// the attempt and answers where to send the browser.
     pub async fn start_sso(&self, tenant_slug: &str, ip: std::net::IpAddr) -> Result<SsoStart> {
         let (tenant, settings) = self.sso_tenant(tenant_slug).await?;
-        self.admit_address(tenant.id, ip, "sso", "sso sign-in").await?;
+        self.admit_address(tenant.id, ip, "sso", "sso sign-in")
+            .await?;
         let client = self.oidc_client(&tenant, &settings)?;
         let attempt = AttemptSecrets {
             state: token::generate(),
@@ -306,7 +312,8 @@ impl Engine {
         ip: std::net::IpAddr,
     ) -> Result<SignIn> {
         let (tenant, settings) = self.sso_tenant(tenant_slug).await?;
-        self.admit_address(tenant.id, ip, "sso", "sso sign-in").await?;
+        self.admit_address(tenant.id, ip, "sso", "sso sign-in")
+            .await?;
         if state.is_empty()
             || code.is_empty()
             || state.len() > MAX_CALLBACK_PARAM_LEN

@@ -69,7 +69,11 @@ pub(crate) struct InvitationAccept {
 }
 
 /// The session cookie carrying `value` for `max_age_secs` (0 clears it).
-pub(crate) fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
+pub(crate) fn session_cookie(
+    state: &AppState,
+    value: String,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     Cookie::build((state.session_cookie_name(), value))
         .path("/")
         .http_only(true)

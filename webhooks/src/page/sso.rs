@@ -87,7 +87,9 @@ fn refused(tenant: &str, err: &Error) -> Response {
             retry_url,
         ),
         Error::SsoRefused(refusal) => {
-            let retry = (*refusal == SsoRefusal::IdentityProvider).then_some(retry_url).flatten();
+            let retry = (*refusal == SsoRefusal::IdentityProvider)
+                .then_some(retry_url)
+                .flatten();
             (StatusCode::FORBIDDEN, refusal.message_key(), retry)
         }
         Error::AddressNotAllowed { .. } => {
@@ -139,10 +141,15 @@ async fn callback(
         return refused(&tenant, &Error::InvalidSsoAttempt);
     };
     // The state cookie is used once, whatever the outcome.
-    let bound = jar.get(state_cookie_name(&state)).map(|c| c.value().to_owned());
+    let bound = jar
+        .get(state_cookie_name(&state))
+        .map(|c| c.value().to_owned());
     let jar = jar.add(state_cookie(&state, String::new(), 0));
     if query.error.is_some() {
-        return (jar, refused(&tenant, &Error::SsoRefused(SsoRefusal::IdentityProvider)))
+        return (
+            jar,
+            refused(&tenant, &Error::SsoRefused(SsoRefusal::IdentityProvider)),
+        )
             .into_response();
     }
     let (Some(code), Some(returned)) = (query.code, query.state) else {

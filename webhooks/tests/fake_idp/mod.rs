@@ -194,14 +194,22 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Json<Value> {
 }
 
 fn refuse(status: StatusCode, why: &str) -> Response {
-    (status, Json(json!({ "error": "invalid_request", "error_description": why }))).into_response()
+    (
+        status,
+        Json(json!({ "error": "invalid_request", "error_description": why })),
+    )
+        .into_response()
 }
 
 async fn authorize(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    shared.authorize_requests.lock().unwrap().push(query.clone());
+    shared
+        .authorize_requests
+        .lock()
+        .unwrap()
+        .push(query.clone());
     let param = |name: &str| query.get(name).cloned().unwrap_or_default();
     // PKCE with S256 is required; a plain or missing challenge is refused.
     if param("code_challenge_method") != "S256" || param("code_challenge").is_empty() {
@@ -309,7 +317,11 @@ fn id_token(shared: &Shared, nonce: &str) -> String {
     if how == Misbehaviour::Unsigned {
         return format!("{}.{}.", encode(&json!({"alg": "none"})), encode(&claims));
     }
-    let kid = if how == Misbehaviour::UnknownKey { "unpublished-key" } else { KID };
+    let kid = if how == Misbehaviour::UnknownKey {
+        "unpublished-key"
+    } else {
+        KID
+    };
     let header = json!({ "alg": "ES256", "typ": "JWT", "kid": kid });
     let signing_input = format!("{}.{}", encode(&header), encode(&claims));
     let key = match how {
