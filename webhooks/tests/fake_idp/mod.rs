@@ -96,8 +96,15 @@ impl FakeIdp {
     /// Starts one on `127.0.0.1:0` whose tokens are issued at `now`, signing in `email`
     /// (verified).
     pub async fn start(now: DateTime<Utc>, email: &str) -> FakeIdp {
+        FakeIdp::start_named(now, email, "127.0.0.1").await
+    }
+
+    /// [`FakeIdp::start`], its issuer naming the host `host` (`localhost` puts it on another
+    /// site than an app on 127.0.0.1, as a real identity provider is, for browser tests).
+    pub async fn start_named(now: DateTime<Utc>, email: &str, host: &str) -> FakeIdp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let issuer = format!("http://{host}:{port}");
         let rng = SystemRandom::new();
         let shared = Arc::new(Shared {
             issuer: issuer.clone(),
