@@ -10,14 +10,14 @@ mod support;
 
 use std::sync::Arc;
 
+use fake_idp::{CLIENT_ID, CLIENT_SECRET, FakeIdp, Person};
+use frontdesk_connectors::openid::OidcHttpClient;
 use frontdesk_core::domain::people::Role;
 use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::engine::invitation::NewInvitation;
-use frontdesk_core::i18n::Lang;
-use fake_idp::{CLIENT_ID, CLIENT_SECRET, FakeIdp, Person};
-use frontdesk_connectors::openid::OidcHttpClient;
 use frontdesk_core::engine::sso::SsoChange;
+use frontdesk_core::i18n::Lang;
 use frontdesk_core::testing::test_start;
 use support::browser::{Browser, Site};
 
@@ -329,7 +329,9 @@ async fn an_admin_signs_in_through_the_identity_provider_on_another_site_and_a_r
         .await
         .unwrap();
 
+    idp.ask_before_redirecting();
     browser.open(&site.url("/sso/acme/start")).await;
+    browser.click("#continue").await;
     assert_eq!(browser.text_of("h1").await, "Frontdesk");
     browser.open(&site.url("/api/v1/auth/me")).await;
     let me = browser.text_of("body").await;
@@ -340,6 +342,7 @@ async fn an_admin_signs_in_through_the_identity_provider_on_another_site_and_a_r
         email_verified: true,
     });
     browser.open(&site.url("/sso/acme/start")).await;
+    browser.click("#continue").await;
     assert_eq!(browser.text_of("h1").await, "シングルサインオン");
     let refused = browser.text_of("[role=alert]").await;
     assert!(refused.contains("アカウントがありません"), "{refused}");

@@ -73,6 +73,8 @@ struct Shared {
     rng: SystemRandom,
     person: Mutex<Person>,
     misbehaviour: Mutex<Misbehaviour>,
+    /// Shows a page with a link back instead of redirecting at once (a person's click).
+    interactive: std::sync::atomic::AtomicBool,
     grants: Mutex<HashMap<String, Grant>>,
     authorize_requests: Mutex<Vec<HashMap<String, String>>>,
     token_refusals: Mutex<Vec<String>>,
@@ -117,6 +119,7 @@ impl FakeIdp {
                 email_verified: true,
             }),
             misbehaviour: Mutex::default(),
+            interactive: Default::default(),
             grants: Mutex::default(),
             authorize_requests: Mutex::default(),
             token_refusals: Mutex::default(),
@@ -147,6 +150,15 @@ impl FakeIdp {
     /// Signs in `person` from now on.
     pub fn sign_in_as(&self, person: Person) {
         *self.shared.person.lock().unwrap() = person;
+    }
+
+    /// From now on `/authorize` answers a page whose link `#continue` leads back, as a real
+    /// provider's sign-in page does: the way back is then a navigation this other site
+    /// starts (what SameSite cookies look at), not the browser.
+    pub fn ask_before_redirecting(&self) {
+        self.shared
+            .interactive
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Misbehaves so from now on.
@@ -242,6 +254,13 @@ async fn authorize(
     back.query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", &param("state"));
+    if shared.interactive.load(std::sync::atomic::Ordering::SeqCst) {
+        let href = back.as_str().replace('&', "&amp;");
+        let page = format!(
+            "<!doctype html><title>Fake IdP</title><a id=\"continue\" href=\"{href}\">Continue</a>"
+        );
+        return axum::response::Html(page).into_response();
+    }
     Redirect::to(back.as_str()).into_response()
 }
 
