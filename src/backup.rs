@@ -51,7 +51,8 @@ pub async fn backup(config: &Config, out: &Path) -> Result<()> {
     taken?;
     println!("backup written to {}", out.display());
     println!(
-        "it is sealed: keep the sealing key file backed up separately — without it this backup cannot be read"
+        "it is sealed: keep the sealing key file and the tenant key directory ({}) backed up separately — without them this backup cannot be read",
+        config.tenant_keys_dir().display()
     );
     Ok(())
 }
@@ -84,11 +85,16 @@ pub async fn restore(config: &Config, from: &Path) -> Result<()> {
             .with_context(refused)?,
     }
     let db = crate::open_database(config).await?;
-    db.close().await;
+    let engine = crate::build_engine(config, db).await?;
+    let missing = crate::missing_data_keys(&engine, config).await;
+    engine.db.close().await;
     println!(
         "restored {} and migrated it to this version",
         from.display()
     );
+    if let Some(problem) = missing? {
+        println!("{problem}");
+    }
     Ok(())
 }
 

@@ -99,6 +99,10 @@ pub struct Security {
     /// A file holding the sealing keys, one base64 key per line, newest last. Absent (and
     /// no `sealing_key`): `<data_dir>/sealing.key`, made at first start.
     pub sealing_key_file: Option<PathBuf>,
+    /// Where tenants' data keys are kept (wrapped by the sealing key), outside the
+    /// database so no database backup holds them. Absent: `<data_dir>/tenant-keys`.
+    /// Several servers on one PostgreSQL database share this directory.
+    pub tenant_keys_dir: Option<PathBuf>,
     /// Memory password hashing may use at once; each hash takes 19 MiB, so this sets how
     /// many run at the same time (at least one).
     pub password_hash_memory_mib: u32,
@@ -116,6 +120,7 @@ impl Default for Security {
             password_hash_queue: limits.max_waiting,
             sealing_key: None,
             sealing_key_file: None,
+            tenant_keys_dir: None,
         }
     }
 }
@@ -293,6 +298,11 @@ impl Config {
         }
         config.tls.files()?;
         Ok(config)
+    }
+
+    /// The folder of tenants' data keys.
+    pub fn tenant_keys_dir(&self) -> PathBuf {
+        (self.security.tenant_keys_dir.clone()).unwrap_or_else(|| self.data_dir.join("tenant-keys"))
     }
 
     /// The folder of the daily backups.

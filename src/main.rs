@@ -20,7 +20,7 @@ use frontdesk_core::engine::hashing::HashingLimits;
 use frontdesk_core::engine::scheduler::{Scheduler, standard_jobs};
 use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{Mailer, Ports, SystemClock};
+use frontdesk_core::port::{Mailer, Ports, SystemClock, TenantKeyStore};
 use frontdesk_core::store::Db;
 use frontdesk_webhooks::tls::{ReloadingCertificate, server_config};
 use secrecy::ExposeSecret;
@@ -254,13 +254,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
             let purged = engine.purge_tenant(&tenant, &operator).await?;
             println!(
-                "purged tenant {tenant}: {} accounts, {} employees, {} locations, {} access-log entries, {} queued messages, {} invitations deleted; recorded in the system log",
+                "purged tenant {tenant}: its data key, {} accounts, {} employees, {} locations, {} access-log entries, {} queued messages, {} invitations deleted; recorded in the system log.\n\
+                 Its data in database backups taken before cannot be read any more. If you keep a copy of the key directory ({}), delete {}.key from it too.",
                 purged.rows.accounts,
                 purged.rows.employees,
                 purged.rows.locations,
                 purged.rows.access_log_entries,
                 purged.rows.outbox_messages,
-                purged.rows.invitations
+                purged.rows.invitations,
+                config.tenant_keys_dir().display(),
+                purged.tenant_id
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -283,8 +286,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let resealed = engine.reseal_all().await?;
             engine.db.close().await;
             println!(
-                "added a new sealing key to {}; re-sealed {} access-log chain keys and {} outbox messages",
+                "added a new sealing key to {}; wrapped {} tenant data keys with it; sealed {} access-log chain keys and {} outbox messages under their tenants' data keys",
                 file.display(),
+                resealed.data_keys,
                 resealed.chain_keys,
                 resealed.messages
             );
@@ -371,6 +375,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// What to do about tenants whose data key is not in the key store (`None`: every tenant
+/// has its key).
+async fn missing_data_keys(engine: &Engine, config: &Config) -> Result<Option<String>> {
+    let missing = engine.tenants_missing_data_keys().await?;
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let dir = config.tenant_keys_dir();
+    let mut text = String::new();
+    for tenant in &missing {
+        let slug = &tenant.slug;
+        text.push_str(&format!(
+            "tenant {slug}: its data key is not in {}, so its sealed data (access-log chain, queued messages, tokens) cannot be opened.\n\
+             \x20 If it was purged after this database was backed up, purge it again: frontdesk tenant purge --tenant {slug} --confirm {slug}\n",
+            dir.display()
+        ));
+    }
+    text.push_str(&format!(
+        "Otherwise put the tenant key directory that was in use in place ({} or [security] tenant_keys_dir) and start again.",
+        dir.display()
+    ));
+    Ok(Some(text))
 }
 
 fn init_logging(format: LogFormat) {
@@ -483,13 +511,14 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
             &config.mail.from,
         )?),
     };
+    let tenant_keys = sealing::tenant_key_store(config)?;
+    let holds_sealed_data =
+        Engine::holds_sealed_data(&db).await? || !tenant_keys.tenants()?.is_empty();
     let ports = Ports {
         clock: Arc::new(SystemClock),
         mailer,
-        secrets: Arc::new(sealing::load(
-            config,
-            Engine::holds_sealed_data(&db).await?,
-        )?),
+        secrets: Arc::new(sealing::load(config, holds_sealed_data)?),
+        tenant_keys: Arc::new(tenant_keys),
         openid: Arc::new(
             frontdesk_connectors::openid::OidcHttpClient::new()
                 .context("building the OpenID Connect HTTP client")?,
@@ -524,6 +553,11 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     config.bind = address.to_string();
     let db = open_database(&config).await?;
     let engine = build_engine(&config, db).await?;
+    // Serving a tenant whose data key is missing would make it a new key and fail on every
+    // value sealed under the old one: the operator decides first.
+    if let Some(problem) = missing_data_keys(&engine, &config).await? {
+        bail!("{problem}");
+    }
     engine.ensure_chain_keys().await?;
     let base = engine.settings.public_url.clone();
 

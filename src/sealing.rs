@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use frontdesk_core::port::Keyring;
+use frontdesk_core::port::{DirKeyStore, Keyring};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -57,6 +57,14 @@ pub fn load(config: &Config, database_holds_sealed_data: bool) -> Result<Keyring
         .with_context(|| format!("reading the sealing key file {}", file.display()))?;
     Keyring::from_text(&text)
         .with_context(|| format!("the sealing key file {} is not usable", file.display()))
+}
+
+/// The store of tenants' data keys: `[security] tenant_keys_dir`, else
+/// `<data_dir>/tenant-keys`.
+pub fn tenant_key_store(config: &Config) -> Result<DirKeyStore> {
+    let dir = config.tenant_keys_dir();
+    DirKeyStore::open(&dir)
+        .with_context(|| format!("opening the tenant key directory {}", dir.display()))
 }
 
 /// Writes a new key file holding one fresh key, readable by this user only.

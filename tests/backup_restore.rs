@@ -63,12 +63,88 @@ async fn restore(from: &Path, data_dir: &Path) -> std::process::Output {
     .await
 }
 
-/// A new data dir holding only `key_from`'s sealing key, as an operator prepares it.
-fn data_dir_with_key_of(key_from: &Path) -> tempfile::TempDir {
+/// A new data dir holding only `key_from`'s sealing key and tenant key directory, as an
+/// operator prepares it.
+fn data_dir_with_keys_of(key_from: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(key_from.join("sealing.key"), dir.path().join("sealing.key"))
         .expect("copy the sealing key");
+    let tenant_keys = dir.path().join("tenant-keys");
+    std::fs::create_dir(&tenant_keys).unwrap();
+    for entry in std::fs::read_dir(key_from.join("tenant-keys")).expect("a tenant key directory") {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), tenant_keys.join(entry.file_name())).unwrap();
+    }
     dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_purged_after_a_backup_cannot_be_read_from_that_backup() {
+    let original = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let mut server = Server::start_demo(original.path(), &[]).await;
+    server.stop_with(Signal::Term).await;
+    let file = files.path().join("before-the-purge.backup");
+    assert!(backup(original.path(), &file).await.status.success());
+    assert!(
+        original.path().join("tenant-keys/1.key").exists(),
+        "the demo tenant has its data key"
+    );
+
+    let purged = run_cli(
+        &[
+            "tenant",
+            "purge",
+            "--tenant",
+            "demo",
+            "--confirm",
+            "demo",
+            "--data-dir",
+            arg(original.path()),
+        ],
+        "",
+    )
+    .await;
+    assert!(purged.status.success(), "{purged:?}");
+    assert!(text(&purged.stdout).contains("its data key"), "{purged:?}");
+    assert!(!original.path().join("tenant-keys/1.key").exists());
+
+    // The old backup, restored with the keys as they are now: the purged tenant is back as
+    // rows, but nothing sealed for it opens.
+    let restored = data_dir_with_keys_of(original.path());
+    let done = restore(&file, restored.path()).await;
+    assert!(done.status.success(), "{done:?}");
+    assert!(
+        text(&done.stdout).contains("tenant demo: its data key is not in"),
+        "the operator is told at once: {done:?}"
+    );
+    let verified = run_cli(
+        &["access-log", "verify", "--data-dir", arg(restored.path())],
+        "",
+    )
+    .await;
+    assert!(!verified.status.success(), "{verified:?}");
+    assert!(
+        text(&verified.stdout).contains("tenant demo: BROKEN"),
+        "{verified:?}"
+    );
+    let refused = run_cli(
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            arg(restored.path()),
+        ],
+        "",
+    )
+    .await;
+    assert!(!refused.status.success(), "{refused:?}");
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("tenant demo") && stderr.contains("frontdesk tenant purge --tenant demo"),
+        "the server does not start until the operator decides: {stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +190,7 @@ async fn a_backup_taken_while_the_server_runs_restores_into_a_new_data_dir_uncha
     );
     server.stop_with(Signal::Term).await;
 
-    let restored = data_dir_with_key_of(original.path());
+    let restored = data_dir_with_keys_of(original.path());
     let done = restore(&file, restored.path()).await;
     assert!(done.status.success(), "{done:?}");
     let verified = run_cli(
@@ -196,7 +272,7 @@ async fn a_damaged_truncated_or_foreign_backup_is_refused_naming_what_is_wrong()
         ),
     ];
     for (damaged, named) in cases {
-        let into = data_dir_with_key_of(original.path());
+        let into = data_dir_with_keys_of(original.path());
         let refused = restore(&damaged, into.path()).await;
         assert!(!refused.status.success(), "{refused:?}");
         let stderr = text(&refused.stderr);

@@ -659,12 +659,18 @@ async fn servers_sharing_one_postgres_database_seed_once_and_see_the_same_direct
         );
         return;
     };
-    // Instances sharing a database share its sealing key, as the README says.
+    // Instances sharing a database share its sealing key and tenant key directory, as the
+    // README says.
+    let tenant_keys = tempfile::tempdir().unwrap();
     let env = [
         ("FRONTDESK_DATABASE__URL", db.url()),
         (
             "FRONTDESK_SECURITY__SEALING_KEY",
             "c2hhcmVkLXNlYWxpbmcta2V5LWZvci10aGUtdGVzdHM=",
+        ),
+        (
+            "FRONTDESK_SECURITY__TENANT_KEYS_DIR",
+            tenant_keys.path().to_str().unwrap(),
         ),
     ];
     let dirs = [(); 3].map(|_| tempfile::tempdir().unwrap());
@@ -738,7 +744,7 @@ async fn the_sealing_key_is_made_private_rotated_and_never_silently_replaced() {
     let rotated = run_cli(&["secrets", "rotate", "--data-dir", data_arg], "").await;
     assert!(rotated.status.success(), "{rotated:?}");
     assert!(
-        text(&rotated.stdout).contains("re-sealed 1 access-log chain keys"),
+        text(&rotated.stdout).contains("wrapped 1 tenant data keys"),
         "{rotated:?}"
     );
     assert_eq!(keys(&std::fs::read_to_string(&key_file).unwrap()), 2);

@@ -11,12 +11,14 @@
 mod harness;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 pub use harness::{
-    DiscoverableOpenIdProvider, ManualClock, RecordingMailer, TestEngine, test_settings, test_start,
+    DiscoverableOpenIdProvider, ManualClock, RecordingMailer, TempKeyStore, TestEngine,
+    test_settings, test_start,
 };
 
 use crate::store::Db;
@@ -32,6 +34,8 @@ pub const REQUIRE_POSTGRES_VAR: &str = "FRONTDESK_REQUIRE_POSTGRES";
 pub struct TestDb {
     pub db: Db,
     url: String,
+    /// Tenants' data keys of this database's "deployment" (shared by every engine on it).
+    pub tenant_keys: Arc<TempKeyStore>,
     _dir: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
 }
@@ -46,6 +50,7 @@ impl TestDb {
         TestDb {
             db,
             url,
+            tenant_keys: Arc::default(),
             _dir: Some(dir),
             postgres: None,
         }
@@ -81,6 +86,7 @@ impl TestDb {
         Some(TestDb {
             db,
             url,
+            tenant_keys: Arc::default(),
             _dir: None,
             postgres: Some((admin_url, name)),
         })

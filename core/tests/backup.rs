@@ -11,7 +11,7 @@ use frontdesk_core::testing::{TestDb, TestEngine};
 #[tokio::test]
 async fn the_daily_job_writes_todays_backup_and_prunes_those_past_keep_days() {
     let test_db = TestDb::sqlite().await;
-    let test = TestEngine::on(test_db.db.clone());
+    let test = TestEngine::on(&test_db);
     let engine = &test.engine;
     engine.ensure_tenant("acme", "Acme").await.unwrap();
     let today = engine.ports.clock.now().date_naive();
@@ -38,7 +38,7 @@ async fn the_daily_job_writes_todays_backup_and_prunes_those_past_keep_days() {
     let db = Db::connect(&format!("sqlite://{}", restored.display()))
         .await
         .unwrap();
-    let copy = TestEngine::on(db);
+    let copy = TestEngine::on_db(db);
     assert!(copy.engine.tenant("acme").await.unwrap().is_some());
 }
 
@@ -48,7 +48,7 @@ async fn a_postgres_database_is_not_backed_up_with_vacuum_into() {
         eprintln!("PostgreSQL not configured: nothing to check");
         return;
     };
-    let test = TestEngine::on(test_db.db.clone());
+    let test = TestEngine::on(&test_db);
     let folder = tempfile::tempdir().unwrap();
     let err = backup_sqlite(
         &test.engine.db,
@@ -75,7 +75,7 @@ async fn a_backup_of_an_older_schema_restores_and_migrates_up_to_date() {
         unreachable!("a SQLite database")
     };
     first_release.run(pool).await.unwrap();
-    let secrets = TestEngine::on(db.clone()).engine.ports.secrets.clone();
+    let secrets = TestEngine::on_db(db.clone()).engine.ports.secrets.clone();
     let file = folder.path().join("older.backup");
     backup_sqlite(&db, secrets.clone(), &file).await.unwrap();
     db.close().await;

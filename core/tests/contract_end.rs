@@ -18,14 +18,29 @@ storage_tests! {
             .create_employee(&f.owner, person("alice@acme.example", "=HYPERLINK(\"http://x\",\"y\")"))
             .await
             .unwrap();
+        let invitation = NewInvitation {
+            email: "new@acme.example".into(),
+            role: Role::Receptionist,
+            can_export: false,
+            language: Lang::Ja,
+        };
+        f.engine.invite(&f.owner, &invitation).await.unwrap();
         let files = f.engine.export_tenant("acme").await.unwrap();
         let names: Vec<&str> = files.iter().map(|file| file.name).collect();
-        assert_eq!(names, ["employees.csv", "accounts.csv", "locations.csv", "access_log.csv"]);
+        assert_eq!(
+            names,
+            ["employees.csv", "accounts.csv", "invitations.csv", "locations.csv", "access_log.csv"]
+        );
         let employees = &files[0].csv;
         assert!(employees.contains("alice@acme.example"), "{employees}");
         assert!(employees.contains("'=HYPERLINK"), "neutralised: {employees}");
         assert!(files[1].csv.contains("owner@acme.example,owner,true"), "{}", files[1].csv);
-        assert!(files[3].csv.contains("employee.create"), "{}", files[3].csv);
+        assert!(
+            files[2].csv.contains("new@acme.example,receptionist,false,ja,2026-11-28T00:00:00Z"),
+            "pending invitations, with when they lapse: {}",
+            files[2].csv
+        );
+        assert!(files[4].csv.contains("employee.create"), "{}", files[4].csv);
         assert!(matches!(f.engine.export_tenant("nobody").await, Err(Error::NotFound("tenant"))));
     }
 

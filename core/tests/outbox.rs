@@ -164,7 +164,7 @@ fn opened(engine: &Engine, (id, tenant_id, payload): &(i64, i64, String)) -> Str
         column: "payload",
         row: &row,
     };
-    String::from_utf8(engine.ports.secrets.open(payload, at).expect("opens")).unwrap()
+    String::from_utf8(engine.open_for_tenant(payload, at).expect("opens")).unwrap()
 }
 
 storage_tests! {

@@ -44,7 +44,7 @@ async fn adding_the_viewer_role_keeps_every_account_and_session() {
         .collect::<Vec<_>>()
         .into();
     before.run(pool).await.unwrap();
-    let engine = TestEngine::on(db.clone()).engine;
+    let engine = TestEngine::on_db(db.clone()).engine;
     let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
     let new = NewAdmin {
         email: "owner@acme.example".into(),

@@ -62,7 +62,7 @@ async fn runs(db: &Db) -> Vec<Run> {
 
 /// Two engines, as two server instances would have: one database, separate pools, one clock.
 async fn two_instances(db: &Db, url: &str) -> (Engine, Engine, Arc<ManualClock>) {
-    let TestEngine { engine, clock, .. } = TestEngine::on(db.clone());
+    let TestEngine { engine, clock, .. } = TestEngine::on_db(db.clone());
     let second_db = Db::connect(url).await.expect("second connection pool");
     let second = Engine::new(
         second_db,

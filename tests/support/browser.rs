@@ -50,7 +50,7 @@ impl Site {
             public_url: base.clone(),
             ..test_settings()
         };
-        let test_engine = TestEngine::with_settings(db.db.clone(), settings.clone());
+        let test_engine = TestEngine::with_settings(&db, settings.clone());
         let engine = match openid {
             Some(openid) => Engine::new(
                 db.db.clone(),

@@ -59,7 +59,8 @@ impl Api {
             engine,
             clock,
             mailer,
-        } = TestEngine::with_settings(t.db.clone(), settings);
+            ..
+        } = TestEngine::with_settings(t, settings);
         let router = app(AppState::new(engine.clone(), trusted_proxies));
         Api {
             router,
@@ -277,7 +278,7 @@ storage_tests! {
         let mut settings = test_settings();
         settings.hashing_limits.memory_budget_mib = 1;
         settings.hashing_limits.max_waiting = 0;
-        let TestEngine { engine, clock, mailer } = TestEngine::with_settings(t.db.clone(), settings);
+        let TestEngine { engine, clock, mailer, .. } = TestEngine::with_settings(t, settings);
         let api = Api { router: app(AppState::new(engine.clone(), vec![])), engine, clock, mailer };
         api.tenant_with("tenant-a", Role::Owner, true).await;
 

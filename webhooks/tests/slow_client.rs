@@ -28,7 +28,7 @@ struct Server {
 
 async fn start(limits: ServerLimits) -> Server {
     let db = TestDb::sqlite().await;
-    let TestEngine { engine, .. } = TestEngine::with_settings(db.db.clone(), test_settings());
+    let TestEngine { engine, .. } = TestEngine::with_settings(&db, test_settings());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -2,6 +2,8 @@
 //! in-process, the real OpenID Connect client (`frontdesk-connectors`) talking HTTP to a
 //! local fake identity provider (`fake_idp`), which misbehaves on demand.
 
+// Shared with the page test (tests/browser_pages.rs); each uses only part of it.
+#[allow(dead_code)]
 mod fake_idp;
 
 use std::sync::Arc;
@@ -79,7 +81,7 @@ impl Sso {
     /// (which signs the admin in) through the settings API.
     async fn new(t: &TestDb) -> Sso {
         let idp = FakeIdp::start(test_start(), ADMIN).await;
-        let base = TestEngine::with_settings(t.db.clone(), test_settings());
+        let base = TestEngine::with_settings(t, test_settings());
         let ports = base.ports_with_openid(Arc::new(OidcHttpClient::new().unwrap()));
         let engine = Engine::new(t.db.clone(), ports, test_settings());
         let router = app(AppState::new(engine.clone(), vec![]));

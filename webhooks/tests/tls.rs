@@ -126,7 +126,7 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 /// The app over TLS with the certificate in `files`, watched for renewals every few ms.
 async fn start(files: &Files, limits: ServerLimits) -> Server {
     let db = TestDb::sqlite().await;
-    let TestEngine { engine, .. } = TestEngine::with_settings(db.db.clone(), test_settings());
+    let TestEngine { engine, .. } = TestEngine::with_settings(&db, test_settings());
     let certificate = ReloadingCertificate::load(&files.cert, &files.key).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

@@ -111,9 +111,7 @@ impl Engine {
         };
         let row = tenant_id.to_string();
         let opened = self
-            .ports
-            .secrets
-            .open(&sealed, chain_key_at(tenant_id, &row))
+            .open_for_tenant(&sealed, chain_key_at(tenant_id, &row))
             .map_err(|err| crate::Error::internal("opening the access-log chain key", err))?;
         let stored: StoredChainKey = serde_json::from_slice(&opened)
             .map_err(|err| crate::Error::internal("reading the access-log chain key", err))?;
@@ -148,10 +146,7 @@ impl Engine {
         let plain = serde_json::to_vec(&stored)
             .map_err(|err| crate::Error::internal("sealing the access-log chain key", err))?;
         let row = tenant_id.to_string();
-        let sealed = self
-            .ports
-            .secrets
-            .seal(&plain, chain_key_at(tenant_id, &row));
+        let sealed = self.seal_for_tenant(&plain, chain_key_at(tenant_id, &row))?;
         store::insert_chain_key(tx, tenant_id, &sealed, self.ports.clock.now_ms()).await?;
         Ok(key)
     }
@@ -179,16 +174,15 @@ impl Engine {
         let mut tx = self.db.write().await?;
         let mut resealed = 0;
         for (tenant_id, sealed) in store::all_chain_keys(&mut tx).await? {
-            if !self.ports.secrets.is_stale(&sealed) {
+            if !self.is_stale_for_tenant(&sealed, tenant_id)? {
                 continue;
             }
             let row = tenant_id.to_string();
             let at = chain_key_at(tenant_id, &row);
-            let plain =
-                self.ports.secrets.open(&sealed, at).map_err(|err| {
-                    crate::Error::internal("opening a chain key to re-seal it", err)
-                })?;
-            store::set_chain_key(&mut tx, tenant_id, &self.ports.secrets.seal(&plain, at)).await?;
+            let plain = self
+                .open_for_tenant(&sealed, at)
+                .map_err(|err| crate::Error::internal("opening a chain key to re-seal it", err))?;
+            store::set_chain_key(&mut tx, tenant_id, &self.seal_for_tenant(&plain, at)?).await?;
             resealed += 1;
         }
         tx.commit().await?;

@@ -174,6 +174,9 @@ fn read_container(
                 return Err(BackupError::UnknownKey { key_id }.into());
             }
             Err(SealError::Malformed) => return Err(altered.into()),
+            Err(SealError::KeyUnavailable(reason)) => {
+                return Err(ContainerError::Io(io::Error::other(reason)));
+            }
             Err(SealError::DoesNotOpen) => {
                 let elsewhere = (found, count) != (chunk, expected)
                     && secrets.open(sealed, chunk_at(label)).is_ok();

@@ -9,7 +9,7 @@ use super::access_log::{access_log_csv, finish_csv, write_row};
 use super::directory::employees_csv;
 use crate::store::access_log::Filter;
 use crate::store::purge::{self, PurgeRecord, TenantRows};
-use crate::store::{account, tenant};
+use crate::store::{account, invitation, tenant};
 use crate::{Error, Result};
 
 /// One file of a tenant's export.
@@ -52,6 +52,28 @@ impl Engine {
                 ],
             )?;
         }
+        let mut invitations = csv::Writer::from_writer(Vec::new());
+        write_row(
+            &mut invitations,
+            ["email", "role", "can_export", "language", "expires_at"],
+        )?;
+        let now = self.ports.clock.now_ms();
+        for i in invitation::pending(&mut tx, tenant.id, now).await? {
+            let can_export = i.can_export.to_string();
+            let expires_at = chrono::DateTime::from_timestamp_millis(i.expires_at)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            write_row(
+                &mut invitations,
+                [
+                    i.email.as_str(),
+                    i.role.as_str(),
+                    &can_export,
+                    i.language.as_str(),
+                    &expires_at,
+                ],
+            )?;
+        }
         let mut locations = csv::Writer::from_writer(Vec::new());
         write_row(&mut locations, ["slug", "name", "time_zone"])?;
         for l in tenant::list_locations(&mut tx, tenant.id).await? {
@@ -65,6 +87,10 @@ impl Engine {
             ExportFile {
                 name: "accounts.csv",
                 csv: finish_csv(accounts)?,
+            },
+            ExportFile {
+                name: "invitations.csv",
+                csv: finish_csv(invitations)?,
             },
             ExportFile {
                 name: "locations.csv",
@@ -86,9 +112,13 @@ impl Engine {
         Ok((tenant.id, purge::count_rows(&mut tx, tenant.id).await?))
     }
 
-    /// Deletes every row of the tenant `slug` — its access log, sealed keys and sign-in
-    /// counters included — in one transaction, recording who did it, when, and what was
+    /// Deletes the tenant's data key — so its sealed values cannot be read in any backup
+    /// either — and every row of the tenant `slug` (its access log, sealed keys and sign-in
+    /// counters included) in one transaction, recording who did it, when, and what was
     /// deleted in the system log.
+    ///
+    /// The key goes first: if that fails, nothing is deleted. Should the database part fail
+    /// after it, the rows stay unreadable and running the purge again finishes it.
     pub async fn purge_tenant(&self, slug: &str, operator: &str) -> Result<Purged> {
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
@@ -96,9 +126,19 @@ impl Engine {
             .await?
             .ok_or(Error::NotFound("tenant"))?;
         let rows = purge::count_rows(&mut tx, tenant.id).await?;
-        let detail = json!({ "slug": slug, "name": tenant.name, "deleted": rows }).to_string();
+        let data_key_deleted = self.delete_data_key(tenant.id)?;
+        let detail = json!({
+            "slug": slug,
+            "name": tenant.name,
+            "deleted": rows,
+            "data_key_deleted": data_key_deleted,
+        })
+        .to_string();
         purge::purge(&mut tx, tenant.id, slug, operator, &detail, now).await?;
         tx.commit().await?;
+        // A server sealing something for the tenant while it was purged may have made it a
+        // new key meanwhile (its write then failed): that key seals nothing, and goes too.
+        self.delete_data_key(tenant.id)?;
         tracing::warn!(tenant = slug, operator, ?rows, "tenant purged");
         Ok(Purged {
             tenant_id: tenant.id,

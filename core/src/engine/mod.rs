@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod auth;
 pub mod backup;
 pub mod contract_end;
+pub mod data_keys;
 pub mod demo;
 pub mod directory;
 pub mod dispatcher;

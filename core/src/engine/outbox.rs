@@ -122,10 +122,7 @@ impl Engine {
         message: &OutboxMessage,
     ) -> Result<String> {
         let row = id.to_string();
-        Ok(self
-            .ports
-            .secrets
-            .seal(message.encode()?.as_bytes(), payload_at(tenant_id, &row)))
+        self.seal_for_tenant(message.encode()?.as_bytes(), payload_at(tenant_id, &row))
     }
 
     /// The message a stored (sealed) payload of row `id` holds.
@@ -136,10 +133,7 @@ impl Engine {
         sealed: &str,
     ) -> Result<OutboxMessage, PayloadError> {
         let row = id.to_string();
-        let bytes = self
-            .ports
-            .secrets
-            .open(sealed, payload_at(tenant_id, &row))?;
+        let bytes = self.open_for_tenant(sealed, payload_at(tenant_id, &row))?;
         let text = String::from_utf8(bytes).map_err(|_| PayloadError::NotText)?;
         OutboxMessage::decode(&text)
     }

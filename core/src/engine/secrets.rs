@@ -1,4 +1,6 @@
-//! Key rotation: everything sealed with an older sealing key is sealed again with the newest.
+//! Key rotation: tenants' data keys wrapped by an older master key are wrapped again with the
+//! newest, and every tenant value not sealed under its tenant's data key (sealed before
+//! tenants had their own keys) is sealed again under it.
 
 use super::Engine;
 use super::outbox::payload_at;
@@ -8,6 +10,8 @@ use crate::store::outbox;
 /// What a rotation re-sealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Resealed {
+    /// Tenants' data keys wrapped again with the newest master key.
+    pub data_keys: usize,
     /// Access-log chain keys.
     pub chain_keys: usize,
     /// Outbox payloads (messages waiting, and what is kept of undeliverable ones).
@@ -28,6 +32,7 @@ impl Engine {
     /// servers run (each value is replaced only if it did not change meanwhile) and again
     /// after an interruption (what is already current is skipped).
     pub async fn reseal_all(&self) -> Result<Resealed> {
+        let data_keys = self.rewrap_data_keys()?;
         let chain_keys = self.reseal_chain_keys().await?;
         let mut messages = 0;
         let payloads = {
@@ -35,17 +40,17 @@ impl Engine {
             outbox::sealed_payloads(&mut tx).await?
         };
         for (id, tenant_id, sealed) in payloads {
-            if !self.ports.secrets.is_stale(&sealed) {
+            if !self.is_stale_for_tenant(&sealed, tenant_id)? {
                 continue;
             }
             let row = id.to_string();
             let at = payload_at(tenant_id, &row);
-            let Ok(plain) = self.ports.secrets.open(&sealed, at) else {
+            let Ok(plain) = self.open_for_tenant(&sealed, at) else {
                 // Not ours to fix: it stays as it is, and the dispatcher dead-letters it.
                 tracing::warn!(id, "an outbox payload does not open; left as it is");
                 continue;
             };
-            let resealed = self.ports.secrets.seal(&plain, at);
+            let resealed = self.seal_for_tenant(&plain, at)?;
             let mut tx = self.db.write().await?;
             if outbox::reseal_payload(&mut tx, id, &sealed, &resealed).await? {
                 messages += 1;
@@ -53,6 +58,7 @@ impl Engine {
             tx.commit().await?;
         }
         Ok(Resealed {
+            data_keys,
             chain_keys,
             messages,
         })

@@ -5,13 +5,15 @@ mod clock;
 mod mailer;
 mod openid;
 mod secrets;
+mod tenant_keys;
 
 use std::sync::Arc;
 
 pub use clock::{Clock, SystemClock};
 pub use mailer::{Mail, MailError, Mailer};
 pub use openid::{AttemptSecrets, OidcClient, OidcError, OpenIdProvider, VerifiedIdentity};
-pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets};
+pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets, sealing_key_id};
+pub use tenant_keys::{DirKeyStore, TenantKeyStore};
 
 /// Every port the engine uses, chosen once at start. Adding a port adds a field here, and
 /// the binary and the test builders (`testing`) are the only places that fill it.
@@ -21,8 +23,11 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Outgoing mail (SMTP, or `.eml` files in the embedded default).
     pub mailer: Arc<dyn Mailer>,
-    /// Sealing of secrets and personal data at rest (AES-256-GCM, keys by id).
+    /// The master keys (AES-256-GCM, by id): they wrap tenants' data keys and seal what
+    /// belongs to no tenant (backups).
     pub secrets: Arc<dyn Secrets>,
+    /// Each tenant's data key, kept outside the database (wrapped by `secrets`).
+    pub tenant_keys: Arc<dyn TenantKeyStore>,
     /// OpenID Connect identity providers (single sign-on).
     pub openid: Arc<dyn OpenIdProvider>,
 }

@@ -46,6 +46,9 @@ pub enum SealError {
     /// tenant).
     #[error("the sealed value does not open here (altered, or copied from elsewhere)")]
     DoesNotOpen,
+    /// The key it needs could not be read (the reason says why).
+    #[error("{0}")]
+    KeyUnavailable(String),
 }
 
 /// Seals and opens values (AES-256-GCM, keys rotated by id).
@@ -56,6 +59,17 @@ pub trait Secrets: Send + Sync + fmt::Debug {
     fn open(&self, sealed: &str, at: SealedAt<'_>) -> Result<Vec<u8>, SealError>;
     /// Whether `sealed` was sealed with an older key than the newest (rotation re-seals it).
     fn is_stale(&self, sealed: &str) -> bool;
+    /// Whether the key with id `key_id` is held here.
+    fn holds_key(&self, key_id: &str) -> bool;
+}
+
+/// The id of the key that sealed `sealed` (`None` when it is not a sealed value).
+pub fn sealing_key_id(sealed: &str) -> Option<&str> {
+    let mut parts = sealed.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(PREFIX), Some(key_id), Some(_)) => Some(key_id),
+        _ => None,
+    }
 }
 
 const PREFIX: &str = "fd1";
@@ -200,10 +214,11 @@ impl Secrets for Keyring {
     }
 
     fn is_stale(&self, sealed: &str) -> bool {
-        sealed
-            .split('.')
-            .nth(1)
-            .is_some_and(|id| id != self.newest().id)
+        sealing_key_id(sealed).is_some_and(|id| id != self.newest().id)
+    }
+
+    fn holds_key(&self, key_id: &str) -> bool {
+        self.keys.iter().any(|k| k.id == key_id)
     }
 }
 

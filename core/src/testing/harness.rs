@@ -7,10 +7,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::engine::{Engine, PasswordHashing, Settings};
 use crate::port::{
-    AttemptSecrets, Clock, Keyring, Mail, MailError, Mailer, OidcClient, OidcError, OpenIdProvider,
-    Ports, VerifiedIdentity,
+    AttemptSecrets, Clock, DirKeyStore, Keyring, Mail, MailError, Mailer, OidcClient, OidcError,
+    OpenIdProvider, Ports, TenantKeyStore, VerifiedIdentity,
 };
 use crate::store::Db;
+use crate::testing::TestDb;
 
 /// A clock that moves only when told to.
 #[derive(Debug)]
@@ -110,6 +111,56 @@ pub fn test_keyring() -> Keyring {
     Keyring::new(&[[7; 32]]).expect("one key")
 }
 
+/// Tenants' data keys in a temporary directory, removed with the last engine holding it.
+#[derive(Debug)]
+pub struct TempKeyStore {
+    store: DirKeyStore,
+    _dir: tempfile::TempDir,
+}
+
+impl TempKeyStore {
+    /// An empty store.
+    pub fn new() -> TempKeyStore {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        TempKeyStore {
+            store: DirKeyStore::open(&dir.path().join("tenant-keys")).expect("a key directory"),
+            _dir: dir,
+        }
+    }
+
+    /// The directory store inside (to delete a key file behind the engine's back).
+    pub fn dir_store(&self) -> &DirKeyStore {
+        &self.store
+    }
+}
+
+impl Default for TempKeyStore {
+    fn default() -> Self {
+        TempKeyStore::new()
+    }
+}
+
+impl TenantKeyStore for TempKeyStore {
+    fn get(&self, tenant_id: i64) -> std::io::Result<Option<String>> {
+        self.store.get(tenant_id)
+    }
+    fn insert_new(&self, tenant_id: i64, wrapped: &str) -> std::io::Result<String> {
+        self.store.insert_new(tenant_id, wrapped)
+    }
+    fn replace(&self, tenant_id: i64, wrapped: &str) -> std::io::Result<()> {
+        self.store.replace(tenant_id, wrapped)
+    }
+    fn delete(&self, tenant_id: i64) -> std::io::Result<bool> {
+        self.store.delete(tenant_id)
+    }
+    fn tenants(&self) -> std::io::Result<Vec<i64>> {
+        self.store.tenants()
+    }
+    fn location(&self) -> String {
+        self.store.location()
+    }
+}
+
 /// Where every test's clock starts: 2026-11-25 00:00 UTC (09:00 in Tokyo).
 pub fn test_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0)
@@ -135,28 +186,44 @@ pub struct TestEngine {
     pub engine: Engine,
     pub clock: Arc<ManualClock>,
     pub mailer: Arc<RecordingMailer>,
+    /// Where the engine keeps tenants' data keys.
+    pub tenant_keys: Arc<TempKeyStore>,
 }
 
 impl TestEngine {
-    /// An engine on `db` with [`test_settings`], the clock at [`test_start`].
-    pub fn on(db: Db) -> TestEngine {
-        TestEngine::with_settings(db, test_settings())
+    /// An engine on the test database `t` (and its key store) with [`test_settings`], the
+    /// clock at [`test_start`]. Engines on one test database share tenants' data keys, as
+    /// servers on one database do.
+    pub fn on(t: &TestDb) -> TestEngine {
+        TestEngine::with_settings(t, test_settings())
     }
 
-    /// An engine on `db` with `settings`, the clock at [`test_start`].
-    pub fn with_settings(db: Db, settings: Settings) -> TestEngine {
+    /// [`TestEngine::on`] with `settings`.
+    pub fn with_settings(t: &TestDb, settings: Settings) -> TestEngine {
+        TestEngine::assemble(t.db.clone(), t.tenant_keys.clone(), settings)
+    }
+
+    /// An engine on a database that is not a [`TestDb`] (a restored copy, an older
+    /// schema), with a key store of its own.
+    pub fn on_db(db: Db) -> TestEngine {
+        TestEngine::assemble(db, Arc::new(TempKeyStore::new()), test_settings())
+    }
+
+    fn assemble(db: Db, tenant_keys: Arc<TempKeyStore>, settings: Settings) -> TestEngine {
         let clock = Arc::new(ManualClock::new(test_start()));
         let mailer = Arc::new(RecordingMailer::default());
         let ports = Ports {
             clock: clock.clone(),
             mailer: mailer.clone(),
             secrets: Arc::new(test_keyring()),
+            tenant_keys: tenant_keys.clone(),
             openid: Arc::new(DiscoverableOpenIdProvider),
         };
         TestEngine {
             engine: Engine::new(db, ports, settings),
             clock,
             mailer,
+            tenant_keys,
         }
     }
 

@@ -15,7 +15,7 @@ use frontdesk_core::engine::{Actor, Engine, Settings};
 use frontdesk_core::store::Db;
 use frontdesk_core::store::access_log::Filter;
 use frontdesk_core::store::tenant::Tenant;
-pub use frontdesk_core::testing::{ManualClock, RecordingMailer};
+pub use frontdesk_core::testing::{ManualClock, RecordingMailer, TempKeyStore};
 use frontdesk_core::testing::{TestDb, TestEngine, test_settings, test_start};
 
 /// The owner's password in every fixture.
@@ -37,6 +37,7 @@ pub struct Fixture {
     pub engine: Engine,
     pub clock: Arc<ManualClock>,
     pub mailer: Arc<RecordingMailer>,
+    pub tenant_keys: Arc<TempKeyStore>,
     pub tenant: Tenant,
     pub owner: Actor,
 }
@@ -48,13 +49,15 @@ impl Fixture {
             engine,
             clock,
             mailer,
-        } = TestEngine::on(t.db.clone());
+            tenant_keys,
+        } = TestEngine::on(t);
         let tenant = engine.ensure_tenant("acme", "Acme").await.expect("tenant");
         let owner = owner_of(&engine, &tenant, "owner@acme.example").await;
         Fixture {
             engine,
             clock,
             mailer,
+            tenant_keys,
             tenant,
             owner,
         }
