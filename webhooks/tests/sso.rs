@@ -17,6 +17,7 @@ use frontdesk_core::domain::people::Role;
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::i18n::{self, Lang};
+use frontdesk_core::port::sealing_key_id;
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::Db;
 use frontdesk_core::testing::{
@@ -443,6 +444,9 @@ storage_tests! {
         let stored = texts(&t.db, "SELECT client_secret FROM sso_settings").await;
         assert_eq!(stored.len(), 1);
         assert!(stored[0].starts_with("fd1.") && !stored[0].contains(CLIENT_SECRET), "{stored:?}");
+        // Under the tenant's data key, not a master key: a purge leaves it unreadable.
+        let key_id = sealing_key_id(&stored[0]).unwrap();
+        assert!(!sso.engine.ports.secrets.holds_key(key_id), "{stored:?}");
         let details = texts(&t.db, "SELECT CAST(detail AS TEXT) FROM access_log").await;
         assert!(details.iter().all(|d| !d.contains(CLIENT_SECRET)));
         assert!(sso.logged("sso.update").await[0]["detail"]["client_secret_changed"] == json!(true));

@@ -97,22 +97,18 @@ fn checked_issuer(raw: &str) -> Result<String> {
     Ok(issuer)
 }
 
-/// The one place a client secret is sealed for storage.
-fn seal_client_secret(engine: &Engine, tenant_id: i64, plain: &str) -> String {
+/// The one place a client secret is sealed for storage: under the tenant's data key, so a
+/// purge leaves it unreadable in every backup.
+fn seal_client_secret(engine: &Engine, tenant_id: i64, plain: &str) -> Result<String> {
     let row = tenant_id.to_string();
-    engine
-        .ports
-        .secrets
-        .seal(plain.as_bytes(), client_secret_at(tenant_id, &row))
+    engine.seal_for_tenant(plain.as_bytes(), client_secret_at(tenant_id, &row))
 }
 
 /// The one place a stored client secret is opened.
 fn open_client_secret(engine: &Engine, tenant_id: i64, sealed: &str) -> Result<SecretString> {
     let row = tenant_id.to_string();
     let plain = engine
-        .ports
-        .secrets
-        .open(sealed, client_secret_at(tenant_id, &row))
+        .open_for_tenant(sealed, client_secret_at(tenant_id, &row))
         .map_err(|err| Error::internal("opening an SSO client secret", err))?;
     let text = String::from_utf8(plain)
         .map_err(|err| Error::internal("reading an SSO client secret", err))?;
@@ -187,7 +183,7 @@ impl Engine {
         let mut tx = self.db.write().await?;
         let old = store::settings(&mut tx, tenant_id).await?;
         let client_secret = match (&new_secret, &old) {
-            (Some(plain), _) => seal_client_secret(self, tenant_id, plain),
+            (Some(plain), _) => seal_client_secret(self, tenant_id, plain)?,
             (None, Some(old)) => old.client_secret.clone(),
             (None, None) => return Err(Error::invalid("client_secret", Invalid::Required)),
         };
@@ -286,10 +282,7 @@ impl Engine {
             pkce_verifier: attempt.pkce_verifier.clone(),
         })
         .map_err(|err| Error::internal("writing an SSO attempt", err))?;
-        let sealed = self
-            .ports
-            .secrets
-            .seal(&sealed, attempt_at(tenant.id, &state_hash));
+        let sealed = self.seal_for_tenant(&sealed, attempt_at(tenant.id, &state_hash))?;
         let now = self.ports.clock.now_ms();
         let expires = now + ATTEMPT_TTL.num_milliseconds();
         let mut tx = self.db.write().await?;
@@ -329,9 +322,7 @@ impl Engine {
         }
         .ok_or(Error::InvalidSsoAttempt)?;
         let opened = self
-            .ports
-            .secrets
-            .open(&live.secrets, attempt_at(tenant.id, &state_hash))
+            .open_for_tenant(&live.secrets, attempt_at(tenant.id, &state_hash))
             .map_err(|err| Error::internal("opening an SSO attempt", err))?;
         let sealed: SealedAttempt = serde_json::from_slice(&opened)
             .map_err(|err| Error::internal("reading an SSO attempt", err))?;
