@@ -20,7 +20,7 @@ use frontdesk_core::engine::hashing::HashingLimits;
 use frontdesk_core::engine::scheduler::{Scheduler, standard_jobs};
 use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{Mailer, Ports, SystemClock, TenantKeyStore};
+use frontdesk_core::port::{ChatBots, Mailer, Ports, SystemClock, TenantKeyStore};
 use frontdesk_core::store::Db;
 use frontdesk_webhooks::tls::{ReloadingCertificate, server_config};
 use secrecy::ExposeSecret;
@@ -519,6 +519,7 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
         mailer,
         secrets: Arc::new(sealing::load(config, holds_sealed_data)?),
         tenant_keys: Arc::new(tenant_keys),
+        chat: ChatBots::default(),
         openid: Arc::new(
             frontdesk_connectors::openid::OidcHttpClient::new()
                 .context("building the OpenID Connect HTTP client")?,

@@ -6,11 +6,76 @@ use std::future::Future;
 use chrono::Duration;
 use rand::Rng;
 
+use serde_json::json;
+
 use super::Engine;
-use super::outbox::OutboxMessage;
+use super::access_log::Event;
+use super::outbox::{ChatNotice, ChatNoticeUpdate, ChatTarget, OutboxMessage};
 use crate::Result;
-use crate::port::MailError;
+use crate::domain::people::Platform;
+use crate::port::{ChatBot, ChatError, MailError, Recipient, Sent};
+use crate::store::chat::{self, Delivery};
 use crate::store::outbox::{self, Pending};
+use crate::store::{StoreError, employee};
+
+/// Why a send failed, whatever it went through.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// Worth retrying after the backoff.
+    #[error("{0}")]
+    Temporary(String),
+    /// Worth retrying after the wait the platform asked for.
+    #[error("rate limited; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// Retrying will not help.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<MailError> for Failure {
+    fn from(err: MailError) -> Failure {
+        match err {
+            MailError::Temporary(reason) => Failure::Temporary(reason),
+            MailError::Permanent(reason) => Failure::Permanent(reason),
+        }
+    }
+}
+
+impl From<ChatError> for Failure {
+    fn from(err: ChatError) -> Failure {
+        match err {
+            ChatError::Temporary(reason) => Failure::Temporary(reason),
+            ChatError::RateLimited { retry_after_secs } => {
+                Failure::RateLimited { retry_after_secs }
+            }
+            ChatError::Permanent(reason) => Failure::Permanent(reason),
+        }
+    }
+}
+
+/// Storage failing mid-send is worth retrying (the message stays leased until then).
+impl From<crate::Error> for Failure {
+    fn from(err: crate::Error) -> Failure {
+        Failure::Temporary(crate::error::with_causes(&err))
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Failure {
+        Failure::Temporary(err.to_string())
+    }
+}
+
+/// What a send leaves to record with it.
+enum Delivered {
+    Done,
+    /// A chat message the platform accepted: where it is, to update it later.
+    Chat {
+        notice: String,
+        platform: Platform,
+        delivery: Delivery,
+    },
+}
 
 /// Attempts before a temporarily failing message is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
@@ -55,8 +120,18 @@ impl Engine {
     async fn deliver(&self, message: Pending) -> Result<()> {
         let decoded = self.open_payload(message.tenant_id, message.id, &message.payload);
         let outcome = match &decoded {
-            Ok(OutboxMessage::Mail(mail)) => self.ports.mailer.send(mail).await,
-            Err(err) => Err(MailError::Permanent(err.to_string())),
+            Ok(OutboxMessage::Mail(mail)) => self
+                .ports
+                .mailer
+                .send(mail)
+                .await
+                .map(|()| Delivered::Done)
+                .map_err(Failure::from),
+            Ok(OutboxMessage::Chat(chat)) => self.send_chat(message.tenant_id, chat).await,
+            Ok(OutboxMessage::ChatUpdate(update)) => {
+                self.update_chat(message.tenant_id, update).await
+            }
+            Err(err) => Err(Failure::Permanent(err.to_string())),
         };
         // What stays of a message given up: who it was for and what about, never a secret.
         let kept = match &decoded {
@@ -68,15 +143,35 @@ impl Engine {
         let now = self.ports.clock.now();
         let mut tx = self.db.write().await?;
         let recorded = match outcome {
-            Ok(()) => outbox::mark_sent(&mut tx, &message, now.timestamp_millis()).await?,
-            Err(MailError::Temporary(reason)) if message.attempts < MAX_ATTEMPTS => {
+            Ok(delivered) => {
+                if let Delivered::Chat {
+                    notice,
+                    platform,
+                    delivery,
+                } = &delivered
+                {
+                    let at = now.timestamp_millis();
+                    chat::record(&mut tx, message.tenant_id, notice, *platform, delivery, at)
+                        .await?;
+                }
+                outbox::mark_sent(&mut tx, &message, now.timestamp_millis()).await?
+            }
+            Err(Failure::Temporary(reason)) if message.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(id = message.id, attempts = message.attempts, %reason, "send failed; will retry");
                 let due = (now + backoff(message.attempts)).timestamp_millis();
                 outbox::retry_at(&mut tx, &message, due, &reason).await?
             }
-            Err(err) => {
-                tracing::error!(id = message.id, error = %err, "message dead-lettered");
-                outbox::mark_dead(&mut tx, &message, &err.to_string(), &kept).await?
+            Err(Failure::RateLimited { retry_after_secs }) if message.attempts < MAX_ATTEMPTS => {
+                // The platform said when: no sooner, and no later than the backoff would.
+                let wait = Duration::seconds(retry_after_secs.clamp(1, 3600) as i64);
+                let due = (now + wait).timestamp_millis();
+                let reason = format!("rate limited; retry after {retry_after_secs} s");
+                outbox::retry_at(&mut tx, &message, due, &reason).await?
+            }
+            Err(failure) => {
+                let reason = failure.to_string();
+                tracing::error!(id = message.id, %reason, "message dead-lettered");
+                outbox::mark_dead(&mut tx, &message, &reason, &kept).await?
             }
         };
         if !recorded {
@@ -87,6 +182,96 @@ impl Engine {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    fn bot(&self, platform: Platform) -> Result<&std::sync::Arc<dyn ChatBot>, Failure> {
+        self.ports
+            .chat
+            .get(platform)
+            .ok_or_else(|| Failure::Permanent(format!("{platform} is not configured")))
+    }
+
+    async fn send_chat(&self, tenant_id: i64, chat: &ChatNotice) -> Result<Delivered, Failure> {
+        let bot = self.bot(chat.platform)?;
+        let user = match &chat.to {
+            ChatTarget::User { id } => id.clone(),
+            ChatTarget::Employee { employee_id, email } => {
+                let Some(user) = bot.find_user_by_email(email).await? else {
+                    // Not everyone is on every platform: they hear on the others.
+                    tracing::info!(platform = %chat.platform, employee_id, "no user with the employee's email; skipped");
+                    return Ok(Delivered::Done);
+                };
+                self.link_found_user(tenant_id, *employee_id, chat.platform, &user)
+                    .await?;
+                user
+            }
+        };
+        let sent = bot.send(&Recipient::User(user), &chat.message).await?;
+        Ok(Delivered::Chat {
+            notice: chat.notice.clone(),
+            platform: chat.platform,
+            delivery: Delivery {
+                conversation: sent.conversation,
+                message_id: sent.message_id,
+            },
+        })
+    }
+
+    /// Links the platform user found by the employee's email, so later notices go straight
+    /// to them (and they are known when they talk to the bot).
+    async fn link_found_user(
+        &self,
+        tenant_id: i64,
+        employee_id: i64,
+        platform: Platform,
+        user: &str,
+    ) -> Result<(), Failure> {
+        let now = self.ports.clock.now_ms();
+        let mut tx = self.db.write().await?;
+        match employee::link_identity(&mut tx, tenant_id, employee_id, platform, user).await {
+            Err(StoreError::Duplicate) => {
+                return Err(Failure::Permanent(format!(
+                    "the {platform} user with this email is linked to another employee"
+                )));
+            }
+            other => other?,
+        }
+        let event = Event {
+            actor: "system",
+            ip: "",
+            action: "chat.link",
+            target: format!("employee:{employee_id}"),
+            detail: json!({ "platform": platform.as_str(), "user": user, "by": "email" }),
+        };
+        self.record(&mut tx, tenant_id, now, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_chat(
+        &self,
+        tenant_id: i64,
+        update: &ChatNoticeUpdate,
+    ) -> Result<Delivered, Failure> {
+        let bot = self.bot(update.platform)?;
+        let deliveries = {
+            let mut tx = self.db.read().await?;
+            chat::deliveries(&mut tx, tenant_id, &update.notice, update.platform).await?
+        };
+        if deliveries.is_empty() {
+            // The first message may still be on its way (retrying): wait for it.
+            return Err(Failure::Temporary(
+                "no message of this notice has been delivered yet".into(),
+            ));
+        }
+        for delivery in deliveries {
+            let sent = Sent {
+                conversation: delivery.conversation,
+                message_id: delivery.message_id,
+            };
+            bot.update(&sent, &update.message).await?;
+        }
+        Ok(Delivered::Done)
     }
 
     /// Dispatches until `shutdown`: when this instance queues a message, when one falls
@@ -170,8 +355,8 @@ impl Engine {
                 let (to, subject) = kept.as_ref().map(|m| m.summary()).unwrap_or_default();
                 Undeliverable {
                     id: letter.id,
-                    to: to.to_owned(),
-                    subject: subject.to_owned(),
+                    to,
+                    subject,
                     channel: letter.channel,
                     attempts: letter.attempts,
                     reason: letter.last_error.unwrap_or_default(),

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
+use crate::domain::chat::Message;
+use crate::domain::people::Platform;
 use crate::port::{Mail, SealError, SealedAt};
 use crate::store::{Tx, outbox};
 use crate::{Error, Result};
@@ -16,13 +18,46 @@ use crate::{Error, Result};
 /// The version of the stored form this build writes (and the newest it reads).
 pub const PAYLOAD_VERSION: u32 = 1;
 
-/// A message waiting in the outbox. Chat messages, chat updates and outgoing webhooks join
-/// this enum as they are built; the dispatcher's `match` then names what each needs.
+/// A message waiting in the outbox. Outgoing webhooks and calendar writes join this enum as
+/// they are built; the dispatcher's `match` then names what each needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboxMessage {
     /// A mail through the [`crate::port::Mailer`].
     Mail(Mail),
+    /// A chat message of a notice, through the platform's [`crate::port::ChatBot`].
+    Chat(ChatNotice),
+    /// A new version of a notice's chat messages on one platform (updated in place).
+    ChatUpdate(ChatNoticeUpdate),
+}
+
+/// One chat message of a notice, to one person on one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatNotice {
+    pub platform: Platform,
+    pub to: ChatTarget,
+    /// What the notice is about (`visit:42`): its messages are updated by it.
+    pub notice: String,
+    pub message: Message,
+}
+
+/// Who a chat notice goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatTarget {
+    /// A platform user, by id.
+    User { id: String },
+    /// An employee not linked on the platform yet: looked up by email when the message is
+    /// sent, and linked if found.
+    Employee { employee_id: i64, email: String },
+}
+
+/// A notice's messages on one platform, replaced by `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatNoticeUpdate {
+    pub platform: Platform,
+    pub notice: String,
+    pub message: Message,
 }
 
 /// The stored form: the version beside the message.
@@ -57,6 +92,7 @@ impl OutboxMessage {
     pub fn channel(&self) -> &'static str {
         match self {
             OutboxMessage::Mail(_) => "mail",
+            OutboxMessage::Chat(_) | OutboxMessage::ChatUpdate(_) => "chat",
         }
     }
 
@@ -86,13 +122,35 @@ impl OutboxMessage {
                 body: String::new(),
                 ..mail.clone()
             }),
+            OutboxMessage::Chat(chat) => OutboxMessage::Chat(ChatNotice {
+                message: Message::text(chat.message.summary.clone()),
+                ..chat.clone()
+            }),
+            OutboxMessage::ChatUpdate(update) => OutboxMessage::ChatUpdate(ChatNoticeUpdate {
+                message: Message::text(update.message.summary.clone()),
+                ..update.clone()
+            }),
         }
     }
 
     /// The recipient and the subject, as admins see an undeliverable message.
-    pub fn summary(&self) -> (&str, &str) {
+    pub fn summary(&self) -> (String, String) {
         match self {
-            OutboxMessage::Mail(mail) => (&mail.to, &mail.subject),
+            OutboxMessage::Mail(mail) => (mail.to.clone(), mail.subject.clone()),
+            OutboxMessage::Chat(chat) => {
+                let to = match &chat.to {
+                    ChatTarget::User { id } => id.as_str(),
+                    ChatTarget::Employee { email, .. } => email.as_str(),
+                };
+                (
+                    format!("{}: {to}", chat.platform),
+                    chat.message.summary.clone(),
+                )
+            }
+            OutboxMessage::ChatUpdate(update) => (
+                format!("{}: {}", update.platform, update.notice),
+                update.message.summary.clone(),
+            ),
         }
     }
 }
@@ -178,8 +236,10 @@ mod tests {
 
     #[test]
     fn what_admins_see_has_no_body() {
-        let OutboxMessage::Mail(kept) = mail().without_secrets();
+        let OutboxMessage::Mail(kept) = mail().without_secrets() else {
+            panic!("a mail stays a mail");
+        };
         assert_eq!(kept.body, "");
-        assert_eq!(mail().summary(), ("a@example.com", "Hello"));
+        assert_eq!(mail().summary(), ("a@example.com".into(), "Hello".into()));
     }
 }

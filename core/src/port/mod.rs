@@ -1,6 +1,7 @@
 //! Ports: the traits through which the engine reaches the outside world.
 //! Implementations are chosen once at start, held as `Arc<dyn …>` in one [`Ports`] value.
 
+mod chat;
 mod clock;
 mod mailer;
 mod openid;
@@ -9,6 +10,7 @@ mod tenant_keys;
 
 use std::sync::Arc;
 
+pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};
 pub use clock::{Clock, SystemClock};
 pub use mailer::{Mail, MailError, Mailer};
 pub use openid::{AttemptSecrets, OidcClient, OidcError, OpenIdProvider, VerifiedIdentity};
@@ -28,6 +30,8 @@ pub struct Ports {
     pub secrets: Arc<dyn Secrets>,
     /// Each tenant's data key, kept outside the database (wrapped by `secrets`).
     pub tenant_keys: Arc<dyn TenantKeyStore>,
+    /// The chat platforms configured (none: the web chat only).
+    pub chat: ChatBots,
     /// OpenID Connect identity providers (single sign-on).
     pub openid: Arc<dyn OpenIdProvider>,
 }

@@ -231,6 +231,55 @@ pub async fn find_by_email(
     with_identities(tx, tenant_id, row).await
 }
 
+const FIND_BY_IDENTITY: &str = "SELECT e.id, e.email, e.name, e.name_kana, e.department, e.time_zone, \
+    e.language, e.notification FROM employees e JOIN employee_chat_identities i \
+    ON i.tenant_id = e.tenant_id AND i.employee_id = e.id \
+    WHERE e.tenant_id = $1 AND i.platform = $2 AND i.external_id = $3";
+const DELETE_PLATFORM_IDENTITY: &str = "DELETE FROM employee_chat_identities WHERE tenant_id = $1 AND employee_id = $2 AND platform = $3";
+
+/// The employee linked to the platform user `external_id` in this tenant.
+pub async fn find_by_identity(
+    tx: &mut Tx,
+    tenant_id: i64,
+    platform: Platform,
+    external_id: &str,
+) -> Result<Option<Employee>, StoreError> {
+    let row: Option<EmployeeRow> = on_tx!(tx, |c| sqlx::query_as(FIND_BY_IDENTITY)
+        .bind(tenant_id)
+        .bind(platform.as_str())
+        .bind(external_id)
+        .fetch_optional(&mut *c)
+        .await?);
+    with_identities(tx, tenant_id, row).await
+}
+
+/// Links the employee to the platform user `external_id`, replacing the employee's earlier
+/// user on that platform; [`StoreError::Duplicate`] when another employee has that user.
+pub async fn link_identity(
+    tx: &mut Tx,
+    tenant_id: i64,
+    employee_id: i64,
+    platform: Platform,
+    external_id: &str,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(DELETE_PLATFORM_IDENTITY)
+        .bind(tenant_id)
+        .bind(employee_id)
+        .bind(platform.as_str())
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    on_tx!(tx, |c| sqlx::query(INSERT_IDENTITY)
+        .bind(tenant_id)
+        .bind(employee_id)
+        .bind(platform.as_str())
+        .bind(external_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
 async fn with_identities(
     tx: &mut Tx,
     tenant_id: i64,

@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod account;
+pub mod chat;
 pub mod employee;
 pub mod invitation;
 pub mod ip_allow_list;

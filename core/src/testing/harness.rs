@@ -1,14 +1,18 @@
 //! Test builders shared by every crate's tests: an engine on a test database with a clock
 //! that moves only when told to and a mailer that records what it is asked to send.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use crate::domain::chat::Message;
+use crate::domain::people::Platform;
 use crate::engine::{Engine, PasswordHashing, Settings};
 use crate::port::{
-    AttemptSecrets, Clock, DirKeyStore, Keyring, Mail, MailError, Mailer, OidcClient, OidcError,
-    OpenIdProvider, Ports, TenantKeyStore, VerifiedIdentity,
+    AttemptSecrets, ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail, MailError,
+    Mailer, OidcClient, OidcError, OpenIdProvider, Ports, Recipient, Sent, TenantKeyStore,
+    VerifiedIdentity,
 };
 use crate::store::Db;
 use crate::testing::TestDb;
@@ -217,6 +221,7 @@ impl TestEngine {
             mailer: mailer.clone(),
             secrets: Arc::new(test_keyring()),
             tenant_keys: tenant_keys.clone(),
+            chat: ChatBots::default(),
             openid: Arc::new(DiscoverableOpenIdProvider),
         };
         TestEngine {
@@ -242,5 +247,101 @@ impl TestEngine {
             mailer,
             ..self.engine.ports.clone()
         }
+    }
+}
+
+/// A chat platform that records what it is asked to send and update, knows the users'
+/// emails it is told, and fails on cue.
+#[derive(Debug)]
+pub struct RecordingBot {
+    platform: Platform,
+    emails: Mutex<BTreeMap<String, String>>,
+    sent: Mutex<Vec<(Recipient, Message)>>,
+    updated: Mutex<Vec<(Sent, Message)>>,
+    failures: Mutex<std::collections::VecDeque<ChatError>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl RecordingBot {
+    /// A bot of `platform` that knows no one.
+    pub fn new(platform: Platform) -> RecordingBot {
+        RecordingBot {
+            platform,
+            emails: Mutex::default(),
+            sent: Mutex::default(),
+            updated: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    /// This bot, knowing that platform user `user_id` has the verified email `email`.
+    pub fn knowing(self, user_id: &str, email: &str) -> RecordingBot {
+        locked(&self.emails).insert(user_id.into(), email.into());
+        self
+    }
+
+    /// Makes the next sends and updates fail with `errors`, in order.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = ChatError>) {
+        locked(&self.failures).extend(errors);
+    }
+
+    /// Every message sent so far.
+    pub fn sent(&self) -> Vec<(Recipient, Message)> {
+        locked(&self.sent).clone()
+    }
+
+    /// Every update so far: which message, and its new version.
+    pub fn updated(&self) -> Vec<(Sent, Message)> {
+        locked(&self.updated).clone()
+    }
+
+    fn scripted_failure(&self) -> Result<(), ChatError> {
+        match locked(&self.failures).pop_front() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatBot for RecordingBot {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    async fn send(&self, to: &Recipient, message: &Message) -> Result<Sent, ChatError> {
+        self.scripted_failure()?;
+        let mut sent = locked(&self.sent);
+        sent.push((to.clone(), message.clone()));
+        let conversation = match to {
+            Recipient::User(id) => format!("D-{id}"),
+            Recipient::Channel(id) => id.clone(),
+        };
+        Ok(Sent {
+            conversation,
+            message_id: format!("m{}", sent.len()),
+        })
+    }
+
+    async fn update(&self, sent: &Sent, message: &Message) -> Result<(), ChatError> {
+        self.scripted_failure()?;
+        locked(&self.updated).push((sent.clone(), message.clone()));
+        Ok(())
+    }
+
+    async fn user_email(&self, user_id: &str) -> Result<Option<String>, ChatError> {
+        Ok(locked(&self.emails).get(user_id).cloned())
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<String>, ChatError> {
+        Ok(locked(&self.emails)
+            .iter()
+            .find(|(_, known)| known.as_str() == email)
+            .map(|(user, _)| user.clone()))
     }
 }

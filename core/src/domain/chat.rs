@@ -1,0 +1,293 @@
+//! Chat, platform-neutral: what a person types or presses, and what Frontdesk answers. Each
+//! chat surface (Slack, Teams, Discord, the web chat) only translates these to and from its
+//! own format (Block Kit, Adaptive Cards, Discord components, HTML).
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::i18n::Lang;
+
+/// An answer or a notice. `summary` is the one-line text platforms show in notifications and
+/// where blocks cannot be shown; `blocks` are the message itself, in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Message {
+    pub summary: String,
+    pub blocks: Vec<Block>,
+}
+
+/// One part of a [`Message`]. Text is plain: each bot escapes it for its platform, so a
+/// visitor's name can never become markup or a mention.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block {
+    /// A paragraph.
+    Text { text: String },
+    /// Labelled values, shown as a short table (who, from which company, when).
+    Fields { fields: Vec<Field> },
+    /// A row of buttons.
+    Buttons { buttons: Vec<Button> },
+    /// A menu of choices; picking one sends `action` with the choice's value.
+    Select {
+        action: Action,
+        placeholder: String,
+        options: Vec<Choice>,
+    },
+    /// A picture at `url` (a QR code), described by `alt` for screen readers.
+    Image { url: String, alt: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Field {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Button {
+    pub action: Action,
+    pub label: String,
+    pub style: ButtonStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonStyle {
+    Default,
+    /// The expected answer (green on Slack, "positive" on Teams).
+    Primary,
+    /// An answer that turns someone away (red).
+    Danger,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+impl Message {
+    /// A message of one paragraph.
+    pub fn text(text: impl Into<String>) -> Message {
+        let text = text.into();
+        Message {
+            summary: text.clone(),
+            blocks: vec![Block::Text { text }],
+        }
+    }
+
+    /// This message with another paragraph.
+    pub fn paragraph(mut self, text: impl Into<String>) -> Message {
+        self.blocks.push(Block::Text { text: text.into() });
+        self
+    }
+
+    /// This message with a row of buttons.
+    pub fn buttons(mut self, buttons: Vec<Button>) -> Message {
+        self.blocks.push(Block::Buttons { buttons });
+        self
+    }
+
+    /// The message as plain text, for mail: paragraphs, fields as `label: value`, pictures
+    /// by their description; buttons are left out (mail cannot press them).
+    pub fn plain_text(&self) -> String {
+        let mut parts = Vec::new();
+        for block in &self.blocks {
+            match block {
+                Block::Text { text } => parts.push(text.clone()),
+                Block::Fields { fields } => parts.push(
+                    fields
+                        .iter()
+                        .map(|f| format!("{}: {}", f.label, f.value))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+                Block::Image { alt, .. } => parts.push(alt.clone()),
+                Block::Buttons { .. } | Block::Select { .. } => {}
+            }
+        }
+        parts.join("\n\n")
+    }
+
+    /// This message with labelled values.
+    pub fn fields(mut self, fields: Vec<Field>) -> Message {
+        self.blocks.push(Block::Fields { fields });
+        self
+    }
+
+    /// Every button in the message, in order.
+    pub fn all_buttons(&self) -> impl Iterator<Item = &Button> {
+        self.blocks.iter().flat_map(|block| match block {
+            Block::Buttons { buttons } => buttons.as_slice(),
+            _ => &[],
+        })
+    }
+}
+
+/// What a button or menu does when pressed, carried through the platform as a short id
+/// (Discord allows 100 characters, Slack 255) and decoded — never trusted — on the way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Show the help again.
+    Help,
+    /// Link this chat account to the employee with the same email.
+    Link,
+}
+
+/// The longest action id any platform carries (Discord's `custom_id`).
+pub const MAX_ACTION_ID: usize = 100;
+const ACTION_VERSION: &str = "fd1";
+
+impl Action {
+    /// The id sent to the platform.
+    pub fn id(&self) -> String {
+        let name = match self {
+            Action::Help => "help",
+            Action::Link => "link",
+        };
+        format!("{ACTION_VERSION}:{name}")
+    }
+
+    /// The action an id names; `None` for anything else (an old, altered or foreign id).
+    pub fn from_id(id: &str) -> Option<Action> {
+        if id.len() > MAX_ACTION_ID {
+            return None;
+        }
+        match id.strip_prefix(ACTION_VERSION)?.strip_prefix(':')? {
+            "help" => Some(Action::Help),
+            "link" => Some(Action::Link),
+            _ => None,
+        }
+    }
+}
+
+impl serde::Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.id())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        Action::from_id(&id).ok_or_else(|| serde::de::Error::custom("not a Frontdesk action"))
+    }
+}
+
+/// What a person asked for in text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// What Frontdesk can do here (also the answer to a bare mention or an empty message).
+    Help,
+    /// Link this chat account to the employee with the same email.
+    Link,
+    /// Not understood; the first word, to quote back.
+    Unknown(String),
+}
+
+/// The longest text the conversation reads; beyond it a message is not a command.
+pub const MAX_COMMAND_TEXT: usize = 2_000;
+
+impl Command {
+    /// The command in `text`, in English or Japanese. Full-width letters, a leading
+    /// `/frontdesk`, the bot's own @mention (`<@U123>`) and letter case do not matter.
+    pub fn parse(text: &str) -> Command {
+        if text.len() > MAX_COMMAND_TEXT {
+            return Command::Unknown(String::new());
+        }
+        let normalized: String = text.nfkc().collect::<String>().to_lowercase();
+        let mut words = normalized
+            .split_whitespace()
+            .skip_while(|word| is_mention(word) || *word == "/frontdesk" || *word == "frontdesk");
+        let Some(first) = words.next() else {
+            return Command::Help;
+        };
+        match first {
+            "help" | "?" | "ヘルプ" | "へるぷ" | "使い方" | "つかいかた" => {
+                Command::Help
+            }
+            "link" | "連携" | "リンク" | "れんけい" => Command::Link,
+            other => Command::Unknown(other.chars().take(40).collect()),
+        }
+    }
+}
+
+/// Whether `word` is a platform mention: `<@U123>` (Slack), `<@123>` / `<@!123>` (Discord).
+fn is_mention(word: &str) -> bool {
+    word.starts_with("<@") && word.ends_with('>')
+}
+
+/// The language to answer in when nothing else says: Japanese when the text has any kana or
+/// kanji, else `fallback`.
+pub fn language_of(text: &str, fallback: Lang) -> Lang {
+    let japanese = text.chars().any(|c| {
+        matches!(c, '\u{3040}'..='\u{30ff}' | '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}')
+    });
+    if japanese { Lang::Ja } else { fallback }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_understood_in_english_and_japanese_however_they_are_typed() {
+        for (text, expected) in [
+            ("help", Command::Help),
+            ("  HELP  ", Command::Help),
+            ("ｈｅｌｐ", Command::Help),
+            ("/frontdesk help", Command::Help),
+            ("<@U024BE7LH> help", Command::Help),
+            ("<@!80351110224678912> ヘルプ", Command::Help),
+            ("使い方", Command::Help),
+            ("", Command::Help),
+            ("<@U024BE7LH>", Command::Help),
+            ("link", Command::Link),
+            ("連携", Command::Link),
+            ("ﾘﾝｸ", Command::Link),
+            ("book alice tomorrow", Command::Unknown("book".into())),
+        ] {
+            assert_eq!(Command::parse(text), expected, "{text:?}");
+        }
+        let long = "x".repeat(MAX_COMMAND_TEXT + 1);
+        assert_eq!(Command::parse(&long), Command::Unknown(String::new()));
+    }
+
+    #[test]
+    fn action_ids_round_trip_and_anything_else_is_refused() {
+        for action in [Action::Help, Action::Link] {
+            assert!(action.id().len() <= MAX_ACTION_ID);
+            assert_eq!(Action::from_id(&action.id()), Some(action));
+        }
+        for foreign in [
+            "help",
+            "fd1:",
+            "fd1:delete_everything",
+            "fd2:help",
+            "fd1:help ",
+        ] {
+            assert_eq!(Action::from_id(foreign), None, "{foreign:?}");
+        }
+        assert_eq!(Action::from_id(&format!("fd1:{}", "a".repeat(200))), None);
+    }
+
+    #[test]
+    fn messages_serialise_with_action_ids_and_refuse_unknown_ones() {
+        let message = Message::text("hello").buttons(vec![Button {
+            action: Action::Link,
+            label: "Link".into(),
+            style: ButtonStyle::Primary,
+        }]);
+        let json = serde_json::to_string(&message).unwrap();
+        assert!(json.contains(r#""action":"fd1:link""#), "{json}");
+        assert_eq!(serde_json::from_str::<Message>(&json).unwrap(), message);
+        let altered = json.replace("fd1:link", "fd1:drop");
+        assert!(serde_json::from_str::<Message>(&altered).is_err());
+    }
+
+    #[test]
+    fn japanese_text_is_answered_in_japanese() {
+        assert_eq!(language_of("へるぷ", Lang::En), Lang::Ja);
+        assert_eq!(language_of("会議室", Lang::En), Lang::Ja);
+        assert_eq!(language_of("help", Lang::En), Lang::En);
+        assert_eq!(language_of("help", Lang::Ja), Lang::Ja);
+    }
+}
