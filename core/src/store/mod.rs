@@ -14,6 +14,7 @@ pub mod ip_allow_list;
 pub mod job;
 pub mod outbox;
 pub mod purge;
+pub mod sso;
 pub mod tenant;
 
 use std::path::Path;

@@ -8,6 +8,7 @@ mod asset;
 mod home;
 mod invitation;
 mod reset;
+mod sso;
 
 use askama::Template;
 use axum::Router;
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(home::router())
         .merge(invitation::router())
         .merge(reset::router())
+        .merge(sso::router())
 }
 
 /// The request's language and its catalogue, for templates: `{{ t.text("page.home.title") }}`.
