@@ -464,16 +464,22 @@ mod tests {
 
     #[test]
     fn a_section_for_a_feature_not_built_yet_is_refused_by_name() {
+        let err = refused("[teams]\napp_id = \"x\"\n", &[]);
+        assert!(err.contains("teams"), "{err}");
+    }
+
+    #[test]
+    fn half_a_slack_section_is_refused_naming_what_is_missing() {
         let err = refused("[slack]\nbot_token = \"xoxb-1\"\n", &[]);
-        assert!(err.contains("slack"), "{err}");
+        assert!(err.contains("missing: tenant, signing_secret"), "{err}");
     }
 
     #[test]
     fn an_unknown_frontdesk_variable_is_refused_by_name() {
         let err = refused("", &[("FRONTDESK_MAIL__SMPT_URL", "smtp://127.0.0.1:2525")]);
         assert!(err.contains("FRONTDESK_MAIL__SMPT_URL"), "{err}");
-        let err = refused("", &[("FRONTDESK_SLACK__BOT_TOKEN", "xoxb-1")]);
-        assert!(err.contains("FRONTDESK_SLACK__BOT_TOKEN"), "{err}");
+        let err = refused("", &[("FRONTDESK_TEAMS__APP_ID", "x")]);
+        assert!(err.contains("FRONTDESK_TEAMS__APP_ID"), "{err}");
     }
 
     #[test]
