@@ -45,31 +45,46 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/slack/interactions", post(interactions))
 }
 
-/// The settings, once the request is shown to come from Slack; else the answer to give.
-#[allow(clippy::result_large_err)]
+/// Why a request to the Slack endpoints is not taken.
+enum Refusal {
+    /// Slack is not configured here.
+    NotConfigured,
+    /// Not shown to come from Slack just now.
+    Unverified(slack_events::SignatureError),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::NotConfigured => StatusCode::NOT_FOUND.into_response(),
+            Refusal::Unverified(reason) => {
+                (StatusCode::UNAUTHORIZED, reason.to_string()).into_response()
+            }
+        }
+    }
+}
+
+/// The settings, once the request is shown to come from Slack.
 fn verified(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Arc<SlackInbound>, Response> {
-    let Some(slack) = state.slack.clone() else {
-        return Err(StatusCode::NOT_FOUND.into_response());
-    };
+) -> Result<Arc<SlackInbound>, Refusal> {
+    let slack = state.slack.clone().ok_or(Refusal::NotConfigured)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = state.engine.ports.clock.now().timestamp();
-    match slack_events::verify(
+    slack_events::verify(
         slack.signing_secret.expose_secret(),
         header("x-slack-request-timestamp"),
         header("x-slack-signature"),
         body,
         now,
-    ) {
-        Ok(()) => Ok(slack),
-        Err(refused) => {
-            tracing::warn!(reason = %refused, "a request to the Slack endpoints was refused");
-            Err((StatusCode::UNAUTHORIZED, refused.to_string()).into_response())
-        }
-    }
+    )
+    .map_err(|reason| {
+        tracing::warn!(%reason, "a request to the Slack endpoints was refused");
+        Refusal::Unverified(reason)
+    })?;
+    Ok(slack)
 }
 
 fn unreadable(err: slack_events::UnreadableRequest) -> Response {
@@ -85,21 +100,21 @@ fn slack_user(slack: &SlackInbound, user: &str) -> ChatUser {
     }
 }
 
-/// The conversation's answer to `input`, queued as a direct message to `who`.
-async fn converse_and_reply(engine: Engine, who: ChatUser, input: Input) -> Option<Message> {
-    let answered = engine.converse(&who, &input).await;
-    let message = match answered {
-        Ok(message) => message,
+/// The conversation's answer to `input` from `who` (a failure is logged: Slack has been
+/// answered already, so there is no one to tell).
+async fn answer(engine: Engine, who: ChatUser, input: Input) -> Option<Message> {
+    match engine.converse(&who, &input).await {
+        Ok(message) => Some(message),
         Err(err) => {
             tracing::error!(error = %frontdesk_core::error::with_causes(&err), "answering on Slack failed");
-            return None;
+            None
         }
-    };
-    Some(message)
+    }
 }
 
+/// The answer to `input`, queued as a direct message to `who`.
 async fn reply_later(engine: Engine, who: ChatUser, input: Input) {
-    if let Some(message) = converse_and_reply(engine.clone(), who.clone(), input).await
+    if let Some(message) = answer(engine.clone(), who.clone(), input).await
         && let Err(err) = engine
             .queue_chat_reply(who.tenant_id, who.platform, &who.user_id, &message)
             .await
@@ -111,7 +126,7 @@ async fn reply_later(engine: Engine, who: ChatUser, input: Input) {
 async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let slack = match verified(&state, &headers, &body) {
         Ok(slack) => slack,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match slack_events::read_event(&body) {
         Err(err) => unreadable(err),
@@ -150,7 +165,7 @@ async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
 async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let slack = match verified(&state, &headers, &body) {
         Ok(slack) => slack,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let (user, text) = match slack_events::read_command(&body) {
         Ok(Inbound::Command { user, text, .. }) => (user, text),
@@ -159,11 +174,7 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     };
     let who = slack_user(&slack, &user);
     let engine = state.engine.clone();
-    let mut answering = tokio::spawn(converse_and_reply(
-        engine.clone(),
-        who.clone(),
-        Input::Text(text),
-    ));
+    let mut answering = tokio::spawn(answer(engine.clone(), who.clone(), Input::Text(text)));
     match tokio::time::timeout(COMMAND_ANSWER_WITHIN, &mut answering).await {
         Ok(Ok(Some(message))) => {
             let mut answer = serde_json::to_value(content(&message)).unwrap_or_default();
@@ -190,7 +201,7 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let slack = match verified(&state, &headers, &body) {
         Ok(slack) => slack,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     match slack_events::read_interaction(&body) {
         Ok(Inbound::Pressed {
