@@ -52,6 +52,9 @@ pub enum Error {
     /// An invitation token that is unknown, used, retired or expired.
     #[error("this invitation link is invalid, already used or has expired")]
     InvalidInvitation,
+    /// A web chat sign-in link that is unknown, used or expired.
+    #[error("this sign-in link is invalid, already used or has expired")]
+    InvalidSignInLink,
     /// Storage failed; the cause goes to the log, not to the user.
     #[error(transparent)]
     Store(#[from] StoreError),

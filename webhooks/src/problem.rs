@@ -157,6 +157,9 @@ impl ApiError {
                 Error::InvalidInvitation => {
                     plain(StatusCode::BAD_REQUEST, "invalid_invitation", None)
                 }
+                Error::InvalidSignInLink => {
+                    plain(StatusCode::BAD_REQUEST, "invalid_sign_in_link", None)
+                }
                 Error::Store(_) | Error::Internal { .. } => {
                     tracing::error!(error = %frontdesk_core::error::with_causes(err), "request failed");
                     plain(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
@@ -209,6 +212,7 @@ fn title_key(kind: &str) -> &'static str {
         "address_not_allowed" => "error.address_not_allowed",
         "invalid_reset_token" => "error.invalid_reset_token",
         "invalid_invitation" => "error.invalid_invitation",
+        "invalid_sign_in_link" => "error.invalid_sign_in_link",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
         "payload_too_large" => "error.payload_too_large",

@@ -14,6 +14,7 @@ pub mod job;
 pub mod outbox;
 pub mod purge;
 pub mod tenant;
+pub mod web_chat;
 
 use std::path::Path;
 use std::str::FromStr;
