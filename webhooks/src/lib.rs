@@ -38,6 +38,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Whether `/metrics` is served on its own address ([`metrics_app`]) instead of here.
     pub metrics_elsewhere: bool,
+    /// The web chat's live streams, per employee (they are capped).
+    pub(crate) chat_streams: Arc<page::ChatStreams>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             trusted_proxies: Arc::new(trusted_proxies),
             secure_cookies,
             metrics_elsewhere: false,
+            chat_streams: Arc::default(),
         }
     }
 }
