@@ -388,7 +388,9 @@ impl Engine {
         message: &Message,
     ) -> Result<usize> {
         let now = self.ports.clock.now_ms();
-        let found = web_chat::of_notice(tx, tenant_id, notice).await?;
+        let mut found = web_chat::of_notice(tx, tenant_id, notice).await?;
+        // Heads are locked in employee order, so two updates cannot wait on each other.
+        found.sort_by_key(|(id, employee_id)| (*employee_id, *id));
         for (id, employee_id) in &found {
             let seq = web_chat::next_seq(tx, tenant_id, *employee_id).await?;
             let body = self.seal_web_chat(tenant_id, *id, message)?;
