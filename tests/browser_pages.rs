@@ -309,13 +309,17 @@ async fn chat_employee(site: &Site, email: &str, name: &str, language: Lang) {
     site.engine.create_employee(&owner, input).await.unwrap();
 }
 
-/// Signs `email` in to the web chat through the pages: the form, the mailed link, its button.
-async fn sign_in_to_chat(browser: &Browser, site: &Site, email: &str, sent: &str) {
+/// Signs `email` in to the web chat through the pages: the form, the mailed link, its button
+/// (screenshots of each page named `web-chat-*-<lang>`).
+async fn sign_in_to_chat(browser: &Browser, site: &Site, email: &str, sent: &str, lang: &str) {
     browser.open(&site.url("/chat")).await;
     browser.type_into("#tenant", "acme").await;
     browser.type_into("#email", email).await;
     browser.click("button[type=submit]").await;
     assert!(browser.text_of("[role=status]").await.contains(sent));
+    browser
+        .screenshot(&format!("web-chat-link-sent-{lang}"))
+        .await;
     site.engine.dispatch_due().await.unwrap();
     let mails = site.mailer.sent();
     let mail = mails.last().expect("a sign-in mail");
@@ -324,6 +328,9 @@ async fn sign_in_to_chat(browser: &Browser, site: &Site, email: &str, sent: &str
     let link = mail.body[start..].split_whitespace().next().unwrap();
     assert!(link.contains("/chat/sign-in?token="), "{link}");
     browser.open(link).await;
+    browser
+        .screenshot(&format!("web-chat-sign-in-{lang}"))
+        .await;
     browser.click("button[type=submit]").await;
     browser.text_of("#chat-history").await;
 }
@@ -365,6 +372,7 @@ async fn an_employee_signs_in_to_the_web_chat_by_mail_asks_for_help_and_presses_
         &site,
         "alice@acme.example",
         "a sign-in link is on its way",
+        "en",
     )
     .await;
     assert_eq!(browser.text_of("h1").await, "Frontdesk chat");
@@ -439,6 +447,7 @@ async fn the_web_chat_speaks_the_employees_japanese() {
         &site,
         "hana@acme.example",
         "サインインリンクをお送りしました",
+        "ja",
     )
     .await;
     assert_eq!(browser.text_of("h1").await, "Frontdesk チャット");
