@@ -33,6 +33,7 @@ pub struct Config {
     pub metrics: Metrics,
     pub tls: Tls,
     pub backup: Backup,
+    pub slack: Slack,
 }
 
 impl Default for Config {
@@ -50,6 +51,7 @@ impl Default for Config {
             metrics: Metrics::default(),
             tls: Tls::default(),
             backup: Backup::default(),
+            slack: Slack::default(),
         }
     }
 }
@@ -121,6 +123,57 @@ impl Default for Security {
             sealing_key: None,
             sealing_key_file: None,
             tenant_keys_dir: None,
+        }
+    }
+}
+
+/// `[slack]`: a Slack app (its manifest is `slack-app-manifest.yml`), installed in the
+/// workspace of one tenant.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Slack {
+    /// The tenant (slug) whose people use this Slack workspace.
+    pub tenant: Option<String>,
+    /// The app's bot token (`xoxb-…`).
+    pub bot_token: Option<SecretString>,
+    /// The app's signing secret (Basic Information → App Credentials).
+    pub signing_secret: Option<SecretString>,
+    /// The Web API's address (a local fake in tests), without a trailing slash.
+    pub api_url: String,
+}
+
+impl Default for Slack {
+    fn default() -> Self {
+        Slack {
+            tenant: None,
+            bot_token: None,
+            signing_secret: None,
+            api_url: frontdesk_bots::slack::SLACK_API_URL.into(),
+        }
+    }
+}
+
+impl Slack {
+    /// The tenant, token and secret when Slack is configured; some of them without the
+    /// others is refused, naming what is missing.
+    pub fn settings(&self) -> Result<Option<(&str, &SecretString, &SecretString)>, String> {
+        match (&self.tenant, &self.bot_token, &self.signing_secret) {
+            (Some(tenant), Some(token), Some(secret)) => Ok(Some((tenant, token, secret))),
+            (None, None, None) => Ok(None),
+            (tenant, token, secret) => {
+                let missing: Vec<&str> = [
+                    ("tenant", tenant.is_none()),
+                    ("bot_token", token.is_none()),
+                    ("signing_secret", secret.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(name, absent)| absent.then_some(name))
+                .collect();
+                Err(format!(
+                    "configuration: [slack] needs tenant, bot_token and signing_secret together; missing: {}",
+                    missing.join(", ")
+                ))
+            }
         }
     }
 }
@@ -297,6 +350,7 @@ impl Config {
             );
         }
         config.tls.files()?;
+        config.slack.settings()?;
         Ok(config)
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use frontdesk_bots::slack::SlackBot;
 use frontdesk_connectors::mail::{FileMailer, SmtpMailer};
 use frontdesk_core::domain::people::Role;
 use frontdesk_core::engine::auth::NewAdmin;
@@ -514,12 +515,23 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     let tenant_keys = sealing::tenant_key_store(config)?;
     let holds_sealed_data =
         Engine::holds_sealed_data(&db).await? || !tenant_keys.tenants()?.is_empty();
+    let mut chat = ChatBots::default();
+    if let Some((_, token, _)) = config.slack.settings().map_err(anyhow::Error::msg)? {
+        chat = chat.with(Arc::new(SlackBot::new(
+            token.expose_secret(),
+            &config.slack.api_url,
+        )));
+    }
     let ports = Ports {
         clock: Arc::new(SystemClock),
         mailer,
         secrets: Arc::new(sealing::load(config, holds_sealed_data)?),
         tenant_keys: Arc::new(tenant_keys),
-        chat: ChatBots::default(),
+        chat,
+        openid: Arc::new(
+            frontdesk_connectors::openid::OidcHttpClient::new()
+                .context("building the OpenID Connect HTTP client")?,
+        ),
     };
     let settings = Settings {
         public_url: public_url(config),
@@ -626,6 +638,17 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
 
     let mut state =
         frontdesk_webhooks::AppState::new(engine.clone(), config.security.trusted_proxies.clone());
+    if let Some((slug, _, signing_secret)) = config.slack.settings().map_err(anyhow::Error::msg)? {
+        let tenant = engine.tenant(slug).await?.with_context(|| {
+            format!(
+                "[slack] tenant {slug} does not exist (create it with `frontdesk admin create`)"
+            )
+        })?;
+        state.slack = Some(Arc::new(frontdesk_webhooks::slack::SlackInbound {
+            signing_secret: signing_secret.clone(),
+            tenant_id: tenant.id,
+        }));
+    }
     let metrics_server = match &config.metrics.bind {
         Some(bind) => {
             let metrics_listener = tokio::net::TcpListener::bind(bind)

@@ -2,15 +2,25 @@
 //! while resetting a password or accepting an invitation, and in the web chat, in Japanese and English, with a screenshot of each page under
 //! `target/screenshots/`.
 
+// The single sign-on tests' identity provider, shared rather than copied.
+#[allow(dead_code)]
+#[path = "../webhooks/tests/fake_idp/mod.rs"]
+mod fake_idp;
 mod support;
 
+use std::sync::Arc;
+
+use fake_idp::{CLIENT_ID, CLIENT_SECRET, FakeIdp, Person};
+use frontdesk_connectors::openid::OidcHttpClient;
 use frontdesk_core::domain::chat::Message;
 use frontdesk_core::domain::people::{NotificationPreference, Role};
 use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::auth::NewAdmin;
 use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::invitation::NewInvitation;
+use frontdesk_core::engine::sso::SsoChange;
 use frontdesk_core::i18n::{self, Lang};
+use frontdesk_core::testing::test_start;
 use support::browser::{Browser, Site};
 
 /// Creates an account on `site` and returns the link of its reset mail.
@@ -467,5 +477,69 @@ async fn the_web_chat_speaks_the_employees_japanese() {
         .wait_for_text(".chat-message.from-frontdesk", "森 健二 様")
         .await;
     browser.screenshot("web-chat-ja").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signs_in_through_the_identity_provider_on_another_site_and_a_refusal_says_why() {
+    let Some(browser) = Browser::start("ja").await else {
+        return;
+    };
+    // The identity provider on `localhost`, the app on 127.0.0.1: two sites, so the
+    // cookies cross a real cross-site redirect as they do in production.
+    let idp = FakeIdp::start_named(test_start(), "hanako@acme.example", "localhost").await;
+    let site = Site::start_with_openid(Some(Arc::new(OidcHttpClient::new().unwrap()))).await;
+    let tenant = site.engine.ensure_tenant("acme", "Acme").await.unwrap();
+    let mut owner = None;
+    for (email, role) in [
+        ("owner@acme.example", Role::Owner),
+        ("hanako@acme.example", Role::Admin),
+    ] {
+        let new = NewAdmin {
+            email: email.into(),
+            password: "Keep#Pass42x".into(),
+            role,
+            can_export: false,
+            language: Lang::Ja,
+        };
+        let account = site
+            .engine
+            .create_account(tenant.id, None, &new)
+            .await
+            .unwrap();
+        owner.get_or_insert(Actor {
+            account,
+            ip: "127.0.0.1".into(),
+        });
+    }
+    let change = SsoChange {
+        issuer: idp.issuer.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: Some(CLIENT_SECRET.into()),
+        require_sso: true,
+    };
+    site.engine
+        .set_sso_settings(&owner.unwrap(), change)
+        .await
+        .unwrap();
+
+    idp.ask_before_redirecting();
+    browser.open(&site.url("/sso/acme/start")).await;
+    browser.click("#continue").await;
+    assert_eq!(browser.text_of("h1").await, "Frontdesk");
+    browser.open(&site.url("/api/v1/auth/me")).await;
+    let me = browser.text_of("body").await;
+    assert!(me.contains("hanako@acme.example"), "signed in: {me}");
+
+    idp.sign_in_as(Person {
+        email: "nobody@acme.example".into(),
+        email_verified: true,
+    });
+    browser.open(&site.url("/sso/acme/start")).await;
+    browser.click("#continue").await;
+    assert_eq!(browser.text_of("h1").await, "シングルサインオン");
+    let refused = browser.text_of("[role=alert]").await;
+    assert!(refused.contains("アカウントがありません"), "{refused}");
+    browser.screenshot("sso-no-account-ja").await;
     browser.close().await;
 }

@@ -3,6 +3,10 @@
 //! core `Command`s and `Action`s, and core `Message`s into the platform's format.
 //!
 //! Depends only on `frontdesk-core` and each platform's crate. It must not depend on
-//! `frontdesk-connectors` or `frontdesk-webhooks`, nor touch the database. (The bots arrive
-//! with the reception issues; this crate holds their place in the dependency graph, which
-//! `core/tests/dependency_direction.rs` checks.)
+//! `frontdesk-connectors` or `frontdesk-webhooks`, nor touch the database
+//! (`core/tests/dependency_direction.rs` checks the graph).
+
+pub mod slack;
+pub mod slack_events;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,5 +1,6 @@
 //! `frontdesk-connectors`: the outbound adapters behind `frontdesk-core`'s ports — mail
-//! (SMTP, or `.eml` files for the embedded default) now; calendars (Google Calendar,
+//! (SMTP, or `.eml` files for the embedded default) and OpenID Connect identity providers
+//! (single sign-on) now; calendars (Google Calendar,
 //! Microsoft 365, ICS feeds, the built-in calendar) behind the `Calendar` port next.
 //!
 //! Depends only on `frontdesk-core` and each platform's crate. It must not depend on
@@ -7,3 +8,4 @@
 //! core port (`core/tests/dependency_direction.rs` checks this).
 
 pub mod mail;
+pub mod openid;

@@ -6,6 +6,44 @@ use crate::domain::field::{Invalid, LineProblem};
 use crate::domain::password::PasswordViolation;
 use crate::store::StoreError;
 
+/// Why a single sign-on was refused (what the person is told; details go to the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoRefusal {
+    /// The identity provider could not be reached, refused the code, or its ID token
+    /// failed verification.
+    IdentityProvider,
+    /// The ID token has no email, or does not say it is verified.
+    EmailNotVerified,
+    /// No account of the tenant has the email.
+    NoAccount,
+}
+
+impl SsoRefusal {
+    /// A stable name (API bodies and the access log carry it).
+    pub fn code(self) -> &'static str {
+        match self {
+            SsoRefusal::IdentityProvider => "identity_provider",
+            SsoRefusal::EmailNotVerified => "email_not_verified",
+            SsoRefusal::NoAccount => "no_account",
+        }
+    }
+
+    /// The catalogue key of what the person is told.
+    pub fn message_key(self) -> &'static str {
+        match self {
+            SsoRefusal::IdentityProvider => "page.sso.identity_provider",
+            SsoRefusal::EmailNotVerified => "page.sso.email_not_verified",
+            SsoRefusal::NoAccount => "page.sso.no_account",
+        }
+    }
+}
+
+impl std::fmt::Display for SsoRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 /// A boxed cause kept for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -55,6 +93,19 @@ pub enum Error {
     /// A web chat sign-in link that is unknown, used or expired.
     #[error("this sign-in link is invalid, already used or has expired")]
     InvalidSignInLink,
+    /// Single sign-on is not set up for the tenant (or there is no such tenant).
+    #[error("single sign-on is not set up for this organisation")]
+    SsoNotConfigured,
+    /// A single sign-on callback whose attempt is unknown, used, expired or another
+    /// tenant's.
+    #[error("this sign-in attempt is invalid, already used or has expired")]
+    InvalidSsoAttempt,
+    /// The identity provider's answer does not sign anyone in.
+    #[error("single sign-on refused: {0}")]
+    SsoRefused(SsoRefusal),
+    /// The tenant requires single sign-on for this account: no password sign-in or reset.
+    #[error("this organisation requires single sign-on for this account")]
+    SsoRequired,
     /// Storage failed; the cause goes to the log, not to the user.
     #[error(transparent)]
     Store(#[from] StoreError),

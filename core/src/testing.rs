@@ -17,7 +17,8 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 pub use harness::{
-    ManualClock, RecordingBot, RecordingMailer, TempKeyStore, TestEngine, test_settings, test_start,
+    DiscoverableOpenIdProvider, ManualClock, RecordingBot, RecordingMailer, TempKeyStore,
+    TestEngine, test_settings, test_start,
 };
 
 use crate::store::Db;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use frontdesk_core::engine::{Engine, Settings};
+use frontdesk_core::port::OpenIdProvider;
 use frontdesk_core::testing::{RecordingMailer, TestDb, TestEngine, test_settings};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -37,6 +38,11 @@ pub struct Site {
 impl Site {
     /// Starts serving; the listener is bound before this returns, so no wait is needed.
     pub async fn start() -> Site {
+        Site::start_with_openid(None).await
+    }
+
+    /// [`Site::start`], speaking OpenID Connect through `openid` instead of the test stub.
+    pub async fn start_with_openid(openid: Option<Arc<dyn OpenIdProvider>>) -> Site {
         let db = TestDb::sqlite().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -44,7 +50,16 @@ impl Site {
             public_url: base.clone(),
             ..test_settings()
         };
-        let TestEngine { engine, mailer, .. } = TestEngine::with_settings(&db, settings);
+        let test_engine = TestEngine::with_settings(&db, settings.clone());
+        let engine = match openid {
+            Some(openid) => Engine::new(
+                db.db.clone(),
+                test_engine.ports_with_openid(openid),
+                settings,
+            ),
+            None => test_engine.engine,
+        };
+        let mailer = test_engine.mailer;
         let state = frontdesk_webhooks::AppState::new(engine.clone(), vec![]);
         tokio::spawn(frontdesk_webhooks::serve(
             listener,

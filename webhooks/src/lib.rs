@@ -12,6 +12,7 @@ pub mod metrics;
 mod page;
 pub mod problem;
 mod server;
+pub mod slack;
 pub mod tls;
 
 pub use server::{ServerLimits, serve_router, serve_router_over_tls, serve_with_limits};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics_elsewhere: bool,
     /// The web chat's live streams, per employee (they are capped).
     pub(crate) chat_streams: Arc<page::ChatStreams>,
+    /// The Slack app's inbound settings, when Slack is configured.
+    pub slack: Option<Arc<slack::SlackInbound>>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             secure_cookies,
             metrics_elsewhere: false,
             chat_streams: Arc::default(),
+            slack: None,
         }
     }
 }
@@ -101,6 +105,7 @@ pub fn app(state: AppState) -> Router {
         .merge(metrics)
         .nest("/api/v1", api.route("/openapi.json", openapi_json))
         .merge(page::router())
+        .merge(slack::router())
         .fallback(guard::not_found)
         .method_not_allowed_fallback(guard::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -160,6 +160,17 @@ impl ApiError {
                 Error::InvalidSignInLink => {
                     plain(StatusCode::BAD_REQUEST, "invalid_sign_in_link", None)
                 }
+                Error::SsoNotConfigured => plain(StatusCode::NOT_FOUND, "sso_not_configured", None),
+                Error::InvalidSsoAttempt => {
+                    plain(StatusCode::BAD_REQUEST, "invalid_sso_attempt", None)
+                }
+                Error::SsoRefused(refusal) => Problem {
+                    status: StatusCode::FORBIDDEN,
+                    kind: "sso_refused",
+                    detail: Some(i18n::text(request_lang(), refusal.message_key())),
+                    extra: json!({ "reason": refusal.code() }),
+                },
+                Error::SsoRequired => plain(StatusCode::FORBIDDEN, "sso_required", None),
                 Error::Store(_) | Error::Internal { .. } => {
                     tracing::error!(error = %frontdesk_core::error::with_causes(err), "request failed");
                     plain(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
@@ -213,6 +224,10 @@ fn title_key(kind: &str) -> &'static str {
         "invalid_reset_token" => "error.invalid_reset_token",
         "invalid_invitation" => "error.invalid_invitation",
         "invalid_sign_in_link" => "error.invalid_sign_in_link",
+        "sso_not_configured" => "error.sso_not_configured",
+        "invalid_sso_attempt" => "error.invalid_sso_attempt",
+        "sso_refused" => "error.sso_refused",
+        "sso_required" => "error.sso_required",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
         "payload_too_large" => "error.payload_too_large",

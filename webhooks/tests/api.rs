@@ -1389,6 +1389,29 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
             Some(ManageSecurity),
             Some(json!({"networks": []})),
         ),
+        // PUT before GET and DELETE: GET answers 404 until settings exist. Every issuer
+        // answers discovery through the test harness's identity-provider port.
+        (
+            Method::PUT,
+            "/api/v1/security/sso",
+            Some(ManageSecurity),
+            Some(
+                json!({"issuer": "https://idp.example", "client_id": "frontdesk",
+                "client_secret": "s3cret", "require_sso": false}),
+            ),
+        ),
+        (
+            Method::GET,
+            "/api/v1/security/sso",
+            Some(ManageSecurity),
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/security/sso",
+            Some(ManageSecurity),
+            None,
+        ),
         (
             Method::DELETE,
             "/api/v1/employees/{employee}",

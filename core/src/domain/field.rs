@@ -33,6 +33,10 @@ pub enum Invalid {
     NotNetwork,
     /// A list with more than `max` entries.
     TooMany { max: usize },
+    /// Not an `https://` URL (plain `http://` only on 127.0.0.1 / localhost, for tests).
+    NotIssuerUrl,
+    /// No OpenID Connect discovery document (with its key set) answers at this issuer.
+    IssuerUnreachable,
 }
 
 impl Invalid {
@@ -51,6 +55,8 @@ impl Invalid {
             Invalid::Taken => "taken",
             Invalid::NotNetwork => "not_network",
             Invalid::TooMany { .. } => "too_many",
+            Invalid::NotIssuerUrl => "not_issuer_url",
+            Invalid::IssuerUnreachable => "issuer_unreachable",
         }
     }
 
@@ -69,6 +75,8 @@ impl Invalid {
             Invalid::Taken => "invalid.taken",
             Invalid::NotNetwork => "invalid.not_network",
             Invalid::TooMany { .. } => "invalid.too_many",
+            Invalid::NotIssuerUrl => "invalid.not_issuer_url",
+            Invalid::IssuerUnreachable => "invalid.issuer_unreachable",
         }
     }
 
@@ -88,7 +96,7 @@ impl Invalid {
     }
 
     /// One of each kind (the catalogue test checks every key exists).
-    pub fn examples() -> [Invalid; 12] {
+    pub fn examples() -> [Invalid; 14] {
         [
             Invalid::Required,
             Invalid::TooLong { max: 1 },
@@ -102,6 +110,8 @@ impl Invalid {
             Invalid::Taken,
             Invalid::NotNetwork,
             Invalid::TooMany { max: 1 },
+            Invalid::NotIssuerUrl,
+            Invalid::IssuerUnreachable,
         ]
     }
 }

@@ -300,33 +300,57 @@ impl Engine {
                 .throttled(Some(account.tenant_id), &email, ip, until, now)
                 .await;
         }
+        // The right password, but the tenant signs this account in through its identity
+        // provider only. Checked after the password, so the answer tells nothing to someone
+        // who does not know it.
+        if super::sso::required_of(&mut tx, &account).await? {
+            let event = Event {
+                actor: &account.email,
+                ip,
+                action: "login.refused",
+                target: format!("account:{}", account.id),
+                detail: json!({ "method": "password", "reason": "sso_required" }),
+            };
+            self.record(&mut tx, account.tenant_id, now, event).await?;
+            tx.commit().await?;
+            return Err(Error::SsoRequired);
+        }
         account::clear_failures(&mut tx, &account_key).await?;
         if let Some(hash) = rehashed {
             account::set_password_hash(&mut tx, account.tenant_id, account.id, &hash).await?;
         }
-        let session_token = token::generate();
-        let expires = now + self.settings.session_ttl.num_milliseconds();
-        account::insert_session(
-            &mut tx,
-            &token::hash(&session_token),
-            &account,
-            now,
-            expires,
-        )
-        .await?;
-        let event = Event {
-            actor: &account.email,
-            ip,
-            action: "login.ok",
-            target: format!("account:{}", account.id),
-            detail: json!({}),
-        };
-        self.record(&mut tx, account.tenant_id, now, event).await?;
+        let session_token = self
+            .open_session(&mut tx, &account, ip, now, "password")
+            .await?;
         tx.commit().await?;
         Ok(SignIn {
             account,
             session_token,
         })
+    }
+
+    /// A new session of `account`, recorded as `login.ok` with how it signed in
+    /// (`password` or `sso`); the token for its cookie. The one way every sign-in ends.
+    pub(super) async fn open_session(
+        &self,
+        tx: &mut Tx,
+        account: &Account,
+        ip: &str,
+        now: i64,
+        method: &str,
+    ) -> Result<String> {
+        let session_token = token::generate();
+        let expires = now + self.settings.session_ttl.num_milliseconds();
+        account::insert_session(tx, &token::hash(&session_token), account, now, expires).await?;
+        let event = Event {
+            actor: &account.email,
+            ip,
+            action: "login.ok",
+            target: format!("account:{}", account.id),
+            detail: json!({ "method": method }),
+        };
+        self.record(tx, account.tenant_id, now, event).await?;
+        Ok(session_token)
     }
 
     /// Refuses a login that `until` (epoch ms) locks out, and logs it for the tenant.
@@ -643,6 +667,20 @@ impl Engine {
         let Some(account) = account::find_by_email(&mut tx, tenant.id, &email).await? else {
             return Ok(());
         };
+        // An account that must sign in through the identity provider gets no reset link;
+        // the answer stays the same, and the refusal is recorded.
+        if super::sso::required_of(&mut tx, &account).await? {
+            let event = Event {
+                actor: &account.email,
+                ip,
+                action: "password_reset.refused",
+                target: format!("account:{}", account.id),
+                detail: json!({ "reason": "sso_required" }),
+            };
+            self.record(&mut tx, tenant.id, now, event).await?;
+            tx.commit().await?;
+            return Ok(());
+        }
         // One mail a minute at most, so the form cannot be used to flood someone's inbox.
         let last = account::latest_reset_at(&mut tx, tenant.id, account.id).await?;
         if last.is_some_and(|at| now - at < RESET_COOLDOWN.num_milliseconds()) {
@@ -706,10 +744,15 @@ impl Engine {
         else {
             return Err(Error::InvalidResetToken);
         };
-        replace_password(&mut tx, tenant_id, account_id, &hash, now).await?;
         let account = account::find(&mut tx, tenant_id, account_id)
             .await?
             .ok_or(Error::NotFound("account"))?;
+        // A link sent before the tenant required single sign-on no longer works for this
+        // account (dropping the transaction leaves the token unused).
+        if super::sso::required_of(&mut tx, &account).await? {
+            return Err(Error::SsoRequired);
+        }
+        replace_password(&mut tx, tenant_id, account_id, &hash, now).await?;
         let event = Event {
             actor: &account.email,
             ip,

@@ -42,7 +42,20 @@ enum Request {
     UnknownButton,
 }
 
+/// How long a platform event id is remembered (Slack retries within minutes).
+pub const INBOX_RETENTION: chrono::Duration = chrono::Duration::days(1);
+
 impl Engine {
+    /// Whether this is the first delivery of the platform event `event_id` (a retry of one
+    /// already taken answers `false`, so each event is acted on once).
+    pub async fn first_delivery(&self, platform: Platform, event_id: &str) -> Result<bool> {
+        let now = self.ports.clock.now_ms();
+        let mut tx = self.db.write().await?;
+        let first = crate::store::inbox::take(&mut tx, platform, event_id, now).await?;
+        tx.commit().await?;
+        Ok(first)
+    }
+
     /// The answer to `input` from `who`.
     pub async fn converse(&self, who: &ChatUser, input: &Input) -> Result<Message> {
         let linked = {

@@ -325,7 +325,8 @@ pub struct Undeliverable {
 pub const SENT_RETENTION: Duration = Duration::days(30);
 
 impl Engine {
-    /// Hourly clean-up: expired sessions, stale sign-in failure counts, old sent messages.
+    /// Hourly clean-up: expired sessions, stale sign-in failure counts, old sent messages,
+    /// platform event ids past their retry window.
     pub async fn housekeeping(&self) -> Result<()> {
         let now = self.ports.clock.now();
         let window_start = now - self.settings.throttle.window;
@@ -339,10 +340,15 @@ impl Engine {
         )
         .await?;
         let sent = outbox::purge_sent(&mut tx, (now - SENT_RETENTION).timestamp_millis()).await?;
+        let events = crate::store::inbox::purge(
+            &mut tx,
+            (now - super::conversation::INBOX_RETENTION).timestamp_millis(),
+        )
+        .await?;
         let web_chat =
             crate::store::web_chat::delete_expired(&mut tx, now.timestamp_millis()).await?;
         tx.commit().await?;
-        tracing::info!(sessions, throttles, sent, web_chat, "housekeeping");
+        tracing::info!(sessions, throttles, sent, events, web_chat, "housekeeping");
         Ok(())
     }
 

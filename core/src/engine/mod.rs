@@ -20,6 +20,7 @@ pub mod notice;
 pub mod outbox;
 pub mod scheduler;
 pub mod secrets;
+pub mod sso;
 pub mod tenant;
 pub mod web_chat;
 

@@ -79,6 +79,31 @@ impl Engine {
         Ok(queued)
     }
 
+    /// Queues `message` as the answer to platform user `user_id` (a reply in the
+    /// conversation), sent by the dispatcher with its retries; wakes the dispatcher.
+    pub async fn queue_chat_reply(
+        &self,
+        tenant_id: i64,
+        platform: Platform,
+        user_id: &str,
+        message: &Message,
+    ) -> Result<()> {
+        let chat = ChatNotice {
+            platform,
+            to: ChatTarget::User {
+                id: user_id.to_owned(),
+            },
+            notice: "reply".into(),
+            message: message.clone(),
+        };
+        let mut tx = self.db.write().await?;
+        self.queue(&mut tx, tenant_id, &OutboxMessage::Chat(chat))
+            .await?;
+        tx.commit().await?;
+        self.outbox_queued.notify_one();
+        Ok(())
+    }
+
     /// Queues `message` as the new version of `notice`'s chat messages (a visit answered)
     /// on every configured platform; each is updated in place once it has been delivered
     /// (the web chat's at once). Returns how many messages were queued or updated.

@@ -4,6 +4,7 @@
 mod chat;
 mod clock;
 mod mailer;
+mod openid;
 mod secrets;
 mod tenant_keys;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};
 pub use clock::{Clock, SystemClock};
 pub use mailer::{Mail, MailError, Mailer};
+pub use openid::{AttemptSecrets, OidcClient, OidcError, OpenIdProvider, VerifiedIdentity};
 pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets, sealing_key_id};
 pub use tenant_keys::{DirKeyStore, TenantKeyStore};
 
@@ -30,4 +32,6 @@ pub struct Ports {
     pub tenant_keys: Arc<dyn TenantKeyStore>,
     /// The chat platforms configured (none: the web chat only).
     pub chat: ChatBots,
+    /// OpenID Connect identity providers (single sign-on).
+    pub openid: Arc<dyn OpenIdProvider>,
 }

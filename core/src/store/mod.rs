@@ -8,11 +8,13 @@ pub mod access_log;
 pub mod account;
 pub mod chat;
 pub mod employee;
+pub mod inbox;
 pub mod invitation;
 pub mod ip_allow_list;
 pub mod job;
 pub mod outbox;
 pub mod purge;
+pub mod sso;
 pub mod tenant;
 pub mod web_chat;
 

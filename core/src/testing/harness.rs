@@ -10,8 +10,9 @@ use crate::domain::chat::Message;
 use crate::domain::people::Platform;
 use crate::engine::{Engine, PasswordHashing, Settings};
 use crate::port::{
-    ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail, MailError, Mailer, Ports,
-    Recipient, Sent, TenantKeyStore,
+    AttemptSecrets, ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail, MailError,
+    Mailer, OidcClient, OidcError, OpenIdProvider, Ports, Recipient, Sent, TenantKeyStore,
+    VerifiedIdentity,
 };
 use crate::store::Db;
 use crate::testing::TestDb;
@@ -69,6 +70,43 @@ impl Mailer for RecordingMailer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(mail.clone());
         Ok(())
+    }
+}
+
+/// An identity-provider port for tests that do not sign in through one: every issuer
+/// answers discovery, and no sign-in completes. Single sign-on tests use the real client
+/// (`frontdesk-connectors`) against a local fake identity provider instead.
+#[derive(Debug, Default)]
+pub struct DiscoverableOpenIdProvider;
+
+#[async_trait::async_trait]
+impl OpenIdProvider for DiscoverableOpenIdProvider {
+    async fn discover(&self, _issuer: &str) -> Result<(), OidcError> {
+        Ok(())
+    }
+
+    async fn authorization_url(
+        &self,
+        client: &OidcClient,
+        _attempt: &AttemptSecrets,
+    ) -> Result<String, OidcError> {
+        Err(OidcError::Discovery(format!(
+            "{} is not a real identity provider",
+            client.issuer
+        )))
+    }
+
+    async fn verify_code(
+        &self,
+        client: &OidcClient,
+        _code: &str,
+        _attempt: &AttemptSecrets,
+        _now: DateTime<Utc>,
+    ) -> Result<VerifiedIdentity, OidcError> {
+        Err(OidcError::Discovery(format!(
+            "{} is not a real identity provider",
+            client.issuer
+        )))
     }
 }
 
@@ -184,12 +222,22 @@ impl TestEngine {
             secrets: Arc::new(test_keyring()),
             tenant_keys: tenant_keys.clone(),
             chat: ChatBots::default(),
+            openid: Arc::new(DiscoverableOpenIdProvider),
         };
         TestEngine {
             engine: Engine::new(db, ports, settings),
             clock,
             mailer,
             tenant_keys,
+        }
+    }
+
+    /// This engine's ports with another identity-provider client (the real one, in the
+    /// single sign-on tests).
+    pub fn ports_with_openid(&self, openid: Arc<dyn OpenIdProvider>) -> Ports {
+        Ports {
+            openid,
+            ..self.engine.ports.clone()
         }
     }
 

@@ -69,7 +69,11 @@ pub(crate) struct InvitationAccept {
 }
 
 /// The session cookie carrying `value` for `max_age_secs` (0 clears it).
-fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
+pub(crate) fn session_cookie(
+    state: &AppState,
+    value: String,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     Cookie::build((state.session_cookie_name(), value))
         .path("/")
         .http_only(true)
@@ -83,7 +87,8 @@ fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<
 /// Sign in; sets the session cookie.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = AccountView), (status = 401, description = "wrong email or password"),
-        (status = 403, description = "the tenant's IP allow-list does not admit this address"),
+        (status = 403, description = "the tenant's IP allow-list does not admit this address, or the \
+            tenant requires single sign-on for this account (`sso_required`)"),
         (status = 429, description = "too many failed attempts; see Retry-After")))]
 async fn login(
     State(state): State<AppState>,
@@ -154,6 +159,7 @@ async fn request_reset(
 /// Set a new password with the token from the reset link (single use, expires).
 #[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
     responses((status = 204), (status = 400, description = "the link is invalid, used or expired"),
+        (status = 403, description = "the tenant requires single sign-on for this account (`sso_required`)"),
         (status = 422, description = "the new password breaks the policy")))]
 async fn confirm_reset(
     State(state): State<AppState>,

@@ -30,7 +30,7 @@ use crate::AppState;
         (name = "accounts", description = "Admin accounts (owners only)"),
         (name = "access-log", description = "Who did what, when, from where"),
         (name = "outbox", description = "Messages that could not be delivered"),
-        (name = "security", description = "The IP allow-list (owners only)")
+        (name = "security", description = "The IP allow-list and single sign-on (owners only)")
     )
 )]
 struct ApiDoc;

@@ -9,6 +9,7 @@ mod chat;
 mod home;
 mod invitation;
 mod reset;
+mod sso;
 
 use askama::Template;
 use axum::Router;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(home::router())
         .merge(invitation::router())
         .merge(reset::router())
+        .merge(sso::router())
 }
 
 /// The request's language and its catalogue, for templates: `{{ t.text("page.home.title") }}`.
