@@ -585,6 +585,14 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
             "  sign in:  POST {base}/api/v1/auth/login {{\"tenant\":\"demo\",\"email\":\"...\",\"password\":\"...\"}}"
         );
         println!("  open:     {base}/");
+        // Employees sign in to the web chat by a mailed link; without SMTP it is a file.
+        let mail_to = match &config.mail.smtp_url {
+            Some(_) => "the demo employee's mailbox".to_owned(),
+            None => format!("{}/*.eml", config.data_dir.join("mail").display()),
+        };
+        println!(
+            "  web chat: {base}/chat   (tenant demo, e.g. alice@demo.example; the sign-in link: {mail_to})"
+        );
         println!("  API docs: {base}/api/v1/openapi.json");
         println!("  health:   {base}/healthz");
     }

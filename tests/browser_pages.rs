@@ -1,5 +1,5 @@
-//! Pages in a real browser (see `support::browser`): what a person sees on the home page and
-//! while resetting a password or accepting an invitation, in Japanese and English, with a screenshot of each page under
+//! Pages in a real browser (see `support::browser`): what a person sees on the home page,
+//! while resetting a password or accepting an invitation, and in the web chat, in Japanese and English, with a screenshot of each page under
 //! `target/screenshots/`.
 
 // The single sign-on tests' identity provider, shared rather than copied.
@@ -12,12 +12,14 @@ use std::sync::Arc;
 
 use fake_idp::{CLIENT_ID, CLIENT_SECRET, FakeIdp, Person};
 use frontdesk_connectors::openid::OidcHttpClient;
-use frontdesk_core::domain::people::Role;
+use frontdesk_core::domain::chat::Message;
+use frontdesk_core::domain::people::{NotificationPreference, Role};
 use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::invitation::NewInvitation;
 use frontdesk_core::engine::sso::SsoChange;
-use frontdesk_core::i18n::Lang;
+use frontdesk_core::i18n::{self, Lang};
 use frontdesk_core::testing::test_start;
 use support::browser::{Browser, Site};
 
@@ -284,6 +286,198 @@ async fn the_home_page_says_what_frontdesk_is_in_the_browsers_language() {
         assert!(browser.text_of("body").await.contains("\"status\":\"ok\""));
         browser.close().await;
     }
+}
+
+/// An employee of `acme` on `site` (created by its owner), in `language`.
+async fn chat_employee(site: &Site, email: &str, name: &str, language: Lang) {
+    let tenant = site.engine.ensure_tenant("acme", "Acme").await.unwrap();
+    let new = NewAdmin {
+        email: "owner@acme.example".into(),
+        password: "Keep#Pass42x".into(),
+        role: Role::Owner,
+        can_export: true,
+        language: Lang::En,
+    };
+    let owner = Actor {
+        account: site
+            .engine
+            .create_account(tenant.id, None, &new)
+            .await
+            .unwrap(),
+        ip: "127.0.0.1".into(),
+    };
+    let input = EmployeeInput {
+        email: email.into(),
+        name: name.into(),
+        name_kana: String::new(),
+        department: String::new(),
+        time_zone: "Asia/Tokyo".into(),
+        language,
+        notification: NotificationPreference::Chat,
+        chat_identities: Default::default(),
+    };
+    site.engine.create_employee(&owner, input).await.unwrap();
+}
+
+/// Signs `email` in to the web chat through the pages: the form, the mailed link, its button
+/// (screenshots of each page named `web-chat-*-<lang>`).
+async fn sign_in_to_chat(browser: &Browser, site: &Site, email: &str, sent: &str, lang: &str) {
+    browser.open(&site.url("/chat")).await;
+    browser.type_into("#tenant", "acme").await;
+    browser.type_into("#email", email).await;
+    browser.click("button[type=submit]").await;
+    assert!(browser.text_of("[role=status]").await.contains(sent));
+    browser
+        .screenshot(&format!("web-chat-link-sent-{lang}"))
+        .await;
+    site.engine.dispatch_due().await.unwrap();
+    let mails = site.mailer.sent();
+    let mail = mails.last().expect("a sign-in mail");
+    assert_eq!(mail.to, email);
+    let start = mail.body.find(&site.base).expect("the mail links here");
+    let link = mail.body[start..].split_whitespace().next().unwrap();
+    assert!(link.contains("/chat/sign-in?token="), "{link}");
+    browser.open(link).await;
+    browser
+        .screenshot(&format!("web-chat-sign-in-{lang}"))
+        .await;
+    browser.click("button[type=submit]").await;
+    browser.text_of("#chat-history").await;
+}
+
+/// Writes a notice to every employee of `acme` signed in to the web chat, as a check-in would.
+async fn notice_to(site: &Site, email: &str, text: &str) {
+    let tenant = site.engine.ensure_tenant("acme", "Acme").await.unwrap();
+    let mut tx = site.engine.db.read().await.unwrap();
+    let employee = frontdesk_core::store::employee::find_by_email(&mut tx, tenant.id, email)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(tx);
+    let mut tx = site.engine.db.write().await.unwrap();
+    site.engine
+        .notify_employee(
+            &mut tx,
+            tenant.id,
+            &employee,
+            "visit:1",
+            &Message::text(text),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // What the outbox dispatcher does when the caller wakes it after the commit.
+    site.engine.wake_web_chat();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_signs_in_to_the_web_chat_by_mail_asks_for_help_and_presses_its_button() {
+    let Some(browser) = Browser::start("en-US,en").await else {
+        return;
+    };
+    let site = Site::start().await;
+    chat_employee(&site, "alice@acme.example", "Alice Sato", Lang::En).await;
+    sign_in_to_chat(
+        &browser,
+        &site,
+        "alice@acme.example",
+        "a sign-in link is on its way",
+        "en",
+    )
+    .await;
+    assert_eq!(browser.text_of("h1").await, "Frontdesk chat");
+
+    let help_title = i18n::text(Lang::En, "conversation.help.title");
+    browser.type_into("#chat-text", "help").await;
+    browser.click("#chat-composer button").await;
+    browser
+        .wait_for_text(".chat-message.from-frontdesk", &help_title)
+        .await;
+    browser
+        .wait_for_text(".chat-message.from-employee", "help")
+        .await;
+
+    browser.type_into("#chat-text", "hello").await;
+    browser.click("#chat-composer button").await;
+    let not_understood = i18n::format(
+        Lang::En,
+        "conversation.not_understood",
+        &[("word", "hello")],
+    );
+    browser
+        .wait_for_text(".chat-message.from-frontdesk", &not_understood)
+        .await;
+    let button = i18n::text(Lang::En, "conversation.help.button");
+    browser
+        .click(".chat-message.from-frontdesk .chat-buttons button")
+        .await;
+    // The press shows as the button's label, and the help comes again.
+    browser
+        .wait_for_text(".chat-message.from-employee", &button)
+        .await;
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+        loop {
+            tick.tick().await;
+            if browser.count(".chat-message.from-frontdesk").await == 3 {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(answers.is_ok(), "the button's answer arrived");
+    let last = browser
+        .text_of(".chat-message.from-frontdesk:last-child")
+        .await;
+    assert!(last.contains(&help_title), "{last}");
+
+    // A notice arrives live, without reloading.
+    notice_to(
+        &site,
+        "alice@acme.example",
+        "Kenji Mori (Globex) is at the front desk",
+    )
+    .await;
+    browser
+        .wait_for_text(".chat-message.from-frontdesk", "Kenji Mori (Globex)")
+        .await;
+    browser.screenshot("web-chat-en").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_chat_speaks_the_employees_japanese() {
+    let Some(browser) = Browser::start("ja").await else {
+        return;
+    };
+    let site = Site::start().await;
+    chat_employee(&site, "hana@acme.example", "佐藤 花", Lang::Ja).await;
+    sign_in_to_chat(
+        &browser,
+        &site,
+        "hana@acme.example",
+        "サインインリンクをお送りしました",
+        "ja",
+    )
+    .await;
+    assert_eq!(browser.text_of("h1").await, "Frontdesk チャット");
+    browser.type_into("#chat-text", "ヘルプ").await;
+    browser.click("#chat-composer button").await;
+    let help_title = i18n::text(Lang::Ja, "conversation.help.title");
+    browser
+        .wait_for_text(".chat-message.from-frontdesk", &help_title)
+        .await;
+    notice_to(
+        &site,
+        "hana@acme.example",
+        "森 健二 様（Globex）が受付にお越しです",
+    )
+    .await;
+    browser
+        .wait_for_text(".chat-message.from-frontdesk", "森 健二 様")
+        .await;
+    browser.screenshot("web-chat-ja").await;
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -90,6 +90,9 @@ pub enum Error {
     /// An invitation token that is unknown, used, retired or expired.
     #[error("this invitation link is invalid, already used or has expired")]
     InvalidInvitation,
+    /// A web chat sign-in link that is unknown, used or expired.
+    #[error("this sign-in link is invalid, already used or has expired")]
+    InvalidSignInLink,
     /// Single sign-on is not set up for the tenant (or there is no such tenant).
     #[error("single sign-on is not set up for this organisation")]
     SsoNotConfigured,

@@ -164,6 +164,37 @@ impl Browser {
         self.find(css).await.click().await.expect("click works");
     }
 
+    /// Waits until some element matching `css` shows text containing `needle` (a bounded
+    /// poll: the page changes by script, after requests of its own).
+    pub async fn wait_for_text(&self, css: &str, needle: &str) {
+        let found = tokio::time::timeout(PAGE_PATIENCE, async {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tick.tick().await;
+                let elements = self
+                    .client
+                    .find_all(Locator::Css(css))
+                    .await
+                    .unwrap_or_default();
+                for element in elements {
+                    if element.text().await.is_ok_and(|text| text.contains(needle)) {
+                        return;
+                    }
+                }
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "no {css} showed {needle:?}");
+    }
+
+    /// How many elements match `css` now.
+    pub async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map_or(0, |found| found.len())
+    }
+
     /// Saves what the window shows as `target/screenshots/<name>.png` for a person to look at.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");

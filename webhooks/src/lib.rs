@@ -39,6 +39,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Whether `/metrics` is served on its own address ([`metrics_app`]) instead of here.
     pub metrics_elsewhere: bool,
+    /// The web chat's live streams, per employee (they are capped).
+    pub(crate) chat_streams: Arc<page::ChatStreams>,
     /// The Slack app's inbound settings, when Slack is configured.
     pub slack: Option<Arc<slack::SlackInbound>>,
 }
@@ -53,6 +55,7 @@ impl AppState {
             trusted_proxies: Arc::new(trusted_proxies),
             secure_cookies,
             metrics_elsewhere: false,
+            chat_streams: Arc::default(),
             slack: None,
         }
     }

@@ -157,6 +157,9 @@ impl ApiError {
                 Error::InvalidInvitation => {
                     plain(StatusCode::BAD_REQUEST, "invalid_invitation", None)
                 }
+                Error::InvalidSignInLink => {
+                    plain(StatusCode::BAD_REQUEST, "invalid_sign_in_link", None)
+                }
                 Error::SsoNotConfigured => plain(StatusCode::NOT_FOUND, "sso_not_configured", None),
                 Error::InvalidSsoAttempt => {
                     plain(StatusCode::BAD_REQUEST, "invalid_sso_attempt", None)
@@ -220,6 +223,7 @@ fn title_key(kind: &str) -> &'static str {
         "address_not_allowed" => "error.address_not_allowed",
         "invalid_reset_token" => "error.invalid_reset_token",
         "invalid_invitation" => "error.invalid_invitation",
+        "invalid_sign_in_link" => "error.invalid_sign_in_link",
         "sso_not_configured" => "error.sso_not_configured",
         "invalid_sso_attempt" => "error.invalid_sso_attempt",
         "sso_refused" => "error.sso_refused",

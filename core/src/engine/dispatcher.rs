@@ -279,6 +279,9 @@ impl Engine {
     pub async fn run_dispatcher(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
+            // Woken after a commit that queued messages: notices written to the web chat in
+            // that commit are there to see now.
+            self.wake_web_chat();
             if let Err(err) = self.dispatch_due().await {
                 tracing::error!(error = %crate::error::with_causes(&err), "outbox dispatch failed");
             }
@@ -342,8 +345,10 @@ impl Engine {
             (now - super::conversation::INBOX_RETENTION).timestamp_millis(),
         )
         .await?;
+        let web_chat =
+            crate::store::web_chat::delete_expired(&mut tx, now.timestamp_millis()).await?;
         tx.commit().await?;
-        tracing::info!(sessions, throttles, sent, events, "housekeeping");
+        tracing::info!(sessions, throttles, sent, events, web_chat, "housekeeping");
         Ok(())
     }
 

@@ -22,6 +22,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod sso;
 pub mod tenant;
+pub mod web_chat;
 
 use std::sync::Arc;
 
@@ -121,6 +122,8 @@ pub struct Engine {
     pub settings: Arc<Settings>,
     /// Wakes the outbox dispatcher when a message was queued by this instance.
     pub outbox_queued: Arc<Notify>,
+    /// Counts web chat writes of this instance; live web chat streams watch it.
+    web_chat_written: Arc<tokio::sync::watch::Sender<u64>>,
     /// A hash verified against for unknown accounts (made once, with these settings).
     decoy_hash: Arc<tokio::sync::OnceCell<String>>,
     /// The threads every password hash and verification runs on.
@@ -136,6 +139,7 @@ impl Engine {
             ports,
             settings: Arc::new(settings),
             outbox_queued: Arc::new(Notify::new()),
+            web_chat_written: Arc::new(tokio::sync::watch::Sender::new(0)),
             decoy_hash: Arc::default(),
             hashers: Arc::new(hashers),
         }

@@ -26,8 +26,19 @@ impl Engine {
         message: &Message,
     ) -> Result<usize> {
         let mut queued = 0;
+        // The web chat is always there: an employee who has signed in to it gets the notice
+        // in its history, written now (see `web_chat`). It does not count as a chat that
+        // reaches them for the mail fallback below: nothing pushes it to them.
+        if employee
+            .profile
+            .chat_identities
+            .contains_key(&Platform::Web)
+        {
+            self.notify_web_chat(tx, tenant_id, employee, notice, message)
+                .await?;
+        }
         for platform in Platform::ALL {
-            if self.ports.chat.get(platform).is_none() {
+            if platform == Platform::Web || self.ports.chat.get(platform).is_none() {
                 continue;
             }
             let to = match employee.profile.chat_identities.get(&platform) {
@@ -94,7 +105,8 @@ impl Engine {
     }
 
     /// Queues `message` as the new version of `notice`'s chat messages (a visit answered)
-    /// on every configured platform; each is updated in place once it has been delivered.
+    /// on every configured platform; each is updated in place once it has been delivered
+    /// (the web chat's at once). Returns how many messages were queued or updated.
     pub async fn update_notice(
         &self,
         tx: &mut Tx,
@@ -102,9 +114,12 @@ impl Engine {
         notice: &str,
         message: &Message,
     ) -> Result<usize> {
-        let mut queued = 0;
+        // The web chat's copies are updated now, in place (see `web_chat`).
+        let mut queued = self
+            .update_web_chat_notice(tx, tenant_id, notice, message)
+            .await?;
         for platform in Platform::ALL {
-            if self.ports.chat.get(platform).is_none() {
+            if platform == Platform::Web || self.ports.chat.get(platform).is_none() {
                 continue;
             }
             let update = ChatNoticeUpdate {

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod purge;
 pub mod sso;
 pub mod tenant;
+pub mod web_chat;
 
 use std::path::Path;
 use std::str::FromStr;

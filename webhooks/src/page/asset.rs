@@ -1,4 +1,5 @@
-//! `/assets/frontdesk.css`: the one stylesheet, compiled into the binary.
+//! `/assets/frontdesk.css` and `/assets/chat.js`: the one stylesheet and the web chat's
+//! script, compiled into the binary.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -7,9 +8,13 @@ use axum::routing::get;
 use crate::AppState;
 
 const STYLESHEET: &str = include_str!("../../assets/frontdesk.css");
+/// The web chat's script (plain JavaScript, no framework; the CSP allows no inline script).
+const CHAT_SCRIPT: &str = include_str!("../../assets/chat.js");
 
 pub(crate) fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/assets/frontdesk.css", get(stylesheet))
+    axum::Router::new()
+        .route("/assets/frontdesk.css", get(stylesheet))
+        .route("/assets/chat.js", get(chat_script))
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -21,5 +26,15 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         STYLESHEET,
+    )
+}
+
+async fn chat_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        CHAT_SCRIPT,
     )
 }

@@ -5,6 +5,7 @@
 //! struct and hands it to [`render`]. Texts come from the ja/en catalogues, never from Rust.
 
 mod asset;
+mod chat;
 mod home;
 mod invitation;
 mod reset;
@@ -16,6 +17,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use frontdesk_core::i18n::{self, Lang};
 
+pub(crate) use chat::ChatStreams;
+
 use crate::AppState;
 use crate::problem::{ApiError, request_lang};
 
@@ -23,6 +26,7 @@ use crate::problem::{ApiError, request_lang};
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(asset::router())
+        .merge(chat::router())
         .merge(home::router())
         .merge(invitation::router())
         .merge(reset::router())
