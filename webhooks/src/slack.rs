@@ -112,14 +112,20 @@ async fn answer(engine: Engine, who: ChatUser, input: Input) -> Option<Message> 
     }
 }
 
-/// The answer to `input`, queued as a direct message to `who`.
-async fn reply_later(engine: Engine, who: ChatUser, input: Input) {
-    if let Some(message) = answer(engine.clone(), who.clone(), input).await
-        && let Err(err) = engine
-            .queue_chat_reply(who.tenant_id, who.platform, &who.user_id, &message)
-            .await
+/// Queues `message` as a direct message to `who` (a failure is logged, as in [`answer`]).
+async fn queue_reply(engine: &Engine, who: &ChatUser, message: &Message) {
+    if let Err(err) = engine
+        .queue_chat_reply(who.tenant_id, who.platform, &who.user_id, message)
+        .await
     {
         tracing::error!(error = %frontdesk_core::error::with_causes(&err), "queueing a Slack answer failed");
+    }
+}
+
+/// The answer to `input`, queued as a direct message to `who`.
+async fn reply_later(engine: Engine, who: ChatUser, input: Input) {
+    if let Some(message) = answer(engine.clone(), who.clone(), input).await {
+        queue_reply(&engine, &who, &message).await;
     }
 }
 
@@ -185,12 +191,8 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         // Too slow for Slack's 3 s: the answer follows as a direct message.
         Err(_) => {
             tokio::spawn(async move {
-                if let Ok(Some(message)) = answering.await
-                    && let Err(err) = engine
-                        .queue_chat_reply(who.tenant_id, who.platform, &who.user_id, &message)
-                        .await
-                {
-                    tracing::error!(error = %frontdesk_core::error::with_causes(&err), "queueing a Slack answer failed");
+                if let Ok(Some(message)) = answering.await {
+                    queue_reply(&engine, &who, &message).await;
                 }
             });
             StatusCode::OK.into_response()

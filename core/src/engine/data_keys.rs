@@ -36,6 +36,12 @@ pub enum DataKeyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the tenants' data keys in {location} cannot be listed: {source}")]
+    Listing {
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "tenant {tenant_id}'s data key in {location} does not open with the master keys ({source}); \
          the key store and the sealing keys do not belong together"
@@ -134,7 +140,11 @@ impl Engine {
             source,
         };
         let mut rewrapped = 0;
-        for tenant_id in store.tenants().map_err(|err| failed(0, err))? {
+        let tenants = store.tenants().map_err(|source| DataKeyError::Listing {
+            location: store.location(),
+            source,
+        })?;
+        for tenant_id in tenants {
             let Some(wrapped) = store.get(tenant_id).map_err(|err| failed(tenant_id, err))? else {
                 continue;
             };
