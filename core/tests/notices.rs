@@ -94,6 +94,29 @@ storage_tests! {
         assert_eq!(updated[0].1, answered);
     }
 
+    async fn a_notice_and_its_quick_updates_sent_together_end_with_the_last_word(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let bot = Arc::new(RecordingBot::new(Platform::Slack));
+        let engine = with_bot(&f, Some(bot.clone()));
+        let alice = employee(&f, "alice@acme.example", Some("U1"), NotificationPreference::Chat).await;
+        // Other people's notices around it, so the batch has more to send at once.
+        for n in 0..5 {
+            let other = employee(&f, &format!("p{n}@acme.example"), Some(&format!("UP{n}")), NotificationPreference::Chat).await;
+            notify(&engine, &f, &other, &format!("visit:other-{n}")).await;
+        }
+        notify(&engine, &f, &alice, "visit:1").await;
+        let coming = Message::text("Alice is on her way");
+        let left = Message::text("The visitor has left");
+        update(&engine, &f, "visit:1", &coming).await;
+        update(&engine, &f, "visit:1", &left).await;
+
+        assert_eq!(engine.dispatch_due().await.unwrap(), 8, "all in one go, no retry needed");
+        assert_eq!(bot.sent().len(), 6);
+        let updated: Vec<Message> = bot.updated().into_iter().map(|(_, message)| message).collect();
+        assert_eq!(updated, vec![coming, left], "each update after the message it updates, in order");
+        assert_eq!(engine.dispatch_due().await.unwrap(), 0);
+    }
+
     async fn an_unlinked_employee_is_found_on_slack_by_email_and_linked(t: &TestDb) {
         let f = Fixture::new(t).await;
         let bot = Arc::new(RecordingBot::new(Platform::Slack).knowing("U7", "bob@acme.example"));

@@ -1,6 +1,7 @@
 //! The outbox dispatcher: sends queued messages, retries with jittered backoff, and
 //! dead-letters what cannot be sent, where admins can see why.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use chrono::Duration;
@@ -10,7 +11,7 @@ use serde_json::json;
 
 use super::Engine;
 use super::access_log::Event;
-use super::outbox::{ChatNotice, ChatNoticeUpdate, ChatTarget, OutboxMessage};
+use super::outbox::{ChatNotice, ChatNoticeUpdate, ChatTarget, OutboxMessage, PayloadError};
 use crate::Result;
 use crate::domain::people::Platform;
 use crate::port::{ChatBot, ChatError, MailError, Recipient, Sent};
@@ -66,6 +67,9 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// A leased message and what its payload opened to.
+type Decoded = std::result::Result<OutboxMessage, PayloadError>;
+
 /// What a send leaves to record with it.
 enum Delivered {
     Done,
@@ -92,6 +96,10 @@ fn backoff(attempts: i64) -> Duration {
     Duration::milliseconds(base * 1000 + jitter)
 }
 
+/// How many messages a dispatcher leases and sends at once: enough to hide the platforms'
+/// round trips, few enough to stay inside their burst limits.
+const BATCH: i64 = 32;
+
 impl Engine {
     /// Sends every message due now; returns how many were handled.
     pub async fn dispatch_due(&self) -> Result<usize> {
@@ -100,25 +108,71 @@ impl Engine {
             let now = self.ports.clock.now();
             let leased = {
                 let mut tx = self.db.write().await?;
-                let leased = outbox::lease_next(
+                let leased = outbox::lease_due(
                     &mut tx,
                     now.timestamp_millis(),
                     (now + LEASE).timestamp_millis(),
+                    BATCH,
                 )
                 .await?;
                 tx.commit().await?;
                 leased
             };
-            let Some(message) = leased else {
+            if leased.is_empty() {
                 return Ok(handled);
-            };
-            self.deliver(message).await?;
-            handled += 1;
+            }
+            handled += leased.len();
+            self.deliver_batch(leased).await?;
         }
     }
 
-    async fn deliver(&self, message: Pending) -> Result<()> {
-        let decoded = self.open_payload(message.tenant_id, message.id, &message.payload);
+    /// Sends a batch at once, except that the updates of one notice go after every new
+    /// message of the batch (the one they update may be among them) and one after another,
+    /// in the order they were queued, so the last word stays last.
+    async fn deliver_batch(&self, leased: Vec<Pending>) -> Result<()> {
+        let mut sends = Vec::new();
+        let mut updates: BTreeMap<(i64, Platform, String), Vec<(Pending, Decoded)>> =
+            BTreeMap::new();
+        for message in leased {
+            let decoded = self.open_payload(message.tenant_id, message.id, &message.payload);
+            match &decoded {
+                Ok(OutboxMessage::ChatUpdate(update)) => {
+                    let key = (message.tenant_id, update.platform, update.notice.clone());
+                    updates.entry(key).or_default().push((message, decoded));
+                }
+                _ => sends.push(vec![(message, decoded)]),
+            }
+        }
+        self.deliver_in_parallel(sends).await?;
+        self.deliver_in_parallel(updates.into_values().collect())
+            .await
+    }
+
+    /// Delivers each sequence on its own task, the messages of a sequence in order; waits
+    /// for all of them (so every outcome is recorded) and then reports the first error.
+    async fn deliver_in_parallel(&self, sequences: Vec<Vec<(Pending, Decoded)>>) -> Result<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for sequence in sequences {
+            let engine = self.clone();
+            tasks.spawn(async move {
+                for (message, decoded) in sequence {
+                    engine.deliver(message, decoded).await?;
+                }
+                Ok::<(), crate::Error>(())
+            });
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            let outcome =
+                joined.unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
+            if let Err(err) = outcome {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn deliver(&self, message: Pending, decoded: Decoded) -> Result<()> {
         let outcome = match &decoded {
             Ok(OutboxMessage::Mail(mail)) => self
                 .ports

@@ -45,7 +45,7 @@ const SEALED_PAYLOADS: &str =
 // Only if unchanged meanwhile: a message sent while it was re-sealed keeps its cleared payload.
 const RESEAL_PAYLOAD: &str = "UPDATE outbox SET payload = $3 WHERE id = $1 AND payload = $2";
 const DUE: &str = "SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $1 \
-    AND (lease_until IS NULL OR lease_until < $1) ORDER BY due_at, id LIMIT 20";
+    AND (lease_until IS NULL OR lease_until < $1) ORDER BY due_at, id LIMIT $2";
 // The lease is taken by a conditional update, so of several dispatchers (instances) only one
 // gets each row, on SQLite and PostgreSQL alike; its token must match to record the outcome,
 // so a dispatcher whose lease lapsed cannot overwrite what the next one did.
@@ -119,30 +119,31 @@ pub async fn reseal_payload(
     Ok(updated == 1)
 }
 
-/// Leases the next due message until `lease_until`; `None` when nothing is due.
-pub async fn lease_next(
+/// Leases up to `limit` due messages until `lease_until`, oldest first; empty when nothing
+/// is due (or another dispatcher took them all first).
+pub async fn lease_due(
     tx: &mut Tx,
     now: i64,
     lease_until: i64,
-) -> Result<Option<Pending>, StoreError> {
+    limit: i64,
+) -> Result<Vec<Pending>, StoreError> {
     let candidates: Vec<i64> = on_tx!(tx, |c| sqlx::query_scalar(DUE)
         .bind(now)
+        .bind(limit)
         .fetch_all(&mut *c)
         .await?);
+    let mut leased = Vec::with_capacity(candidates.len());
     for id in candidates {
-        let leased: Option<Pending> = on_tx!(tx, |c| sqlx::query_as(LEASE)
+        let row: Option<Pending> = on_tx!(tx, |c| sqlx::query_as(LEASE)
             .bind(id)
             .bind(lease_until)
             .bind(now)
             .bind(uuid::Uuid::new_v4().to_string())
-            .bind(uuid::Uuid::new_v4().to_string())
             .fetch_optional(&mut *c)
             .await?);
-        if leased.is_some() {
-            return Ok(leased);
-        }
+        leased.extend(row);
     }
-    Ok(None)
+    Ok(leased)
 }
 
 /// Marks a leased message sent (and forgets its payload); `false` if the lease was lost.
