@@ -29,6 +29,7 @@ type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 pub struct SlackBot {
     client: Arc<SlackClient<Connector>>,
     token: SlackApiToken,
+    call_timeout: Duration,
 }
 
 impl std::fmt::Debug for SlackBot {
@@ -53,6 +54,27 @@ impl SlackBot {
         SlackBot {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(SlackApiTokenValue::from(token.to_owned())),
+            call_timeout: CALL_TIMEOUT,
+        }
+    }
+
+    /// This bot, giving up on a call after `timeout` instead of [`CALL_TIMEOUT`] (tests of
+    /// a Slack that does not answer).
+    pub fn with_call_timeout(self, timeout: Duration) -> SlackBot {
+        SlackBot {
+            call_timeout: timeout,
+            ..self
+        }
+    }
+
+    /// `future` within the call timeout, its error as a [`ChatError`].
+    async fn call<T>(
+        &self,
+        future: impl Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, ChatError> {
+        match tokio::time::timeout(self.call_timeout, future).await {
+            Ok(result) => result.map_err(chat_error),
+            Err(_) => Err(ChatError::Temporary("Slack did not answer in time".into())),
         }
     }
 
@@ -64,20 +86,10 @@ impl SlackBot {
                 let session = self.client.open_session(&self.token);
                 let request = SlackApiConversationsOpenRequest::new()
                     .with_users(vec![SlackUserId::new(id.clone())]);
-                let opened = call(session.conversations_open(&request)).await?;
+                let opened = self.call(session.conversations_open(&request)).await?;
                 Ok(opened.channel.id)
             }
         }
-    }
-}
-
-/// `future` within [`CALL_TIMEOUT`], its error as a [`ChatError`].
-async fn call<T>(
-    future: impl Future<Output = Result<T, SlackClientError>>,
-) -> Result<T, ChatError> {
-    match tokio::time::timeout(CALL_TIMEOUT, future).await {
-        Ok(result) => result.map_err(chat_error),
-        Err(_) => Err(ChatError::Temporary("Slack did not answer in time".into())),
     }
 }
 
@@ -130,7 +142,7 @@ impl ChatBot for SlackBot {
         let channel = self.conversation(to).await?;
         let session = self.client.open_session(&self.token);
         let request = SlackApiChatPostMessageRequest::new(channel, content(message));
-        let posted = call(session.chat_post_message(&request)).await?;
+        let posted = self.call(session.chat_post_message(&request)).await?;
         Ok(Sent {
             conversation: posted.channel.to_string(),
             message_id: posted.ts.to_string(),
@@ -144,13 +156,13 @@ impl ChatBot for SlackBot {
             content(message),
             SlackTs::new(sent.message_id.clone()),
         );
-        call(session.chat_update(&request)).await.map(drop)
+        self.call(session.chat_update(&request)).await.map(drop)
     }
 
     async fn user_email(&self, user_id: &str) -> Result<Option<String>, ChatError> {
         let session = self.client.open_session(&self.token);
         let request = SlackApiUsersInfoRequest::new(SlackUserId::new(user_id.to_owned()));
-        let info = call(session.users_info(&request)).await?;
+        let info = self.call(session.users_info(&request)).await?;
         Ok(info
             .user
             .profile
@@ -161,11 +173,18 @@ impl ChatBot for SlackBot {
     async fn find_user_by_email(&self, email: &str) -> Result<Option<String>, ChatError> {
         let session = self.client.open_session(&self.token);
         let request = SlackApiUsersLookupByEmailRequest::new(EmailAddress::new(email.to_owned()));
-        match call(session.users_lookup_by_email(&request)).await {
+        match self.call(session.users_lookup_by_email(&request)).await {
             Ok(found) => Ok(Some(found.user.id.to_string())),
             Err(ChatError::Permanent(code)) if code == "users_not_found" => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    async fn show_home(&self, user_id: &str, message: &Message) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let view = SlackView::Home(SlackHomeView::new(blocks(message)));
+        let request = SlackApiViewsPublishRequest::new(SlackUserId::new(user_id.to_owned()), view);
+        self.call(session.views_publish(&request)).await.map(drop)
     }
 }
 

@@ -68,6 +68,13 @@ pub enum Inbound {
         channel: String,
         text: String,
     },
+    /// A person opened the app's Home tab: show it to them.
+    HomeOpened {
+        team_id: String,
+        /// Slack's id of this delivery; retries repeat it.
+        event_id: String,
+        user: String,
+    },
     /// `/frontdesk …`.
     Command {
         team_id: String,
@@ -110,6 +117,17 @@ pub fn read_event(body: &[u8]) -> Result<Inbound, UnreadableRequest> {
         }),
         Some("event_callback") => {
             let event = &value["event"];
+            if text_at(event, "/type") == Some("app_home_opened") {
+                // The Messages tab opening needs nothing from us.
+                if text_at(event, "/tab") != Some("home") {
+                    return Ok(Inbound::Ignored);
+                }
+                return Ok(Inbound::HomeOpened {
+                    team_id: required(&value, "/team_id")?,
+                    event_id: required(&value, "/event_id")?,
+                    user: required(event, "/user")?,
+                });
+            }
             // Only what a person typed in a direct message to the bot: not the bot's own
             // messages (which would answer themselves), nor edits and joins (subtypes).
             let from_a_person = text_at(event, "/type") == Some("message")

@@ -24,6 +24,8 @@ pub enum Trouble {
     ServerError,
     /// HTTP 200 with `ok: false` and this error code.
     SlackError(&'static str),
+    /// No answer at all: the call is received, and the caller gives up waiting.
+    NoAnswer,
 }
 
 /// One call the fake received.
@@ -33,6 +35,18 @@ pub struct Call {
     pub authorization: String,
     /// The JSON body of a POST, or the query of a GET as an object.
     pub args: Value,
+    /// When it arrived.
+    pub at: std::time::Instant,
+    /// Whether the fake answered it with success.
+    pub succeeded: bool,
+}
+
+/// What the fake's handlers and its owner share.
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<FakeState>,
+    /// Woken after each call.
+    arrived: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -48,7 +62,7 @@ struct FakeState {
 #[derive(Debug)]
 pub struct FakeSlack {
     pub address: SocketAddr,
-    state: Arc<Mutex<FakeState>>,
+    shared: Arc<Shared>,
     server: JoinHandle<()>,
 }
 
@@ -61,16 +75,20 @@ impl Drop for FakeSlack {
 impl FakeSlack {
     /// The fake, knowing `users` (id, verified email).
     pub async fn start(users: &[(&str, &str)]) -> FakeSlack {
-        let state = Arc::new(Mutex::new(FakeState {
+        let state = Mutex::new(FakeState {
             users: users
                 .iter()
                 .map(|(id, email)| (id.to_string(), email.to_string()))
                 .collect(),
             ..FakeState::default()
-        }));
+        });
+        let shared = Arc::new(Shared {
+            state,
+            arrived: tokio::sync::Notify::new(),
+        });
         let app = Router::new()
             .route("/api/{method}", post(fake_post).get(fake_get))
-            .with_state(state.clone());
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
@@ -78,19 +96,21 @@ impl FakeSlack {
         });
         FakeSlack {
             address,
-            state,
+            shared,
             server,
         }
     }
 
-    /// A bot calling this fake.
+    /// A bot calling this fake, giving up on a call after a second (so a test of
+    /// [`Trouble::NoAnswer`] is not kept waiting).
     pub fn bot(&self) -> SlackBot {
         SlackBot::new("xoxb-test-token", &format!("http://{}/api", self.address))
+            .with_call_timeout(std::time::Duration::from_secs(1))
     }
 
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
-        self.state.lock().unwrap().calls.clone()
+        self.shared.state.lock().unwrap().calls.clone()
     }
 
     /// The calls of one Web API method.
@@ -101,32 +121,76 @@ impl FakeSlack {
             .collect()
     }
 
+    /// The calls of `method` once there are at least `count` (what the server does after
+    /// answering a request arrives a little later); panics after 10 s.
+    pub async fn wait_for(&self, method: &str, count: usize) -> Vec<Call> {
+        let arrived = async {
+            loop {
+                let next_call = self.shared.arrived.notified();
+                tokio::pin!(next_call);
+                // Registered before looking, so a call arriving in between still wakes us.
+                next_call.as_mut().enable();
+                let calls = self.calls_to(method);
+                if calls.len() >= count {
+                    return calls;
+                }
+                next_call.await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), arrived)
+            .await
+            .unwrap_or_else(|_| panic!("{count} calls to {method} within 10 s: {:?}", self.calls()))
+    }
+
+    /// The calls of one Web API method that succeeded: for `chat.postMessage`, the messages
+    /// Slack would show.
+    pub fn succeeded(&self, method: &str) -> Vec<Call> {
+        self.calls_to(method)
+            .into_iter()
+            .filter(|c| c.succeeded)
+            .collect()
+    }
+
     /// Makes the next calls fail with `trouble`, in order.
     pub fn trouble(&self, trouble: impl IntoIterator<Item = Trouble>) {
-        self.state.lock().unwrap().trouble.extend(trouble);
+        self.shared.state.lock().unwrap().trouble.extend(trouble);
     }
 }
 
 async fn fake_post(
-    State(state): State<Arc<Mutex<FakeState>>>,
+    State(shared): State<Arc<Shared>>,
     Path(method): Path<String>,
     headers: HeaderMap,
     Json(args): Json<Value>,
 ) -> Response {
-    answer(&state, method, &headers, args)
+    answer(&shared, method, &headers, args).await
 }
 
 async fn fake_get(
-    State(state): State<Arc<Mutex<FakeState>>>,
+    State(shared): State<Arc<Shared>>,
     Path(method): Path<String>,
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    answer(&state, method, &headers, json!(query))
+    answer(&shared, method, &headers, json!(query)).await
 }
 
-fn answer(state: &Mutex<FakeState>, method: String, headers: &HeaderMap, args: Value) -> Response {
-    let mut state = state.lock().unwrap();
+/// The fake's answer; a call meeting [`Trouble::NoAnswer`] waits until the caller gives up.
+async fn answer(shared: &Shared, method: String, headers: &HeaderMap, args: Value) -> Response {
+    let reply = respond(&mut shared.state.lock().unwrap(), method, headers, args);
+    shared.arrived.notify_waiters();
+    match reply {
+        Some(reply) => reply,
+        None => std::future::pending().await,
+    }
+}
+
+fn respond(
+    state: &mut FakeState,
+    method: String,
+    headers: &HeaderMap,
+    args: Value,
+) -> Option<Response> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -136,19 +200,26 @@ fn answer(state: &Mutex<FakeState>, method: String, headers: &HeaderMap, args: V
         method: method.clone(),
         authorization,
         args: args.clone(),
+        at: std::time::Instant::now(),
+        succeeded: false,
     });
     if let Some(trouble) = state.trouble.pop_front() {
         return match trouble {
-            Trouble::RateLimited { retry_after } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, retry_after.to_string())],
-                Json(json!({"ok": false, "error": "ratelimited"})),
-            )
-                .into_response(),
+            Trouble::NoAnswer => None,
+            Trouble::RateLimited { retry_after } => Some(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, retry_after.to_string())],
+                    Json(json!({"ok": false, "error": "ratelimited"})),
+                )
+                    .into_response(),
+            ),
             Trouble::ServerError => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "upstream trouble").into_response()
+                Some((StatusCode::INTERNAL_SERVER_ERROR, "upstream trouble").into_response())
             }
-            Trouble::SlackError(code) => Json(json!({"ok": false, "error": code})).into_response(),
+            Trouble::SlackError(code) => {
+                Some(Json(json!({"ok": false, "error": code})).into_response())
+            }
         };
     }
     let reply = match method.as_str() {
@@ -184,7 +255,17 @@ fn answer(state: &Mutex<FakeState>, method: String, headers: &HeaderMap, args: V
                 None => json!({"ok": false, "error": "users_not_found"}),
             }
         }
+        "views.publish" => {
+            let mut view = args["view"].clone();
+            view["id"] = json!("V0HOME");
+            view["team_id"] = json!("T0ACME");
+            view["hash"] = json!("1764115200.home");
+            json!({"ok": true, "view": view})
+        }
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
-    Json(reply).into_response()
+    if let Some(call) = state.calls.last_mut() {
+        call.succeeded = reply["ok"] == json!(true);
+    }
+    Some(Json(reply).into_response())
 }

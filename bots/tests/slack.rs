@@ -13,6 +13,7 @@ use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::port::{ChatBot, ChatBots, ChatError, Ports, Recipient};
 use frontdesk_core::storage_tests;
+use frontdesk_core::store::Db;
 use frontdesk_core::store::employee::Employee;
 use frontdesk_core::testing::{TestDb, TestEngine};
 use serde_json::json;
@@ -168,6 +169,20 @@ fn engine_with(t: &TestDb, slack: &FakeSlack) -> TestEngine {
     }
 }
 
+/// An employee with `email` who wants notices in chat.
+fn person(email: &str) -> EmployeeInput {
+    EmployeeInput {
+        email: email.into(),
+        name: "Bob".into(),
+        name_kana: String::new(),
+        department: String::new(),
+        time_zone: "Asia/Tokyo".into(),
+        language: frontdesk_core::i18n::Lang::En,
+        notification: frontdesk_core::domain::people::NotificationPreference::Chat,
+        chat_identities: Default::default(),
+    }
+}
+
 /// Acme's owner and its employee with `email`.
 async fn employee_of(engine: &Engine, email: &str) -> (Actor, Employee) {
     let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
@@ -186,17 +201,7 @@ async fn employee_of(engine: &Engine, email: &str) -> (Actor, Employee) {
         account,
         ip: "192.0.2.1".into(),
     };
-    let input = EmployeeInput {
-        email: email.into(),
-        name: "Bob".into(),
-        name_kana: String::new(),
-        department: String::new(),
-        time_zone: "Asia/Tokyo".into(),
-        language: frontdesk_core::i18n::Lang::En,
-        notification: frontdesk_core::domain::people::NotificationPreference::Chat,
-        chat_identities: Default::default(),
-    };
-    let employee = engine.create_employee(&actor, input).await.unwrap();
+    let employee = engine.create_employee(&actor, person(email)).await.unwrap();
     (actor, employee)
 }
 
@@ -210,17 +215,64 @@ storage_tests! {
         engine.notify_employee(&mut tx, owner.account.tenant_id, &bob, "visit:1", &visitor_notice()).await.unwrap();
         tx.commit().await.unwrap();
 
-        // Found by email, then: 500, 429 (Retry-After 5 s), timeout-free recovery.
-        slack.trouble([Trouble::ServerError, Trouble::RateLimited { retry_after: 5 }]);
-        for _ in 0..3 {
+        // Slack answers 500, then 429 (Retry-After 5 s), then not at all (the bot gives up
+        // waiting), then recovers.
+        slack.trouble([Trouble::ServerError, Trouble::RateLimited { retry_after: 5 }, Trouble::NoAnswer]);
+        for _ in 0..4 {
             engine.dispatch_due().await.unwrap();
             test.clock.advance(chrono::Duration::seconds(10));
         }
-        let posted = slack.calls_to("chat.postMessage");
+        assert_eq!(slack.calls_to("users.lookupByEmail").len(), 4, "tried through each failure");
+        let posted = slack.succeeded("chat.postMessage");
         assert_eq!(posted.len(), 1, "delivered once: {:?}", slack.calls());
         assert_eq!(posted[0].args["channel"], "DU7");
         let bob = engine.employee(&owner, bob.id).await.unwrap();
         assert_eq!(bob.profile.chat_identities.get(&Platform::Slack).map(String::as_str), Some("U7"), "linked for next time");
         assert_eq!(engine.dispatch_due().await.unwrap(), 0, "nothing left to send");
+    }
+
+    async fn two_instances_on_one_database_deliver_each_notice_and_update_once(t: &TestDb) {
+        let slack = FakeSlack::start(&[]).await;
+        let first = engine_with(t, &slack);
+        let second = Engine::new(
+            Db::connect(t.url()).await.unwrap(),
+            Ports { chat: ChatBots::default().with(Arc::new(slack.bot())), ..first.engine.ports.clone() },
+            frontdesk_core::testing::test_settings(),
+        );
+        let (owner, _) = employee_of(&first.engine, "bob@acme.example").await;
+        let people = 40;
+        for n in 0..people {
+            let mut input = person(&format!("p{n}@acme.example"));
+            input.chat_identities = [(Platform::Slack, format!("U{n}"))].into();
+            let employee = first.engine.create_employee(&owner, input).await.unwrap();
+            let mut tx = first.engine.db.write().await.unwrap();
+            first.engine.notify_employee(&mut tx, owner.account.tenant_id, &employee, &format!("visit:{n}"), &visitor_notice()).await.unwrap();
+            if n % 2 == 0 {
+                first.engine.update_notice(&mut tx, owner.account.tenant_id, &format!("visit:{n}"), &Message::text("On my way")).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+
+        // Both instances dispatch at once; an update that overtook its notice on the other
+        // instance waits for it, so time moves on until nothing is left.
+        loop {
+            let (a, b) = tokio::join!(first.engine.dispatch_due(), second.dispatch_due());
+            if a.unwrap() + b.unwrap() == 0 && slack.succeeded("chat.update").len() == people / 2 {
+                break;
+            }
+            first.clock.advance(chrono::Duration::minutes(1));
+        }
+        let mut channels: Vec<String> = slack.succeeded("chat.postMessage").iter()
+            .map(|call| call.args["channel"].as_str().unwrap().to_owned()).collect();
+        channels.sort();
+        let mut expected: Vec<String> = (0..people).map(|n| format!("DU{n}")).collect();
+        expected.sort();
+        assert_eq!(channels, expected, "every notice posted once, none twice");
+        let mut updated: Vec<String> = slack.succeeded("chat.update").iter()
+            .map(|call| call.args["channel"].as_str().unwrap().to_owned()).collect();
+        updated.sort();
+        let mut expected: Vec<String> = (0..people).step_by(2).map(|n| format!("DU{n}")).collect();
+        expected.sort();
+        assert_eq!(updated, expected, "every update made once");
     }
 }

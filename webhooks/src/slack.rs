@@ -145,26 +145,64 @@ async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             text,
             ..
         }) => {
-            match state
-                .engine
-                .first_delivery(Platform::Slack, &event_id)
-                .await
-            {
-                Ok(true) => {
-                    let who = slack_user(&slack, &user);
-                    tokio::spawn(reply_later(state.engine.clone(), who, Input::Text(text)));
-                    StatusCode::OK.into_response()
-                }
-                // A retry of a delivery already taken.
-                Ok(false) => StatusCode::OK.into_response(),
-                // Not acknowledged, so Slack delivers it again.
-                Err(err) => {
-                    tracing::error!(error = %frontdesk_core::error::with_causes(&err), "recording a Slack event failed");
-                    StatusCode::SERVICE_UNAVAILABLE.into_response()
-                }
-            }
+            let who = slack_user(&slack, &user);
+            once(
+                &state.engine,
+                &event_id,
+                reply_later(state.engine.clone(), who, Input::Text(text)),
+            )
+            .await
+        }
+        Ok(Inbound::HomeOpened { event_id, user, .. }) => {
+            let who = slack_user(&slack, &user);
+            once(
+                &state.engine,
+                &event_id,
+                show_home(state.engine.clone(), who),
+            )
+            .await
         }
         Ok(_) => StatusCode::OK.into_response(),
+    }
+}
+
+/// Starts `work` for event `event_id` unless a delivery of it was taken before (Slack
+/// retries what it thinks was not acknowledged), and acknowledges it.
+async fn once(
+    engine: &Engine,
+    event_id: &str,
+    work: impl Future<Output = ()> + Send + 'static,
+) -> Response {
+    match engine.first_delivery(Platform::Slack, event_id).await {
+        Ok(true) => {
+            tokio::spawn(work);
+            StatusCode::OK.into_response()
+        }
+        // A retry of a delivery already taken.
+        Ok(false) => StatusCode::OK.into_response(),
+        // Not acknowledged, so Slack delivers it again.
+        Err(err) => {
+            tracing::error!(error = %frontdesk_core::error::with_causes(&err), "recording a Slack event failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// Publishes `who`'s App Home tab. Straight to Slack, not through the outbox: the tab is
+/// drawn afresh each time it is opened, so a lost one is redrawn at the next visit.
+async fn show_home(engine: Engine, who: ChatUser) {
+    let Some(bot) = engine.ports.chat.get(Platform::Slack).cloned() else {
+        return;
+    };
+    let home = match engine.home(&who).await {
+        Ok(home) => home,
+        Err(err) => {
+            tracing::error!(error = %frontdesk_core::error::with_causes(&err), "drawing a Slack App Home failed");
+            return;
+        }
+    };
+    if let Err(err) = bot.show_home(&who.user_id, &home).await {
+        tracing::warn!(error = %err, "publishing a Slack App Home failed");
     }
 }
 

@@ -135,6 +135,20 @@ impl Slack {
     }
 }
 
+/// Bob, with `email`, wanting notices in chat.
+fn employee_input(email: &str) -> EmployeeInput {
+    EmployeeInput {
+        email: email.into(),
+        name: "Bob".into(),
+        name_kana: String::new(),
+        department: String::new(),
+        time_zone: "Asia/Tokyo".into(),
+        language: Lang::En,
+        notification: frontdesk_core::domain::people::NotificationPreference::Chat,
+        chat_identities: Default::default(),
+    }
+}
+
 fn dm(event_id: &str, user: &str, text: &str) -> String {
     json!({"type": "event_callback", "team_id": "T1", "event_id": event_id,
            "event": {"type": "message", "channel_type": "im", "user": user, "channel": format!("D{user}"), "text": text}})
@@ -197,6 +211,42 @@ storage_tests! {
         assert_eq!(slack.fake.calls_to("chat.postMessage").len(), 1, "one answer for four deliveries");
     }
 
+    async fn the_home_tab_shows_what_frontdesk_does_and_whom_the_person_is_linked_to(t: &TestDb) {
+        let slack = Slack::new(t).await;
+        let opened = |event_id: &str| json!({"type": "event_callback", "team_id": "T1", "event_id": event_id,
+            "event": {"type": "app_home_opened", "user": "U7", "channel": "DU7", "tab": "home"}}).to_string();
+        // Retried by Slack: drawn once.
+        for _ in 0..2 {
+            assert_eq!(slack.post("/webhooks/slack/events", JSON, &opened("Ev10")).await.status, StatusCode::OK);
+        }
+        let published = slack.fake.wait_for("views.publish", 1).await;
+        assert_eq!(published[0].args["user_id"], "U7");
+        let view = &published[0].args["view"];
+        assert_eq!(view["type"], "home");
+        assert!(view["blocks"][0]["text"]["text"].as_str().unwrap().contains("Frontdesk"), "{view}");
+        assert_eq!(view["blocks"].as_array().unwrap().last().unwrap()["elements"][0]["action_id"], "fd1:link",
+                   "not linked yet: the link button is offered");
+
+        // Bob links, and the next time he opens the tab it says so, in his language.
+        let mut bob = employee_input("bob@acme.example");
+        bob.language = Lang::Ja;
+        slack.engine.create_employee(&slack.owner, bob).await.unwrap();
+        let payload = json!({"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U7"},
+                             "channel": {"id": "DU7"}, "actions": [{"type": "button", "action_id": "fd1:link"}]});
+        slack.post("/webhooks/slack/interactions", FORM, &form(&[("payload", &payload.to_string())])).await;
+        slack.posts_after_dispatch(1).await;
+        slack.post("/webhooks/slack/events", JSON, &opened("Ev11")).await;
+        let published = slack.fake.wait_for("views.publish", 2).await;
+        let blocks = published[1].args["view"]["blocks"].to_string();
+        assert!(blocks.contains("Bob") && !blocks.contains("fd1:link"), "{blocks}");
+        assert!(blocks.contains("連携"), "in Japanese, Bob's language: {blocks}");
+
+        // Opening the Messages tab draws nothing.
+        let messages_tab = opened("Ev12").replace(r#""tab":"home""#, r#""tab":"messages""#);
+        slack.post("/webhooks/slack/events", JSON, &messages_tab).await;
+        assert_eq!(slack.fake.calls_to("views.publish").len(), 2);
+    }
+
     async fn a_slash_command_is_answered_at_once_to_its_sender_in_their_language(t: &TestDb) {
         let slack = Slack::new(t).await;
         let body = form(&[("team_id", "T1"), ("user_id", "U1"), ("command", "/frontdesk"), ("text", "ヘルプ")]);
@@ -209,17 +259,7 @@ storage_tests! {
 
     async fn pressing_link_links_the_slack_user_to_the_employee_with_their_email(t: &TestDb) {
         let slack = Slack::new(t).await;
-        let bob = EmployeeInput {
-            email: "bob@acme.example".into(),
-            name: "Bob".into(),
-            name_kana: String::new(),
-            department: String::new(),
-            time_zone: "Asia/Tokyo".into(),
-            language: Lang::En,
-            notification: frontdesk_core::domain::people::NotificationPreference::Chat,
-            chat_identities: Default::default(),
-        };
-        let bob = slack.engine.create_employee(&slack.owner, bob).await.unwrap();
+        let bob = slack.engine.create_employee(&slack.owner, employee_input("bob@acme.example")).await.unwrap();
         let payload = json!({"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U7"},
                              "channel": {"id": "DU7"}, "actions": [{"type": "button", "action_id": "fd1:link"}]});
         let reply = slack.post("/webhooks/slack/interactions", FORM, &form(&[("payload", &payload.to_string())])).await;

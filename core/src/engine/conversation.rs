@@ -56,6 +56,12 @@ impl Engine {
         Ok(first)
     }
 
+    /// What `who` sees on the app's home page: what Frontdesk can do, and whom they are
+    /// linked to (or the button to link). It is the `help` answer, always current.
+    pub async fn home(&self, who: &ChatUser) -> Result<Message> {
+        self.converse(who, &Input::Pressed(Action::Help.id())).await
+    }
+
     /// The answer to `input` from `who`.
     pub async fn converse(&self, who: &ChatUser, input: &Input) -> Result<Message> {
         let linked = {

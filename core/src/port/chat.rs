@@ -55,6 +55,12 @@ pub trait ChatBot: Send + Sync + std::fmt::Debug {
     async fn user_email(&self, user_id: &str) -> Result<Option<String>, ChatError>;
     /// The platform user whose verified email is `email`, if any.
     async fn find_user_by_email(&self, email: &str) -> Result<Option<String>, ChatError>;
+    /// Shows `message` as `user_id`'s home page of the app (Slack's App Home tab). A
+    /// platform without one has nothing to show it on, so by default this does nothing.
+    async fn show_home(&self, user_id: &str, message: &Message) -> Result<(), ChatError> {
+        let _ = (user_id, message);
+        Ok(())
+    }
 }
 
 /// The chat platforms configured, at most one bot each.
