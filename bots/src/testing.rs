@@ -56,6 +56,8 @@ struct FakeState {
     /// Known users: id → email.
     users: BTreeMap<String, String>,
     posted: u64,
+    /// Successful calls per method.
+    succeeded: BTreeMap<String, usize>,
 }
 
 /// The fake Slack Web API on a loopback port; stopped when dropped.
@@ -73,8 +75,14 @@ impl Drop for FakeSlack {
 }
 
 impl FakeSlack {
-    /// The fake, knowing `users` (id, verified email).
+    /// The fake on a free loopback port, knowing `users` (id, verified email).
     pub async fn start(users: &[(&str, &str)]) -> FakeSlack {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        FakeSlack::start_on(listener, users)
+    }
+
+    /// The fake on `listener` (a port chosen before Slack "came back"), knowing `users`.
+    pub fn start_on(listener: tokio::net::TcpListener, users: &[(&str, &str)]) -> FakeSlack {
         let state = Mutex::new(FakeState {
             users: users
                 .iter()
@@ -89,7 +97,6 @@ impl FakeSlack {
         let app = Router::new()
             .route("/api/{method}", post(fake_post).get(fake_get))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -121,8 +128,8 @@ impl FakeSlack {
             .collect()
     }
 
-    /// The calls of `method` once there are at least `count` (what the server does after
-    /// answering a request arrives a little later); panics after 10 s.
+    /// The successful calls of `method` once there are at least `count` (what the server
+    /// does after answering a request arrives a little later); panics after 10 s.
     pub async fn wait_for(&self, method: &str, count: usize) -> Vec<Call> {
         let arrived = async {
             loop {
@@ -130,9 +137,16 @@ impl FakeSlack {
                 tokio::pin!(next_call);
                 // Registered before looking, so a call arriving in between still wakes us.
                 next_call.as_mut().enable();
-                let calls = self.calls_to(method);
-                if calls.len() >= count {
-                    return calls;
+                let succeeded = self
+                    .shared
+                    .state
+                    .lock()
+                    .unwrap()
+                    .succeeded
+                    .get(method)
+                    .copied();
+                if succeeded.unwrap_or(0) >= count {
+                    return self.succeeded(method);
                 }
                 next_call.await;
             }
@@ -264,8 +278,11 @@ fn respond(
         }
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
-    if let Some(call) = state.calls.last_mut() {
-        call.succeeded = reply["ok"] == json!(true);
+    if reply["ok"] == json!(true) {
+        if let Some(call) = state.calls.last_mut() {
+            call.succeeded = true;
+        }
+        *state.succeeded.entry(method).or_default() += 1;
     }
     Some(Json(reply).into_response())
 }

@@ -90,6 +90,8 @@ pub async fn run_cli_with_env(args: &[&str], env: &[(&str, &str)], stdin: &str) 
 pub enum Signal {
     Term,
     Int,
+    /// No chance to clean up: a crash, the OOM killer, a pulled plug.
+    Kill,
 }
 
 impl Signal {
@@ -97,6 +99,7 @@ impl Signal {
         match self {
             Signal::Term => "TERM",
             Signal::Int => "INT",
+            Signal::Kill => "KILL",
         }
     }
 }
