@@ -192,5 +192,37 @@ storage_tests! {
         assert_eq!((dead[0].channel.as_str(), dead[0].to.as_str()), ("chat", "slack: U1"));
         assert_eq!(dead[0].subject, "Your visitor has arrived");
         assert!(dead[0].reason.contains("account_inactive"), "{:?}", dead[0]);
+        engine.dispatch_due().await.unwrap();
+        let mails = f.mailer.sent();
+        assert_eq!(mails.len(), 1, "Slack gave up, so the notice goes by mail instead");
+        assert_eq!((mails[0].to.as_str(), mails[0].subject.as_str()), ("alice@acme.example", "Your visitor has arrived"));
+    }
+
+    async fn someone_not_on_slack_gets_the_notice_by_mail(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let bot = Arc::new(RecordingBot::new(Platform::Slack).knowing("U7", "bob@acme.example"));
+        let engine = with_bot(&f, Some(bot.clone()));
+        let frank = employee(&f, "frank@acme.example", None, NotificationPreference::Chat).await;
+        assert_eq!(notify(&engine, &f, &frank, "visit:8").await, 1, "Slack is tried first");
+        engine.dispatch_due().await.unwrap();
+        assert!(bot.sent().is_empty());
+        let mails = f.mailer.sent();
+        assert_eq!((mails.len(), mails[0].to.as_str()), (1, "frank@acme.example"), "not on Slack: by mail");
+        assert_eq!(engine.dispatch_due().await.unwrap(), 0);
+        assert!(engine.undeliverable(&f.owner).await.unwrap().is_empty(), "not a failure");
+    }
+
+    async fn a_notice_delivered_on_slack_sends_no_fallback_mail(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let bot = Arc::new(RecordingBot::new(Platform::Slack));
+        let engine = with_bot(&f, Some(bot.clone()));
+        let alice = employee(&f, "alice@acme.example", Some("U1"), NotificationPreference::Chat).await;
+        bot.fail_next([ChatError::Temporary("connection reset".into())]);
+        notify(&engine, &f, &alice, "visit:9").await;
+        engine.dispatch_due().await.unwrap();
+        f.clock.advance(Duration::minutes(1));
+        engine.dispatch_due().await.unwrap();
+        assert_eq!(bot.sent().len(), 1, "delivered on the second try");
+        assert!(f.mailer.sent().is_empty(), "and so no mail");
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::people::Platform;
 use crate::port::{ChatBot, ChatError, MailError, Recipient, Sent};
 use crate::store::chat::{self, Delivery};
 use crate::store::outbox::{self, Pending};
-use crate::store::{StoreError, employee};
+use crate::store::{StoreError, Tx, employee};
 
 /// Why a send failed, whatever it went through.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +73,8 @@ type Decoded = std::result::Result<OutboxMessage, PayloadError>;
 /// What a send leaves to record with it.
 enum Delivered {
     Done,
+    /// The person is not on the platform: nothing was sent.
+    NotThere,
     /// A chat message the platform accepted: where it is, to update it later.
     Chat {
         notice: String,
@@ -208,6 +210,11 @@ impl Engine {
                     chat::record(&mut tx, message.tenant_id, notice, *platform, delivery, at)
                         .await?;
                 }
+                if let (Delivered::NotThere, Ok(OutboxMessage::Chat(chat))) = (&delivered, &decoded)
+                {
+                    self.queue_fallback(&mut tx, message.tenant_id, chat)
+                        .await?;
+                }
                 outbox::mark_sent(&mut tx, &message, now.timestamp_millis()).await?
             }
             Err(Failure::Temporary(reason)) if message.attempts < MAX_ATTEMPTS => {
@@ -225,6 +232,10 @@ impl Engine {
             Err(failure) => {
                 let reason = failure.to_string();
                 tracing::error!(id = message.id, %reason, "message dead-lettered");
+                if let Ok(OutboxMessage::Chat(chat)) = &decoded {
+                    self.queue_fallback(&mut tx, message.tenant_id, chat)
+                        .await?;
+                }
                 outbox::mark_dead(&mut tx, &message, &reason, &kept).await?
             }
         };
@@ -235,6 +246,20 @@ impl Engine {
             );
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queues the mail that replaces `chat`, given up, unless another platform has
+    /// delivered the notice meanwhile.
+    async fn queue_fallback(&self, tx: &mut Tx, tenant_id: i64, chat: &ChatNotice) -> Result<()> {
+        let Some(mail) = &chat.fallback else {
+            return Ok(());
+        };
+        if chat::delivered_anywhere(tx, tenant_id, &chat.notice).await? {
+            return Ok(());
+        }
+        self.queue(tx, tenant_id, &OutboxMessage::Mail(mail.clone()))
+            .await?;
         Ok(())
     }
 
@@ -251,9 +276,9 @@ impl Engine {
             ChatTarget::User { id } => id.clone(),
             ChatTarget::Employee { employee_id, email } => {
                 let Some(user) = bot.find_user_by_email(email).await? else {
-                    // Not everyone is on every platform: they hear on the others.
+                    // Not everyone is on every platform: they hear on the others, or by mail.
                     tracing::info!(platform = %chat.platform, employee_id, "no user with the employee's email; skipped");
-                    return Ok(Delivered::Done);
+                    return Ok(Delivered::NotThere);
                 };
                 self.link_found_user(tenant_id, *employee_id, chat.platform, &user)
                     .await?;

@@ -16,7 +16,8 @@ impl Engine {
     /// Queues `message` about `notice` (e.g. `visit:42`) to `employee`: on every configured
     /// chat platform they are linked on — on Slack and Teams also when not linked yet (they
     /// are found by email when it is sent) — and by mail when their preference says so, or
-    /// when no chat platform reaches them. Returns how many messages were queued.
+    /// when no chat platform reaches them (none configured, not on the one there is, or its
+    /// delivery given up). Returns how many messages were queued.
     pub async fn notify_employee(
         &self,
         tx: &mut Tx,
@@ -25,7 +26,6 @@ impl Engine {
         notice: &str,
         message: &Message,
     ) -> Result<usize> {
-        let mut queued = 0;
         // The web chat is always there: an employee who has signed in to it gets the notice
         // in its history, written now (see `web_chat`). It does not count as a chat that
         // reaches them for the mail fallback below: nothing pushes it to them.
@@ -37,6 +37,7 @@ impl Engine {
             self.notify_web_chat(tx, tenant_id, employee, notice, message)
                 .await?;
         }
+        let mut chats = Vec::new();
         for platform in Platform::ALL {
             if platform == Platform::Web || self.ports.chat.get(platform).is_none() {
                 continue;
@@ -52,26 +53,31 @@ impl Engine {
                 }
                 None => continue,
             };
+            chats.push((platform, to));
+        }
+        let mail = Mail {
+            to: employee.profile.email.clone(),
+            subject: message.summary.clone(),
+            body: message.plain_text(),
+        };
+        let by_mail = match employee.profile.notification {
+            NotificationPreference::Email | NotificationPreference::ChatAndEmail => true,
+            NotificationPreference::Chat => chats.is_empty(),
+        };
+        let mut queued = 0;
+        for (platform, to) in chats {
             let chat = ChatNotice {
                 platform,
                 to,
                 notice: notice.to_owned(),
                 message: message.clone(),
+                fallback: (!by_mail).then(|| mail.clone()),
             };
             self.queue(tx, tenant_id, &OutboxMessage::Chat(chat))
                 .await?;
             queued += 1;
         }
-        let by_mail = match employee.profile.notification {
-            NotificationPreference::Email | NotificationPreference::ChatAndEmail => true,
-            NotificationPreference::Chat => queued == 0,
-        };
         if by_mail {
-            let mail = Mail {
-                to: employee.profile.email.clone(),
-                subject: message.summary.clone(),
-                body: message.plain_text(),
-            };
             self.queue(tx, tenant_id, &OutboxMessage::Mail(mail))
                 .await?;
             queued += 1;
@@ -95,6 +101,8 @@ impl Engine {
             },
             notice: "reply".into(),
             message: message.clone(),
+            // They are there, writing to us: no mail in their inbox for a chat answer.
+            fallback: None,
         };
         let mut tx = self.db.write().await?;
         self.queue(&mut tx, tenant_id, &OutboxMessage::Chat(chat))

@@ -39,6 +39,11 @@ pub struct ChatNotice {
     /// What the notice is about (`visit:42`): its messages are updated by it.
     pub notice: String,
     pub message: Message,
+    /// The mail that goes instead when this message cannot be delivered (the person is not
+    /// on the platform, or it keeps failing) and no other platform has delivered the
+    /// notice. `None` when the mail goes anyway, or for answers to someone who just wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Mail>,
 }
 
 /// Who a chat notice goes to.
@@ -124,6 +129,7 @@ impl OutboxMessage {
             }),
             OutboxMessage::Chat(chat) => OutboxMessage::Chat(ChatNotice {
                 message: Message::text(chat.message.summary.clone()),
+                fallback: None,
                 ..chat.clone()
             }),
             OutboxMessage::ChatUpdate(update) => OutboxMessage::ChatUpdate(ChatNoticeUpdate {

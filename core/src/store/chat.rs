@@ -16,6 +16,8 @@ const INSERT: &str = "INSERT INTO chat_deliveries \
     (tenant_id, notice, platform, conversation, message_id, sent_at) VALUES ($1, $2, $3, $4, $5, $6) \
     ON CONFLICT (tenant_id, notice, platform, conversation) \
     DO UPDATE SET message_id = excluded.message_id, sent_at = excluded.sent_at";
+const ANY_OF_NOTICE: &str =
+    "SELECT COUNT(*) FROM chat_deliveries WHERE tenant_id = $1 AND notice = $2";
 const OF_NOTICE: &str = "SELECT conversation, message_id FROM chat_deliveries \
     WHERE tenant_id = $1 AND notice = $2 AND platform = $3 ORDER BY sent_at, conversation";
 
@@ -54,4 +56,18 @@ pub async fn deliveries(
         .bind(platform.as_str())
         .fetch_all(&mut *c)
         .await?))
+}
+
+/// Whether any platform has accepted a message of `notice`.
+pub async fn delivered_anywhere(
+    tx: &mut Tx,
+    tenant_id: i64,
+    notice: &str,
+) -> Result<bool, StoreError> {
+    let count: i64 = on_tx!(tx, |c| sqlx::query_scalar(ANY_OF_NOTICE)
+        .bind(tenant_id)
+        .bind(notice)
+        .fetch_one(&mut *c)
+        .await?);
+    Ok(count > 0)
 }
