@@ -6,7 +6,8 @@ mod common;
 
 use common::{Fixture, execute, owner_of, person};
 use frontdesk_core::Error;
-use frontdesk_core::domain::people::{Lang, Role};
+use frontdesk_core::domain::chat::Message;
+use frontdesk_core::domain::people::{Lang, Platform, Role};
 use frontdesk_core::engine::invitation::NewInvitation;
 use frontdesk_core::storage_tests;
 use frontdesk_core::testing::TestDb;
@@ -14,10 +15,14 @@ use frontdesk_core::testing::TestDb;
 storage_tests! {
     async fn the_export_holds_every_kind_of_data_with_formulas_neutralised(t: &TestDb) {
         let f = Fixture::new(t).await;
-        f.engine
-            .create_employee(&f.owner, person("alice@acme.example", "=HYPERLINK(\"http://x\",\"y\")"))
-            .await
-            .unwrap();
+        let mut alice = person("alice@acme.example", "=HYPERLINK(\"http://x\",\"y\")");
+        // Alice has signed in to the web chat, where a notice reached her.
+        alice.chat_identities = [(Platform::Web, "alice@acme.example".to_owned())].into();
+        let alice = f.engine.create_employee(&f.owner, alice).await.unwrap();
+        let mut tx = f.engine.db.write().await.unwrap();
+        let notice = Message::text("Your visitor Kenji Mori has arrived");
+        f.engine.notify_employee(&mut tx, f.tenant.id, &alice, "visit:1", &notice).await.unwrap();
+        tx.commit().await.unwrap();
         let invitation = NewInvitation {
             email: "new@acme.example".into(),
             role: Role::Receptionist,
@@ -29,7 +34,7 @@ storage_tests! {
         let names: Vec<&str> = files.iter().map(|file| file.name).collect();
         assert_eq!(
             names,
-            ["employees.csv", "accounts.csv", "invitations.csv", "locations.csv", "access_log.csv"]
+            ["employees.csv", "accounts.csv", "invitations.csv", "locations.csv", "web_chat.csv", "access_log.csv"]
         );
         let employees = &files[0].csv;
         assert!(employees.contains("alice@acme.example"), "{employees}");
@@ -40,7 +45,12 @@ storage_tests! {
             "pending invitations, with when they lapse: {}",
             files[2].csv
         );
-        assert!(files[4].csv.contains("employee.create"), "{}", files[4].csv);
+        assert!(
+            files[4].csv.contains("alice@acme.example,2026-11-25T00:00:00Z,frontdesk,Your visitor Kenji Mori has arrived"),
+            "the web chat history, opened: {}",
+            files[4].csv
+        );
+        assert!(files[5].csv.contains("employee.create"), "{}", files[5].csv);
         assert!(matches!(f.engine.export_tenant("nobody").await, Err(Error::NotFound("tenant"))));
     }
 

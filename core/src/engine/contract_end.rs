@@ -79,6 +79,7 @@ impl Engine {
         for l in tenant::list_locations(&mut tx, tenant.id).await? {
             write_row(&mut locations, [l.slug.as_str(), &l.name, &l.time_zone])?;
         }
+        let web_chat = self.web_chat_csv(&mut tx, tenant.id).await?;
         Ok(vec![
             ExportFile {
                 name: "employees.csv",
@@ -95,6 +96,10 @@ impl Engine {
             ExportFile {
                 name: "locations.csv",
                 csv: finish_csv(locations)?,
+            },
+            ExportFile {
+                name: "web_chat.csv",
+                csv: web_chat,
             },
             ExportFile {
                 name: "access_log.csv",

@@ -24,7 +24,7 @@ use chrono::Duration;
 use serde_json::json;
 
 use super::Engine;
-use super::access_log::Event;
+use super::access_log::{Event, finish_csv, write_row};
 use super::conversation::{ChatUser, Input};
 use super::outbox::OutboxMessage;
 use crate::domain::chat::Message;
@@ -429,6 +429,25 @@ impl Engine {
             .map_err(|err| Error::internal("encoding a web chat message", err))?;
         let row = id.to_string();
         self.seal_for_tenant(json.as_bytes(), body_at(tenant_id, &row))
+    }
+
+    /// The tenant's web chat conversations for its export: one row per message, opened
+    /// and as plain text.
+    pub(crate) async fn web_chat_csv(&self, tx: &mut Tx, tenant_id: i64) -> Result<String> {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        write_row(&mut csv, ["employee_email", "at", "author", "text"])?;
+        for (email, stored) in web_chat::of_tenant(tx, tenant_id).await? {
+            let message = self.open_web_chat(tenant_id, stored)?;
+            let at = chrono::DateTime::from_timestamp_millis(message.at)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            let text = message.message.plain_text();
+            write_row(
+                &mut csv,
+                [email.as_str(), &at, message.author.as_str(), &text],
+            )?;
+        }
+        finish_csv(csv)
     }
 
     fn open_web_chat(&self, tenant_id: i64, stored: StoredMessage) -> Result<WebChatMessage> {

@@ -95,6 +95,11 @@ const LATEST: &str = "SELECT id, author, body, seq, created_at FROM ( \
     SELECT id, author, body, seq, created_at FROM web_chat_messages \
     WHERE tenant_id = $1 AND employee_id = $2 ORDER BY seq DESC LIMIT $3) latest ORDER BY seq";
 
+// Everything of a tenant, for its export: whose conversation, oldest first.
+const OF_TENANT: &str = "SELECT e.email, m.id, m.author, m.body, m.seq, m.created_at \
+    FROM web_chat_messages m JOIN employees e ON e.id = m.employee_id \
+    WHERE m.tenant_id = $1 ORDER BY e.email, m.id";
+
 /// Records a sign-in link for the employee (by the hash of its token).
 pub async fn insert_link(
     tx: &mut Tx,
@@ -308,4 +313,26 @@ pub async fn latest(
         .fetch_all(&mut *c)
         .await?);
     rows.into_iter().map(StoredMessage::try_from).collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    email: String,
+    #[sqlx(flatten)]
+    message: MessageRow,
+}
+
+/// Every web chat message of the tenant with its employee's email, by employee and then
+/// oldest first.
+pub async fn of_tenant(
+    tx: &mut Tx,
+    tenant_id: i64,
+) -> Result<Vec<(String, StoredMessage)>, StoreError> {
+    let rows: Vec<ExportRow> = on_tx!(tx, |c| sqlx::query_as(OF_TENANT)
+        .bind(tenant_id)
+        .fetch_all(&mut *c)
+        .await?);
+    rows.into_iter()
+        .map(|row| Ok((row.email, StoredMessage::try_from(row.message)?)))
+        .collect()
 }
