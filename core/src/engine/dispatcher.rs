@@ -70,6 +70,13 @@ impl From<StoreError> for Failure {
 /// A leased message and what its payload opened to.
 type Decoded = std::result::Result<OutboxMessage, PayloadError>;
 
+/// A message tried, and how it went.
+struct Attempt {
+    message: Pending,
+    decoded: Decoded,
+    outcome: std::result::Result<Delivered, Failure>,
+}
+
 /// What a send leaves to record with it.
 enum Delivered {
     Done,
@@ -130,7 +137,8 @@ impl Engine {
 
     /// Sends a batch at once, except that the updates of one notice go after every new
     /// message of the batch (the one they update may be among them) and one after another,
-    /// in the order they were queued, so the last word stays last.
+    /// in the order they were queued, so the last word stays last. The outcomes are recorded
+    /// in one transaction per step: a database takes one commit for many sends.
     async fn deliver_batch(&self, leased: Vec<Pending>) -> Result<()> {
         let mut sends = Vec::new();
         let mut updates: BTreeMap<(i64, Platform, String), Vec<(Pending, Decoded)>> =
@@ -145,37 +153,45 @@ impl Engine {
                 _ => sends.push(vec![(message, decoded)]),
             }
         }
-        self.deliver_in_parallel(sends).await?;
-        self.deliver_in_parallel(updates.into_values().collect())
-            .await
+        let attempts = self.attempt_in_parallel(sends).await;
+        self.record_attempts(attempts).await?;
+        let attempts = self
+            .attempt_in_parallel(updates.into_values().collect())
+            .await;
+        self.record_attempts(attempts).await
     }
 
-    /// Delivers each sequence on its own task, the messages of a sequence in order; waits
-    /// for all of them (so every outcome is recorded) and then reports the first error.
-    async fn deliver_in_parallel(&self, sequences: Vec<Vec<(Pending, Decoded)>>) -> Result<()> {
+    /// Tries each sequence on its own task, the messages of a sequence in order, and
+    /// returns every attempt once all are done.
+    async fn attempt_in_parallel(&self, sequences: Vec<Vec<(Pending, Decoded)>>) -> Vec<Attempt> {
         let mut tasks = tokio::task::JoinSet::new();
         for sequence in sequences {
             let engine = self.clone();
             tasks.spawn(async move {
+                let mut attempts = Vec::with_capacity(sequence.len());
                 for (message, decoded) in sequence {
-                    engine.deliver(message, decoded).await?;
+                    let outcome = engine.attempt(message.tenant_id, &decoded).await;
+                    attempts.push(Attempt {
+                        message,
+                        decoded,
+                        outcome,
+                    });
                 }
-                Ok::<(), crate::Error>(())
+                attempts
             });
         }
-        let mut first_error = None;
+        let mut attempts = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let outcome =
+            let done =
                 joined.unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
-            if let Err(err) = outcome {
-                first_error.get_or_insert(err);
-            }
+            attempts.extend(done);
         }
-        first_error.map_or(Ok(()), Err)
+        attempts
     }
 
-    async fn deliver(&self, message: Pending, decoded: Decoded) -> Result<()> {
-        let outcome = match &decoded {
+    /// Sends one message through its channel.
+    async fn attempt(&self, tenant_id: i64, decoded: &Decoded) -> Result<Delivered, Failure> {
+        match decoded {
             Ok(OutboxMessage::Mail(mail)) => self
                 .ports
                 .mailer
@@ -183,21 +199,37 @@ impl Engine {
                 .await
                 .map(|()| Delivered::Done)
                 .map_err(Failure::from),
-            Ok(OutboxMessage::Chat(chat)) => self.send_chat(message.tenant_id, chat).await,
-            Ok(OutboxMessage::ChatUpdate(update)) => {
-                self.update_chat(message.tenant_id, update).await
-            }
+            Ok(OutboxMessage::Chat(chat)) => self.send_chat(tenant_id, chat).await,
+            Ok(OutboxMessage::ChatUpdate(update)) => self.update_chat(tenant_id, update).await,
             Err(err) => Err(Failure::Permanent(err.to_string())),
-        };
-        // What stays of a message given up: who it was for and what about, never a secret.
-        let kept = match &decoded {
-            Ok(decoded) => {
-                self.seal_payload(message.tenant_id, message.id, &decoded.without_secrets())?
-            }
-            Err(_) => String::new(),
-        };
+        }
+    }
+
+    /// Records what became of each attempt, in one transaction.
+    async fn record_attempts(&self, attempts: Vec<Attempt>) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
         let now = self.ports.clock.now();
         let mut tx = self.db.write().await?;
+        for attempt in attempts {
+            self.record_attempt(&mut tx, attempt, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_attempt(
+        &self,
+        tx: &mut Tx,
+        attempt: Attempt,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let Attempt {
+            message,
+            decoded,
+            outcome,
+        } = attempt;
         let recorded = match outcome {
             Ok(delivered) => {
                 if let Delivered::Chat {
@@ -207,36 +239,43 @@ impl Engine {
                 } = &delivered
                 {
                     let at = now.timestamp_millis();
-                    chat::record(&mut tx, message.tenant_id, notice, *platform, delivery, at)
-                        .await?;
+                    chat::record(tx, message.tenant_id, notice, *platform, delivery, at).await?;
                 }
                 if let (Delivered::NotThere, Ok(OutboxMessage::Chat(chat))) = (&delivered, &decoded)
                 {
-                    self.queue_fallback(&mut tx, message.tenant_id, chat)
-                        .await?;
+                    self.queue_fallback(tx, message.tenant_id, chat).await?;
                 }
-                outbox::mark_sent(&mut tx, &message, now.timestamp_millis()).await?
+                outbox::mark_sent(tx, &message, now.timestamp_millis()).await?
             }
             Err(Failure::Temporary(reason)) if message.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(id = message.id, attempts = message.attempts, %reason, "send failed; will retry");
                 let due = (now + backoff(message.attempts)).timestamp_millis();
-                outbox::retry_at(&mut tx, &message, due, &reason).await?
+                outbox::retry_at(tx, &message, due, &reason).await?
             }
             Err(Failure::RateLimited { retry_after_secs }) if message.attempts < MAX_ATTEMPTS => {
                 // The platform said when: no sooner, and no later than the backoff would.
                 let wait = Duration::seconds(retry_after_secs.clamp(1, 3600) as i64);
                 let due = (now + wait).timestamp_millis();
                 let reason = format!("rate limited; retry after {retry_after_secs} s");
-                outbox::retry_at(&mut tx, &message, due, &reason).await?
+                outbox::retry_at(tx, &message, due, &reason).await?
             }
             Err(failure) => {
                 let reason = failure.to_string();
                 tracing::error!(id = message.id, %reason, "message dead-lettered");
+                // What stays of a message given up: who it was for and what about, never a
+                // secret.
+                let kept = match &decoded {
+                    Ok(decoded) => self.seal_payload(
+                        message.tenant_id,
+                        message.id,
+                        &decoded.without_secrets(),
+                    )?,
+                    Err(_) => String::new(),
+                };
                 if let Ok(OutboxMessage::Chat(chat)) = &decoded {
-                    self.queue_fallback(&mut tx, message.tenant_id, chat)
-                        .await?;
+                    self.queue_fallback(tx, message.tenant_id, chat).await?;
                 }
-                outbox::mark_dead(&mut tx, &message, &reason, &kept).await?
+                outbox::mark_dead(tx, &message, &reason, &kept).await?
             }
         };
         if !recorded {
@@ -245,7 +284,6 @@ impl Engine {
                 "the lease lapsed while sending; another dispatcher owns the message now"
             );
         }
-        tx.commit().await?;
         Ok(())
     }
 
