@@ -154,7 +154,10 @@ storage_tests! {
         let pressed = f.engine.web_chat_say(&me, &Input::Pressed(button.action.id())).await.unwrap();
         // The press is shown as the button's label, and answered with the help.
         assert_eq!(text_of(&pressed[0].message), button.label);
-        assert!(text_of(&pressed[1].message).contains(&i18n::text(Lang::En, "conversation.help.title")));
+        let help = text_of(&pressed[1].message);
+        assert!(help.contains(&i18n::text(Lang::En, "conversation.help.title")));
+        assert!(help.contains(&i18n::text(Lang::En, "conversation.help.commands_web")));
+        assert!(!help.contains("link —"), "nothing to link in the web chat: {help}");
 
         let history = f.engine.web_chat_after(&me, None).await.unwrap();
         assert_eq!(history.len(), 6);

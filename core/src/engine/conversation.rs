@@ -90,7 +90,7 @@ impl Engine {
         // A linked employee is answered in the language they chose in the directory.
         let lang = linked.as_ref().map_or(lang, |e| e.profile.language);
         match request {
-            Request::Help => Ok(help(lang, linked.as_ref())),
+            Request::Help => Ok(help(lang, who.platform, linked.as_ref())),
             Request::Link => self.link(who, linked, lang).await,
             Request::NotUnderstood(word) => Ok(Message::text(i18n::format(
                 lang,
@@ -194,9 +194,14 @@ fn help_button(lang: Lang) -> Button {
 }
 
 /// What Frontdesk can do here; an unlinked person is offered to link first.
-fn help(lang: Lang, linked: Option<&Employee>) -> Message {
+fn help(lang: Lang, platform: Platform, linked: Option<&Employee>) -> Message {
+    // In the web chat the person signed in as the employee: there is nothing to link.
+    let commands = match platform {
+        Platform::Web => "conversation.help.commands_web",
+        _ => "conversation.help.commands",
+    };
     let message = Message::text(i18n::text(lang, "conversation.help.title"))
-        .paragraph(i18n::text(lang, "conversation.help.commands"));
+        .paragraph(i18n::text(lang, commands));
     match linked {
         Some(employee) => message.paragraph(i18n::format(
             lang,
