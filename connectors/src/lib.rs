@@ -7,5 +7,6 @@
 //! `frontdesk-bots` or `frontdesk-webhooks`, nor touch the database: tokens come through a
 //! core port (`core/tests/dependency_direction.rs` checks this).
 
+pub mod ics;
 pub mod mail;
 pub mod openid;

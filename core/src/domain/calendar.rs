@@ -1,0 +1,67 @@
+//! Calendar time: busy intervals in integer seconds since the Unix epoch (UTC), the form
+//! every calendar (ICS feed, Google, Microsoft 365, the built-in one) is reduced to before
+//! free slots are computed from it.
+
+/// A half-open span of time `[start, end)`, in seconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Interval {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl Interval {
+    /// `[start, end)`; `None` when it is empty or reversed.
+    pub fn new(start: i64, end: i64) -> Option<Interval> {
+        (start < end).then_some(Interval { start, end })
+    }
+
+    /// The part of this interval inside `[from, to)`, if any.
+    pub fn clip(self, from: i64, to: i64) -> Option<Interval> {
+        Interval::new(self.start.max(from), self.end.min(to))
+    }
+}
+
+/// `intervals` sorted, with those that overlap or touch merged into one: the time that is
+/// busy, however many events make it so.
+pub fn merge(mut intervals: Vec<Interval>) -> Vec<Interval> {
+    intervals.sort_unstable();
+    let mut merged: Vec<Interval> = Vec::with_capacity(intervals.len());
+    for next in intervals {
+        match merged.last_mut() {
+            Some(last) if next.start <= last.end => last.end = last.end.max(next.end),
+            _ => merged.push(next),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iv(start: i64, end: i64) -> Interval {
+        Interval::new(start, end).unwrap()
+    }
+
+    #[test]
+    fn overlapping_and_touching_intervals_merge_and_the_rest_stay_apart() {
+        let merged = merge(vec![
+            iv(50, 60),
+            iv(0, 10),
+            iv(5, 20),
+            iv(20, 30),
+            iv(40, 45),
+            iv(41, 42),
+        ]);
+        assert_eq!(merged, vec![iv(0, 30), iv(40, 45), iv(50, 60)]);
+        assert_eq!(merge(vec![]), vec![]);
+    }
+
+    #[test]
+    fn empty_and_reversed_intervals_do_not_exist_and_clipping_can_empty_one() {
+        assert_eq!(Interval::new(5, 5), None);
+        assert_eq!(Interval::new(6, 5), None);
+        assert_eq!(iv(0, 10).clip(5, 20), Some(iv(5, 10)));
+        assert_eq!(iv(0, 10).clip(10, 20), None);
+    }
+}
