@@ -7,13 +7,14 @@ mod config;
 mod sealing;
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use frontdesk_bots::slack::SlackBot;
+use frontdesk_connectors::ics;
 use frontdesk_connectors::mail::{FileMailer, SmtpMailer};
 use frontdesk_core::domain::people::Role;
 use frontdesk_core::engine::auth::NewAdmin;
@@ -95,6 +96,31 @@ enum Command {
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
+    },
+    /// Look into calendars.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CalendarCommand {
+    /// Print the busy time of an ICS file as JSON lines `{"start", "end"}` in UTC, sorted and
+    /// merged, as Frontdesk reads it (to see why a slot is missing).
+    Busy {
+        /// The ICS file.
+        #[arg(long, value_name = "FILE")]
+        ics: PathBuf,
+        /// The first day, YYYY-MM-DD (from its midnight in --tz).
+        #[arg(long)]
+        from: String,
+        /// The day after the last, YYYY-MM-DD (until its midnight in --tz).
+        #[arg(long)]
+        to: String,
+        /// The zone of --from and --to, and of the feed's floating and all-day events.
+        #[arg(long, default_value = "UTC")]
+        tz: String,
     },
 }
 
@@ -344,6 +370,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Err(err) => bail!(err),
             }
         }
+        Command::Calendar {
+            command: CalendarCommand::Busy { ics, from, to, tz },
+        } => calendar_busy(&ics, &from, &to, &tz),
         Command::AccessLog {
             command: AccessLogCommand::Verify,
         } => {
@@ -737,4 +766,61 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
             let _ = tokio::signal::ctrl_c().await;
         })
     }
+}
+
+/// `frontdesk calendar busy`: the busy time of an ICS file, one JSON object per line.
+fn calendar_busy(file: &Path, from: &str, to: &str, zone: &str) -> Result<ExitCode> {
+    let zone: chrono_tz::Tz = zone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--tz {zone:?} is not a time zone (like Asia/Tokyo)"))?;
+    let midnight = |flag: &str, day: &str| -> Result<i64> {
+        let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .map_err(|_| anyhow::anyhow!("--{flag} {day:?} is not a date (YYYY-MM-DD)"))?;
+        let local = date.and_time(chrono::NaiveTime::MIN);
+        Ok(chrono::TimeZone::from_local_datetime(&zone, &local)
+            .earliest()
+            .map_or_else(|| local.and_utc().timestamp(), |at| at.timestamp()))
+    };
+    let (start, end) = (midnight("from", from)?, midnight("to", to)?);
+    if end <= start {
+        bail!("--to {to} must come after --from {from}");
+    }
+    if end - start > ics::MAX_RANGE_DAYS * 86_400 {
+        bail!("the range is longer than {} days", ics::MAX_RANGE_DAYS);
+    }
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    if size > ics::MAX_FEED_BYTES {
+        bail!(
+            "{} is {size} bytes; feeds are read up to {} bytes",
+            file.display(),
+            ics::MAX_FEED_BYTES
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
+    let busy = ics::parse(&text).and_then(|feed| feed.busy(start, end, zone));
+    let busy = match busy {
+        Ok(busy) => busy,
+        Err(err) => {
+            eprintln!("error: {}: {err}", file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let utc = |seconds: i64| {
+        chrono::DateTime::from_timestamp(seconds, 0)
+            .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    for interval in busy {
+        // RFC 3339 needs no JSON escaping.
+        println!(
+            r#"{{"start":"{}","end":"{}"}}"#,
+            utc(interval.start),
+            utc(interval.end)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,12 @@ use ical::line::LineReader;
 use ical::property::{Property, PropertyParser};
 use rrule::{RRule, Unvalidated};
 
+/// The largest feed read (a calendar of many years is a few MiB).
+pub const MAX_FEED_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The longest range busy time is asked for at once.
+pub const MAX_RANGE_DAYS: i64 = 400;
+
 /// The most occurrences one expansion of a feed may produce: a hostile or broken feed
 /// (`FREQ=SECONDLY`) is refused instead of eating the server.
 pub const MAX_OCCURRENCES: usize = 100_000;
@@ -355,7 +361,7 @@ fn when(
 ) -> Result<When, IcsError> {
     let value = value.trim();
     let is_date = param(property, "VALUE").is_some_and(|v| v.eq_ignore_ascii_case("DATE"))
-        || (value.len() == 8 && !value.contains('T'));
+        || (value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit()));
     if is_date {
         return NaiveDate::parse_from_str(value, "%Y%m%d")
             .map(When::Date)
