@@ -15,7 +15,8 @@ const ZONES: [&str; 3] = ["Asia/Tokyo", "America/New_York", "Tokyo Standard Time
 /// A feed like a busy person's year: one-off meetings spread over 90 days, and series.
 fn feed() -> String {
     let first = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
-    let mut ics = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Frontdesk//bench//EN\r\n");
+    let mut ics =
+        String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Frontdesk//bench//EN\r\n");
     for n in 0..1_800u32 {
         let day = first + Duration::days(i64::from(n % 90));
         let hour = 8 + n % 10;
@@ -57,18 +58,28 @@ fn feed() -> String {
 
 fn expanding_a_feed(c: &mut Criterion) {
     let text = feed();
-    let from = DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").unwrap().timestamp();
+    let from = DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z")
+        .unwrap()
+        .timestamp();
     let to = from + 90 * 86_400;
     let parsed = ics::parse(&text).unwrap();
     assert_eq!(parsed.len(), 2_000);
     let busy = parsed.busy(from, to, Tz::Asia__Tokyo).unwrap();
-    println!("{} bytes, 2,000 events → {} busy blocks over 90 days", text.len(), busy.len());
+    println!(
+        "{} bytes, 2,000 events → {} busy blocks over 90 days",
+        text.len(),
+        busy.len()
+    );
 
     c.bench_function("parse 2,000 events", |b| {
         b.iter(|| ics::parse(black_box(&text)).unwrap())
     });
     c.bench_function("busy over 90 days (parsed feed)", |b| {
-        b.iter(|| parsed.busy(black_box(from), black_box(to), Tz::Asia__Tokyo).unwrap())
+        b.iter(|| {
+            parsed
+                .busy(black_box(from), black_box(to), Tz::Asia__Tokyo)
+                .unwrap()
+        })
     });
     c.bench_function("parse and busy over 90 days", |b| {
         b.iter(|| {
