@@ -6,11 +6,12 @@ mod support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use frontdesk_bots::testing::FakeSlack;
+use frontdesk_core::store::Db;
 use frontdesk_core::testing::TestDb;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use support::{Server, Signal, client};
+use support::{PATIENCE, Server, Signal, client};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
@@ -82,6 +83,17 @@ fn signed_dm(user: &str, text: &str) -> (String, String, String) {
     (body, timestamp, signature)
 }
 
+/// `Some` once an outbox row waits to be retried after a failed try.
+async fn retry_recorded(database: &Db) -> Option<()> {
+    const WAITING: &str = "SELECT COUNT(*) FROM outbox \
+        WHERE state = 'pending' AND attempts > 0 AND lease_until IS NULL";
+    let waiting: i64 = match database {
+        Db::Sqlite(pool) => sqlx::query_scalar(WAITING).fetch_one(pool).await.ok()?,
+        Db::Postgres(pool) => sqlx::query_scalar(WAITING).fetch_one(pool).await.ok()?,
+    };
+    (waiting > 0).then_some(())
+}
+
 async fn a_notice_committed_before_a_crash_is_delivered_after_the_restart(
     database_url: Option<&str>,
 ) {
@@ -112,6 +124,17 @@ async fn a_notice_committed_before_a_crash_is_delivered_after_the_restart(
         .unwrap();
     assert_eq!(acknowledged.status(), 200);
     slack_down.tried().await;
+    // Killed once the failed try is on record: the answer is committed, waiting to be
+    // retried, and not sent. (Killed in the middle of a send, the row would stay leased to
+    // the dead server for the lease's five minutes before another took it.)
+    let database_url =
+        database_url.map_or_else(|| Db::sqlite_url_in(data_dir.path()), str::to_owned);
+    let database = Db::connect(&database_url).await.unwrap();
+    support::wait_for("the failed try on record", PATIENCE, || {
+        retry_recorded(&database)
+    })
+    .await;
+    database.close().await;
     server.stop_with(Signal::Kill).await;
 
     // Slack is back; so is Frontdesk, on the same data.
