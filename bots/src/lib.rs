@@ -8,5 +8,7 @@
 
 pub mod slack;
 pub mod slack_events;
+pub mod teams;
+pub mod teams_events;
 #[cfg(feature = "testing")]
 pub mod testing;
