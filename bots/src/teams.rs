@@ -19,7 +19,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// The Bot Framework's token endpoint for bots (multi-tenant app registrations).
-pub const BOT_TOKEN_URL: &str = "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token";
+pub const BOT_TOKEN_URL: &str =
+    "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token";
 /// The scope of a token for the connector.
 pub const BOT_SCOPE: &str = "https://api.botframework.com/.default";
 /// The scope of a token for Microsoft Graph.
@@ -135,7 +136,11 @@ impl TeamsBot {
         let status = response.status();
         if !status.is_success() {
             // Wrong app id or password: retrying will not help until the config changes.
-            return Err(classify(status, retry_after(&response), "the token endpoint"));
+            return Err(classify(
+                status,
+                retry_after(&response),
+                "the token endpoint",
+            ));
         }
         let body: Value = response.json().await.map_err(transport)?;
         let token = body["access_token"]
@@ -221,10 +226,9 @@ impl TeamsBot {
         let created = self
             .connector(Method::POST, &self.conversations_url(), &body)
             .await?;
-        created["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ChatError::Temporary("Teams created a conversation without an id".into()))
+        created["id"].as_str().map(str::to_owned).ok_or_else(|| {
+            ChatError::Temporary("Teams created a conversation without an id".into())
+        })
     }
 }
 

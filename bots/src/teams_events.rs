@@ -145,7 +145,11 @@ impl Verifier {
     }
 
     /// Verifies the `Authorization` header's token at `now` (epoch seconds).
-    pub async fn verify(&self, authorization: Option<&str>, now: i64) -> Result<Verified, Rejection> {
+    pub async fn verify(
+        &self,
+        authorization: Option<&str>,
+        now: i64,
+    ) -> Result<Verified, Rejection> {
         let token = authorization
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
@@ -234,8 +238,10 @@ impl Verifier {
             if text("kty") != "RSA" || text("kid").is_empty() {
                 continue;
             }
-            let (Ok(n), Ok(e)) = (URL_SAFE_NO_PAD.decode(text("n")), URL_SAFE_NO_PAD.decode(text("e")))
-            else {
+            let (Ok(n), Ok(e)) = (
+                URL_SAFE_NO_PAD.decode(text("n")),
+                URL_SAFE_NO_PAD.decode(text("e")),
+            ) else {
                 continue;
             };
             let endorsements = key["endorsements"]
@@ -244,14 +250,7 @@ impl Verifier {
                 .flatten()
                 .filter_map(|e| e.as_str().map(str::to_owned))
                 .collect();
-            keys.insert(
-                text("kid").to_owned(),
-                Key {
-                    n,
-                    e,
-                    endorsements,
-                },
-            );
+            keys.insert(text("kid").to_owned(), Key { n, e, endorsements });
         }
         Ok(keys)
     }
@@ -334,12 +333,24 @@ pub fn read_envelope(body: &[u8]) -> Result<Envelope, UnreadableActivity> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inbound {
     /// Text typed to the bot (mentions of the bot removed).
-    Message { id: String, user: Sender, text: String },
+    Message {
+        id: String,
+        user: Sender,
+        text: String,
+    },
     /// A card's `Action.Submit`: a message whose `value` carries the action id.
-    Submitted { id: String, user: Sender, action_id: String },
+    Submitted {
+        id: String,
+        user: Sender,
+        action_id: String,
+    },
     /// A card's `Action.Execute`: an `adaptiveCard/action` invoke that wants its answer in
     /// the HTTP response.
-    Executed { id: String, user: Sender, action_id: String },
+    Executed {
+        id: String,
+        user: Sender,
+        action_id: String,
+    },
     /// The bot was installed or someone joined a conversation with it.
     Installed { user: Option<Sender> },
     /// Anything else (typing, reactions, …): acknowledged and ignored.
@@ -391,7 +402,11 @@ pub fn read_activity(body: &[u8]) -> Result<Inbound, UnreadableActivity> {
     let id = activity.id.clone().unwrap_or_default();
     Ok(match (activity.kind.as_str(), sender) {
         ("message", Some(user)) => match activity.value.as_ref().and_then(submitted_action) {
-            Some(action_id) => Inbound::Submitted { id, user, action_id },
+            Some(action_id) => Inbound::Submitted {
+                id,
+                user,
+                action_id,
+            },
             None => Inbound::Message {
                 id,
                 user,
@@ -400,7 +415,11 @@ pub fn read_activity(body: &[u8]) -> Result<Inbound, UnreadableActivity> {
         },
         ("invoke", Some(user)) if activity.name.as_deref() == Some("adaptiveCard/action") => {
             match activity.value.as_ref().and_then(executed_action) {
-                Some(action_id) => Inbound::Executed { id, user, action_id },
+                Some(action_id) => Inbound::Executed {
+                    id,
+                    user,
+                    action_id,
+                },
                 None => Inbound::Other,
             }
         }
@@ -464,7 +483,10 @@ mod tests {
     #[test]
     fn mentions_of_the_bot_are_removed_from_what_was_typed() {
         assert_eq!(without_mentions("<at>Frontdesk</at> help"), "help");
-        assert_eq!(without_mentions("<at>Front Desk</at>&nbsp;link<br>"), "link");
+        assert_eq!(
+            without_mentions("<at>Front Desk</at>&nbsp;link<br>"),
+            "link"
+        );
         assert_eq!(without_mentions("help"), "help");
         assert_eq!(without_mentions("<at>unclosed help"), "");
     }
@@ -476,10 +498,19 @@ mod tests {
             .map(|h| h.to_string())
             .chain(["127.0.0.1".to_owned()])
             .collect();
-        assert!(service_url_allowed("https://smba.trafficmanager.net/apac/", &allowed));
+        assert!(service_url_allowed(
+            "https://smba.trafficmanager.net/apac/",
+            &allowed
+        ));
         assert!(service_url_allowed("https://x.botframework.com/", &allowed));
-        assert!(!service_url_allowed("https://botframework.com.evil.example/", &allowed));
-        assert!(!service_url_allowed("http://smba.trafficmanager.net/apac/", &allowed));
+        assert!(!service_url_allowed(
+            "https://botframework.com.evil.example/",
+            &allowed
+        ));
+        assert!(!service_url_allowed(
+            "http://smba.trafficmanager.net/apac/",
+            &allowed
+        ));
         assert!(!service_url_allowed("https://evil.example/", &allowed));
         assert!(service_url_allowed("http://127.0.0.1:4000/", &allowed));
         assert!(!service_url_allowed("not a url", &allowed));
@@ -488,11 +519,19 @@ mod tests {
     #[test]
     fn a_button_press_is_read_from_submit_and_from_execute() {
         let submit = br#"{"type":"message","id":"1","from":{"id":"29:x","aadObjectId":"aad-1"},"value":{"action":"fd1:link"},"locale":"ja-JP"}"#;
-        let Inbound::Submitted { action_id, user, .. } = read_activity(submit).unwrap() else {
+        let Inbound::Submitted {
+            action_id, user, ..
+        } = read_activity(submit).unwrap()
+        else {
             panic!()
         };
-        assert_eq!((action_id.as_str(), user.locale.as_deref()), ("fd1:link", Some("ja-JP")));
+        assert_eq!(
+            (action_id.as_str(), user.locale.as_deref()),
+            ("fd1:link", Some("ja-JP"))
+        );
         let execute = br#"{"type":"invoke","name":"adaptiveCard/action","id":"2","from":{"aadObjectId":"aad-1"},"value":{"action":{"type":"Action.Execute","verb":"fd1:help","data":{"action":"fd1:help"}}}}"#;
-        assert!(matches!(read_activity(execute).unwrap(), Inbound::Executed { action_id, .. } if action_id == "fd1:help"));
+        assert!(
+            matches!(read_activity(execute).unwrap(), Inbound::Executed { action_id, .. } if action_id == "fd1:help")
+        );
     }
 }

@@ -114,7 +114,10 @@ impl Drop for FakeTeams {
 }
 
 fn key_pair(pem: &str) -> RsaKeyPair {
-    let der: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    let der: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
     RsaKeyPair::from_pkcs8(&STANDARD.decode(der).expect("the test key is base64"))
         .expect("the test key is an RSA PKCS#8 key")
 }
@@ -144,7 +147,10 @@ impl FakeTeams {
             .route("/openid", get(openid))
             .route("/keys", get(keys))
             .route("/v3/conversations", post(connector))
-            .route("/v3/conversations/{conversation}/activities", post(connector))
+            .route(
+                "/v3/conversations/{conversation}/activities",
+                post(connector),
+            )
             .route(
                 "/v3/conversations/{conversation}/activities/{activity}",
                 put(connector),
@@ -321,11 +327,17 @@ async fn token(
     } else if field("scope") == crate::teams::BOT_SCOPE {
         "bot"
     } else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_scope"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_scope"})),
+        )
+            .into_response();
     };
     state.tokens_issued += 1;
-    Json(json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                "access_token": format!("{prefix}-token-{}", state.tokens_issued)}))
+    Json(
+        json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                "access_token": format!("{prefix}-token-{}", state.tokens_issued)}),
+    )
     .into_response()
 }
 
@@ -365,7 +377,10 @@ fn take_call(
     });
     if !authorization.starts_with(&format!("Bearer {token_prefix}-token-")) {
         return Some(
-            (StatusCode::UNAUTHORIZED, Json(json!({"message": "Authorization has been denied for this request."})))
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"message": "Authorization has been denied for this request."})),
+            )
                 .into_response(),
         );
     }
@@ -387,7 +402,9 @@ fn take_call(
             .into_response(),
         Trouble::Forbidden => (
             StatusCode::FORBIDDEN,
-            Json(json!({"error": {"code": "BotDisabledByAdmin", "message": "The bot is blocked."}})),
+            Json(
+                json!({"error": {"code": "BotDisabledByAdmin", "message": "The bot is blocked."}}),
+            ),
         )
             .into_response(),
     })
@@ -408,10 +425,17 @@ async fn connector(
     if path == "/v3/conversations" {
         let member = body["members"][0]["id"].as_str().unwrap_or_default();
         if member.is_empty() || body["tenantId"].as_str().is_none() {
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": {"code": "BadArgument"}})))
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"code": "BadArgument"}})),
+            )
                 .into_response();
         }
-        return (StatusCode::CREATED, Json(json!({"id": format!("a:1{member}")}))).into_response();
+        return (
+            StatusCode::CREATED,
+            Json(json!({"id": format!("a:1{member}")})),
+        )
+            .into_response();
     }
     if method == Method::PUT {
         let id = path.rsplit('/').next().unwrap_or_default();
@@ -433,7 +457,14 @@ async fn graph_user(
     Path(key): Path<String>,
 ) -> Response {
     let mut state = state.lock().unwrap();
-    if let Some(refused) = take_call(&mut state, &method, uri.path(), &headers, Value::Null, "graph") {
+    if let Some(refused) = take_call(
+        &mut state,
+        &method,
+        uri.path(),
+        &headers,
+        Value::Null,
+        "graph",
+    ) {
         return refused;
     }
     let found = state
