@@ -388,12 +388,31 @@ fn button(action_id: &str, title: &str, style: ButtonStyle) -> Value {
     })
 }
 
+/// `text` with the characters that start Teams' markdown backslash-escaped (CommonMark), so
+/// a visitor named `[urgent](https://…)` or `**VIP**` is shown as typed, never as a link or
+/// markup. TextBlocks and facts are the only texts Teams reads as markdown.
+pub fn escape_markdown(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '_' | '[' | ']' | '`' | '~' | '#') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 fn element(block: &Block) -> Value {
     match block {
-        Block::Text { text } => json!({"type": "TextBlock", "text": text, "wrap": true}),
+        Block::Text { text } => {
+            json!({"type": "TextBlock", "text": escape_markdown(text), "wrap": true})
+        }
         Block::Fields { fields } => json!({
             "type": "FactSet",
-            "facts": fields.iter().map(|f| json!({"title": f.label, "value": f.value})).collect::<Vec<_>>(),
+            "facts": fields
+                .iter()
+                .map(|f| json!({"title": escape_markdown(&f.label), "value": escape_markdown(&f.value)}))
+                .collect::<Vec<_>>(),
         }),
         Block::Buttons { buttons } => json!({
             "type": "ActionSet",
@@ -427,6 +446,8 @@ fn element(block: &Block) -> Value {
         Block::Image { url, alt } if url.starts_with("https://") => {
             json!({"type": "Image", "url": url, "altText": alt})
         }
-        Block::Image { alt, .. } => json!({"type": "TextBlock", "text": alt, "wrap": true}),
+        Block::Image { alt, .. } => {
+            json!({"type": "TextBlock", "text": escape_markdown(alt), "wrap": true})
+        }
     }
 }

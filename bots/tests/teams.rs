@@ -114,6 +114,21 @@ async fn the_card_shows_texts_facts_and_buttons_carrying_the_action_id_in_either
     }
 }
 
+#[test]
+fn a_visitor_named_like_markdown_is_shown_as_typed() {
+    let message =
+        Message::text("[urgent](https://evil.example) **VIP** has arrived").fields(vec![Field {
+            label: "Name".into(),
+            value: "_Yamada_".into(),
+        }]);
+    let card = card(&message);
+    assert_eq!(
+        card["body"][0]["text"],
+        r"\[urgent\](https://evil.example) \*\*VIP\*\* has arrived"
+    );
+    assert_eq!(card["body"][1]["facts"][0]["value"], r"\_Yamada\_");
+}
+
 #[tokio::test]
 async fn people_are_found_by_email_and_their_email_read_through_graph() {
     let fake = FakeTeams::start(&[("aad-bob", "bob@acme.example")]).await;
