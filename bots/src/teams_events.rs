@@ -223,6 +223,10 @@ impl Verifier {
                 Err(err) => tracing::warn!(%err, "refetching the Bot Framework's keys failed"),
             }
         }
+        if cache.keys.is_empty() {
+            // The last fetch failed and none succeeded before: not the sender's fault.
+            return Err(Rejection::KeysUnavailable("no keys fetched yet".into()));
+        }
         cache.keys.get(kid).cloned().ok_or(Rejection::UnknownKey)
     }
 

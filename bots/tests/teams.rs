@@ -7,8 +7,16 @@ use frontdesk_bots::teams_events::{Rejection, Verifier};
 use frontdesk_bots::testing::FakeTeams;
 use frontdesk_bots::testing::teams::{APP_ID, DIRECTORY_TENANT, Forgery, Trouble, signed_token};
 use frontdesk_core::domain::chat::{Action, Button, ButtonStyle, Field, Message};
-use frontdesk_core::port::{ChatBot, ChatError, Recipient, Sent};
+use frontdesk_core::domain::people::{NotificationPreference, Platform, Role};
+use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::directory::EmployeeInput;
+use frontdesk_core::engine::{Actor, Engine};
+use frontdesk_core::i18n::Lang;
+use frontdesk_core::port::{ChatBot, ChatBots, ChatError, Ports, Recipient, Sent};
+use frontdesk_core::storage_tests;
+use frontdesk_core::testing::{TestDb, TestEngine};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 fn notice(lang_ja: bool) -> Message {
     let (title, label, value, button) = if lang_ja {
@@ -312,4 +320,54 @@ async fn only_the_bot_frameworks_tokens_for_this_bot_are_accepted() {
         );
     }
     assert_eq!(fake.key_fetches(), 2, "one refetch for the unknown key");
+}
+
+storage_tests! {
+    async fn a_notice_survives_teams_trouble_and_arrives_once_to_the_person_found_by_email(t: &TestDb) {
+        let fake = FakeTeams::start(&[("aad-bob", "bob@acme.example")]).await;
+        let test = TestEngine::on(t);
+        let ports = Ports {
+            chat: ChatBots::default().with(Arc::new(fake.bot())),
+            ..test.engine.ports.clone()
+        };
+        let engine = Engine::new(t.db.clone(), ports, frontdesk_core::testing::test_settings());
+        let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
+        let owner = NewAdmin {
+            email: "owner@acme.example".into(),
+            password: "Blue-Kiosk-4821".into(),
+            role: Role::Owner,
+            can_export: true,
+            language: Lang::En,
+        };
+        let account = engine.create_account(tenant.id, None, &owner).await.unwrap();
+        let owner = Actor { account, ip: "192.0.2.1".into() };
+        let bob = EmployeeInput {
+            email: "bob@acme.example".into(),
+            name: "Bob".into(),
+            name_kana: String::new(),
+            department: String::new(),
+            time_zone: "Asia/Tokyo".into(),
+            language: Lang::En,
+            notification: NotificationPreference::Chat,
+            chat_identities: Default::default(),
+        };
+        let bob = engine.create_employee(&owner, bob).await.unwrap();
+        let mut tx = engine.db.write().await.unwrap();
+        engine.notify_employee(&mut tx, tenant.id, &bob, "visit:1", &notice(false)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        // 500, then 429 (Retry-After 5 s), then it goes through.
+        fake.trouble([Trouble::ServerError, Trouble::RateLimited { retry_after: 5 }]);
+        for _ in 0..4 {
+            engine.dispatch_due().await.unwrap();
+            test.clock.advance(chrono::Duration::seconds(10));
+        }
+        let posted = fake.posted();
+        assert_eq!(posted.len(), 1, "delivered once: {:?}", fake.calls());
+        assert_eq!(posted[0].path, "/v3/conversations/a%3A1aad-bob/activities");
+        assert_eq!(posted[0].body["summary"], "Ms Yamada has arrived");
+        let bob = engine.employee(&owner, bob.id).await.unwrap();
+        assert_eq!(bob.profile.chat_identities.get(&Platform::Teams).map(String::as_str), Some("aad-bob"), "linked for next time");
+        assert_eq!(engine.dispatch_due().await.unwrap(), 0, "nothing left to send");
+    }
 }
