@@ -235,6 +235,25 @@ async fn each_failure_is_classified_as_the_dispatcher_needs() {
 }
 
 #[tokio::test]
+async fn keys_that_cannot_be_fetched_are_unavailability_not_a_forged_token() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let openid = format!("http://{}/openid", closed.local_addr().unwrap());
+    drop(closed);
+    let verifier = Verifier::new(APP_ID, &openid);
+    let now = 1_764_115_200;
+    let token = format!(
+        "Bearer {}",
+        signed_token("https://smba.trafficmanager.net/apac/", now, Forgery::None)
+    );
+    for at in [now, now + 1] {
+        assert!(matches!(
+            verifier.verify(Some(&token), at).await,
+            Err(Rejection::KeysUnavailable(_))
+        ));
+    }
+}
+
+#[tokio::test]
 async fn only_the_bot_frameworks_tokens_for_this_bot_are_accepted() {
     let fake = FakeTeams::start(&[]).await;
     let verifier = Verifier::new(APP_ID, &fake.openid_url());
