@@ -263,6 +263,26 @@ storage_tests! {
         assert!(teams.fake.posted().is_empty());
     }
 
+    async fn installing_the_bot_is_acknowledged_and_stores_nothing(t: &TestDb) {
+        let teams = Teams::new(t).await;
+        let mut installed = activity(&teams.fake.service_url(), "conversationUpdate", "act-5", "aad-alice", "en-US");
+        installed["membersAdded"] = json!([{"id": format!("28:{APP_ID}")}]);
+        let reply = teams.post(&installed, Forgery::None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        assert_eq!(teams.engine.dispatch_due().await.unwrap(), 0);
+        assert!(teams.fake.posted().is_empty());
+    }
+
+    async fn without_a_teams_section_the_endpoint_does_not_exist(t: &TestDb) {
+        let engine = TestEngine::on(t).engine;
+        let request = Request::post(PATH)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let response = app(AppState::new(engine, vec![])).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
     async fn an_activity_with_a_valid_token_but_an_unreadable_body_is_refused(t: &TestDb) {
         let teams = Teams::new(t).await;
         let service = teams.fake.service_url();
