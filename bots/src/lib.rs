@@ -3,8 +3,8 @@
 //! core `Command`s and `Action`s, and core `Message`s into the platform's format.
 //!
 //! Depends only on `frontdesk-core` and each platform's crate (Teams has no SDK: its bot
-//! speaks the Bot Framework REST API over reqwest and checks its tokens with ring). It must not depend on
-//! `frontdesk-connectors` or `frontdesk-webhooks`, nor touch the database
+//! speaks the Bot Framework REST API over reqwest and checks its tokens with ring). It must
+//! not depend on `frontdesk-connectors` or `frontdesk-webhooks`, nor touch the database
 //! (`core/tests/dependency_direction.rs` checks the graph).
 
 pub mod slack;
