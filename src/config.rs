@@ -34,6 +34,7 @@ pub struct Config {
     pub tls: Tls,
     pub backup: Backup,
     pub slack: Slack,
+    pub teams: Teams,
 }
 
 impl Default for Config {
@@ -52,6 +53,7 @@ impl Default for Config {
             tls: Tls::default(),
             backup: Backup::default(),
             slack: Slack::default(),
+            teams: Teams::default(),
         }
     }
 }
@@ -171,6 +173,106 @@ impl Slack {
                 .collect();
                 Err(format!(
                     "configuration: [slack] needs tenant, bot_token and signing_secret together; missing: {}",
+                    missing.join(", ")
+                ))
+            }
+        }
+    }
+}
+
+/// `[teams]`: a Microsoft Teams bot (an Azure Bot registration; its app manifest is
+/// `teams-app/manifest.json`), installed in the Microsoft 365 organisation of one tenant.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Teams {
+    /// The tenant (slug) whose people use this Teams organisation.
+    pub tenant: Option<String>,
+    /// The bot's Microsoft App ID.
+    pub app_id: Option<String>,
+    /// The bot's client secret.
+    pub app_password: Option<SecretString>,
+    /// The organisation's Microsoft Entra tenant id (a GUID): chats and Graph look-ups are in it.
+    pub directory_tenant_id: Option<String>,
+    /// Where 1:1 chats are created and messages sent; ends in `/`.
+    pub service_url: String,
+    /// The Bot Framework's OpenID metadata (its signing keys).
+    pub openid_metadata_url: String,
+    /// The token endpoint for the Bot Framework.
+    pub token_url: String,
+    /// The token endpoint for Microsoft Graph; absent: the directory tenant's.
+    pub graph_token_url: Option<String>,
+    /// Microsoft Graph, without a trailing slash.
+    pub graph_url: String,
+    /// Hosts an activity's `serviceUrl` may name (`*.example.com` admits subdomains).
+    pub allowed_service_hosts: Vec<String>,
+}
+
+impl Default for Teams {
+    fn default() -> Self {
+        Teams {
+            tenant: None,
+            app_id: None,
+            app_password: None,
+            directory_tenant_id: None,
+            service_url: frontdesk_bots::teams::TEAMS_SERVICE_URL.into(),
+            openid_metadata_url: frontdesk_bots::teams_events::BOT_FRAMEWORK_OPENID_URL.into(),
+            token_url: frontdesk_bots::teams::BOT_TOKEN_URL.into(),
+            graph_token_url: None,
+            graph_url: frontdesk_bots::teams::GRAPH_URL.into(),
+            allowed_service_hosts: frontdesk_bots::teams_events::MICROSOFT_SERVICE_HOSTS
+                .iter()
+                .map(|host| host.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl Teams {
+    /// The tenant (slug) and the bot's settings when Teams is configured; some of the
+    /// required keys without the others is refused, naming what is missing.
+    pub fn settings(&self) -> Result<Option<(&str, frontdesk_bots::teams::TeamsSettings)>, String> {
+        match (
+            &self.tenant,
+            &self.app_id,
+            &self.app_password,
+            &self.directory_tenant_id,
+        ) {
+            (Some(tenant), Some(app_id), Some(password), Some(directory)) => {
+                // Outbound calls go to the service URL: it must be one the allow-list admits.
+                if !frontdesk_bots::teams_events::service_url_allowed(
+                    &self.service_url,
+                    &self.allowed_service_hosts,
+                ) {
+                    return Err(format!(
+                        "configuration: [teams] service_url {} is not on allowed_service_hosts",
+                        self.service_url
+                    ));
+                }
+                let settings = frontdesk_bots::teams::TeamsSettings {
+                    app_id: app_id.clone(),
+                    app_password: password.expose_secret().to_owned(),
+                    directory_tenant_id: directory.clone(),
+                    service_url: self.service_url.clone(),
+                    token_url: self.token_url.clone(),
+                    graph_token_url: (self.graph_token_url.clone())
+                        .unwrap_or_else(|| frontdesk_bots::teams::graph_token_url(directory)),
+                    graph_url: self.graph_url.trim_end_matches('/').to_owned(),
+                };
+                Ok(Some((tenant, settings)))
+            }
+            (None, None, None, None) => Ok(None),
+            (tenant, app_id, password, directory) => {
+                let missing: Vec<&str> = [
+                    ("tenant", tenant.is_none()),
+                    ("app_id", app_id.is_none()),
+                    ("app_password", password.is_none()),
+                    ("directory_tenant_id", directory.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(name, absent)| absent.then_some(name))
+                .collect();
+                Err(format!(
+                    "configuration: [teams] needs tenant, app_id, app_password and directory_tenant_id together; missing: {}",
                     missing.join(", ")
                 ))
             }
@@ -351,6 +453,7 @@ impl Config {
         }
         config.tls.files()?;
         config.slack.settings()?;
+        config.teams.settings()?;
         Ok(config)
     }
 
@@ -464,8 +567,50 @@ mod tests {
 
     #[test]
     fn a_section_for_a_feature_not_built_yet_is_refused_by_name() {
+        let err = refused("[line]\nchannel_id = \"x\"\n", &[]);
+        assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn half_a_teams_section_is_refused_naming_what_is_missing() {
         let err = refused("[teams]\napp_id = \"x\"\n", &[]);
-        assert!(err.contains("teams"), "{err}");
+        assert!(
+            err.contains("missing: tenant, app_password, directory_tenant_id"),
+            "{err}"
+        );
+        let err = refused("", &[("FRONTDESK_TEAMS__APP_PASSWORD", "s3cret")]);
+        assert!(
+            err.contains("missing: tenant, app_id, directory_tenant_id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
+    fn a_teams_section_is_read_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "f.toml",
+                "[teams]\ntenant = \"acme\"\napp_id = \"app-1\"\ndirectory_tenant_id = \"dir-1\"\n",
+            )?;
+            jail.set_env("FRONTDESK_TEAMS__APP_PASSWORD", "s3cret");
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            let (tenant, settings) = config.teams.settings()?.expect("configured");
+            assert_eq!((tenant, settings.app_id.as_str()), ("acme", "app-1"));
+            assert_eq!(settings.app_password, "s3cret");
+            assert_eq!(
+                settings.graph_token_url,
+                "https://login.microsoftonline.com/dir-1/oauth2/v2.0/token"
+            );
+            assert!(
+                !format!("{config:?}").contains("s3cret"),
+                "the password is redacted"
+            );
+            jail.set_env("FRONTDESK_TEAMS__SERVICE_URL", "https://evil.example/");
+            let err = Config::load(Some(Path::new("f.toml"))).unwrap_err();
+            assert!(err.contains("allowed_service_hosts"), "{err}");
+            Ok(())
+        });
     }
 
     #[test]
@@ -478,8 +623,8 @@ mod tests {
     fn an_unknown_frontdesk_variable_is_refused_by_name() {
         let err = refused("", &[("FRONTDESK_MAIL__SMPT_URL", "smtp://127.0.0.1:2525")]);
         assert!(err.contains("FRONTDESK_MAIL__SMPT_URL"), "{err}");
-        let err = refused("", &[("FRONTDESK_TEAMS__APP_ID", "x")]);
-        assert!(err.contains("FRONTDESK_TEAMS__APP_ID"), "{err}");
+        let err = refused("", &[("FRONTDESK_TEAMS__APP_SECRET", "x")]);
+        assert!(err.contains("FRONTDESK_TEAMS__APP_SECRET"), "{err}");
     }
 
     #[test]

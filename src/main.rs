@@ -551,6 +551,9 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
             &config.slack.api_url,
         )));
     }
+    if let Some((_, settings)) = config.teams.settings().map_err(anyhow::Error::msg)? {
+        chat = chat.with(Arc::new(frontdesk_bots::teams::TeamsBot::new(settings)));
+    }
     let ports = Ports {
         clock: Arc::new(SystemClock),
         mailer,
@@ -676,6 +679,21 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         state.slack = Some(Arc::new(frontdesk_webhooks::slack::SlackInbound {
             signing_secret: signing_secret.clone(),
             tenant_id: tenant.id,
+        }));
+    }
+    if let Some((slug, settings)) = config.teams.settings().map_err(anyhow::Error::msg)? {
+        let tenant = engine.tenant(slug).await?.with_context(|| {
+            format!(
+                "[teams] tenant {slug} does not exist (create it with `frontdesk admin create`)"
+            )
+        })?;
+        state.teams = Some(Arc::new(frontdesk_webhooks::teams::TeamsInbound {
+            verifier: frontdesk_bots::teams_events::Verifier::new(
+                &settings.app_id,
+                &config.teams.openid_metadata_url,
+            ),
+            tenant_id: tenant.id,
+            allowed_service_hosts: config.teams.allowed_service_hosts.clone(),
         }));
     }
     let metrics_server = match &config.metrics.bind {

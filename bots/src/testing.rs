@@ -15,6 +15,9 @@ use tokio::task::JoinHandle;
 
 use crate::slack::SlackBot;
 
+pub mod teams;
+pub use teams::FakeTeams;
+
 /// What the fake answers a call with, instead of success.
 #[derive(Debug, Clone)]
 pub enum Trouble {

@@ -13,6 +13,7 @@ mod page;
 pub mod problem;
 mod server;
 pub mod slack;
+pub mod teams;
 pub mod tls;
 
 pub use server::{ServerLimits, serve_router, serve_router_over_tls, serve_with_limits};
@@ -43,6 +44,8 @@ pub struct AppState {
     pub(crate) chat_streams: Arc<page::ChatStreams>,
     /// The Slack app's inbound settings, when Slack is configured.
     pub slack: Option<Arc<slack::SlackInbound>>,
+    /// The Teams bot's inbound settings, when Teams is configured.
+    pub teams: Option<Arc<teams::TeamsInbound>>,
 }
 
 impl AppState {
@@ -57,6 +60,7 @@ impl AppState {
             metrics_elsewhere: false,
             chat_streams: Arc::default(),
             slack: None,
+            teams: None,
         }
     }
 }
@@ -106,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api.route("/openapi.json", openapi_json))
         .merge(page::router())
         .merge(slack::router())
+        .merge(teams::router())
         .fallback(guard::not_found)
         .method_not_allowed_fallback(guard::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
