@@ -6,6 +6,8 @@
 //! `frontdesk-connectors` or `frontdesk-webhooks`, nor touch the database
 //! (`core/tests/dependency_direction.rs` checks the graph).
 
+pub mod discord;
+pub mod discord_interactions;
 pub mod slack;
 pub mod slack_events;
 #[cfg(feature = "testing")]
