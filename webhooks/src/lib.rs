@@ -6,6 +6,7 @@
 //! on it but the binary. It must not reach the database except through the engine.
 
 pub mod api;
+pub mod discord;
 pub mod extract;
 mod guard;
 pub mod metrics;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub(crate) chat_streams: Arc<page::ChatStreams>,
     /// The Slack app's inbound settings, when Slack is configured.
     pub slack: Option<Arc<slack::SlackInbound>>,
+    /// The Discord application's inbound settings, when Discord is configured.
+    pub discord: Option<Arc<discord::DiscordInbound>>,
 }
 
 impl AppState {
@@ -57,6 +60,7 @@ impl AppState {
             metrics_elsewhere: false,
             chat_streams: Arc::default(),
             slack: None,
+            discord: None,
         }
     }
 }
@@ -106,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api.route("/openapi.json", openapi_json))
         .merge(page::router())
         .merge(slack::router())
+        .merge(discord::router())
         .fallback(guard::not_found)
         .method_not_allowed_fallback(guard::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
