@@ -9,7 +9,8 @@
 
 use frontdesk_core::i18n::Lang;
 use serde_json::Value;
-use serenity::interactions_endpoint::Verifier;
+/// Checks Discord's signatures (serenity's), re-exported so its users need not name serenity.
+pub use serenity::interactions_endpoint::Verifier;
 
 /// How far a request's timestamp may be from now.
 pub const MAX_AGE_SECS: i64 = 300;

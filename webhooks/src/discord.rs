@@ -18,14 +18,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use frontdesk_bots::discord::{DiscordBot, deferred_answer, interaction_answer};
-use frontdesk_bots::discord_interactions::{self, Interaction, Sender};
+use frontdesk_bots::discord_interactions::{self, Interaction, Sender, Verifier};
 use frontdesk_core::domain::chat::Message;
 use frontdesk_core::domain::people::Platform;
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::conversation::{ChatUser, Input};
 use frontdesk_core::i18n;
 use serde_json::json;
-use serenity::interactions_endpoint::Verifier;
 
 use crate::AppState;
 
