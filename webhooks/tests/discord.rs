@@ -1,7 +1,8 @@
 //! Discord's interactions end to end in-process: verified before they are read (wrong,
 //! missing, stale or future signatures refused, nothing stored), the endpoint check (PING),
 //! `/frontdesk help` answered at once to its sender in their language, a pressed button
-//! answered, and an interaction id acted on once.
+//! answered, an interaction id acted on once, and linking by a code from the web chat (once,
+//! briefly, with wrong codes limited).
 
 use std::sync::Arc;
 
@@ -9,8 +10,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use frontdesk_bots::testing::discord::{DiscordSigner, FakeDiscord};
 use frontdesk_core::domain::people::{Platform, Role};
-use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::engine::conversation::{Input, LINK_CODE_TTL};
+use frontdesk_core::engine::directory::EmployeeInput;
+use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::i18n::Lang;
 use frontdesk_core::port::{ChatBots, Ports};
 use frontdesk_core::storage_tests;
@@ -25,6 +28,8 @@ const PATH: &str = "/webhooks/discord/interactions";
 struct Discord {
     router: axum::Router,
     engine: Engine,
+    test: TestEngine,
+    owner: Actor,
     signer: DiscordSigner,
     _fake: FakeDiscord,
     now: i64,
@@ -44,6 +49,7 @@ impl Discord {
             chat: ChatBots::default().with(bot.clone()),
             ..test.engine.ports.clone()
         };
+        // Notices and sign-in mails go out through this engine, not the one `test` made.
         let engine = Engine::new(t.db.clone(), ports, test_settings());
         let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
         let owner = NewAdmin {
@@ -53,10 +59,14 @@ impl Discord {
             can_export: true,
             language: Lang::En,
         };
-        engine
+        let account = engine
             .create_account(tenant.id, None, &owner)
             .await
             .unwrap();
+        let owner = Actor {
+            account,
+            ip: "192.0.2.1".into(),
+        };
         let signer = DiscordSigner::default();
         let mut state = AppState::new(engine.clone(), vec![]);
         state.discord = Some(Arc::new(DiscordInbound {
@@ -69,6 +79,8 @@ impl Discord {
         Discord {
             router: app(state),
             engine,
+            test,
+            owner,
             signer,
             _fake: fake,
             now,
@@ -117,12 +129,72 @@ impl Discord {
 
 /// `/frontdesk text:<text>` from user 42 in a server, their client in `locale`.
 fn command(id: &str, text: &str, locale: &str) -> String {
+    command_from(id, "42", text, locale)
+}
+
+fn command_from(id: &str, user: &str, text: &str, locale: &str) -> String {
     json!({"id": id, "type": 2, "token": "interaction-token", "application_id": "1", "locale": locale,
            "guild_id": "7", "channel_id": "8",
            "data": {"id": "9", "name": "frontdesk", "type": 1,
                     "options": [{"name": "text", "type": 3, "value": text}]},
-           "member": {"user": {"id": "42", "username": "bob"}}})
+           "member": {"user": {"id": user, "username": "bob"}}})
     .to_string()
+}
+
+impl Discord {
+    /// Bob, in the directory, signed in to the web chat (by his mailed link).
+    async fn bob_in_the_web_chat(&self) -> (i64, frontdesk_core::engine::web_chat::ChatEmployee) {
+        let bob = EmployeeInput {
+            email: "bob@acme.example".into(),
+            name: "Bob".into(),
+            name_kana: String::new(),
+            department: String::new(),
+            time_zone: "Asia/Tokyo".into(),
+            language: Lang::En,
+            notification: frontdesk_core::domain::people::NotificationPreference::Chat,
+            chat_identities: Default::default(),
+        };
+        let bob = self.engine.create_employee(&self.owner, bob).await.unwrap();
+        self.engine
+            .request_chat_sign_in("acme", "bob@acme.example", "192.0.2.7")
+            .await
+            .unwrap();
+        self.engine.dispatch_due().await.unwrap();
+        let mail = self.test.mailer.sent().pop().expect("a sign-in mail");
+        let start = mail.body.find("token=").expect("a link") + "token=".len();
+        let token = mail.body[start..].split_whitespace().next().unwrap();
+        let me = self
+            .engine
+            .sign_in_to_chat(token, "192.0.2.7")
+            .await
+            .unwrap()
+            .employee;
+        (bob.id, me)
+    }
+
+    /// The code the web chat gives `me` for `link`.
+    async fn link_code(&self, me: &frontdesk_core::engine::web_chat::ChatEmployee) -> String {
+        let said = self
+            .engine
+            .web_chat_say(me, &Input::Text("link".into()))
+            .await
+            .unwrap();
+        let answer = &said[1].message.summary;
+        answer
+            .split(|c: char| c.is_whitespace() || c == '.')
+            .find(|word| word.len() == 9 && word.as_bytes()[4] == b'-')
+            .unwrap_or_else(|| panic!("a code in {answer:?}"))
+            .to_owned()
+    }
+
+    async fn discord_identity(&self, employee_id: i64) -> Option<String> {
+        let bob = self
+            .engine
+            .employee(&self.owner, employee_id)
+            .await
+            .unwrap();
+        bob.profile.chat_identities.get(&Platform::Discord).cloned()
+    }
 }
 
 /// A button with `custom_id` pressed by user 43 in a direct message.
@@ -213,5 +285,46 @@ storage_tests! {
         assert_eq!(first.status, StatusCode::OK);
         let again = discord.post(&body).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+    }
+
+    async fn a_code_from_the_web_chat_links_the_discord_user_once(t: &TestDb) {
+        let discord = Discord::new(t).await;
+        let asked = discord.post(&command("2001", "link", "en-US")).await;
+        let how = asked.body["data"]["content"].as_str().unwrap();
+        assert!(how.contains("/chat") && how.contains("web chat"), "says how to get a code: {how}");
+
+        let (bob, me) = discord.bob_in_the_web_chat().await;
+        let code = discord.link_code(&me).await;
+        let linked = discord.post(&command("2002", &format!("link {}", code.to_lowercase()), "en-US")).await;
+        let content = linked.body["data"]["content"].as_str().unwrap();
+        assert!(content.starts_with("Linked"), "{content}");
+        assert_eq!(discord.discord_identity(bob).await.as_deref(), Some("42"));
+
+        // Used once: another Discord user cannot take it over with the same code.
+        let again = discord.post(&command_from("2003", "77", &format!("link {code}"), "ja")).await;
+        let content = again.body["data"]["content"].as_str().unwrap();
+        assert!(content.contains("連携コードは使えません"), "{content}");
+        assert_eq!(discord.discord_identity(bob).await.as_deref(), Some("42"));
+    }
+
+    async fn a_link_code_expires_and_wrong_codes_are_limited(t: &TestDb) {
+        let discord = Discord::new(t).await;
+        let (bob, me) = discord.bob_in_the_web_chat().await;
+        let old = discord.link_code(&me).await;
+        discord.test.clock.advance(LINK_CODE_TTL + chrono::Duration::seconds(1));
+        let now = discord.engine.ports.clock.now().timestamp();
+        let expired = discord.post_signed_as(&command("3001", &format!("link {old}"), "en-US"), &discord.signer, now).await;
+        assert!(expired.body["data"]["content"].as_str().unwrap().contains("does not work"), "{:?}", expired.body);
+
+        let fresh = discord.link_code(&me).await;
+        for i in 0..4 {
+            let wrong = discord.post_signed_as(&command(&format!("310{i}"), "link AAAA-AAAA", "en-US"), &discord.signer, now).await;
+            assert!(wrong.body["data"]["content"].as_str().unwrap().contains("does not work"));
+        }
+        // Five wrong codes in a quarter hour: even the right one waits.
+        let blocked = discord.post_signed_as(&command("3201", &format!("link {fresh}"), "en-US"), &discord.signer, now).await;
+        let content = blocked.body["data"]["content"].as_str().unwrap();
+        assert!(content.contains("Too many"), "{content}");
+        assert_eq!(discord.discord_identity(bob).await, None);
     }
 }
