@@ -220,6 +220,32 @@ async fn a_discord_that_does_not_answer_is_a_temporary_failure() {
 }
 
 #[tokio::test]
+async fn a_late_answer_replaces_the_deferred_response_through_the_interaction_webhook() {
+    let discord = FakeDiscord::start().await;
+    discord
+        .bot()
+        .answer_later("interaction-token", &visitor_notice())
+        .await
+        .unwrap();
+    let patched = &discord.calls_to("PATCH", "/webhooks/")[0];
+    assert_eq!(
+        patched.path,
+        format!(
+            "/webhooks/{}/interaction-token/messages/@original",
+            frontdesk_bots::testing::discord::APPLICATION_ID
+        )
+    );
+    assert_eq!(
+        patched.body["content"],
+        "Kenji \\@everyone & \\*\\*co\\*\\* is here"
+    );
+    assert_eq!(
+        patched.body["components"][0]["components"][1]["custom_id"],
+        "fd1:link"
+    );
+}
+
+#[tokio::test]
 async fn discord_has_no_email_lookup() {
     let discord = FakeDiscord::start().await;
     let bot = discord.bot();
