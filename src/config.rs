@@ -187,8 +187,9 @@ impl Slack {
 pub struct Discord {
     /// The tenant (slug) whose people use this Discord application.
     pub tenant: Option<String>,
-    /// The application id (Developer Portal → General Information), a number. Written as a
-    /// string: TOML integers stop at 2^63, Discord ids need not.
+    /// The application id (Developer Portal → General Information): a number, or a string
+    /// of digits (TOML integers stop at 2^63, Discord ids need not).
+    #[serde(deserialize_with = "number_or_text")]
     pub application_id: Option<String>,
     /// The application's public key (General Information), 64 hex digits: it checks the
     /// signature of every interaction. Not a secret.
@@ -209,6 +210,20 @@ impl Default for Discord {
             api_url: frontdesk_bots::discord::DISCORD_API_URL.into(),
         }
     }
+}
+
+/// An id given as a number (an environment variable's digits are read as one) or as text.
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(text) => text,
+        Id::Number(number) => number.to_string(),
+    }))
 }
 
 /// A complete `[discord]` section, checked.
@@ -591,7 +606,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
                 "f.toml",
-                "[discord]\ntenant = \"acme\"\napplication_id = \"1100000000000000001\"\n",
+                "[discord]\ntenant = \"acme\"\napplication_id = 1100000000000000001\n",
             )?;
             jail.set_env("FRONTDESK_DISCORD__PUBLIC_KEY", KEY);
             jail.set_env("FRONTDESK_DISCORD__BOT_TOKEN", "bot-token-1");
