@@ -120,10 +120,11 @@ impl Engine {
     /// web chat (where the employee is known by their email) it gives a code to link a
     /// platform that shares no email; on such a platform it says how to get one.
     async fn link(&self, who: &ChatUser, linked: Option<Employee>, lang: Lang) -> Result<Message> {
-        if who.platform == Platform::Web && self.ports.chat.get(Platform::Discord).is_some() {
-            if let Some(employee) = linked {
-                return self.issue_link_code(who.tenant_id, &employee, lang).await;
-            }
+        if who.platform == Platform::Web
+            && self.ports.chat.get(Platform::Discord).is_some()
+            && let Some(employee) = &linked
+        {
+            return self.issue_link_code(who.tenant_id, employee, lang).await;
         }
         if let Some(employee) = linked {
             return Ok(Message::text(i18n::format(
