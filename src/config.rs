@@ -35,6 +35,7 @@ pub struct Config {
     pub backup: Backup,
     pub slack: Slack,
     pub teams: Teams,
+    pub discord: Discord,
 }
 
 impl Default for Config {
@@ -54,6 +55,7 @@ impl Default for Config {
             backup: Backup::default(),
             slack: Slack::default(),
             teams: Teams::default(),
+            discord: Discord::default(),
         }
     }
 }
@@ -280,6 +282,110 @@ impl Teams {
     }
 }
 
+/// `[discord]`: a Discord application (its bot and its Interactions Endpoint URL), for the
+/// people of one tenant.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Discord {
+    /// The tenant (slug) whose people use this Discord application.
+    pub tenant: Option<String>,
+    /// The application id (Developer Portal → General Information): a number, or a string
+    /// of digits (TOML integers stop at 2^63, Discord ids need not).
+    #[serde(deserialize_with = "number_or_text")]
+    pub application_id: Option<String>,
+    /// The application's public key (General Information), 64 hex digits: it checks the
+    /// signature of every interaction. Not a secret.
+    pub public_key: Option<String>,
+    /// The bot's token (Bot → Reset Token).
+    pub bot_token: Option<SecretString>,
+    /// The REST API's host (a local fake in tests); serenity adds `/api/v10`.
+    pub api_url: String,
+}
+
+impl Default for Discord {
+    fn default() -> Self {
+        Discord {
+            tenant: None,
+            application_id: None,
+            public_key: None,
+            bot_token: None,
+            api_url: frontdesk_bots::discord::DISCORD_API_URL.into(),
+        }
+    }
+}
+
+/// An id given as a number (an environment variable's digits are read as one) or as text.
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(text) => text,
+        Id::Number(number) => number.to_string(),
+    }))
+}
+
+/// A complete `[discord]` section, checked.
+pub struct DiscordSettings<'a> {
+    pub tenant: &'a str,
+    pub application_id: u64,
+    /// Checks interactions' signatures with the public key.
+    pub verifier: frontdesk_bots::discord_interactions::Verifier,
+    pub bot_token: &'a SecretString,
+}
+
+impl Discord {
+    /// The checked settings when Discord is configured; some of them without the others is
+    /// refused, naming what is missing, and so is an id or key that is not one.
+    pub fn settings(&self) -> Result<Option<DiscordSettings<'_>>, String> {
+        let (tenant, application_id, public_key, bot_token) = match (
+            &self.tenant,
+            &self.application_id,
+            &self.public_key,
+            &self.bot_token,
+        ) {
+            (Some(tenant), Some(id), Some(key), Some(token)) => (tenant, id, key, token),
+            (None, None, None, None) => return Ok(None),
+            (tenant, id, key, token) => {
+                let missing: Vec<&str> = [
+                    ("tenant", tenant.is_none()),
+                    ("application_id", id.is_none()),
+                    ("public_key", key.is_none()),
+                    ("bot_token", token.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(name, absent)| absent.then_some(name))
+                .collect();
+                return Err(format!(
+                    "configuration: [discord] needs tenant, application_id, public_key and bot_token together; missing: {}",
+                    missing.join(", ")
+                ));
+            }
+        };
+        let application_id = application_id
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|id| *id != 0)
+            .ok_or_else(|| {
+                format!(
+                    "configuration: [discord] application_id {application_id:?} is not a Discord application id (the number under General Information)"
+                )
+            })?;
+        let verifier = frontdesk_bots::discord_interactions::verifier(public_key)
+            .map_err(|err| format!("configuration: [discord] public_key: {err}"))?;
+        Ok(Some(DiscordSettings {
+            tenant,
+            application_id,
+            verifier,
+            bot_token,
+        }))
+    }
+}
+
 /// `[metrics]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -454,6 +560,7 @@ impl Config {
         config.tls.files()?;
         config.slack.settings()?;
         config.teams.settings()?;
+        config.discord.settings()?;
         Ok(config)
     }
 
@@ -617,6 +724,49 @@ mod tests {
     fn half_a_slack_section_is_refused_naming_what_is_missing() {
         let err = refused("[slack]\nbot_token = \"xoxb-1\"\n", &[]);
         assert!(err.contains("missing: tenant, signing_secret"), "{err}");
+    }
+
+    #[test]
+    fn half_a_discord_section_and_a_key_that_is_not_one_are_refused_naming_them() {
+        let err = refused("[discord]\nbot_token = \"t\"\ntenant = \"acme\"\n", &[]);
+        assert!(err.contains("missing: application_id, public_key"), "{err}");
+        let complete = "[discord]\ntenant = \"acme\"\napplication_id = \"1100000000000000001\"\nbot_token = \"t\"\n";
+        let err = refused(&format!("{complete}public_key = \"abc\"\n"), &[]);
+        assert!(
+            err.contains("public_key") && err.contains("64 hex digits"),
+            "{err}"
+        );
+        let err = refused(
+            "[discord]\ntenant = \"acme\"\napplication_id = \"my-app\"\nbot_token = \"t\"\npublic_key = \"x\"\n",
+            &[],
+        );
+        assert!(err.contains("application_id \"my-app\""), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
+    fn a_discord_section_is_read_from_the_file_and_the_environment() {
+        // Discord's documentation example key.
+        const KEY: &str = "67c6bd767ca099e79efac9fcce4d2022a63bf7dea780e7f3d813f694c1597089";
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "f.toml",
+                "[discord]\ntenant = \"acme\"\napplication_id = 1100000000000000001\n",
+            )?;
+            jail.set_env("FRONTDESK_DISCORD__PUBLIC_KEY", KEY);
+            jail.set_env("FRONTDESK_DISCORD__BOT_TOKEN", "bot-token-1");
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            let settings = config.discord.settings()?.expect("configured");
+            assert_eq!(settings.tenant, "acme");
+            assert_eq!(settings.application_id, 1_100_000_000_000_000_001);
+            assert_eq!(settings.bot_token.expose_secret(), "bot-token-1");
+            assert_eq!(config.discord.api_url, "https://discord.com");
+            assert!(
+                !format!("{config:?}").contains("bot-token-1"),
+                "the token stays secret"
+            );
+            Ok(())
+        });
     }
 
     #[test]

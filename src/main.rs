@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use frontdesk_bots::discord::DiscordBot;
 use frontdesk_bots::slack::SlackBot;
 use frontdesk_connectors::ics;
 use frontdesk_connectors::mail::{FileMailer, SmtpMailer};
@@ -92,6 +93,11 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// The Discord application.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
     /// A tenant's data at contract end.
     Tenant {
         #[command(subcommand)]
@@ -145,6 +151,14 @@ enum TenantCommand {
         #[arg(long)]
         confirm: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DiscordCommand {
+    /// Register the `/frontdesk` slash command (English and Japanese) with `[discord]`'s
+    /// application. Run once after creating the application, and after upgrades; running it
+    /// again replaces the command list with the same one.
+    Register,
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +314,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Restore { from } => {
             backup::restore(&config, &from).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Discord {
+            command: DiscordCommand::Register,
+        } => {
+            // A command, not a start-up step: global commands are per application and
+            // rate-limited by Discord (and take a while to reach every client), so several
+            // servers restarting should not each register them, nor wait on Discord to start.
+            let bot = discord_bot(&config)?.context(
+                "[discord] is not configured: set tenant, application_id, public_key and bot_token",
+            )?;
+            bot.register_commands()
+                .await
+                .context("registering the /frontdesk command with Discord")?;
+            println!(
+                "registered /frontdesk (ja: /受付) for Discord application {}; Discord clients may take a few minutes to show it",
+                config.discord.application_id.as_deref().unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Secrets {
@@ -533,6 +565,20 @@ fn public_url(config: &Config) -> String {
         .unwrap_or_else(|| format!("{scheme}://{}", config.bind))
 }
 
+/// The `[discord]` application's bot, when Discord is configured.
+fn discord_bot(config: &Config) -> Result<Option<Arc<DiscordBot>>> {
+    let Some(discord) = config.discord.settings().map_err(anyhow::Error::msg)? else {
+        return Ok(None);
+    };
+    let bot = DiscordBot::new(
+        discord.bot_token.expose_secret(),
+        discord.application_id,
+        &config.discord.api_url,
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(Some(Arc::new(bot)))
+}
+
 async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     let mailer: Arc<dyn Mailer> = match &config.mail.smtp_url {
         Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), &config.mail.from)?),
@@ -553,6 +599,9 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     }
     if let Some((_, settings)) = config.teams.settings().map_err(anyhow::Error::msg)? {
         chat = chat.with(Arc::new(frontdesk_bots::teams::TeamsBot::new(settings)));
+    }
+    if let Some(bot) = discord_bot(config)? {
+        chat = chat.with(bot);
     }
     let ports = Ports {
         clock: Arc::new(SystemClock),
@@ -694,6 +743,22 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
             ),
             tenant_id: tenant.id,
             allowed_service_hosts: config.teams.allowed_service_hosts.clone(),
+        }));
+    }
+    if let (Some(discord), Some(bot)) = (
+        config.discord.settings().map_err(anyhow::Error::msg)?,
+        discord_bot(&config)?,
+    ) {
+        let slug = discord.tenant;
+        let tenant = engine.tenant(slug).await?.with_context(|| {
+            format!(
+                "[discord] tenant {slug} does not exist (create it with `frontdesk admin create`)"
+            )
+        })?;
+        state.discord = Some(Arc::new(frontdesk_webhooks::discord::DiscordInbound {
+            verifier: discord.verifier,
+            tenant_id: tenant.id,
+            bot,
         }));
     }
     let metrics_server = match &config.metrics.bind {

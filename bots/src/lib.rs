@@ -7,6 +7,8 @@
 //! not depend on `frontdesk-connectors` or `frontdesk-webhooks`, nor touch the database
 //! (`core/tests/dependency_direction.rs` checks the graph).
 
+pub mod discord;
+pub mod discord_interactions;
 pub mod slack;
 pub mod slack_events;
 pub mod teams;

@@ -1,5 +1,8 @@
 //! A fake of the Slack Web API for tests, on a loopback port: it speaks Slack's JSON (errors
-//! included: `ok: false`, 429 with `Retry-After`, 5xx) and records every call.
+//! included: `ok: false`, 429 with `Retry-After`, 5xx) and records every call. The Discord
+//! fake and signer are in [`discord`].
+
+pub mod discord;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

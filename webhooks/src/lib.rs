@@ -6,6 +6,7 @@
 //! on it but the binary. It must not reach the database except through the engine.
 
 pub mod api;
+pub mod discord;
 pub mod extract;
 mod guard;
 pub mod metrics;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub slack: Option<Arc<slack::SlackInbound>>,
     /// The Teams bot's inbound settings, when Teams is configured.
     pub teams: Option<Arc<teams::TeamsInbound>>,
+    /// The Discord application's inbound settings, when Discord is configured.
+    pub discord: Option<Arc<discord::DiscordInbound>>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             chat_streams: Arc::default(),
             slack: None,
             teams: None,
+            discord: None,
         }
     }
 }
@@ -111,6 +115,7 @@ pub fn app(state: AppState) -> Router {
         .merge(page::router())
         .merge(slack::router())
         .merge(teams::router())
+        .merge(discord::router())
         .fallback(guard::not_found)
         .method_not_allowed_fallback(guard::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

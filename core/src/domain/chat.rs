@@ -179,6 +179,9 @@ pub enum Command {
     Help,
     /// Link this chat account to the employee with the same email.
     Link,
+    /// Link this chat account with a code from the web chat (platforms that share no
+    /// email); the code as typed (lower-cased).
+    LinkCode(String),
     /// Not understood; the first word, to quote back.
     Unknown(String),
 }
@@ -204,7 +207,10 @@ impl Command {
             "help" | "?" | "ヘルプ" | "へるぷ" | "使い方" | "つかいかた" => {
                 Command::Help
             }
-            "link" | "連携" | "リンク" | "れんけい" => Command::Link,
+            "link" | "連携" | "リンク" | "れんけい" => match words.next() {
+                Some(code) => Command::LinkCode(code.chars().take(40).collect()),
+                None => Command::Link,
+            },
             other => Command::Unknown(other.chars().take(40).collect()),
         }
     }
@@ -243,6 +249,14 @@ mod tests {
             ("link", Command::Link),
             ("連携", Command::Link),
             ("ﾘﾝｸ", Command::Link),
+            (
+                "/frontdesk link abcd-efgh",
+                Command::LinkCode("abcd-efgh".into()),
+            ),
+            (
+                "連携　ＡＢＣＤ－ＥＦＧＨ",
+                Command::LinkCode("abcd-efgh".into()),
+            ),
             ("book alice tomorrow", Command::Unknown("book".into())),
         ] {
             assert_eq!(Command::parse(text), expected, "{text:?}");

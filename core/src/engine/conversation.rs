@@ -8,6 +8,7 @@ use super::Engine;
 use super::access_log::Event;
 use crate::domain::chat::{Action, Button, ButtonStyle, Command, Message, language_of};
 use crate::domain::people::{Platform, normalize_email};
+use crate::domain::token;
 use crate::i18n::{self, Lang};
 use crate::store::StoreError;
 use crate::store::employee::{self, Employee};
@@ -37,6 +38,7 @@ pub enum Input {
 enum Request {
     Help,
     Link,
+    LinkCode(String),
     NotUnderstood(String),
     /// A button from an older version, or an id that was altered.
     UnknownButton,
@@ -44,6 +46,18 @@ enum Request {
 
 /// How long a platform event id is remembered (Slack retries within minutes).
 pub const INBOX_RETENTION: chrono::Duration = chrono::Duration::days(1);
+
+/// How long a link code from the web chat works.
+pub const LINK_CODE_TTL: chrono::Duration = chrono::Duration::minutes(10);
+
+/// How many wrong link codes one platform user may type per [`LINK_ATTEMPT_WINDOW`]: with
+/// 32^8 codes, guessing a live one is hopeless.
+pub const MAX_LINK_ATTEMPTS: i64 = 5;
+pub const LINK_ATTEMPT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The letters of link codes: no 0/O or 1/I to misread.
+const LINK_CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+const LINK_CODE_LENGTH: usize = 8;
 
 impl Engine {
     /// Whether this is the first delivery of the platform event `event_id` (a retry of one
@@ -74,6 +88,7 @@ impl Engine {
                 let request = match Command::parse(text) {
                     Command::Help => Request::Help,
                     Command::Link => Request::Link,
+                    Command::LinkCode(code) => Request::LinkCode(code),
                     Command::Unknown(word) => Request::NotUnderstood(word),
                 };
                 (request, language_of(text, fallback))
@@ -92,6 +107,7 @@ impl Engine {
         match request {
             Request::Help => Ok(help(lang, who.platform, linked.as_ref())),
             Request::Link => self.link(who, linked, lang).await,
+            Request::LinkCode(code) => self.link_by_code(who, linked, &code, lang).await,
             Request::NotUnderstood(word) => Ok(Message::text(i18n::format(
                 lang,
                 "conversation.not_understood",
@@ -106,8 +122,16 @@ impl Engine {
         }
     }
 
-    /// Links `who` to the employee whose email the platform has verified for them.
+    /// Links `who` to the employee whose email the platform has verified for them. In the
+    /// web chat (where the employee is known by their email) it gives a code to link a
+    /// platform that shares no email; on such a platform it says how to get one.
     async fn link(&self, who: &ChatUser, linked: Option<Employee>, lang: Lang) -> Result<Message> {
+        if who.platform == Platform::Web
+            && self.ports.chat.get(Platform::Discord).is_some()
+            && let Some(employee) = &linked
+        {
+            return self.issue_link_code(who.tenant_id, employee, lang).await;
+        }
         if let Some(employee) = linked {
             return Ok(Message::text(i18n::format(
                 lang,
@@ -130,6 +154,14 @@ impl Engine {
             .map_err(|err| Error::internal("asking the chat platform for the user's email", err))?;
         // A platform that shares no email, or one that is not an address: no link by email.
         let Some(email) = email.and_then(|e| normalize_email(&e).ok()) else {
+            if who.platform == Platform::Discord {
+                let url = format!("{}/chat", self.settings.public_url.trim_end_matches('/'));
+                return Ok(Message::text(i18n::format(
+                    lang,
+                    "conversation.linking.by_code",
+                    &[("url", &url)],
+                )));
+            }
             return Ok(Message::text(i18n::text(
                 lang,
                 "conversation.linking.no_email",
@@ -185,6 +217,168 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A new link code for `employee` (their unused ones stop working), shown in the web chat.
+    async fn issue_link_code(
+        &self,
+        tenant_id: i64,
+        employee: &Employee,
+        lang: Lang,
+    ) -> Result<Message> {
+        let code = new_link_code();
+        let now = self.ports.clock.now();
+        let mut tx = self.db.write().await?;
+        crate::store::link_code::replace(
+            &mut tx,
+            &token::hash(&code),
+            tenant_id,
+            employee.id,
+            now.timestamp_millis(),
+            (now + LINK_CODE_TTL).timestamp_millis(),
+        )
+        .await?;
+        tx.commit().await?;
+        let shown = format!("{}-{}", &code[..4], &code[4..]);
+        Ok(Message::text(i18n::format(
+            lang,
+            "conversation.linking.code",
+            &[("code", &shown)],
+        )))
+    }
+
+    /// Links `who` to the employee who asked for `code` in the web chat: once, within
+    /// [`LINK_CODE_TTL`], and after at most [`MAX_LINK_ATTEMPTS`] wrong codes a quarter hour.
+    async fn link_by_code(
+        &self,
+        who: &ChatUser,
+        linked: Option<Employee>,
+        code: &str,
+        lang: Lang,
+    ) -> Result<Message> {
+        // A code typed in the web chat itself: it is for the other platform; give one.
+        if who.platform == Platform::Web {
+            return self.link(who, linked, lang).await;
+        }
+        if let Some(employee) = linked {
+            return Ok(Message::text(i18n::format(
+                lang,
+                "conversation.linking.already",
+                &[
+                    ("name", &employee.profile.name),
+                    ("email", &employee.profile.email),
+                ],
+            )));
+        }
+        let now = self.ports.clock.now();
+        let now_ms = now.timestamp_millis();
+        let mut tx = self.db.write().await?;
+        let wrong = crate::store::link_code::attempts_since(
+            &mut tx,
+            who.tenant_id,
+            who.platform,
+            &who.user_id,
+            (now - LINK_ATTEMPT_WINDOW).timestamp_millis(),
+        )
+        .await?;
+        if wrong >= MAX_LINK_ATTEMPTS {
+            return Ok(Message::text(i18n::text(
+                lang,
+                "conversation.linking.too_many_attempts",
+            )));
+        }
+        let employee_id = match normalize_link_code(code) {
+            Some(code) => {
+                crate::store::link_code::consume(
+                    &mut tx,
+                    &token::hash(&code),
+                    who.tenant_id,
+                    now_ms,
+                )
+                .await?
+            }
+            None => None,
+        };
+        let employee = match employee_id {
+            Some(id) => employee::find(&mut tx, who.tenant_id, id).await?,
+            None => None,
+        };
+        let Some(employee) = employee else {
+            crate::store::link_code::record_attempt(
+                &mut tx,
+                who.tenant_id,
+                who.platform,
+                &who.user_id,
+                now_ms,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Message::text(i18n::text(
+                lang,
+                "conversation.linking.bad_code",
+            )));
+        };
+        let external_id = &who.user_id;
+        match employee::link_identity(
+            &mut tx,
+            who.tenant_id,
+            employee.id,
+            who.platform,
+            external_id,
+        )
+        .await
+        {
+            // Another employee holds this platform user (set by an admin); the code is not
+            // used up (the transaction is dropped).
+            Err(StoreError::Duplicate) => {
+                return Ok(Message::text(i18n::text(
+                    lang,
+                    "conversation.linking.taken",
+                )));
+            }
+            other => other?,
+        }
+        let actor = format!("{}:{external_id}", who.platform);
+        let event = Event {
+            actor: &actor,
+            ip: "",
+            action: "chat.link",
+            target: format!("employee:{}", employee.id),
+            detail: json!({ "platform": who.platform.as_str(), "user": external_id, "by": "code" }),
+        };
+        self.record(&mut tx, who.tenant_id, now_ms, event).await?;
+        tx.commit().await?;
+        Ok(Message::text(i18n::format(
+            employee.profile.language,
+            "conversation.linking.done",
+            &[
+                ("name", &employee.profile.name),
+                ("email", &employee.profile.email),
+            ],
+        )))
+    }
+}
+
+/// A fresh link code: [`LINK_CODE_LENGTH`] letters of [`LINK_CODE_ALPHABET`] from the OS's
+/// CSPRNG (40 bits).
+fn new_link_code() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..LINK_CODE_LENGTH)
+        .map(|_| LINK_CODE_ALPHABET[rng.random_range(0..LINK_CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A typed code as issued (upper case, without the dash and spaces), if it can be one.
+fn normalize_link_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (code.len() == LINK_CODE_LENGTH && code.bytes().all(|b| LINK_CODE_ALPHABET.contains(&b)))
+        .then_some(code)
+}
+
 fn help_button(lang: Lang) -> Button {
     Button {
         action: Action::Help,
@@ -215,5 +409,22 @@ fn help(lang: Lang, platform: Platform, linked: Option<&Employee>) -> Message {
                 label: i18n::text(lang, "conversation.help.link_button"),
                 style: ButtonStyle::Primary,
             }]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_codes_are_eight_unambiguous_letters_read_however_they_are_typed() {
+        let code = new_link_code();
+        assert_eq!(normalize_link_code(&code).as_deref(), Some(code.as_str()));
+        assert_ne!(code, new_link_code());
+        let shown = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
+        assert_eq!(normalize_link_code(&shown).as_deref(), Some(code.as_str()));
+        for wrong in ["", "abcd-efg", "abcd-efgh1", "abcd-efg0", "abcd-efgi"] {
+            assert_eq!(normalize_link_code(wrong), None, "{wrong:?}");
+        }
     }
 }

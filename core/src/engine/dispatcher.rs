@@ -464,8 +464,22 @@ impl Engine {
         .await?;
         let web_chat =
             crate::store::web_chat::delete_expired(&mut tx, now.timestamp_millis()).await?;
+        let link_codes = crate::store::link_code::delete_old(
+            &mut tx,
+            now.timestamp_millis(),
+            (now - chrono::Duration::days(1)).timestamp_millis(),
+        )
+        .await?;
         tx.commit().await?;
-        tracing::info!(sessions, throttles, sent, events, web_chat, "housekeeping");
+        tracing::info!(
+            sessions,
+            throttles,
+            sent,
+            events,
+            web_chat,
+            link_codes,
+            "housekeeping"
+        );
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod invitation;
 pub mod ip_allow_list;
 pub mod job;
+pub mod link_code;
 pub mod outbox;
 pub mod purge;
 pub mod sso;
