@@ -267,6 +267,8 @@ storage_tests! {
         let english = discord.post(&command("1003", "help", "en-US")).await;
         let content = english.body["data"]["content"].as_str().unwrap();
         assert!(!content.contains("来客") && content.contains("Frontdesk"), "{content}");
+        assert!(content.contains("link CODE"), "linking on Discord goes by a code: {content}");
+        assert!(!content.contains("by your email"), "{content}");
     }
 
     async fn a_pressed_button_is_answered(t: &TestDb) {

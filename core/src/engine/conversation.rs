@@ -105,7 +105,10 @@ impl Engine {
         // A linked employee is answered in the language they chose in the directory.
         let lang = linked.as_ref().map_or(lang, |e| e.profile.language);
         match request {
-            Request::Help => Ok(help(lang, who.platform, linked.as_ref())),
+            Request::Help => {
+                let discord = self.ports.chat.get(Platform::Discord).is_some();
+                Ok(help(lang, who.platform, discord, linked.as_ref()))
+            }
             Request::Link => self.link(who, linked, lang).await,
             Request::LinkCode(code) => self.link_by_code(who, linked, &code, lang).await,
             Request::NotUnderstood(word) => Ok(Message::text(i18n::format(
@@ -388,11 +391,15 @@ fn help_button(lang: Lang) -> Button {
 }
 
 /// What Frontdesk can do here; an unlinked person is offered to link first.
-fn help(lang: Lang, platform: Platform, linked: Option<&Employee>) -> Message {
-    // In the web chat the person signed in as the employee: there is nothing to link.
+fn help(lang: Lang, platform: Platform, discord: bool, linked: Option<&Employee>) -> Message {
+    // How linking works differs by surface: by verified email on Slack and Teams, by a code
+    // on Discord (which shares no email), and the web chat (signed in as the employee) only
+    // hands out codes, when Discord is there to use them.
     let commands = match platform {
+        Platform::Web if discord => "conversation.help.commands_web_discord",
         Platform::Web => "conversation.help.commands_web",
-        _ => "conversation.help.commands",
+        Platform::Discord => "conversation.help.commands_discord",
+        Platform::Slack | Platform::Teams => "conversation.help.commands",
     };
     let message = Message::text(i18n::text(lang, "conversation.help.title"))
         .paragraph(i18n::text(lang, commands));
