@@ -11,14 +11,12 @@ use std::time::{Duration, Instant};
 
 use frontdesk_bots::testing::FakeSlack;
 use frontdesk_core::domain::chat::Message;
-use frontdesk_core::domain::people::{NotificationPreference, Platform, Role};
-use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::domain::people::{NotificationPreference, Platform};
+use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::directory::EmployeeInput;
-use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{ChatBots, Ports};
 use frontdesk_core::store::employee::Employee;
-use frontdesk_core::testing::{TestDb, TestEngine};
+use frontdesk_core::testing::{TestDb, TestEngine, acme_owner};
 
 /// Notices in the backlog drained for throughput.
 const BACKLOG: usize = 5_000;
@@ -38,32 +36,9 @@ struct Bench {
 
 async fn setup(t: &TestDb) -> Bench {
     let slack = FakeSlack::start(&[]).await;
-    let test = TestEngine::on(t);
-    let ports = Ports {
-        chat: ChatBots::default().with(Arc::new(slack.bot())),
-        ..test.engine.ports.clone()
-    };
-    let engine = Engine::new(
-        t.db.clone(),
-        ports,
-        frontdesk_core::testing::test_settings(),
-    );
-    let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
-    let owner = NewAdmin {
-        email: "owner@acme.example".into(),
-        password: "Blue-Kiosk-4821".into(),
-        role: Role::Owner,
-        can_export: true,
-        language: Lang::En,
-    };
-    let account = engine
-        .create_account(tenant.id, None, &owner)
-        .await
-        .unwrap();
-    let owner = Actor {
-        account,
-        ip: "192.0.2.1".into(),
-    };
+    let test = TestEngine::with_chat(t, Arc::new(slack.bot()));
+    let engine = test.engine.clone();
+    let (tenant, owner) = acme_owner(&engine).await;
     let mut people = Vec::with_capacity(PEOPLE);
     for n in 0..PEOPLE {
         let input = EmployeeInput {

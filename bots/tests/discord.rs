@@ -8,15 +8,14 @@ use std::sync::Arc;
 
 use frontdesk_bots::testing::discord::{DiscordTrouble, FakeDiscord};
 use frontdesk_core::domain::chat::{Action, Block, Button, ButtonStyle, Choice, Field, Message};
-use frontdesk_core::domain::people::{NotificationPreference, Platform, Role};
-use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::domain::people::{NotificationPreference, Platform};
 use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{ChatBot, ChatBots, ChatError, Ports, Recipient};
+use frontdesk_core::port::{ChatBot, ChatError, Recipient};
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::employee::Employee;
-use frontdesk_core::testing::{TestDb, TestEngine};
+use frontdesk_core::testing::{TestDb, TestEngine, acme_owner};
 use serde_json::json;
 
 fn visitor_notice() -> Message {
@@ -301,19 +300,7 @@ async fn the_slash_command_is_registered_in_english_and_japanese_and_again_harml
 
 /// An engine on `t` whose only chat platform is the fake Discord.
 fn engine_with(t: &TestDb, discord: &FakeDiscord) -> TestEngine {
-    let test = TestEngine::on(t);
-    let ports = Ports {
-        chat: ChatBots::default().with(Arc::new(discord.bot())),
-        ..test.engine.ports.clone()
-    };
-    TestEngine {
-        engine: Engine::new(
-            t.db.clone(),
-            ports,
-            frontdesk_core::testing::test_settings(),
-        ),
-        ..test
-    }
+    TestEngine::with_chat(t, Arc::new(discord.bot()))
 }
 
 /// Acme's owner and its employee `email`, linked on Discord as `discord_user` if given.
@@ -322,22 +309,7 @@ async fn employee_of(
     email: &str,
     discord_user: Option<&str>,
 ) -> (Actor, Employee) {
-    let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
-    let owner = NewAdmin {
-        email: "owner@acme.example".into(),
-        password: "Blue-Kiosk-4821".into(),
-        role: Role::Owner,
-        can_export: true,
-        language: Lang::En,
-    };
-    let account = engine
-        .create_account(tenant.id, None, &owner)
-        .await
-        .unwrap();
-    let actor = Actor {
-        account,
-        ip: "192.0.2.1".into(),
-    };
+    let (_tenant, actor) = acme_owner(engine).await;
     let input = EmployeeInput {
         email: email.into(),
         name: "Bob".into(),

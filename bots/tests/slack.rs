@@ -7,15 +7,14 @@ use std::sync::Arc;
 
 use frontdesk_bots::testing::{FakeSlack, Trouble};
 use frontdesk_core::domain::chat::{Action, Button, ButtonStyle, Field, Message};
-use frontdesk_core::domain::people::{Platform, Role};
-use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::domain::people::Platform;
 use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::port::{ChatBot, ChatBots, ChatError, Ports, Recipient};
 use frontdesk_core::storage_tests;
 use frontdesk_core::store::Db;
 use frontdesk_core::store::employee::Employee;
-use frontdesk_core::testing::{TestDb, TestEngine};
+use frontdesk_core::testing::{TestDb, TestEngine, acme_owner};
 use serde_json::json;
 
 fn visitor_notice() -> Message {
@@ -154,19 +153,7 @@ async fn each_failure_becomes_what_the_dispatcher_does_with_it() {
 
 /// An engine on `t` whose only chat platform is the fake Slack.
 fn engine_with(t: &TestDb, slack: &FakeSlack) -> TestEngine {
-    let test = TestEngine::on(t);
-    let ports = Ports {
-        chat: ChatBots::default().with(Arc::new(slack.bot())),
-        ..test.engine.ports.clone()
-    };
-    TestEngine {
-        engine: Engine::new(
-            t.db.clone(),
-            ports,
-            frontdesk_core::testing::test_settings(),
-        ),
-        ..test
-    }
+    TestEngine::with_chat(t, Arc::new(slack.bot()))
 }
 
 /// An employee with `email` who wants notices in chat.
@@ -185,22 +172,7 @@ fn person(email: &str) -> EmployeeInput {
 
 /// Acme's owner and its employee with `email`.
 async fn employee_of(engine: &Engine, email: &str) -> (Actor, Employee) {
-    let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
-    let owner = NewAdmin {
-        email: "owner@acme.example".into(),
-        password: "Blue-Kiosk-4821".into(),
-        role: Role::Owner,
-        can_export: true,
-        language: frontdesk_core::i18n::Lang::En,
-    };
-    let account = engine
-        .create_account(tenant.id, None, &owner)
-        .await
-        .unwrap();
-    let actor = Actor {
-        account,
-        ip: "192.0.2.1".into(),
-    };
+    let (_tenant, actor) = acme_owner(engine).await;
     let employee = engine.create_employee(&actor, person(email)).await.unwrap();
     (actor, employee)
 }

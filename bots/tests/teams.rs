@@ -7,14 +7,12 @@ use frontdesk_bots::teams_events::{Rejection, Verifier};
 use frontdesk_bots::testing::FakeTeams;
 use frontdesk_bots::testing::teams::{APP_ID, DIRECTORY_TENANT, Forgery, Trouble, signed_token};
 use frontdesk_core::domain::chat::{Action, Button, ButtonStyle, Field, Message};
-use frontdesk_core::domain::people::{NotificationPreference, Platform, Role};
-use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::domain::people::{NotificationPreference, Platform};
 use frontdesk_core::engine::directory::EmployeeInput;
-use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{ChatBot, ChatBots, ChatError, Ports, Recipient, Sent};
+use frontdesk_core::port::{ChatBot, ChatError, Recipient, Sent};
 use frontdesk_core::storage_tests;
-use frontdesk_core::testing::{TestDb, TestEngine};
+use frontdesk_core::testing::{TestDb, TestEngine, acme_owner};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -344,22 +342,9 @@ async fn only_the_bot_frameworks_tokens_for_this_bot_are_accepted() {
 storage_tests! {
     async fn a_notice_survives_teams_trouble_and_arrives_once_to_the_person_found_by_email(t: &TestDb) {
         let fake = FakeTeams::start(&[("aad-bob", "bob@acme.example")]).await;
-        let test = TestEngine::on(t);
-        let ports = Ports {
-            chat: ChatBots::default().with(Arc::new(fake.bot())),
-            ..test.engine.ports.clone()
-        };
-        let engine = Engine::new(t.db.clone(), ports, frontdesk_core::testing::test_settings());
-        let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
-        let owner = NewAdmin {
-            email: "owner@acme.example".into(),
-            password: "Blue-Kiosk-4821".into(),
-            role: Role::Owner,
-            can_export: true,
-            language: Lang::En,
-        };
-        let account = engine.create_account(tenant.id, None, &owner).await.unwrap();
-        let owner = Actor { account, ip: "192.0.2.1".into() };
+        let test = TestEngine::with_chat(t, Arc::new(fake.bot()));
+        let engine = test.engine.clone();
+        let (tenant, owner) = acme_owner(&engine).await;
         let bob = EmployeeInput {
             email: "bob@acme.example".into(),
             name: "Bob".into(),

@@ -18,7 +18,7 @@ use sqlx::postgres::PgConnectOptions;
 
 pub use harness::{
     DiscoverableOpenIdProvider, ManualClock, RecordingBot, RecordingMailer, TempKeyStore,
-    TestEngine, test_settings, test_start,
+    TestEngine, acme_owner, test_settings, test_start,
 };
 
 use crate::store::Db;

@@ -9,15 +9,13 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use frontdesk_bots::testing::discord::{DiscordSigner, FakeDiscord};
-use frontdesk_core::domain::people::{Platform, Role};
-use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::domain::people::Platform;
 use frontdesk_core::engine::conversation::{Input, LINK_CODE_TTL};
 use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{ChatBots, Ports};
 use frontdesk_core::storage_tests;
-use frontdesk_core::testing::{TestDb, TestEngine, test_settings};
+use frontdesk_core::testing::{TestDb, TestEngine, acme_owner};
 use frontdesk_webhooks::discord::DiscordInbound;
 use frontdesk_webhooks::{AppState, app};
 use serde_json::{Value, json};
@@ -44,29 +42,9 @@ impl Discord {
     async fn new(t: &TestDb) -> Discord {
         let fake = FakeDiscord::start().await;
         let bot = Arc::new(fake.bot());
-        let test = TestEngine::on(t);
-        let ports = Ports {
-            chat: ChatBots::default().with(bot.clone()),
-            ..test.engine.ports.clone()
-        };
-        // Notices and sign-in mails go out through this engine, not the one `test` made.
-        let engine = Engine::new(t.db.clone(), ports, test_settings());
-        let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
-        let owner = NewAdmin {
-            email: "owner@acme.example".into(),
-            password: "Blue-Kiosk-4821".into(),
-            role: Role::Owner,
-            can_export: true,
-            language: Lang::En,
-        };
-        let account = engine
-            .create_account(tenant.id, None, &owner)
-            .await
-            .unwrap();
-        let owner = Actor {
-            account,
-            ip: "192.0.2.1".into(),
-        };
+        let test = TestEngine::with_chat(t, bot.clone());
+        let engine = test.engine.clone();
+        let (tenant, owner) = acme_owner(&engine).await;
         let signer = DiscordSigner::default();
         let mut state = AppState::new(engine.clone(), vec![]);
         state.discord = Some(Arc::new(DiscordInbound {

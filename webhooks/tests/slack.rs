@@ -9,14 +9,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use frontdesk_bots::testing::FakeSlack;
-use frontdesk_core::domain::people::{Platform, Role};
-use frontdesk_core::engine::auth::NewAdmin;
+use frontdesk_core::domain::people::Platform;
 use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::{Actor, Engine};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{ChatBots, Ports};
 use frontdesk_core::storage_tests;
-use frontdesk_core::testing::{TestDb, TestEngine, test_settings};
+use frontdesk_core::testing::{TestDb, TestEngine, acme_owner};
 use frontdesk_webhooks::slack::SlackInbound;
 use frontdesk_webhooks::{AppState, app};
 use hmac::{Hmac, Mac};
@@ -42,28 +40,9 @@ struct Reply {
 impl Slack {
     async fn new(t: &TestDb) -> Slack {
         let fake = FakeSlack::start(&[("U7", "bob@acme.example")]).await;
-        let test = TestEngine::on(t);
-        let ports = Ports {
-            chat: ChatBots::default().with(Arc::new(fake.bot())),
-            ..test.engine.ports.clone()
-        };
-        let engine = Engine::new(t.db.clone(), ports, test_settings());
-        let tenant = engine.ensure_tenant("acme", "Acme").await.unwrap();
-        let owner = NewAdmin {
-            email: "owner@acme.example".into(),
-            password: "Blue-Kiosk-4821".into(),
-            role: Role::Owner,
-            can_export: true,
-            language: Lang::En,
-        };
-        let account = engine
-            .create_account(tenant.id, None, &owner)
-            .await
-            .unwrap();
-        let owner = Actor {
-            account,
-            ip: "192.0.2.1".into(),
-        };
+        let test = TestEngine::with_chat(t, Arc::new(fake.bot()));
+        let engine = test.engine.clone();
+        let (tenant, owner) = acme_owner(&engine).await;
         let mut state = AppState::new(engine.clone(), vec![]);
         state.slack = Some(Arc::new(SlackInbound {
             signing_secret: SECRET.to_owned().into(),

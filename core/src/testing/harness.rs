@@ -8,13 +8,17 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::domain::chat::Message;
 use crate::domain::people::Platform;
-use crate::engine::{Engine, PasswordHashing, Settings};
+use crate::domain::people::Role;
+use crate::engine::auth::NewAdmin;
+use crate::engine::{Actor, Engine, PasswordHashing, Settings};
+use crate::i18n::Lang;
 use crate::port::{
     AttemptSecrets, ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail, MailError,
     Mailer, OidcClient, OidcError, OpenIdProvider, Ports, Recipient, Sent, TenantKeyStore,
     VerifiedIdentity,
 };
 use crate::store::Db;
+use crate::store::tenant::Tenant;
 use crate::testing::TestDb;
 
 /// A clock that moves only when told to.
@@ -207,6 +211,19 @@ impl TestEngine {
         TestEngine::assemble(t.db.clone(), t.tenant_keys.clone(), settings)
     }
 
+    /// [`TestEngine::on`], with `bot` as its only chat platform.
+    pub fn with_chat(t: &TestDb, bot: Arc<dyn ChatBot>) -> TestEngine {
+        let test = TestEngine::on(t);
+        let ports = Ports {
+            chat: ChatBots::default().with(bot),
+            ..test.engine.ports.clone()
+        };
+        TestEngine {
+            engine: Engine::new(t.db.clone(), ports, test_settings()),
+            ..test
+        }
+    }
+
     /// An engine on a database that is not a [`TestDb`] (a restored copy, an older
     /// schema), with a key store of its own.
     pub fn on_db(db: Db) -> TestEngine {
@@ -344,4 +361,29 @@ impl ChatBot for RecordingBot {
             .find(|(_, known)| known.as_str() == email)
             .map(|(user, _)| user.clone()))
     }
+}
+
+/// The tenant `acme` (made if needed) and a new owner of it, `owner@acme.example`, acting
+/// from 192.0.2.1: who sets up what a test needs.
+pub async fn acme_owner(engine: &Engine) -> (Tenant, Actor) {
+    let tenant = engine
+        .ensure_tenant("acme", "Acme")
+        .await
+        .expect("tenant acme");
+    let owner = NewAdmin {
+        email: "owner@acme.example".into(),
+        password: "Blue-Kiosk-4821".into(),
+        role: Role::Owner,
+        can_export: true,
+        language: Lang::En,
+    };
+    let account = engine
+        .create_account(tenant.id, None, &owner)
+        .await
+        .expect("acme's owner");
+    let owner = Actor {
+        account,
+        ip: "192.0.2.1".into(),
+    };
+    (tenant, owner)
 }
