@@ -10,8 +10,8 @@ use crate::domain::chat::{Action, Button, ButtonStyle, Command, Message, languag
 use crate::domain::people::{Platform, normalize_email};
 use crate::domain::token;
 use crate::i18n::{self, Lang};
-use crate::store::StoreError;
 use crate::store::employee::{self, Employee};
+use crate::store::{StoreError, Tx};
 use crate::{Error, Result};
 
 /// Who is talking: a platform user in the tenant whose workspace the message came from.
@@ -125,6 +125,35 @@ impl Engine {
         }
     }
 
+    /// Links `who` to employee `employee_id` in `tx` and records it in the access log (`by`
+    /// says how the person was shown to be the employee); `false` when another employee
+    /// holds this platform user (set by an admin: not ours to move).
+    async fn link_chat_user(
+        &self,
+        tx: &mut Tx,
+        who: &ChatUser,
+        employee_id: i64,
+        by: &str,
+        now: i64,
+    ) -> Result<bool> {
+        match employee::link_identity(tx, who.tenant_id, employee_id, who.platform, &who.user_id)
+            .await
+        {
+            Err(StoreError::Duplicate) => return Ok(false),
+            other => other?,
+        }
+        let actor = format!("{}:{}", who.platform, who.user_id);
+        let event = Event {
+            actor: &actor,
+            ip: "",
+            action: "chat.link",
+            target: format!("employee:{employee_id}"),
+            detail: json!({ "platform": who.platform.as_str(), "user": who.user_id, "by": by }),
+        };
+        self.record(tx, who.tenant_id, now, event).await?;
+        Ok(true)
+    }
+
     /// Links `who` to the employee whose email the platform has verified for them. In the
     /// web chat (where the employee is known by their email) it gives a code to link a
     /// platform that shares no email; on such a platform it says how to get one.
@@ -179,34 +208,15 @@ impl Engine {
                 &[("email", &email)],
             )));
         };
-        let external_id = &who.user_id;
-        match employee::link_identity(
-            &mut tx,
-            who.tenant_id,
-            employee.id,
-            who.platform,
-            external_id,
-        )
-        .await
+        if !self
+            .link_chat_user(&mut tx, who, employee.id, "email", now)
+            .await?
         {
-            Err(StoreError::Duplicate) => {
-                // Another employee holds this platform user (set by an admin): not ours to move.
-                return Ok(Message::text(i18n::text(
-                    lang,
-                    "conversation.linking.taken",
-                )));
-            }
-            other => other?,
+            return Ok(Message::text(i18n::text(
+                lang,
+                "conversation.linking.taken",
+            )));
         }
-        let actor = format!("{}:{external_id}", who.platform);
-        let event = Event {
-            actor: &actor,
-            ip: "",
-            action: "chat.link",
-            target: format!("employee:{}", employee.id),
-            detail: json!({ "platform": who.platform.as_str(), "user": external_id }),
-        };
-        self.record(&mut tx, who.tenant_id, now, event).await?;
         tx.commit().await?;
         let lang = employee.profile.language;
         Ok(Message::text(i18n::format(
@@ -320,35 +330,16 @@ impl Engine {
                 "conversation.linking.bad_code",
             )));
         };
-        let external_id = &who.user_id;
-        match employee::link_identity(
-            &mut tx,
-            who.tenant_id,
-            employee.id,
-            who.platform,
-            external_id,
-        )
-        .await
+        // Taken: the code is not used up (the transaction is dropped).
+        if !self
+            .link_chat_user(&mut tx, who, employee.id, "code", now_ms)
+            .await?
         {
-            // Another employee holds this platform user (set by an admin); the code is not
-            // used up (the transaction is dropped).
-            Err(StoreError::Duplicate) => {
-                return Ok(Message::text(i18n::text(
-                    lang,
-                    "conversation.linking.taken",
-                )));
-            }
-            other => other?,
+            return Ok(Message::text(i18n::text(
+                lang,
+                "conversation.linking.taken",
+            )));
         }
-        let actor = format!("{}:{external_id}", who.platform);
-        let event = Event {
-            actor: &actor,
-            ip: "",
-            action: "chat.link",
-            target: format!("employee:{}", employee.id),
-            detail: json!({ "platform": who.platform.as_str(), "user": external_id, "by": "code" }),
-        };
-        self.record(&mut tx, who.tenant_id, now_ms, event).await?;
         tx.commit().await?;
         Ok(Message::text(i18n::format(
             employee.profile.language,
