@@ -87,7 +87,8 @@ pub enum Interaction {
         sender: Sender,
         text: String,
     },
-    /// A button pressed or a menu choice picked: the component's `custom_id`.
+    /// A button pressed (its `custom_id`) or a menu choice picked (the menu's `custom_id`
+    /// and the choice's value, `id:value`, as Slack's menus arrive).
     Pressed {
         id: String,
         token: String,
@@ -164,12 +165,20 @@ pub fn read_interaction(body: &[u8]) -> Result<Interaction, UnreadableInteractio
                 text,
             })
         }
-        MESSAGE_COMPONENT => Ok(Interaction::Pressed {
-            id: required(&value, "/id")?,
-            token: required(&value, "/token")?,
-            sender: sender(&value)?,
-            custom_id: required(&value, "/data/custom_id")?,
-        }),
+        MESSAGE_COMPONENT => {
+            let custom_id = required(&value, "/data/custom_id")?;
+            // A menu sends which choice was picked beside its own id.
+            let custom_id = match text_at(&value, "/data/values/0") {
+                Some(choice) => format!("{custom_id}:{choice}"),
+                None => custom_id,
+            };
+            Ok(Interaction::Pressed {
+                id: required(&value, "/id")?,
+                token: required(&value, "/token")?,
+                sender: sender(&value)?,
+                custom_id,
+            })
+        }
         _ => Ok(Interaction::Ignored),
     }
 }
@@ -218,6 +227,12 @@ mod tests {
         assert!(matches!(
             read_interaction(pressed).unwrap(),
             Interaction::Pressed { custom_id, sender, .. } if custom_id == "fd1:link" && sender.user_id == "43"
+        ));
+        let picked = br#"{"id":"13","type":3,"token":"tok","user":{"id":"43"},
+            "data":{"custom_id":"fd1:room","component_type":3,"values":["room-a"]}}"#;
+        assert!(matches!(
+            read_interaction(picked).unwrap(),
+            Interaction::Pressed { custom_id, .. } if custom_id == "fd1:room:room-a"
         ));
         assert_eq!(
             read_interaction(br#"{"type":1}"#).unwrap(),
