@@ -70,22 +70,6 @@ impl From<StoreError> for Failure {
 /// A leased message and what its payload opened to.
 type Decoded = std::result::Result<OutboxMessage, PayloadError>;
 
-/// A batch's outcomes being committed.
-type Recording = tokio::task::JoinHandle<Result<()>>;
-
-/// Waits for `recording` to commit (a panic in it goes on here).
-async fn finish(recording: Option<Recording>) -> Result<()> {
-    let Some(recording) = recording else {
-        return Ok(());
-    };
-    match recording.await {
-        Ok(recorded) => recorded,
-        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-        // Cancelled: the runtime is shutting down; the rows stay leased and go out later.
-        Err(_) => Ok(()),
-    }
-}
-
 /// A message tried, and how it went.
 struct Attempt {
     message: Pending,
@@ -129,8 +113,6 @@ impl Engine {
     /// Sends every message due now; returns how many were handled.
     pub async fn dispatch_due(&self) -> Result<usize> {
         let mut handled = 0;
-        // The previous batch's outcomes, committing while the next batch is sent.
-        let mut recording = None;
         loop {
             let now = self.ports.clock.now();
             let leased = {
@@ -146,17 +128,10 @@ impl Engine {
                 leased
             };
             if leased.is_empty() {
-                match recording.take() {
-                    // What it records may queue more (a mail instead of a chat given up).
-                    Some(pending) => {
-                        finish(Some(pending)).await?;
-                        continue;
-                    }
-                    None => return Ok(handled),
-                }
+                return Ok(handled);
             }
             handled += leased.len();
-            recording = self.deliver_batch(leased, recording.take()).await?;
+            self.deliver_batch(leased).await?;
         }
     }
 
@@ -164,16 +139,7 @@ impl Engine {
     /// message of the batch (the one they update may be among them) and one after another,
     /// in the order they were queued, so the last word stays last. The outcomes are recorded
     /// in one transaction per step: a database takes one commit for many sends.
-    ///
-    /// The new messages' outcomes are committed while the next batch is sent (returned as
-    /// the recording to wait for), so the wait for the database's disk is not in every
-    /// notice's way; at most one batch's outcomes are in flight, and updates wait for them,
-    /// since they look up where the messages they update went.
-    async fn deliver_batch(
-        &self,
-        leased: Vec<Pending>,
-        previous: Option<Recording>,
-    ) -> Result<Option<Recording>> {
+    async fn deliver_batch(&self, leased: Vec<Pending>) -> Result<()> {
         let mut sends = Vec::new();
         let mut updates: BTreeMap<(i64, Platform, String), Vec<(Pending, Decoded)>> =
             BTreeMap::new();
@@ -188,18 +154,11 @@ impl Engine {
             }
         }
         let attempts = self.attempt_in_parallel(sends).await;
-        finish(previous).await?;
-        if updates.is_empty() {
-            let engine = self.clone();
-            let recording = tokio::spawn(async move { engine.record_attempts(attempts).await });
-            return Ok(Some(recording));
-        }
         self.record_attempts(attempts).await?;
         let attempts = self
             .attempt_in_parallel(updates.into_values().collect())
             .await;
-        self.record_attempts(attempts).await?;
-        Ok(None)
+        self.record_attempts(attempts).await
     }
 
     /// Tries each sequence on its own task, the messages of a sequence in order, and
