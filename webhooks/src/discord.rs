@@ -27,6 +27,7 @@ use frontdesk_core::i18n;
 use serde_json::json;
 
 use crate::AppState;
+use crate::chat_inbound::{Refusal, answer, queue_reply};
 
 /// How long an interaction waits for its answer before Discord's 3 s run out; a later
 /// answer follows the deferred response.
@@ -54,31 +55,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/webhooks/discord/interactions", post(interactions))
 }
 
-/// Why a request to the Discord endpoint is not taken.
-enum Refusal {
-    /// Discord is not configured here.
-    NotConfigured,
-    /// Not shown to come from Discord just now (Discord tests this with bad signatures).
-    Unverified(discord_interactions::SignatureError),
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Refusal::NotConfigured => StatusCode::NOT_FOUND.into_response(),
-            Refusal::Unverified(reason) => {
-                (StatusCode::UNAUTHORIZED, reason.to_string()).into_response()
-            }
-        }
-    }
-}
-
 /// The settings, once the request is shown to come from Discord.
 fn verified(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Arc<DiscordInbound>, Refusal> {
+) -> Result<Arc<DiscordInbound>, Refusal<discord_interactions::SignatureError>> {
     let discord = state.discord.clone().ok_or(Refusal::NotConfigured)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = state.engine.ports.clock.now().timestamp();
@@ -170,17 +152,6 @@ fn discord_user(discord: &DiscordInbound, sender: &Sender) -> ChatUser {
     }
 }
 
-/// The conversation's answer to `input` from `who` (a failure is logged).
-async fn answer(engine: Engine, who: ChatUser, input: Input) -> Option<Message> {
-    match engine.converse(&who, &input).await {
-        Ok(message) => Some(message),
-        Err(err) => {
-            tracing::error!(error = %frontdesk_core::error::with_causes(&err), "answering on Discord failed");
-            None
-        }
-    }
-}
-
 /// Replaces the deferred response with `message`; if Discord does not take it, the answer
 /// goes out as a direct message through the outbox (retried like every notice).
 async fn answer_later(
@@ -194,10 +165,5 @@ async fn answer_later(
         return;
     };
     tracing::warn!(error = %err, "a deferred Discord answer failed; sending it as a direct message");
-    if let Err(err) = engine
-        .queue_chat_reply(who.tenant_id, who.platform, &who.user_id, message)
-        .await
-    {
-        tracing::error!(error = %frontdesk_core::error::with_causes(&err), "queueing a Discord answer failed");
-    }
+    queue_reply(engine, who, message).await;
 }

@@ -6,6 +6,7 @@
 //! on it but the binary. It must not reach the database except through the engine.
 
 pub mod api;
+mod chat_inbound;
 pub mod discord;
 pub mod extract;
 mod guard;

@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use frontdesk_bots::slack::content;
 use frontdesk_bots::slack_events::{self, Inbound};
-use frontdesk_core::domain::chat::Message;
 use frontdesk_core::domain::people::Platform;
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::conversation::{ChatUser, Input};
@@ -26,6 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::AppState;
+use crate::chat_inbound::{Refusal, answer, queue_reply, reply_later};
 
 /// How long a slash command waits for its answer before Slack's 3 s run out; a later
 /// answer arrives as a direct message.
@@ -45,31 +45,12 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/slack/interactions", post(interactions))
 }
 
-/// Why a request to the Slack endpoints is not taken.
-enum Refusal {
-    /// Slack is not configured here.
-    NotConfigured,
-    /// Not shown to come from Slack just now.
-    Unverified(slack_events::SignatureError),
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Refusal::NotConfigured => StatusCode::NOT_FOUND.into_response(),
-            Refusal::Unverified(reason) => {
-                (StatusCode::UNAUTHORIZED, reason.to_string()).into_response()
-            }
-        }
-    }
-}
-
 /// The settings, once the request is shown to come from Slack.
 fn verified(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Arc<SlackInbound>, Refusal> {
+) -> Result<Arc<SlackInbound>, Refusal<slack_events::SignatureError>> {
     let slack = state.slack.clone().ok_or(Refusal::NotConfigured)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = state.engine.ports.clock.now().timestamp();
@@ -97,35 +78,6 @@ fn slack_user(slack: &SlackInbound, user: &str) -> ChatUser {
         platform: Platform::Slack,
         user_id: user.to_owned(),
         locale: None,
-    }
-}
-
-/// The conversation's answer to `input` from `who` (a failure is logged: Slack has been
-/// answered already, so there is no one to tell).
-async fn answer(engine: Engine, who: ChatUser, input: Input) -> Option<Message> {
-    match engine.converse(&who, &input).await {
-        Ok(message) => Some(message),
-        Err(err) => {
-            tracing::error!(error = %frontdesk_core::error::with_causes(&err), "answering on Slack failed");
-            None
-        }
-    }
-}
-
-/// Queues `message` as a direct message to `who` (a failure is logged, as in [`answer`]).
-async fn queue_reply(engine: &Engine, who: &ChatUser, message: &Message) {
-    if let Err(err) = engine
-        .queue_chat_reply(who.tenant_id, who.platform, &who.user_id, message)
-        .await
-    {
-        tracing::error!(error = %frontdesk_core::error::with_causes(&err), "queueing a Slack answer failed");
-    }
-}
-
-/// The answer to `input`, queued as a direct message to `who`.
-async fn reply_later(engine: Engine, who: ChatUser, input: Input) {
-    if let Some(message) = answer(engine.clone(), who.clone(), input).await {
-        queue_reply(&engine, &who, &message).await;
     }
 }
 

@@ -22,7 +22,6 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use frontdesk_bots::teams::{ADAPTIVE_CARD, card};
 use frontdesk_bots::teams_events::{self, Inbound, Rejection, Sender, Verifier};
-use frontdesk_core::domain::chat::Message;
 use frontdesk_core::domain::people::Platform;
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::conversation::{ChatUser, Input};
@@ -30,6 +29,7 @@ use frontdesk_core::i18n::Lang;
 use serde_json::json;
 
 use crate::AppState;
+use crate::chat_inbound::{answer, queue_reply, reply_later};
 
 /// How long an `Action.Execute` waits for its answer before Teams' time runs out; a later
 /// answer arrives as a message.
@@ -134,35 +134,6 @@ fn teams_user(teams: &TeamsInbound, sender: &Sender) -> ChatUser {
     }
 }
 
-/// The conversation's answer to `input` from `who` (a failure is logged: Teams has been
-/// answered already, so there is no one to tell).
-async fn answer(engine: Engine, who: ChatUser, input: Input) -> Option<Message> {
-    match engine.converse(&who, &input).await {
-        Ok(message) => Some(message),
-        Err(err) => {
-            tracing::error!(error = %frontdesk_core::error::with_causes(&err), "answering on Teams failed");
-            None
-        }
-    }
-}
-
-/// Queues `message` to `who` in their 1:1 chat with the bot (a failure is logged).
-async fn queue_reply(engine: &Engine, who: &ChatUser, message: &Message) {
-    if let Err(err) = engine
-        .queue_chat_reply(who.tenant_id, who.platform, &who.user_id, message)
-        .await
-    {
-        tracing::error!(error = %frontdesk_core::error::with_causes(&err), "queueing a Teams answer failed");
-    }
-}
-
-/// The answer to `input`, queued to `who`.
-async fn reply_later(engine: Engine, who: ChatUser, input: Input) {
-    if let Some(message) = answer(engine.clone(), who.clone(), input).await {
-        queue_reply(&engine, &who, &message).await;
-    }
-}
-
 /// Whether the activity `id` is seen for the first time; `Err` is the response that makes
 /// the Bot Framework deliver it again.
 async fn first_delivery(engine: &Engine, id: &str) -> Result<bool, Response> {
@@ -180,10 +151,10 @@ async fn first_delivery(engine: &Engine, id: &str) -> Result<bool, Response> {
 
 /// An `adaptiveCard/action` invoke response saying the answer follows as a message.
 fn answer_follows(who: &ChatUser) -> Response {
-    let text = match who.locale.unwrap_or_default() {
-        Lang::Ja => "受け付けました。回答はこのチャットにお送りします。",
-        Lang::En => "Got it. The answer follows in this chat.",
-    };
+    let text = frontdesk_core::i18n::text(
+        who.locale.unwrap_or_default(),
+        "conversation.answer_follows",
+    );
     Json(json!({"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}))
         .into_response()
 }
