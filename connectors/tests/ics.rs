@@ -2,7 +2,7 @@
 //! exceptions, Outlook's Windows zone names and VTIMEZONEs, all-day events, DST changes
 //! inside a series, folded lines and LF-only files, and broken feeds named by their line.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use frontdesk_connectors::ics::{self, IcsError};
 use frontdesk_core::domain::calendar::Interval;
@@ -11,14 +11,16 @@ fn at(rfc3339: &str) -> i64 {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp()
 }
 
+/// `seconds` as the tests write instants: RFC 3339 in UTC with `Z`.
+fn shown(seconds: i64) -> String {
+    DateTime::<Utc>::from_timestamp(seconds, 0)
+        .unwrap()
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 /// The busy intervals of `feed` in `[from, to)`, as RFC 3339 pairs in UTC.
 fn busy(feed: &str, from: &str, to: &str, floating: Tz) -> Vec<(String, String)> {
     let feed = ics::parse(feed).unwrap();
-    let shown = |seconds: i64| {
-        DateTime::<Utc>::from_timestamp(seconds, 0)
-            .unwrap()
-            .to_rfc3339()
-    };
     feed.busy(at(from), at(to), floating)
         .unwrap()
         .into_iter()
@@ -29,15 +31,7 @@ fn busy(feed: &str, from: &str, to: &str, floating: Tz) -> Vec<(String, String)>
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     expected
         .iter()
-        .map(|(start, end)| (at(start), at(end)))
-        .map(|(s, e)| {
-            let shown = |seconds: i64| {
-                DateTime::<Utc>::from_timestamp(seconds, 0)
-                    .unwrap()
-                    .to_rfc3339()
-            };
-            (shown(s), shown(e))
-        })
+        .map(|(start, end)| (start.to_string(), end.to_string()))
         .collect()
 }
 
