@@ -609,6 +609,7 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
         secrets: Arc::new(sealing::load(config, holds_sealed_data)?),
         tenant_keys: Arc::new(tenant_keys),
         chat,
+        calendars,
         openid: Arc::new(
             frontdesk_connectors::openid::OidcHttpClient::new()
                 .context("building the OpenID Connect HTTP client")?,

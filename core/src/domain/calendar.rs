@@ -2,6 +2,44 @@
 //! every calendar (ICS feed, Google, Microsoft 365, the built-in one) is reduced to before
 //! free slots are computed from it.
 
+/// Where a calendar's events live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Provider {
+    /// The built-in calendar, in Frontdesk's own database.
+    Local,
+    /// An ICS feed subscribed to by URL.
+    Ics,
+    /// Google Calendar.
+    Google,
+    /// Microsoft 365 (Graph).
+    Microsoft,
+}
+
+impl Provider {
+    /// Every provider, in a fixed order.
+    pub const ALL: [Provider; 4] = [
+        Provider::Local,
+        Provider::Ics,
+        Provider::Google,
+        Provider::Microsoft,
+    ];
+
+    /// The name stored and shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Local => "local",
+            Provider::Ics => "ics",
+            Provider::Google => "google",
+            Provider::Microsoft => "microsoft",
+        }
+    }
+
+    /// The provider named `name`.
+    pub fn parse(name: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
 /// A half-open span of time `[start, end)`, in seconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Interval {

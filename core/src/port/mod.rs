@@ -1,6 +1,7 @@
 //! Ports: the traits through which the engine reaches the outside world.
 //! Implementations are chosen once at start, held as `Arc<dyn …>` in one [`Ports`] value.
 
+mod calendar;
 mod chat;
 mod clock;
 mod mailer;
@@ -10,6 +11,10 @@ mod tenant_keys;
 
 use std::sync::Arc;
 
+pub use calendar::{
+    Authorized, AuthorizationRequest, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
+    Changes, EventDraft, OAuthTokens, ProviderEvent, SyncWindow, TokenStore, Watch, WatchRequest,
+};
 pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};
 pub use clock::{Clock, SystemClock};
 pub use mailer::{Mail, MailError, Mailer};
@@ -32,6 +37,8 @@ pub struct Ports {
     pub tenant_keys: Arc<dyn TenantKeyStore>,
     /// The chat platforms configured (none: the web chat only).
     pub chat: ChatBots,
+    /// The calendar providers configured (none: the built-in calendar only).
+    pub calendars: Calendars,
     /// OpenID Connect identity providers (single sign-on).
     pub openid: Arc<dyn OpenIdProvider>,
 }

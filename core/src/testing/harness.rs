@@ -13,7 +13,7 @@ use crate::engine::auth::NewAdmin;
 use crate::engine::{Actor, Engine, PasswordHashing, Settings};
 use crate::i18n::Lang;
 use crate::port::{
-    AttemptSecrets, ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail, MailError,
+    AttemptSecrets, Calendars, ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail, MailError,
     Mailer, OidcClient, OidcError, OpenIdProvider, Ports, Recipient, Sent, TenantKeyStore,
     VerifiedIdentity,
 };
@@ -239,6 +239,7 @@ impl TestEngine {
             secrets: Arc::new(test_keyring()),
             tenant_keys: tenant_keys.clone(),
             chat: ChatBots::default(),
+            calendars: Calendars::default(),
             openid: Arc::new(DiscoverableOpenIdProvider),
         };
         TestEngine {
