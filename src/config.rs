@@ -36,6 +36,7 @@ pub struct Config {
     pub slack: Slack,
     pub teams: Teams,
     pub discord: Discord,
+    pub ics: Ics,
 }
 
 impl Default for Config {
@@ -56,6 +57,7 @@ impl Default for Config {
             slack: Slack::default(),
             teams: Teams::default(),
             discord: Discord::default(),
+            ics: Ics::default(),
         }
     }
 }
@@ -441,6 +443,22 @@ impl Default for Backup {
     }
 }
 
+/// `[ics]`: calendars subscribed to by ICS feed URL.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ics {
+    /// The largest feed read, in bytes; a larger one is refused with an error admins see.
+    pub max_feed_bytes: u64,
+}
+
+impl Default for Ics {
+    fn default() -> Self {
+        Ics {
+            max_feed_bytes: frontdesk_connectors::ics::MAX_FEED_BYTES,
+        }
+    }
+}
+
 /// `[access_log]`
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -538,6 +556,12 @@ impl Config {
             return Err(format!(
                 "configuration: access_log.retention_days is {}, but access logs are kept at least 365 days",
                 config.access_log.retention_days
+            ));
+        }
+        if config.ics.max_feed_bytes == 0 || config.ics.max_feed_bytes > 256 * 1024 * 1024 {
+            return Err(format!(
+                "configuration: ics.max_feed_bytes is {}, but must be between 1 and 268435456 (256 MiB)",
+                config.ics.max_feed_bytes
             ));
         }
         if config.backup.keep_days == 0 {

@@ -23,7 +23,7 @@ use frontdesk_core::engine::hashing::HashingLimits;
 use frontdesk_core::engine::scheduler::{Scheduler, standard_jobs};
 use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::port::{ChatBots, Mailer, Ports, SystemClock, TenantKeyStore};
+use frontdesk_core::port::{Calendars, ChatBots, Mailer, Ports, SystemClock, TenantKeyStore};
 use frontdesk_core::store::Db;
 use frontdesk_webhooks::tls::{ReloadingCertificate, server_config};
 use secrecy::ExposeSecret;
@@ -603,6 +603,10 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     if let Some(bot) = discord_bot(config)? {
         chat = chat.with(bot);
     }
+    let calendars = Calendars::default().with(Arc::new(
+        frontdesk_connectors::ics_feed::IcsFeeds::new(config.ics.max_feed_bytes)
+            .context("building the ICS feed HTTP client")?,
+    ));
     let ports = Ports {
         clock: Arc::new(SystemClock),
         mailer,
@@ -709,6 +713,11 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         let stop = stopped(stop_rx.clone());
         async move { engine.run_dispatcher(stop).await }
     });
+    let calendar_syncer = tokio::spawn({
+        let engine = engine.clone();
+        let stop = stopped(stop_rx.clone());
+        async move { engine.run_calendar_syncer(stop).await }
+    });
     // Installed before "listening on" is printed, so a signal sent right after start-up
     // still shuts down gracefully instead of killing the process.
     let shutdown = shutdown_signal().context("installing the signal handlers")?;
@@ -814,7 +823,7 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     if let Some(metrics_server) = metrics_server {
         let _ = metrics_server.await;
     }
-    let _ = tokio::join!(job_runner, dispatcher);
+    let _ = tokio::join!(job_runner, dispatcher, calendar_syncer);
     engine.db.close().await;
     Ok(())
 }

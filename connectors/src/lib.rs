@@ -8,5 +8,6 @@
 //! core port (`core/tests/dependency_direction.rs` checks this).
 
 pub mod ics;
+pub mod ics_feed;
 pub mod mail;
 pub mod openid;

@@ -106,6 +106,12 @@ pub enum Error {
     /// The tenant requires single sign-on for this account: no password sign-in or reset.
     #[error("this organisation requires single sign-on for this account")]
     SsoRequired,
+    /// A calendar OAuth callback whose state is unknown, used or expired.
+    #[error("this calendar connection is invalid, already used or has expired")]
+    InvalidOAuthState,
+    /// The calendar provider refused to connect (the reason is the provider's).
+    #[error("the calendar provider refused the connection: {0}")]
+    CalendarRefused(String),
     /// Storage failed; the cause goes to the log, not to the user.
     #[error(transparent)]
     Store(#[from] StoreError),

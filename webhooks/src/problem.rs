@@ -171,6 +171,14 @@ impl ApiError {
                     extra: json!({ "reason": refusal.code() }),
                 },
                 Error::SsoRequired => plain(StatusCode::FORBIDDEN, "sso_required", None),
+                Error::InvalidOAuthState => {
+                    plain(StatusCode::BAD_REQUEST, "invalid_oauth_state", None)
+                }
+                Error::CalendarRefused(reason) => plain(
+                    StatusCode::BAD_GATEWAY,
+                    "calendar_refused",
+                    Some(reason.clone()),
+                ),
                 Error::Store(_) | Error::Internal { .. } => {
                     tracing::error!(error = %frontdesk_core::error::with_causes(err), "request failed");
                     plain(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
@@ -228,6 +236,8 @@ fn title_key(kind: &str) -> &'static str {
         "invalid_sso_attempt" => "error.invalid_sso_attempt",
         "sso_refused" => "error.sso_refused",
         "sso_required" => "error.sso_required",
+        "invalid_oauth_state" => "error.invalid_oauth_state",
+        "calendar_refused" => "error.calendar_refused",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
         "payload_too_large" => "error.payload_too_large",

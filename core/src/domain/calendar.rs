@@ -40,6 +40,32 @@ impl Provider {
     }
 }
 
+/// Whose time a calendar holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Owner {
+    Employee(i64),
+    Room(i64),
+}
+
+impl Owner {
+    /// The owner as the two nullable columns that store it: (employee id, room id).
+    pub fn columns(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Owner::Employee(id) => (Some(id), None),
+            Owner::Room(id) => (None, Some(id)),
+        }
+    }
+
+    /// The owner stored in those columns (exactly one is set; a CHECK ensures it).
+    pub fn from_columns(employee_id: Option<i64>, room_id: Option<i64>) -> Option<Owner> {
+        match (employee_id, room_id) {
+            (Some(id), None) => Some(Owner::Employee(id)),
+            (None, Some(id)) => Some(Owner::Room(id)),
+            _ => None,
+        }
+    }
+}
+
 /// A half-open span of time `[start, end)`, in seconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Interval {

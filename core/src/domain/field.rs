@@ -37,6 +37,10 @@ pub enum Invalid {
     NotIssuerUrl,
     /// No OpenID Connect discovery document (with its key set) answers at this issuer.
     IssuerUnreachable,
+    /// Not an `https://` or `webcal://` URL (plain `http://` only on the loopback).
+    NotFeedUrl,
+    /// A number outside `min..=max`.
+    OutOfRange { min: i64, max: i64 },
 }
 
 impl Invalid {
@@ -57,6 +61,8 @@ impl Invalid {
             Invalid::TooMany { .. } => "too_many",
             Invalid::NotIssuerUrl => "not_issuer_url",
             Invalid::IssuerUnreachable => "issuer_unreachable",
+            Invalid::NotFeedUrl => "not_feed_url",
+            Invalid::OutOfRange { .. } => "out_of_range",
         }
     }
 
@@ -77,6 +83,8 @@ impl Invalid {
             Invalid::TooMany { .. } => "invalid.too_many",
             Invalid::NotIssuerUrl => "invalid.not_issuer_url",
             Invalid::IssuerUnreachable => "invalid.issuer_unreachable",
+            Invalid::NotFeedUrl => "invalid.not_feed_url",
+            Invalid::OutOfRange { .. } => "invalid.out_of_range",
         }
     }
 
@@ -86,6 +94,11 @@ impl Invalid {
             Invalid::TooLong { max } | Invalid::TooMany { max } => {
                 i18n::format(lang, self.message_key(), &[("max", &max.to_string())])
             }
+            Invalid::OutOfRange { min, max } => i18n::format(
+                lang,
+                self.message_key(),
+                &[("min", &min.to_string()), ("max", &max.to_string())],
+            ),
             Invalid::NotOneOf { allowed } => i18n::format(
                 lang,
                 self.message_key(),
@@ -96,7 +109,7 @@ impl Invalid {
     }
 
     /// One of each kind (the catalogue test checks every key exists).
-    pub fn examples() -> [Invalid; 14] {
+    pub fn examples() -> [Invalid; 16] {
         [
             Invalid::Required,
             Invalid::TooLong { max: 1 },
@@ -110,6 +123,8 @@ impl Invalid {
             Invalid::Taken,
             Invalid::NotNetwork,
             Invalid::TooMany { max: 1 },
+            Invalid::NotFeedUrl,
+            Invalid::OutOfRange { min: 1, max: 2 },
             Invalid::NotIssuerUrl,
             Invalid::IssuerUnreachable,
         ]

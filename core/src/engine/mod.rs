@@ -7,6 +7,7 @@
 pub mod access_log;
 pub mod auth;
 pub mod backup;
+pub mod calendar;
 pub mod contract_end;
 pub mod conversation;
 pub mod data_keys;
@@ -16,6 +17,7 @@ pub mod dispatcher;
 pub mod hashing;
 pub mod invitation;
 pub mod ip_allow_list;
+pub mod local_calendar;
 pub mod notice;
 pub mod outbox;
 pub mod scheduler;
@@ -122,6 +124,8 @@ pub struct Engine {
     pub settings: Arc<Settings>,
     /// Wakes the outbox dispatcher when a message was queued by this instance.
     pub outbox_queued: Arc<Notify>,
+    /// Wakes the calendar syncer when a push or a new connection made a calendar due.
+    pub calendar_due: Arc<Notify>,
     /// Counts web chat writes of this instance; live web chat streams watch it.
     web_chat_written: Arc<tokio::sync::watch::Sender<u64>>,
     /// A hash verified against for unknown accounts (made once, with these settings).
@@ -139,6 +143,7 @@ impl Engine {
             ports,
             settings: Arc::new(settings),
             outbox_queued: Arc::new(Notify::new()),
+            calendar_due: Arc::new(Notify::new()),
             web_chat_written: Arc::new(tokio::sync::watch::Sender::new(0)),
             decoy_hash: Arc::default(),
             hashers: Arc::new(hashers),

@@ -78,6 +78,31 @@ pub fn standard_jobs() -> Vec<Job> {
             "0 45 3 * * *",
             |engine: Engine| async move { engine.witness_access_log().await },
         ),
+        // Every minute: connected calendars due for reconciliation or retrying after a
+        // failure (each is synced every 15 minutes even when push works).
+        Job::new(
+            "calendar_sync",
+            "0 * * * * *",
+            |engine: Engine| async move {
+                let synced = engine.sync_due_calendars().await?;
+                if synced > 0 {
+                    tracing::info!(synced, "calendars synced");
+                }
+                Ok(())
+            },
+        ),
+        // Every ten minutes: push channels opened where missing, renewed before they end.
+        Job::new(
+            "calendar_watch_renewal",
+            "0 */10 * * * *",
+            |engine: Engine| async move {
+                let renewed = engine.renew_calendar_watches().await?;
+                if renewed > 0 {
+                    tracing::info!(renewed, "calendar push channels opened or renewed");
+                }
+                Ok(())
+            },
+        ),
         // Hourly: expired sessions, stale sign-in failure counts, old sent messages.
         Job::new("housekeeping", "0 7 * * * *", |engine: Engine| async move {
             engine.housekeeping().await

@@ -26,6 +26,8 @@ pub struct CalendarRef {
     /// service account with domain-wide delegation, Microsoft client credentials) instead
     /// of the person's OAuth tokens.
     pub app_credentials: bool,
+    /// The owner's IANA time zone: floating and all-day events of a feed are in it.
+    pub time_zone: String,
 }
 
 impl fmt::Debug for CalendarRef {
@@ -33,6 +35,7 @@ impl fmt::Debug for CalendarRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CalendarRef")
             .field("app_credentials", &self.app_credentials)
+            .field("time_zone", &self.time_zone)
             .finish_non_exhaustive()
     }
 }

@@ -12,7 +12,7 @@ mod tenant_keys;
 use std::sync::Arc;
 
 pub use calendar::{
-    Authorized, AuthorizationRequest, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
+    AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
     Changes, EventDraft, OAuthTokens, ProviderEvent, SyncWindow, TokenStore, Watch, WatchRequest,
 };
 pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};

@@ -13,9 +13,9 @@ use crate::engine::auth::NewAdmin;
 use crate::engine::{Actor, Engine, PasswordHashing, Settings};
 use crate::i18n::Lang;
 use crate::port::{
-    AttemptSecrets, Calendars, ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail, MailError,
-    Mailer, OidcClient, OidcError, OpenIdProvider, Ports, Recipient, Sent, TenantKeyStore,
-    VerifiedIdentity,
+    AttemptSecrets, Calendars, ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail,
+    MailError, Mailer, OidcClient, OidcError, OpenIdProvider, Ports, Recipient, Sent,
+    TenantKeyStore, VerifiedIdentity,
 };
 use crate::store::Db;
 use crate::store::tenant::Tenant;
