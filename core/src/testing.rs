@@ -96,6 +96,71 @@ impl TestDb {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// The tables in which some row holds `needle` in any column, read raw (what someone
+    /// with a copy of the database would see): how tests show that secrets are sealed.
+    pub async fn tables_containing(&self, needle: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        match &self.db {
+            Db::Sqlite(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+                )
+                .fetch_all(pool)
+                .await
+                .expect("list tables");
+                for table in tables {
+                    let columns: Vec<String> =
+                        sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+                            .bind(&table)
+                            .fetch_all(pool)
+                            .await
+                            .expect("list columns");
+                    let row_text = columns
+                        .iter()
+                        .map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '')"))
+                        .collect::<Vec<_>>()
+                        .join(" || '|' || ");
+                    let sql = format!(
+                        "SELECT COUNT(*) FROM \"{table}\" WHERE instr({row_text}, $1) > 0"
+                    );
+                    let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(needle)
+                        .fetch_one(pool)
+                        .await
+                        .expect("scan table");
+                    if hits > 0 {
+                        found.push(table);
+                    }
+                }
+            }
+            Db::Postgres(pool) => {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                )
+                .fetch_all(pool)
+                .await
+                .expect("list tables");
+                for table in tables {
+                    let sql = format!(
+                        "SELECT COUNT(*) FROM \"{table}\" t WHERE strpos(t::text, $1) > 0"
+                    );
+                    let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                        .bind(needle)
+                        .fetch_one(pool)
+                        .await
+                        .expect("scan table");
+                    if hits > 0 {
+                        found.push(table);
+                    }
+                }
+            }
+        }
+        found.sort();
+        found
+    }
 }
 
 /// `url` with its database name replaced by `name`.

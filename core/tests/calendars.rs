@@ -1,0 +1,533 @@
+//! Calendars in the engine, against a scripted provider: busy time served from the cache,
+//! failures that keep the last good data (marked stale) and back off, an expired cursor
+//! followed by a full resync, revoked credentials, push notifications checked and
+//! deduplicated, OAuth with PKCE, and every credential sealed at rest.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::Duration;
+use common::{Fixture, person, settings};
+use frontdesk_core::Error;
+use frontdesk_core::domain::calendar::{Interval, Owner, Provider};
+use frontdesk_core::engine::Engine;
+use frontdesk_core::engine::calendar::{PushOutcome, RECONCILE_EVERY};
+use frontdesk_core::port::{
+    Authorized, AuthorizationRequest, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
+    Changes, EventDraft, OAuthTokens, Ports, ProviderEvent, SyncWindow, TokenStore, Watch,
+    WatchRequest,
+};
+use frontdesk_core::storage_tests;
+use frontdesk_core::testing::TestDb;
+use secrecy::{ExposeSecret, SecretString};
+
+/// A provider answering `changes` from a script (then "nothing changed"), recording what it
+/// was asked; it refreshes tokens when told to, like a real connector after a 401.
+#[derive(Debug)]
+struct Scripted {
+    provider: Provider,
+    script: Mutex<VecDeque<Result<Changes, CalendarError>>>,
+    cursors: Mutex<Vec<Option<String>>>,
+    access_tokens: Mutex<Vec<String>>,
+    refresh_to: Mutex<Option<&'static str>>,
+    watches: Mutex<Vec<WatchRequest>>,
+}
+
+impl Scripted {
+    fn new(provider: Provider) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            provider,
+            script: Mutex::default(),
+            cursors: Mutex::default(),
+            access_tokens: Mutex::default(),
+            refresh_to: Mutex::default(),
+            watches: Mutex::default(),
+        })
+    }
+
+    fn then(&self, answer: Result<Changes, CalendarError>) {
+        self.script.lock().unwrap().push_back(answer);
+    }
+
+    fn cursors(&self) -> Vec<Option<String>> {
+        self.cursors.lock().unwrap().clone()
+    }
+}
+
+fn tokens(access: &str, refresh: &str) -> OAuthTokens {
+    OAuthTokens {
+        access_token: SecretString::from(access.to_string()),
+        refresh_token: Some(SecretString::from(refresh.to_string())),
+        expires_at: Some(2_000_000_000),
+    }
+}
+
+#[async_trait]
+impl Calendar for Scripted {
+    fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    async fn changes(
+        &self,
+        calendar: &CalendarRef,
+        tokens_store: &dyn TokenStore,
+        cursor: Option<&str>,
+        _window: SyncWindow,
+    ) -> Result<Changes, CalendarError> {
+        self.cursors.lock().unwrap().push(cursor.map(str::to_string));
+        if !calendar.app_credentials {
+            let current = tokens_store.tokens().await?;
+            self.access_tokens
+                .lock()
+                .unwrap()
+                .push(current.access_token.expose_secret().to_string());
+            let refresh = self.refresh_to.lock().unwrap().take();
+            if let Some(access) = refresh {
+                tokens_store.save(&tokens(access, "refresh-secret-1")).await?;
+            }
+        }
+        let next = self.script.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| {
+            Ok(Changes {
+                cursor: cursor.map(str::to_string),
+                ..Changes::default()
+            })
+        })
+    }
+
+    async fn create_event(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        _: &EventDraft,
+    ) -> Result<ProviderEvent, CalendarError> {
+        Err(CalendarError::Provider("not scripted".into()))
+    }
+
+    async fn update_event(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        _: &str,
+        _: &EventDraft,
+    ) -> Result<ProviderEvent, CalendarError> {
+        Err(CalendarError::Provider("not scripted".into()))
+    }
+
+    async fn cancel_event(&self, _: &CalendarRef, _: &dyn TokenStore, _: &str) -> Result<(), CalendarError> {
+        Err(CalendarError::Provider("not scripted".into()))
+    }
+
+    async fn watch(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        request: &WatchRequest,
+    ) -> Result<Option<Watch>, CalendarError> {
+        self.watches.lock().unwrap().push(request.clone());
+        Ok(Some(Watch {
+            id: request.channel_id.clone(),
+            resource_id: Some("resource-1".into()),
+            expires_at: request.expires_at,
+        }))
+    }
+
+    async fn renew_watch(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        _: &Watch,
+        request: &WatchRequest,
+    ) -> Result<Watch, CalendarError> {
+        Ok(self.watch(calendar, tokens, request).await?.expect("scripted channels always open"))
+    }
+
+    async fn stop_watch(&self, _: &CalendarRef, _: &dyn TokenStore, _: &Watch) -> Result<(), CalendarError> {
+        Ok(())
+    }
+
+    fn authorization_url(&self, request: &AuthorizationRequest) -> Option<String> {
+        Some(format!(
+            "https://accounts.example/auth?state={}&code_challenge={}&redirect_uri={}",
+            request.state, request.code_challenge, request.redirect_uri
+        ))
+    }
+
+    async fn exchange_code(
+        &self,
+        code: &str,
+        code_verifier: &str,
+        _: &str,
+    ) -> Result<Authorized, CalendarError> {
+        if code != "good-code" || code_verifier.len() < 43 {
+            return Err(CalendarError::Unauthorized("invalid_grant".into()));
+        }
+        Ok(Authorized {
+            tokens: tokens("access-secret-1", "refresh-secret-1"),
+            external_id: "c_alice_primary@group.calendar.example".into(),
+        })
+    }
+}
+
+fn busy(uid: &str, start: i64, end: i64) -> BusyEvent {
+    BusyEvent {
+        uid: uid.into(),
+        interval: Interval::new(start, end).unwrap(),
+    }
+}
+
+fn full(events: Vec<BusyEvent>, cursor: &str) -> Result<Changes, CalendarError> {
+    Ok(Changes {
+        full: true,
+        busy: events,
+        removed: vec![],
+        cursor: Some(cursor.into()),
+    })
+}
+
+/// The fixture's engine with `provider` as its calendar provider, and Alice.
+async fn with_provider(f: &Fixture, provider: Arc<Scripted>) -> (Engine, Owner) {
+    let ports = Ports {
+        calendars: Calendars::default().with(provider),
+        ..f.engine.ports.clone()
+    };
+    let engine = Engine::new(f.engine.db.clone(), ports, settings());
+    let alice = engine
+        .create_employee(&f.owner, person("alice@acme.example", "Alice"))
+        .await
+        .unwrap();
+    (engine, Owner::Employee(alice.id))
+}
+
+fn now_secs(f: &Fixture) -> i64 {
+    f.engine.ports.clock.now().timestamp()
+}
+
+storage_tests! {
+    async fn busy_time_is_served_from_the_cache_and_a_failed_sync_keeps_it_marked_stale(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        let now = now_secs(&f);
+        google.then(full(vec![busy("a", now + 3600, now + 7200), busy("b", now + 7000, now + 9000)], "t1"));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 1);
+
+        let seen = engine.busy(f.tenant.id, alice, now, now + 86_400).await.unwrap();
+        assert_eq!(seen.intervals, vec![Interval::new(now + 3600, now + 9000).unwrap()]);
+        assert!(!seen.stale);
+        // Nothing else is due: busy time is read without asking the provider.
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 0);
+        assert_eq!(google.cursors(), vec![None]);
+
+        // The provider fails at the next reconciliation: the last good data stays, stale.
+        google.then(Err(CalendarError::Provider("503 backendError".into())));
+        f.clock.advance(RECONCILE_EVERY);
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 1);
+        let seen = engine.busy(f.tenant.id, alice, now, now + 86_400).await.unwrap();
+        assert_eq!(seen.intervals, vec![Interval::new(now + 3600, now + 9000).unwrap()]);
+        assert!(seen.stale, "admins and slot pages can tell the data may be old");
+        let status = &engine.calendar_statuses(&f.owner, alice).await.unwrap()[0];
+        assert_eq!(status.last_error.as_deref(), Some("provider failure: 503 backendError"));
+        assert!(status.stale);
+        assert_eq!(status.events, 2);
+        // It backs off: not retried at once.
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 0);
+        f.clock.advance(Duration::minutes(2));
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 1);
+        let status = &engine.calendar_statuses(&f.owner, alice).await.unwrap()[0];
+        assert_eq!(status.last_error, None, "recovered");
+        assert!(!status.stale);
+        assert_eq!(google.cursors(), vec![None, Some("t1".into()), Some("t1".into())]);
+    }
+
+    async fn a_rate_limited_calendar_waits_at_least_as_long_as_the_provider_asked(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        google.then(Err(CalendarError::RateLimited { retry_after_secs: 3600 }));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 1);
+        let status = &engine.calendar_statuses(&f.owner, alice).await.unwrap()[0];
+        let now_ms = f.engine.ports.clock.now_ms();
+        assert!(status.next_sync_at >= now_ms + 3_600_000, "waits the hour asked for");
+        f.clock.advance(Duration::minutes(59));
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 0);
+        f.clock.advance(Duration::minutes(20));
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 1);
+    }
+
+    async fn an_expired_cursor_is_followed_by_a_full_resync_with_nothing_duplicated(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        let now = now_secs(&f);
+        google.then(full(vec![busy("a", now + 3600, now + 7200), busy("b", now + 10_000, now + 12_000)], "t1"));
+        google.then(Err(CalendarError::Gone));
+        // The full resync sees "b" moved and "a" unchanged.
+        google.then(full(vec![busy("a", now + 3600, now + 7200), busy("b", now + 20_000, now + 22_000)], "t2"));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        f.clock.advance(RECONCILE_EVERY);
+        engine.sync_due_calendars().await.unwrap();
+
+        assert_eq!(google.cursors(), vec![None, Some("t1".into()), None]);
+        let status = &engine.calendar_statuses(&f.owner, alice).await.unwrap()[0];
+        assert_eq!(status.events, 2, "nothing duplicated");
+        assert_eq!(status.last_error, None);
+        let seen = engine.busy(f.tenant.id, alice, now, now + 86_400).await.unwrap();
+        assert_eq!(seen.intervals, vec![
+            Interval::new(now + 3600, now + 7200).unwrap(),
+            Interval::new(now + 20_000, now + 22_000).unwrap(),
+        ]);
+        // The next sync continues from the new cursor.
+        f.clock.advance(RECONCILE_EVERY);
+        engine.sync_due_calendars().await.unwrap();
+        assert_eq!(google.cursors().last(), Some(&Some("t2".into())));
+    }
+
+    async fn incremental_changes_add_move_and_remove_cached_events(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        let now = now_secs(&f);
+        google.then(full(vec![busy("a", now + 3600, now + 7200), busy("b", now + 10_000, now + 12_000)], "t1"));
+        google.then(Ok(Changes {
+            full: false,
+            busy: vec![busy("b", now + 30_000, now + 31_000), busy("c", now + 40_000, now + 41_000)],
+            removed: vec!["a".into(), "unknown".into()],
+            cursor: Some("t2".into()),
+        }));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        f.clock.advance(RECONCILE_EVERY);
+        engine.sync_due_calendars().await.unwrap();
+        let seen = engine.busy(f.tenant.id, alice, now, now + 86_400).await.unwrap();
+        assert_eq!(seen.intervals, vec![
+            Interval::new(now + 30_000, now + 31_000).unwrap(),
+            Interval::new(now + 40_000, now + 41_000).unwrap(),
+        ]);
+    }
+
+    async fn revoked_credentials_ask_for_a_reconnect_and_are_not_retried_every_minute(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        google.then(Err(CalendarError::Unauthorized("invalid_grant".into())));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        let status = &engine.calendar_statuses(&f.owner, alice).await.unwrap()[0];
+        assert!(status.needs_reconnect);
+        assert_eq!(status.last_error.as_deref(), Some("not authorized: invalid_grant"));
+        f.clock.advance(Duration::hours(12));
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 0);
+    }
+
+    async fn oauth_connects_with_pkce_once_and_every_credential_is_sealed_at_rest(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        let url = engine
+            .start_calendar_oauth(&f.owner, alice, Provider::Google, "https://fd.example/oauth/google/callback", None)
+            .await
+            .unwrap();
+        let query: std::collections::HashMap<String, String> =
+            url::Url::parse(&url).unwrap().query_pairs().into_owned().collect();
+        let state = &query["state"];
+        assert_eq!(query["code_challenge"].len(), 43, "S256 of the verifier, base64url");
+
+        // A wrong code is the provider's refusal; the state is used up either way.
+        let refused = engine.finish_calendar_oauth(state, "bad-code", "https://fd.example/oauth/google/callback").await;
+        assert!(matches!(refused, Err(Error::CalendarRefused(_))), "{refused:?}");
+        let again = engine.finish_calendar_oauth(state, "good-code", "https://fd.example/oauth/google/callback").await;
+        assert!(matches!(again, Err(Error::InvalidOAuthState)), "{again:?}");
+
+        let url = engine
+            .start_calendar_oauth(&f.owner, alice, Provider::Google, "https://fd.example/oauth/google/callback", None)
+            .await
+            .unwrap();
+        let state: String = url::Url::parse(&url).unwrap().query_pairs()
+            .find(|(k, _)| k == "state").unwrap().1.into_owned();
+        let connected = engine.finish_calendar_oauth(&state, "good-code", "https://fd.example/oauth/google/callback").await.unwrap();
+        assert_eq!(connected.provider, Provider::Google);
+        assert_eq!(f.logged("calendar.connect").await[0].actor, "owner@acme.example");
+
+        // The connector gets the tokens through core and puts a refreshed one back.
+        *google.refresh_to.lock().unwrap() = Some("access-secret-2");
+        google.then(full(vec![], "t1"));
+        engine.sync_due_calendars().await.unwrap();
+        f.clock.advance(RECONCILE_EVERY);
+        engine.sync_due_calendars().await.unwrap();
+        assert_eq!(*google.access_tokens.lock().unwrap(), vec!["access-secret-1", "access-secret-2"]);
+
+        // An ICS feed's URL carries a credential too.
+        let bob = engine.create_employee(&f.owner, person("bob@acme.example", "Bob")).await.unwrap();
+        engine
+            .connect_ics(&f.owner, Owner::Employee(bob.id), "https://calendar.example/feeds/feed-secret-77.ics")
+            .await
+            .unwrap();
+
+        for secret in ["access-secret-1", "access-secret-2", "refresh-secret-1", "feed-secret-77", "c_alice_primary"] {
+            assert_eq!(t.tables_containing(secret).await, Vec::<String>::new(), "{secret} is stored in clear");
+        }
+        // The scan finds what is stored in clear (so its silence above means something).
+        assert_eq!(t.tables_containing("bob@acme.example").await, vec!["access_log", "employees"]);
+    }
+
+    async fn tokens_copied_into_another_tenants_row_do_not_open_and_count_as_revoked(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        let url = engine
+            .start_calendar_oauth(&f.owner, alice, Provider::Google, "https://fd.example/cb", None)
+            .await
+            .unwrap();
+        let state: String = url::Url::parse(&url).unwrap().query_pairs()
+            .find(|(k, _)| k == "state").unwrap().1.into_owned();
+        engine.finish_calendar_oauth(&state, "good-code", "https://fd.example/cb").await.unwrap();
+
+        // Another tenant's calendar gets a copy of Alice's sealed tokens.
+        let other = engine.ensure_tenant("globex", "Globex").await.unwrap();
+        let other_owner = common::owner_of(&engine, &other, "owner@globex.example").await;
+        let mallory = engine.create_employee(&other_owner, person("m@globex.example", "Mallory")).await.unwrap();
+        engine
+            .connect_with_app_credentials(&other_owner, Owner::Employee(mallory.id), Provider::Google, "m@globex.example")
+            .await
+            .unwrap();
+        common::execute(&t.db, "UPDATE calendars SET app_credentials = FALSE, tokens_sealed = \
+            (SELECT tokens_sealed FROM calendars WHERE tokens_sealed IS NOT NULL ORDER BY id LIMIT 1) \
+            WHERE employee_id = (SELECT id FROM employees WHERE email = 'm@globex.example')").await.unwrap();
+
+        engine.sync_due_calendars().await.unwrap();
+        let status = &engine.calendar_statuses(&other_owner, Owner::Employee(mallory.id)).await.unwrap()[0];
+        assert!(status.needs_reconnect, "{status:?}");
+        assert!(status.last_error.as_deref().unwrap().contains("stored tokens unusable"), "{status:?}");
+        assert_eq!(*google.access_tokens.lock().unwrap(), vec!["access-secret-1"], "only Alice's sync read them");
+    }
+
+    async fn google_pushes_are_checked_and_each_change_is_synced_once(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        google.then(full(vec![], "t1"));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        assert_eq!(engine.renew_calendar_watches().await.unwrap(), 1);
+        let request = google.watches.lock().unwrap()[0].clone();
+        assert_eq!(request.callback_url, "http://127.0.0.1:8080/webhooks/google/push");
+        let channel = request.channel_id.clone();
+        let token = request.secret.expose_secret().to_string();
+
+        // Unknown channels and wrong tokens are refused, and nothing is synced.
+        assert!(matches!(engine.google_push("nope", &token, "exists", Some(2)).await, Err(Error::NotFound(_))));
+        assert!(matches!(engine.google_push(&channel, "wrong", "exists", Some(2)).await, Err(Error::NotFound(_))));
+        // The channel's first message only says it exists.
+        assert_eq!(engine.google_push(&channel, &token, "sync", Some(1)).await.unwrap(), PushOutcome::Ignored);
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 0);
+
+        assert_eq!(engine.google_push(&channel, &token, "exists", Some(2)).await.unwrap(), PushOutcome::Queued);
+        // The same message again, and an older one, change nothing.
+        assert_eq!(engine.google_push(&channel, &token, "exists", Some(2)).await.unwrap(), PushOutcome::Ignored);
+        assert_eq!(engine.google_push(&channel, &token, "exists", Some(1)).await.unwrap(), PushOutcome::Ignored);
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 1);
+        assert_eq!(google.cursors(), vec![None, Some("t1".into())]);
+
+        // Before it ends, the channel is replaced by a new one with a new token.
+        f.clock.advance(Duration::days(6) + Duration::hours(1));
+        assert_eq!(engine.renew_calendar_watches().await.unwrap(), 1);
+        let renewed = google.watches.lock().unwrap()[1].clone();
+        assert_ne!(renewed.channel_id, channel);
+        assert!(matches!(engine.google_push(&channel, &token, "exists", Some(3)).await, Err(Error::NotFound(_))));
+        engine.sync_due_calendars().await.unwrap();
+        let new_token = renewed.secret.expose_secret().to_string();
+        assert_eq!(engine.google_push(&renewed.channel_id, &new_token, "exists", Some(1)).await.unwrap(), PushOutcome::Queued);
+    }
+
+    async fn graph_lifecycle_events_resync_recreate_and_renew(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let graph = Scripted::new(Provider::Microsoft);
+        let (engine, alice) = with_provider(&f, graph.clone()).await;
+        graph.then(full(vec![], "delta-1"));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Microsoft, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        engine.renew_calendar_watches().await.unwrap();
+        let request = graph.watches.lock().unwrap()[0].clone();
+        assert_eq!(request.callback_url, "http://127.0.0.1:8080/webhooks/microsoft/notifications");
+        let subscription = request.channel_id.clone();
+        let state = request.secret.expose_secret().to_string();
+
+        // A wrong clientState is ignored.
+        assert_eq!(engine.microsoft_notification(&subscription, "forged", None).await.unwrap(), PushOutcome::Ignored);
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 0);
+        // A change: an incremental sync from the delta link.
+        assert_eq!(engine.microsoft_notification(&subscription, &state, None).await.unwrap(), PushOutcome::Queued);
+        engine.sync_due_calendars().await.unwrap();
+        assert_eq!(graph.cursors().last(), Some(&Some("delta-1".into())));
+        // Missed notifications: a full resync.
+        engine.microsoft_notification(&subscription, &state, Some("missed")).await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        assert_eq!(graph.cursors().last(), Some(&None));
+        // The subscription removed: a new one at once, and a full resync.
+        engine.microsoft_notification(&subscription, &state, Some("subscriptionRemoved")).await.unwrap();
+        assert_eq!(graph.watches.lock().unwrap().len(), 2, "recreated");
+        engine.sync_due_calendars().await.unwrap();
+        assert_eq!(graph.cursors().last(), Some(&None));
+        // Reauthorization required: renewed at once.
+        let current = graph.watches.lock().unwrap()[1].clone();
+        engine
+            .microsoft_notification(&current.channel_id, current.secret.expose_secret(), Some("reauthorizationRequired"))
+            .await
+            .unwrap();
+        assert_eq!(graph.watches.lock().unwrap().len(), 3, "renewed");
+    }
+
+    async fn disconnecting_removes_the_connection_and_its_busy_time(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        let now = now_secs(&f);
+        google.then(full(vec![busy("a", now + 3600, now + 7200)], "t1"));
+        let status = engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        engine.disconnect_calendar(&f.owner, status.id).await.unwrap();
+        assert!(engine.busy(f.tenant.id, alice, now, now + 86_400).await.unwrap().intervals.is_empty());
+        assert!(engine.calendar_statuses(&f.owner, alice).await.unwrap().is_empty());
+        assert_eq!(f.logged("calendar.disconnect").await.len(), 1);
+        assert!(matches!(engine.disconnect_calendar(&f.owner, status.id).await, Err(Error::NotFound(_))));
+    }
+
+    async fn the_built_in_calendar_counts_as_busy_and_its_private_feed_can_be_revoked(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let (engine, alice) = with_provider(&f, Scripted::new(Provider::Google)).await;
+        let now = now_secs(&f);
+        engine.add_calendar_event(&f.owner, alice, now + 3600, now + 5400, "Interview: 山田 太郎").await.unwrap();
+        let seen = engine.busy(f.tenant.id, alice, now, now + 86_400).await.unwrap();
+        assert_eq!(seen.intervals, vec![Interval::new(now + 3600, now + 5400).unwrap()]);
+        assert!(!seen.stale);
+        assert_eq!(t.tables_containing("山田 太郎").await, Vec::<String>::new(), "titles are sealed");
+
+        let url = engine.issue_calendar_feed(&f.owner, alice).await.unwrap();
+        let feed_token = url.rsplit('/').next().unwrap().trim_end_matches(".ics").to_string();
+        let ics = engine.calendar_feed(&feed_token).await.unwrap().expect("the feed");
+        assert!(ics.contains("SUMMARY:Interview: 山田 太郎"), "{ics}");
+        assert!(ics.contains("BEGIN:VEVENT") && ics.contains("SEQUENCE:0"), "{ics}");
+
+        // A new URL revokes the old one; revoking leaves none.
+        let second = engine.issue_calendar_feed(&f.owner, alice).await.unwrap();
+        assert_eq!(engine.calendar_feed(&feed_token).await.unwrap(), None);
+        let second_token = second.rsplit('/').next().unwrap().trim_end_matches(".ics").to_string();
+        assert!(engine.calendar_feed(&second_token).await.unwrap().is_some());
+        engine.revoke_calendar_feed(&f.owner, alice).await.unwrap();
+        assert_eq!(engine.calendar_feed(&second_token).await.unwrap(), None);
+
+        // Bad events are refused with the field named.
+        let backwards = engine.add_calendar_event(&f.owner, alice, now + 100, now + 50, "x").await;
+        assert!(matches!(backwards, Err(Error::Invalid { ref field, .. }) if field == "end"), "{backwards:?}");
+        let untitled = engine.add_calendar_event(&f.owner, alice, now, now + 50, " ").await;
+        assert!(matches!(untitled, Err(Error::Invalid { ref field, .. }) if field == "title"), "{untitled:?}");
+    }
+}
