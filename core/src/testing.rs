@@ -122,9 +122,8 @@ impl TestDb {
                         .map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), '')"))
                         .collect::<Vec<_>>()
                         .join(" || '|' || ");
-                    let sql = format!(
-                        "SELECT COUNT(*) FROM \"{table}\" WHERE instr({row_text}, $1) > 0"
-                    );
+                    let sql =
+                        format!("SELECT COUNT(*) FROM \"{table}\" WHERE instr({row_text}, $1) > 0");
                     let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                         .bind(needle)
                         .fetch_one(pool)
@@ -144,9 +143,8 @@ impl TestDb {
                 .await
                 .expect("list tables");
                 for table in tables {
-                    let sql = format!(
-                        "SELECT COUNT(*) FROM \"{table}\" t WHERE strpos(t::text, $1) > 0"
-                    );
+                    let sql =
+                        format!("SELECT COUNT(*) FROM \"{table}\" t WHERE strpos(t::text, $1) > 0");
                     let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                         .bind(needle)
                         .fetch_one(pool)

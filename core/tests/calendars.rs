@@ -16,7 +16,7 @@ use frontdesk_core::domain::calendar::{Interval, Owner, Provider};
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::calendar::{PushOutcome, RECONCILE_EVERY};
 use frontdesk_core::port::{
-    Authorized, AuthorizationRequest, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
+    AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
     Changes, EventDraft, OAuthTokens, Ports, ProviderEvent, SyncWindow, TokenStore, Watch,
     WatchRequest,
 };
@@ -78,7 +78,10 @@ impl Calendar for Scripted {
         cursor: Option<&str>,
         _window: SyncWindow,
     ) -> Result<Changes, CalendarError> {
-        self.cursors.lock().unwrap().push(cursor.map(str::to_string));
+        self.cursors
+            .lock()
+            .unwrap()
+            .push(cursor.map(str::to_string));
         if !calendar.app_credentials {
             let current = tokens_store.tokens().await?;
             self.access_tokens
@@ -87,7 +90,9 @@ impl Calendar for Scripted {
                 .push(current.access_token.expose_secret().to_string());
             let refresh = self.refresh_to.lock().unwrap().take();
             if let Some(access) = refresh {
-                tokens_store.save(&tokens(access, "refresh-secret-1")).await?;
+                tokens_store
+                    .save(&tokens(access, "refresh-secret-1"))
+                    .await?;
             }
         }
         let next = self.script.lock().unwrap().pop_front();
@@ -118,7 +123,12 @@ impl Calendar for Scripted {
         Err(CalendarError::Provider("not scripted".into()))
     }
 
-    async fn cancel_event(&self, _: &CalendarRef, _: &dyn TokenStore, _: &str) -> Result<(), CalendarError> {
+    async fn cancel_event(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        _: &str,
+    ) -> Result<(), CalendarError> {
         Err(CalendarError::Provider("not scripted".into()))
     }
 
@@ -143,10 +153,18 @@ impl Calendar for Scripted {
         _: &Watch,
         request: &WatchRequest,
     ) -> Result<Watch, CalendarError> {
-        Ok(self.watch(calendar, tokens, request).await?.expect("scripted channels always open"))
+        Ok(self
+            .watch(calendar, tokens, request)
+            .await?
+            .expect("scripted channels always open"))
     }
 
-    async fn stop_watch(&self, _: &CalendarRef, _: &dyn TokenStore, _: &Watch) -> Result<(), CalendarError> {
+    async fn stop_watch(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        _: &Watch,
+    ) -> Result<(), CalendarError> {
         Ok(())
     }
 
@@ -473,6 +491,8 @@ storage_tests! {
         assert_eq!(graph.cursors().last(), Some(&None));
         // The subscription removed: a new one at once, and a full resync.
         engine.microsoft_notification(&subscription, &state, Some("subscriptionRemoved")).await.unwrap();
+        // (What the syncer does when woken.)
+        engine.renew_calendar_watches().await.unwrap();
         assert_eq!(graph.watches.lock().unwrap().len(), 2, "recreated");
         engine.sync_due_calendars().await.unwrap();
         assert_eq!(graph.cursors().last(), Some(&None));
@@ -482,6 +502,7 @@ storage_tests! {
             .microsoft_notification(&current.channel_id, current.secret.expose_secret(), Some("reauthorizationRequired"))
             .await
             .unwrap();
+        engine.renew_calendar_watches().await.unwrap();
         assert_eq!(graph.watches.lock().unwrap().len(), 3, "renewed");
     }
 

@@ -6,6 +6,7 @@
 //! on it but the binary. It must not reach the database except through the engine.
 
 pub mod api;
+mod calendar_push;
 mod chat_inbound;
 pub mod discord;
 pub mod extract;
@@ -117,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         .merge(slack::router())
         .merge(teams::router())
         .merge(discord::router())
+        .merge(calendar_push::router())
         .fallback(guard::not_found)
         .method_not_allowed_fallback(guard::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -985,9 +985,7 @@ impl Engine {
         }
         let queued = store::mark_due(&mut tx, calendar.id, now).await?;
         tx.commit().await?;
-        if lifecycle_event.is_some() {
-            self.renew_calendar_watches().await?;
-        }
+        // The syncer renews the channel (a provider call) after the answer has gone back.
         self.calendar_due.notify_one();
         Ok(if queued || lifecycle_event.is_some() {
             PushOutcome::Queued
@@ -996,14 +994,18 @@ impl Engine {
         })
     }
 
-    /// Runs calendar syncs whenever a push or a connection marks one due, until `shutdown`.
-    /// (Reconciliation on a schedule is the `calendar_sync` job.)
+    /// Whenever a push or a connection marks a calendar due, until `shutdown`: opens or
+    /// renews the push channels that need it, then syncs what is due. (Reconciliation on a
+    /// schedule is the `calendar_sync` job.)
     pub async fn run_calendar_syncer(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = self.calendar_due.notified() => {}
+            }
+            if let Err(err) = self.renew_calendar_watches().await {
+                tracing::error!(error = %crate::error::with_causes(&err), "renewing calendar push channels failed");
             }
             if let Err(err) = self.sync_due_calendars().await {
                 tracing::error!(error = %crate::error::with_causes(&err), "calendar sync failed");

@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod accounts;
 pub mod auth;
+pub mod calendars;
 pub mod employees;
 pub mod health;
 pub mod locations;
@@ -30,7 +31,8 @@ use crate::AppState;
         (name = "accounts", description = "Admin accounts (owners only)"),
         (name = "access-log", description = "Who did what, when, from where"),
         (name = "outbox", description = "Messages that could not be delivered"),
-        (name = "security", description = "The IP allow-list and single sign-on (owners only)")
+        (name = "security", description = "The IP allow-list and single sign-on (owners only)"),
+        (name = "calendars", description = "Rooms, calendar connections and their sync state, the built-in calendar")
     )
 )]
 struct ApiDoc;
@@ -45,6 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(access_log::router())
         .merge(outbox::router())
         .merge(security::router())
+        .merge(calendars::router())
 }
 
 /// The OpenAPI document of [`router`].

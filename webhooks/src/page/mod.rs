@@ -5,6 +5,7 @@
 //! struct and hands it to [`render`]. Texts come from the ja/en catalogues, never from Rust.
 
 mod asset;
+pub(crate) mod calendar_oauth;
 mod chat;
 mod home;
 mod invitation;
@@ -26,6 +27,7 @@ use crate::problem::{ApiError, request_lang};
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(asset::router())
+        .merge(calendar_oauth::router())
         .merge(chat::router())
         .merge(home::router())
         .merge(invitation::router())
