@@ -989,3 +989,56 @@ async fn serve_refuses_to_start_with_a_certificate_but_no_key_or_with_an_unreada
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_has_rooms_and_busy_blocks_in_alices_calendar_this_week_and_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(dir.path(), &[]).await;
+    let http = sign_in_and_see_the_directory(&server, server.password()).await;
+
+    let rooms = get_json(&http, &server, "/api/v1/rooms").await;
+    let slugs: Vec<&str> = rooms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["room-a", "room-b"]);
+    assert_eq!(rooms[0]["capacity"], 6);
+
+    let page = get_json(&http, &server, "/api/v1/employees").await;
+    let alice = page["employees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["email"] == "alice@demo.example")
+        .expect("Alice")["id"]
+        .as_i64()
+        .unwrap();
+    let now = chrono::Utc::now();
+    let (from, to) = (
+        now - chrono::Duration::days(7),
+        now + chrono::Duration::days(14),
+    );
+    let path = format!(
+        "/api/v1/calendar-events?employee_id={alice}&from={}&to={}",
+        from.format("%Y-%m-%dT%H:%M:%SZ"),
+        to.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let events = get_json(&http, &server, &path).await;
+    let events = events.as_array().unwrap();
+    // Two weeks of weekdays: three stand-ups, two calls and a one-on-one a week.
+    assert_eq!(events.len(), 12, "{events:?}");
+    let ahead = events
+        .iter()
+        .filter(|e| {
+            e["start"].as_str().unwrap() > now.format("%Y-%m-%dT%H:%M:%SZ").to_string().as_str()
+        })
+        .count();
+    assert!(ahead >= 6, "next week's blocks are ahead: {events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["title"] == "Customer call / 顧客との打ち合わせ")
+    );
+}

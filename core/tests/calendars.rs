@@ -34,6 +34,9 @@ struct Scripted {
     access_tokens: Mutex<Vec<String>>,
     refresh_to: Mutex<Option<&'static str>>,
     watches: Mutex<Vec<WatchRequest>>,
+    /// Answers to `create_event`, in order (then a failure).
+    creations: Mutex<VecDeque<Result<ProviderEvent, CalendarError>>>,
+    drafts: Mutex<Vec<EventDraft>>,
 }
 
 impl Scripted {
@@ -45,6 +48,8 @@ impl Scripted {
             access_tokens: Mutex::default(),
             refresh_to: Mutex::default(),
             watches: Mutex::default(),
+            creations: Mutex::default(),
+            drafts: Mutex::default(),
         })
     }
 
@@ -108,9 +113,11 @@ impl Calendar for Scripted {
         &self,
         _: &CalendarRef,
         _: &dyn TokenStore,
-        _: &EventDraft,
+        draft: &EventDraft,
     ) -> Result<ProviderEvent, CalendarError> {
-        Err(CalendarError::Provider("not scripted".into()))
+        self.drafts.lock().unwrap().push(draft.clone());
+        let next = self.creations.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| Err(CalendarError::Provider("not scripted".into())))
     }
 
     async fn update_event(
@@ -550,5 +557,49 @@ storage_tests! {
         assert!(matches!(backwards, Err(Error::Invalid { ref field, .. }) if field == "end"), "{backwards:?}");
         let untitled = engine.add_calendar_event(&f.owner, alice, now, now + 50, " ").await;
         assert!(matches!(untitled, Err(Error::Invalid { ref field, .. }) if field == "title"), "{untitled:?}");
+    }
+
+    async fn an_event_for_a_connected_calendar_goes_through_the_outbox_and_waits_out_a_provider_outage(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        let now = now_secs(&f);
+        let draft = EventDraft {
+            title: "Meeting with Taro Yamada".into(),
+            description: "Booked through Frontdesk".into(),
+            interval: Interval::new(now + 86_400, now + 86_400 + 1800).unwrap(),
+            time_zone: "Asia/Tokyo".into(),
+            attendees: vec!["taro@example.com".into()],
+            location: None,
+            online_meeting: true,
+        };
+        google.creations.lock().unwrap().extend([
+            Err(CalendarError::Provider("503 backendError".into())),
+            Ok(ProviderEvent { id: "ev-1".into(), join_url: Some("https://meet.google.com/abc-defg-hij".into()) }),
+        ]);
+        engine.create_calendar_event(f.tenant.id, alice, "booking:1", &draft).await.unwrap();
+
+        // The provider is down: nothing is lost, the write waits.
+        engine.dispatch_due().await.unwrap();
+        assert!(engine.calendar_event_links(f.tenant.id, "booking:1").await.unwrap().is_empty());
+        f.clock.advance(Duration::minutes(10));
+        engine.dispatch_due().await.unwrap();
+        let links = engine.calendar_event_links(f.tenant.id, "booking:1").await.unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].event_id, "ev-1");
+        assert_eq!(links[0].join_url.as_deref(), Some("https://meet.google.com/abc-defg-hij"));
+        assert_eq!(google.drafts.lock().unwrap().len(), 2);
+        assert!(google.drafts.lock().unwrap()[1].online_meeting);
+        // Its time is busy at once, before the next sync.
+        let seen = engine.busy(f.tenant.id, alice, now, now + 2 * 86_400).await.unwrap();
+        assert_eq!(seen.intervals, vec![draft.interval]);
+
+        // Without a connected calendar, the event goes into the built-in one.
+        let bob = engine.create_employee(&f.owner, person("bob@acme.example", "Bob")).await.unwrap();
+        let bob = Owner::Employee(bob.id);
+        engine.create_calendar_event(f.tenant.id, bob, "booking:2", &draft).await.unwrap();
+        assert_eq!(engine.busy(f.tenant.id, bob, now, now + 2 * 86_400).await.unwrap().intervals, vec![draft.interval]);
+        assert!(engine.calendar_event_links(f.tenant.id, "booking:2").await.unwrap().is_empty());
     }
 }

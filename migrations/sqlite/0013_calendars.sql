@@ -77,6 +77,18 @@ CREATE TABLE calendar_events (
 );
 CREATE INDEX calendar_events_time ON calendar_events (calendar_id, starts_at);
 
+-- Events Frontdesk created at a provider (a booking's, through the outbox), by what they
+-- are for: the provider's id (to change or cancel it) and the video meeting's link.
+CREATE TABLE calendar_event_links (
+    tenant_id    BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    reference    TEXT NOT NULL,
+    calendar_id  BIGINT NOT NULL REFERENCES calendars(id) ON DELETE CASCADE,
+    event_id     TEXT NOT NULL,
+    join_url     TEXT,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, reference, calendar_id)
+);
+
 -- OAuth authorization-code flows under way: the state (SHA-256) and the PKCE verifier
 -- (sealed), for ten minutes, used once.
 CREATE TABLE calendar_oauth_attempts (

@@ -46,22 +46,42 @@ impl Drop for FeedServer {
 
 impl FeedServer {
     async fn start() -> FeedServer {
-        async fn serve(State(feeds): State<Arc<Feeds>>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+        async fn serve(
+            State(feeds): State<Arc<Feeds>>,
+            Path(name): Path<String>,
+            headers: HeaderMap,
+        ) -> Response {
             *feeds.requests.lock().unwrap() += 1;
             let Some(body) = feeds.bodies.lock().unwrap().get(&name).cloned() else {
                 return StatusCode::NOT_FOUND.into_response();
             };
-            let etag = format!("\"{:x}\"", body.len() * 31 + body.bytes().map(usize::from).sum::<usize>());
-            if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+            let etag = format!(
+                "\"{:x}\"",
+                body.len() * 31 + body.bytes().map(usize::from).sum::<usize>()
+            );
+            if headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == Some(etag.as_str())
+            {
                 *feeds.not_modified.lock().unwrap() += 1;
                 return StatusCode::NOT_MODIFIED.into_response();
             }
-            ([(header::ETAG, etag), (header::CONTENT_TYPE, "text/calendar".into())], body).into_response()
+            (
+                [
+                    (header::ETAG, etag),
+                    (header::CONTENT_TYPE, "text/calendar".into()),
+                ],
+                body,
+            )
+                .into_response()
         }
         let feeds = Arc::new(Feeds::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = Router::new().route("/feeds/{name}", axum::routing::get(serve)).with_state(feeds.clone());
+        let router = Router::new()
+            .route("/feeds/{name}", axum::routing::get(serve))
+            .with_state(feeds.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
@@ -69,7 +89,11 @@ impl FeedServer {
     }
 
     fn set(&self, name: &str, body: &str) {
-        self.feeds.bodies.lock().unwrap().insert(name.into(), body.into());
+        self.feeds
+            .bodies
+            .lock()
+            .unwrap()
+            .insert(name.into(), body.into());
     }
 
     fn url_of(&self, name: &str) -> String {
@@ -95,7 +119,8 @@ struct Api {
 
 impl Api {
     async fn new(t: &TestDb, max_feed_bytes: u64) -> Api {
-        let TestEngine { engine, clock, .. } = TestEngine::with_settings(t, Settings { ..test_settings() });
+        let TestEngine { engine, clock, .. } =
+            TestEngine::with_settings(t, Settings { ..test_settings() });
         let ports = Ports {
             calendars: Calendars::default().with(Arc::new(IcsFeeds::new(max_feed_bytes).unwrap())),
             ..engine.ports.clone()
@@ -103,43 +128,73 @@ impl Api {
         let engine = Engine::new(engine.db.clone(), ports, test_settings());
         let (tenant, owner) = acme_owner(&engine).await;
         let router = app(AppState::new(engine.clone(), vec![]));
-        let mut api = Api { router, engine, clock, cookie: String::new(), tenant_id: tenant.id };
+        let mut api = Api {
+            router,
+            engine,
+            clock,
+            cookie: String::new(),
+            tenant_id: tenant.id,
+        };
         let login = api
             .call(Method::POST, "/api/v1/auth/login", Some(json!({"tenant": "acme", "email": owner.account.email, "password": "Blue-Kiosk-4821"})))
             .await;
         assert_eq!(login.0, StatusCode::OK, "{}", login.2);
-        api.cookie = login.1[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+        api.cookie = login.1[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         api
     }
 
-    async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, HeaderMap, Value) {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
         let mut request = Request::builder().method(method).uri(uri);
         if !self.cookie.is_empty() {
             request = request.header(header::COOKIE, &self.cookie);
         }
         let request = match body {
-            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
             None => request.body(Body::empty()),
         }
         .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         (status, headers, body)
     }
 
     async fn employee(&self, email: &str) -> i64 {
         let body = json!({"email": email, "name": email, "name_kana": "", "department": "", "time_zone": "UTC",
                           "language": "en", "notification": "email", "chat_identities": {}});
-        let (status, _, created) = self.call(Method::POST, "/api/v1/employees", Some(body)).await;
+        let (status, _, created) = self
+            .call(Method::POST, "/api/v1/employees", Some(body))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         created["id"].as_i64().unwrap()
     }
 
     async fn calendar_of(&self, employee_id: i64) -> Value {
-        let (status, _, list) = self.call(Method::GET, &format!("/api/v1/calendars?employee_id={employee_id}"), None).await;
+        let (status, _, list) = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/calendars?employee_id={employee_id}"),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{list}");
         list[0].clone()
     }

@@ -67,7 +67,9 @@ impl Owner {
 }
 
 /// A half-open span of time `[start, end)`, in seconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Interval {
     pub start: i64,
     pub end: i64,

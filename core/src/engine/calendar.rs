@@ -24,6 +24,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::access_log::Event;
+use super::outbox::{CalendarEventWrite, OutboxMessage};
 use super::{Actor, Engine};
 use crate::domain::calendar::{Interval, Owner, Provider, merge};
 use crate::domain::field::{Invalid, TextLimit, checked_text};
@@ -33,8 +34,9 @@ use crate::port::{
     AuthorizationRequest, CalendarError, CalendarRef, Changes, OAuthTokens, SealedAt, SyncWindow,
     TokenStore, WatchRequest,
 };
-use crate::store::calendar::{self as store, Room, StoredCalendar};
-use crate::store::employee;
+use crate::port::{EventDraft, ProviderEvent};
+use crate::store::calendar::{self as store, EventLink, Room, StoredCalendar};
+use crate::store::{Tx, employee};
 use crate::{Error, Result};
 
 /// How far back a full sync reaches.
@@ -794,6 +796,132 @@ impl Engine {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Puts an event for `reference` (`booking:42`) in the owner's calendar, in the caller's
+    /// transaction: at their connected Google or Microsoft calendar through the outbox
+    /// (with a video meeting when the draft asks), or, when they have none, straight into
+    /// their built-in calendar. The caller wakes the dispatcher after committing.
+    pub async fn queue_calendar_event(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        owner: Owner,
+        reference: &str,
+        draft: &EventDraft,
+    ) -> Result<()> {
+        let connected = store::of_owner(tx, tenant_id, owner)
+            .await?
+            .into_iter()
+            .find(|c| matches!(c.provider, Provider::Google | Provider::Microsoft));
+        match connected {
+            Some(calendar) => {
+                let write = OutboxMessage::CalendarEvent(CalendarEventWrite {
+                    calendar_id: calendar.id,
+                    reference: reference.to_string(),
+                    draft: draft.clone(),
+                });
+                self.queue(tx, tenant_id, &write).await?;
+            }
+            None => {
+                self.put_local_event(
+                    tx,
+                    tenant_id,
+                    owner,
+                    reference,
+                    draft.interval,
+                    &draft.title,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Engine::queue_calendar_event`] in a transaction of its own, the dispatcher woken.
+    pub async fn create_calendar_event(
+        &self,
+        tenant_id: i64,
+        owner: Owner,
+        reference: &str,
+        draft: &EventDraft,
+    ) -> Result<()> {
+        let mut tx = self.db.write().await?;
+        self.queue_calendar_event(&mut tx, tenant_id, owner, reference, draft)
+            .await?;
+        tx.commit().await?;
+        self.outbox_queued.notify_one();
+        Ok(())
+    }
+
+    /// Creates the event of `write` at its calendar's provider (the dispatcher's send).
+    pub(crate) async fn create_provider_event(
+        &self,
+        tenant_id: i64,
+        write: &CalendarEventWrite,
+    ) -> std::result::Result<ProviderEvent, CalendarError> {
+        let calendar = {
+            let failed = |e: crate::store::StoreError| CalendarError::Provider(e.to_string());
+            let mut tx = self.db.read().await.map_err(failed)?;
+            store::get(&mut tx, write.calendar_id)
+                .await
+                .map_err(failed)?
+        }
+        .filter(|c| c.tenant_id == tenant_id)
+        .ok_or_else(|| CalendarError::NotFound("the calendar was disconnected".into()))?;
+        let provider = self.ports.calendars.get(calendar.provider).ok_or_else(|| {
+            CalendarError::Provider(format!("{} is not configured", calendar.provider.as_str()))
+        })?;
+        let reference = self.calendar_ref(&calendar).await?;
+        let tokens = self.tokens_of(&calendar);
+        provider
+            .create_event(&reference, &tokens, &write.draft)
+            .await
+    }
+
+    /// Records an event the provider created: its id and video link under the reference,
+    /// and its time as busy at once (the next sync finds it under the same id).
+    pub(crate) async fn record_provider_event(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        write: &CalendarEventWrite,
+        event: &ProviderEvent,
+    ) -> Result<()> {
+        let link = EventLink {
+            calendar_id: write.calendar_id,
+            event_id: event.id.clone(),
+            join_url: event.join_url.clone(),
+        };
+        store::upsert_link(
+            tx,
+            tenant_id,
+            &write.reference,
+            &link,
+            self.ports.clock.now_ms(),
+        )
+        .await?;
+        store::upsert_event(
+            tx,
+            write.calendar_id,
+            tenant_id,
+            &event.id,
+            write.draft.interval.start * 1000,
+            write.draft.interval.end * 1000,
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The provider events made for `reference` (with their video links), once created.
+    pub async fn calendar_event_links(
+        &self,
+        tenant_id: i64,
+        reference: &str,
+    ) -> Result<Vec<EventLink>> {
+        let mut tx = self.db.read().await?;
+        Ok(store::links(&mut tx, tenant_id, reference).await?)
     }
 
     /// Opens a push channel for each connected Google and Microsoft calendar that has none,

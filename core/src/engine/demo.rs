@@ -2,9 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Datelike, Days, Utc, Weekday};
+
+use crate::domain::calendar::{Interval, Owner};
 use crate::domain::people::{Lang, NotificationPreference, Platform, Role};
 use crate::domain::token;
 use crate::store::StoreError;
+use crate::store::calendar::{self, Room};
 use crate::store::employee::{self, EmployeeProfile};
 use crate::store::tenant::{self, Tenant};
 use crate::{Error, Result};
@@ -35,6 +39,52 @@ impl std::fmt::Debug for Seeded {
             )
             .finish()
     }
+}
+
+/// The demo's rooms: slug, name, seats.
+const DEMO_ROOMS: [(&str, &str, i64); 2] = [
+    ("room-a", "Room A / 会議室A", 6),
+    ("room-b", "Room B / 会議室B", 12),
+];
+
+/// Alice's busy time in this week and the next (Asia/Tokyo), so her booking link shows real
+/// gaps: a stand-up on Monday, Wednesday and Friday mornings, customer calls on Tuesday and
+/// Thursday afternoons, a one-on-one on Wednesday. Each block's uid names its day, so
+/// seeding again on another day adds the new week's blocks and rewrites the same ones.
+fn alice_busy_blocks(now: DateTime<Utc>) -> Vec<(String, Interval, &'static str)> {
+    let tokyo = chrono_tz::Asia::Tokyo;
+    let today = now.with_timezone(&tokyo).date_naive();
+    let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
+    let mut blocks = Vec::new();
+    for offset in 0..12 {
+        let day = monday + Days::new(offset);
+        let slots: &[(u32, u32, u32, u32, &str)] = match day.weekday() {
+            Weekday::Mon | Weekday::Fri => &[(10, 0, 11, 0, "Team stand-up / 定例ミーティング")],
+            Weekday::Wed => &[
+                (10, 0, 11, 0, "Team stand-up / 定例ミーティング"),
+                (16, 0, 17, 0, "1:1 with Bob / 田中さんと1on1"),
+            ],
+            Weekday::Tue | Weekday::Thu => &[(14, 0, 15, 30, "Customer call / 顧客との打ち合わせ")],
+            Weekday::Sat | Weekday::Sun => &[],
+        };
+        for (index, &(h1, m1, h2, m2, title)) in slots.iter().enumerate() {
+            let at = |h, m| {
+                day.and_hms_opt(h, m, 0)
+                    .and_then(|t| t.and_local_timezone(tokyo).single())
+                    .map(|t| t.timestamp())
+            };
+            if let (Some(start), Some(end)) = (at(h1, m1), at(h2, m2))
+                && let Some(interval) = Interval::new(start, end)
+            {
+                blocks.push((
+                    format!("demo-alice-{day}-{index}@frontdesk"),
+                    interval,
+                    title,
+                ));
+            }
+        }
+    }
+    blocks
 }
 
 fn demo_employees() -> Vec<EmployeeProfile> {
@@ -122,6 +172,36 @@ impl Engine {
                 .is_none()
             {
                 employee::insert(&mut tx, tenant.id, &profile, now).await?;
+            }
+        }
+        for (slug, name, capacity) in DEMO_ROOMS {
+            if calendar::room_by_slug(&mut tx, tenant.id, slug)
+                .await?
+                .is_none()
+            {
+                let room = Room {
+                    id: 0,
+                    slug: slug.into(),
+                    name: name.into(),
+                    capacity,
+                    time_zone: "Asia/Tokyo".into(),
+                };
+                calendar::insert_room(&mut tx, tenant.id, &room, now).await?;
+            }
+        }
+        if let Some(alice) =
+            employee::find_by_email(&mut tx, tenant.id, "alice@demo.example").await?
+        {
+            for (uid, interval, title) in alice_busy_blocks(self.ports.clock.now()) {
+                self.put_local_event(
+                    &mut tx,
+                    tenant.id,
+                    Owner::Employee(alice.id),
+                    &uid,
+                    interval,
+                    title,
+                )
+                .await?;
             }
         }
         let admin_exists = crate::store::account::find_by_email(&mut tx, tenant.id, ADMIN_EMAIL)

@@ -14,7 +14,7 @@ use super::access_log::Event;
 use super::outbox::{ChatNotice, ChatNoticeUpdate, ChatTarget, OutboxMessage, PayloadError};
 use crate::Result;
 use crate::domain::people::Platform;
-use crate::port::{ChatBot, ChatError, MailError, Recipient, Sent};
+use crate::port::{CalendarError, ChatBot, ChatError, MailError, Recipient, Sent};
 use crate::store::chat::{self, Delivery};
 use crate::store::outbox::{self, Pending};
 use crate::store::{StoreError, Tx, employee};
@@ -87,6 +87,12 @@ enum Delivered {
         notice: String,
         platform: Platform,
         delivery: Delivery,
+    },
+    /// An event the calendar's provider created.
+    CalendarEvent {
+        tenant_id: i64,
+        write: super::outbox::CalendarEventWrite,
+        event: crate::port::ProviderEvent,
     },
 }
 
@@ -201,6 +207,21 @@ impl Engine {
                 .map_err(Failure::from),
             Ok(OutboxMessage::Chat(chat)) => self.send_chat(tenant_id, chat).await,
             Ok(OutboxMessage::ChatUpdate(update)) => self.update_chat(tenant_id, update).await,
+            Ok(OutboxMessage::CalendarEvent(write)) => self
+                .create_provider_event(tenant_id, write)
+                .await
+                .map(|event| Delivered::CalendarEvent {
+                    tenant_id,
+                    write: write.clone(),
+                    event,
+                })
+                .map_err(|err| match err {
+                    CalendarError::RateLimited { retry_after_secs } => {
+                        Failure::RateLimited { retry_after_secs }
+                    }
+                    CalendarError::Provider(reason) => Failure::Temporary(reason),
+                    other => Failure::Permanent(other.to_string()),
+                }),
             Err(err) => Err(Failure::Permanent(err.to_string())),
         }
     }
@@ -240,6 +261,15 @@ impl Engine {
                 {
                     let at = now.timestamp_millis();
                     chat::record(tx, message.tenant_id, notice, *platform, delivery, at).await?;
+                }
+                if let Delivered::CalendarEvent {
+                    tenant_id,
+                    write,
+                    event,
+                } = &delivered
+                {
+                    self.record_provider_event(tx, *tenant_id, write, event)
+                        .await?;
                 }
                 if let (Delivered::NotThere, Ok(OutboxMessage::Chat(chat))) = (&delivered, &decoded)
                 {

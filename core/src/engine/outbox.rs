@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::Engine;
 use crate::domain::chat::Message;
 use crate::domain::people::Platform;
-use crate::port::{Mail, SealError, SealedAt};
+use crate::port::{EventDraft, Mail, SealError, SealedAt};
 use crate::store::{Tx, outbox};
 use crate::{Error, Result};
 
@@ -29,6 +29,19 @@ pub enum OutboxMessage {
     Chat(ChatNotice),
     /// A new version of a notice's chat messages on one platform (updated in place).
     ChatUpdate(ChatNoticeUpdate),
+    /// An event to create at a connected calendar's provider.
+    CalendarEvent(CalendarEventWrite),
+}
+
+/// An event to create at the provider of a connected calendar (a booking's): through the
+/// outbox, so what caused it stands while the provider is down, and the event (with its
+/// video link) comes when the provider is back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarEventWrite {
+    pub calendar_id: i64,
+    /// What the event is for (`booking:42`): its provider id and video link are kept under it.
+    pub reference: String,
+    pub draft: EventDraft,
 }
 
 /// One chat message of a notice, to one person on one platform.
@@ -98,6 +111,7 @@ impl OutboxMessage {
         match self {
             OutboxMessage::Mail(_) => "mail",
             OutboxMessage::Chat(_) | OutboxMessage::ChatUpdate(_) => "chat",
+            OutboxMessage::CalendarEvent(_) => "calendar",
         }
     }
 
@@ -136,6 +150,16 @@ impl OutboxMessage {
                 message: Message::text(update.message.summary.clone()),
                 ..update.clone()
             }),
+            OutboxMessage::CalendarEvent(write) => {
+                OutboxMessage::CalendarEvent(CalendarEventWrite {
+                    draft: EventDraft {
+                        description: String::new(),
+                        attendees: Vec::new(),
+                        ..write.draft.clone()
+                    },
+                    ..write.clone()
+                })
+            }
         }
     }
 
@@ -156,6 +180,10 @@ impl OutboxMessage {
             OutboxMessage::ChatUpdate(update) => (
                 format!("{}: {}", update.platform, update.notice),
                 update.message.summary.clone(),
+            ),
+            OutboxMessage::CalendarEvent(write) => (
+                format!("calendar {}: {}", write.calendar_id, write.reference),
+                write.draft.title.clone(),
             ),
         }
     }

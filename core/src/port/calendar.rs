@@ -123,7 +123,7 @@ pub struct Changes {
 }
 
 /// An event to create or update at a provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EventDraft {
     pub title: String,
     pub description: String,

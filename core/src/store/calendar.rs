@@ -192,6 +192,12 @@ const EVENTS_OF: &str = "SELECT uid, starts_at, ends_at, title_sealed, sequence 
     ORDER BY starts_at, uid";
 const COUNT_EVENTS: &str = "SELECT COUNT(*) FROM calendar_events WHERE calendar_id = $1";
 
+const UPSERT_LINK: &str = "INSERT INTO calendar_event_links \
+    (tenant_id, reference, calendar_id, event_id, join_url, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, reference, calendar_id) \
+    DO UPDATE SET event_id = excluded.event_id, join_url = excluded.join_url";
+const LINKS: &str = "SELECT calendar_id, event_id, join_url FROM calendar_event_links \
+    WHERE tenant_id = $1 AND reference = $2 ORDER BY calendar_id";
 const INSERT_ATTEMPT: &str = "INSERT INTO calendar_oauth_attempts (state_hash, tenant_id, \
     employee_id, room_id, provider, verifier_sealed, started_by, created_at, expires_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -609,6 +615,48 @@ pub async fn count_events(tx: &mut Tx, calendar_id: i64) -> Result<i64, StoreErr
     Ok(on_tx!(tx, |c| sqlx::query_scalar(COUNT_EVENTS)
         .bind(calendar_id)
         .fetch_one(&mut *c)
+        .await?))
+}
+
+/// An event created at a provider for something of Frontdesk's.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EventLink {
+    pub calendar_id: i64,
+    pub event_id: String,
+    pub join_url: Option<String>,
+}
+
+/// Records the provider's event made for `reference` on calendar `calendar_id`.
+pub async fn upsert_link(
+    tx: &mut Tx,
+    tenant_id: i64,
+    reference: &str,
+    link: &EventLink,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(UPSERT_LINK)
+        .bind(tenant_id)
+        .bind(reference)
+        .bind(link.calendar_id)
+        .bind(&link.event_id)
+        .bind(&link.join_url)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// The provider events made for `reference`.
+pub async fn links(
+    tx: &mut Tx,
+    tenant_id: i64,
+    reference: &str,
+) -> Result<Vec<EventLink>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(LINKS)
+        .bind(tenant_id)
+        .bind(reference)
+        .fetch_all(&mut *c)
         .await?))
 }
 
