@@ -7,6 +7,10 @@
 //! `frontdesk-bots` or `frontdesk-webhooks`, nor touch the database: tokens come through a
 //! core port (`core/tests/dependency_direction.rs` checks this).
 
+pub mod google;
 pub mod ics;
 pub mod mail;
 pub mod openid;
+
+#[cfg(feature = "testing")]
+pub mod testing;
