@@ -28,12 +28,12 @@ use frontdesk_core::port::{
     AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Changes,
     EventDraft, OAuthTokens, ProviderEvent, SyncWindow, TokenStore, Watch, WatchRequest,
 };
+use google_calendar3::CalendarHub;
 use google_calendar3::api::{
     Channel, ConferenceData, ConferenceSolutionKey, CreateConferenceRequest, Event, EventAttendee,
     EventDateTime,
 };
 use google_calendar3::common::{Delegate, GetToken, Retry};
-use google_calendar3::{CalendarHub, hyper_rustls, hyper_util};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use secrecy::{ExposeSecret, SecretString};

@@ -321,6 +321,17 @@ async fn an_event_made_with_a_video_meeting_has_a_meet_link_that_survives_an_upd
         Some("all")
     );
 
+    // Without a video meeting any more, the link goes.
+    let offline = connector
+        .update_event(&alice, &tokens, &created.id, &draft(false))
+        .await
+        .unwrap();
+    assert_eq!(offline.join_url, None);
+    assert_eq!(
+        google.event(ALICE, &created.id).unwrap()["hangoutLink"],
+        Value::Null
+    );
+
     connector
         .cancel_event(&alice, &tokens, &created.id)
         .await
