@@ -1,0 +1,6 @@
+//! Fakes of the calendar providers for tests (feature `testing`), here and in the HTTP
+//! edge's tests: loopback servers that speak the provider's real JSON and record every call.
+
+pub mod google;
+
+pub use google::FakeGoogle;
