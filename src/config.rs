@@ -37,6 +37,7 @@ pub struct Config {
     pub teams: Teams,
     pub discord: Discord,
     pub ics: Ics,
+    pub google: Google,
 }
 
 impl Default for Config {
@@ -58,6 +59,7 @@ impl Default for Config {
             teams: Teams::default(),
             discord: Discord::default(),
             ics: Ics::default(),
+            google: Google::default(),
         }
     }
 }
@@ -440,6 +442,85 @@ impl Default for Backup {
             dir: None,
             keep_days: 30,
         }
+    }
+}
+
+/// `[google]`: Google Calendar — an OAuth client (people connect their own calendars) and,
+/// optionally, a service account with domain-wide delegation (admins connect anyone's).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Google {
+    /// The OAuth client's id (Google Cloud console → Credentials).
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// The service account's email, and its private key (the PEM of the JSON key's
+    /// `private_key`) in a file readable by the server only.
+    pub service_account_email: Option<String>,
+    pub service_account_key_file: Option<PathBuf>,
+    /// Google's endpoints (local fakes in tests).
+    pub api_url: String,
+    pub token_url: String,
+    pub auth_url: String,
+}
+
+impl Default for Google {
+    fn default() -> Self {
+        let defaults = frontdesk_connectors::google::GoogleSettings::new(
+            "",
+            SecretString::from(String::new()),
+        );
+        Google {
+            client_id: None,
+            client_secret: None,
+            service_account_email: None,
+            service_account_key_file: None,
+            api_url: defaults.api_url,
+            token_url: defaults.token_url,
+            auth_url: defaults.auth_url,
+        }
+    }
+}
+
+impl Google {
+    /// The connector's settings, when `[google]` is configured; an incomplete section is an
+    /// error naming what is missing.
+    pub fn settings(&self) -> Result<Option<frontdesk_connectors::google::GoogleSettings>, String> {
+        let (Some(client_id), Some(client_secret)) = (&self.client_id, &self.client_secret) else {
+            if self.client_id.is_some()
+                || self.client_secret.is_some()
+                || self.service_account_email.is_some()
+            {
+                return Err(
+                    "configuration: [google] needs both client_id and client_secret".into(),
+                );
+            }
+            return Ok(None);
+        };
+        let service_account = match (&self.service_account_email, &self.service_account_key_file) {
+            (None, None) => None,
+            (Some(email), Some(file)) => Some(frontdesk_connectors::google::ServiceAccount {
+                client_email: email.clone(),
+                private_key_pem: SecretString::from(std::fs::read_to_string(file).map_err(
+                    |err| {
+                        format!(
+                            "configuration: [google] service_account_key_file {}: {err}",
+                            file.display()
+                        )
+                    },
+                )?),
+            }),
+            _ => {
+                return Err("configuration: [google] needs both service_account_email and service_account_key_file".into());
+            }
+        };
+        Ok(Some(frontdesk_connectors::google::GoogleSettings {
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            api_url: self.api_url.clone(),
+            token_url: self.token_url.clone(),
+            auth_url: self.auth_url.clone(),
+            service_account,
+        }))
     }
 }
 

@@ -603,10 +603,16 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
     if let Some(bot) = discord_bot(config)? {
         chat = chat.with(bot);
     }
-    let calendars = Calendars::default().with(Arc::new(
+    let mut calendars = Calendars::default().with(Arc::new(
         frontdesk_connectors::ics_feed::IcsFeeds::new(config.ics.max_feed_bytes)
             .context("building the ICS feed HTTP client")?,
     ));
+    if let Some(google) = config.google.settings().map_err(anyhow::Error::msg)? {
+        calendars = calendars.with(Arc::new(
+            frontdesk_connectors::google::GoogleCalendar::new(google)
+                .context("configuration: [google]")?,
+        ));
+    }
     let ports = Ports {
         clock: Arc::new(SystemClock),
         mailer,

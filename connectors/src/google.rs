@@ -532,11 +532,13 @@ impl Calendar for GoogleCalendar {
             let events = self
                 .events_page(calendar, tokens, &listing, page.as_deref())
                 .await?;
-            // All-day events are dates in the calendar's zone, which the first page names.
+            // All-day events are dates in the calendar's zone, which the first page names
+            // (else the owner's).
             let zone = *zone.get_or_insert_with(|| {
                 events
                     .time_zone
                     .as_deref()
+                    .or(Some(calendar.time_zone.as_str()))
                     .and_then(|name| name.parse().ok())
                     .unwrap_or(Tz::UTC)
             });
