@@ -10,4 +10,5 @@
 pub mod ics;
 pub mod ics_feed;
 pub mod mail;
+pub mod microsoft;
 pub mod openid;
