@@ -12,3 +12,5 @@ pub mod ics_feed;
 pub mod mail;
 pub mod microsoft;
 pub mod openid;
+#[cfg(feature = "testing")]
+pub mod testing;
