@@ -11,6 +11,7 @@ pub mod google;
 pub mod ics;
 pub mod ics_feed;
 pub mod mail;
+pub mod microsoft;
 pub mod openid;
 
 #[cfg(feature = "testing")]

@@ -2,5 +2,7 @@
 //! edge's tests: loopback servers that speak the provider's real JSON and record every call.
 
 pub mod google;
+pub mod microsoft;
 
 pub use google::FakeGoogle;
+pub use microsoft::FakeGraph;
