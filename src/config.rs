@@ -38,6 +38,7 @@ pub struct Config {
     pub discord: Discord,
     pub ics: Ics,
     pub google: Google,
+    pub microsoft: Microsoft,
 }
 
 impl Default for Config {
@@ -60,6 +61,7 @@ impl Default for Config {
             discord: Discord::default(),
             ics: Ics::default(),
             google: Google::default(),
+            microsoft: Microsoft::default(),
         }
     }
 }
@@ -521,6 +523,59 @@ impl Google {
             auth_url: self.auth_url.clone(),
             service_account,
         }))
+    }
+}
+
+/// `[microsoft]`: Microsoft 365 calendars through Graph — an app registration used both for
+/// people's own sign-in (delegated) and, with admin consent, application access.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Microsoft {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// The organisation's Microsoft Entra tenant id.
+    pub tenant_id: Option<String>,
+    /// Microsoft's endpoints (`{tenant}` is replaced; local fakes in tests).
+    pub graph_url: String,
+    pub token_url: String,
+    pub authorize_url: String,
+}
+
+impl Default for Microsoft {
+    fn default() -> Self {
+        Microsoft {
+            client_id: None,
+            client_secret: None,
+            tenant_id: None,
+            graph_url: frontdesk_connectors::microsoft::GRAPH_URL.into(),
+            token_url: frontdesk_connectors::microsoft::TOKEN_URL.into(),
+            authorize_url: frontdesk_connectors::microsoft::AUTHORIZE_URL.into(),
+        }
+    }
+}
+
+impl Microsoft {
+    /// The connector's settings, when `[microsoft]` is configured; an incomplete section is
+    /// an error naming what is missing.
+    pub fn settings(
+        &self,
+    ) -> Result<Option<frontdesk_connectors::microsoft::MicrosoftSettings>, String> {
+        match (&self.client_id, &self.client_secret, &self.tenant_id) {
+            (None, None, None) => Ok(None),
+            (Some(client_id), Some(client_secret), Some(tenant_id)) => {
+                Ok(Some(frontdesk_connectors::microsoft::MicrosoftSettings {
+                    client_id: client_id.clone(),
+                    client_secret: client_secret.clone(),
+                    tenant_id: tenant_id.clone(),
+                    graph_url: self.graph_url.clone(),
+                    token_url: self.token_url.clone(),
+                    authorize_url: self.authorize_url.clone(),
+                }))
+            }
+            _ => Err(
+                "configuration: [microsoft] needs client_id, client_secret and tenant_id".into(),
+            ),
+        }
     }
 }
 

@@ -613,6 +613,12 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
                 .context("configuration: [google]")?,
         ));
     }
+    if let Some(microsoft) = config.microsoft.settings().map_err(anyhow::Error::msg)? {
+        calendars = calendars.with(Arc::new(
+            frontdesk_connectors::microsoft::MicrosoftCalendar::new(microsoft)
+                .context("configuration: [microsoft]")?,
+        ));
+    }
     let ports = Ports {
         clock: Arc::new(SystemClock),
         mailer,
