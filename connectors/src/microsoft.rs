@@ -30,7 +30,8 @@ use frontdesk_core::domain::calendar::{Interval, Provider};
 use frontdesk_core::error::with_causes;
 use frontdesk_core::port::{
     AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Changes,
-    EventDraft, OAuthTokens, ProviderEvent, SyncWindow, TokenStore, Watch, WatchRequest,
+    EventDraft, OAuthTokens, ProviderEvent, ProviderRoom, SyncWindow, TokenStore, Watch,
+    WatchRequest,
 };
 use graph_http::api_impl::RequestHandler;
 use graph_rs_sdk::http::Method;
@@ -195,7 +196,7 @@ impl MicrosoftCalendar {
     }
 
     /// The tenant's rooms (application access: needs the `Place.Read.All` permission).
-    pub async fn rooms(&self) -> Result<Vec<MicrosoftRoom>, CalendarError> {
+    pub async fn room_mailboxes(&self) -> Result<Vec<MicrosoftRoom>, CalendarError> {
         let mut session = self.session(Credential::App).await?;
         let mut rooms = Vec::new();
         let mut page = Page::First;
@@ -462,6 +463,20 @@ impl MicrosoftCalendar {
 
 #[async_trait]
 impl Calendar for MicrosoftCalendar {
+    async fn rooms(&self) -> Result<Vec<ProviderRoom>, CalendarError> {
+        Ok(self
+            .room_mailboxes()
+            .await?
+            .into_iter()
+            .map(|room| ProviderRoom {
+                external_id: room.email,
+                name: room.display_name,
+                capacity: room.capacity,
+                floor: room.floor_number,
+            })
+            .collect())
+    }
+
     fn provider(&self) -> Provider {
         Provider::Microsoft
     }

@@ -706,7 +706,7 @@ async fn application_access_reads_a_room_mailbox_with_one_cached_client_credenti
 
     let full = graph.changes(&aurora, &store, None, WINDOW).await.unwrap();
     assert_eq!(full.busy, vec![busy(&booked, T0, T0 + 2 * HOUR)]);
-    let rooms = graph.rooms().await.expect("the rooms");
+    let rooms = graph.room_mailboxes().await.expect("the rooms");
     assert_eq!(
         rooms,
         vec![
@@ -758,7 +758,7 @@ async fn application_access_reads_a_room_mailbox_with_one_cached_client_credenti
     let mut settings = fake.settings();
     settings.client_secret = SecretString::from("not-the-secret");
     let misconfigured = MicrosoftCalendar::new(settings).unwrap();
-    let refused = misconfigured.rooms().await;
+    let refused = misconfigured.room_mailboxes().await;
     assert!(
         matches!(&refused, Err(CalendarError::Unauthorized(m)) if m.contains("invalid_client")),
         "{refused:?}"

@@ -151,4 +151,24 @@ storage_tests! {
         assert_eq!(event["onlineMeetingProvider"], "teamsForBusiness");
         assert_eq!(s.busy(alice).await, vec![draft.interval]);
     }
+
+    async fn rooms_listed_by_graph_can_be_connected_to_frontdesk_rooms(t: &TestDb) {
+        let (graph, s) = start(t).await;
+        graph.add_room("aurora@contoso.test", "Aurora", 8, 3);
+        let rooms = s.get_json("/api/v1/calendars/provider-rooms?provider=microsoft").await;
+        assert_eq!(rooms, json!([{"calendar_id": "aurora@contoso.test", "name": "Aurora", "capacity": 8, "floor": 3}]));
+        let (status, _) = s.post("/api/v1/rooms", json!({"slug": "aurora", "name": "Aurora", "capacity": 8, "time_zone": "Asia/Tokyo"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, connected) = s
+            .post("/api/v1/calendars", json!({"room": "aurora", "provider": "microsoft", "calendar_id": "aurora@contoso.test"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{connected}");
+        let now = s.now();
+        graph.seed_event("aurora@contoso.test", "Board", now + 3600, now + 7200);
+        assert_eq!(s.engine.sync_due_calendars().await.unwrap(), 1);
+        let room = frontdesk_core::domain::calendar::Owner::Room(connected["room_id"].as_i64().unwrap());
+        assert_eq!(s.busy(room).await, vec![iv(now + 3600, now + 7200)]);
+        // Graph was called with the application's own token (client credentials).
+        assert_eq!(graph.grants("client_credentials"), 1);
+    }
 }

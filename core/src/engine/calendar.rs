@@ -34,7 +34,7 @@ use crate::port::{
     AuthorizationRequest, CalendarError, CalendarRef, Changes, OAuthTokens, SealedAt, SyncWindow,
     TokenStore, WatchRequest,
 };
-use crate::port::{EventDraft, ProviderEvent};
+use crate::port::{EventDraft, ProviderEvent, ProviderRoom};
 use crate::store::calendar::{self as store, EventLink, Room, StoredCalendar};
 use crate::store::{Tx, employee};
 use crate::{Error, Result};
@@ -370,6 +370,26 @@ impl Engine {
         self.record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
         Ok(room)
+    }
+
+    /// The meeting rooms `provider` lists (Microsoft 365's room mailboxes), to connect
+    /// Frontdesk's rooms to (admins).
+    pub async fn provider_rooms(
+        &self,
+        actor: &Actor,
+        provider: Provider,
+    ) -> Result<Vec<ProviderRoom>> {
+        actor.require(Permission::ManageLocations)?;
+        self.require_provider(provider)?;
+        let connector = self
+            .ports
+            .calendars
+            .get(provider)
+            .ok_or(Error::NotFound("provider"))?;
+        connector
+            .rooms()
+            .await
+            .map_err(|err| Error::CalendarRefused(err.to_string()))
     }
 
     /// The tenant's rooms.

@@ -200,6 +200,17 @@ pub struct Authorized {
     pub external_id: String,
 }
 
+/// A meeting room the provider knows (Microsoft 365's room mailboxes), to connect a
+/// Frontdesk room's calendar to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRoom {
+    /// The room's calendar (a mailbox): what to connect with.
+    pub external_id: String,
+    pub name: String,
+    pub capacity: Option<u32>,
+    pub floor: Option<i32>,
+}
+
 /// One calendar provider (Google, Microsoft 365, ICS feeds).
 #[async_trait]
 pub trait Calendar: Send + Sync + fmt::Debug {
@@ -277,6 +288,12 @@ pub trait Calendar: Send + Sync + fmt::Debug {
         code_verifier: &str,
         redirect_uri: &str,
     ) -> Result<Authorized, CalendarError>;
+
+    /// The meeting rooms the provider lists (with the application's credentials); none for
+    /// providers without a room directory.
+    async fn rooms(&self) -> Result<Vec<ProviderRoom>, CalendarError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The calendar providers configured, at most one each.

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 pub use calendar::{
     AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
-    Changes, EventDraft, OAuthTokens, ProviderEvent, SyncWindow, TokenStore, Watch, WatchRequest,
+    Changes, EventDraft, OAuthTokens, ProviderEvent, ProviderRoom, SyncWindow, TokenStore, Watch,
+    WatchRequest,
 };
 pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};
 pub use clock::{Clock, SystemClock};

@@ -29,6 +29,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_calendars, connect))
         .routes(routes!(disconnect))
         .routes(routes!(authorize))
+        .routes(routes!(provider_rooms))
         .routes(routes!(issue_feed, revoke_feed))
         .routes(routes!(list_events, create_event))
         .routes(routes!(delete_event))
@@ -163,6 +164,25 @@ pub struct AuthorizeRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthorizationView {
     pub authorization_url: String,
+}
+
+/// Which provider's room directory to read.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderQuery {
+    /// `microsoft` (Google has no room directory Frontdesk reads).
+    pub provider: String,
+}
+
+/// A meeting room the provider lists.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderRoomView {
+    /// Its calendar: the `calendar_id` to connect a Frontdesk room with.
+    pub calendar_id: String,
+    pub name: String,
+    pub capacity: Option<u32>,
+    pub floor: Option<i32>,
 }
 
 /// A private ICS feed URL of a built-in calendar.
@@ -352,6 +372,30 @@ async fn authorize(
         )
         .await?;
     Ok(Json(AuthorizationView { authorization_url }))
+}
+
+/// The meeting rooms a provider lists (Microsoft 365's room mailboxes, through Graph's
+/// places), to connect Frontdesk's rooms to (admins).
+#[utoipa::path(get, path = "/calendars/provider-rooms", tag = "calendars", params(ProviderQuery),
+    responses((status = 200, body = Vec<ProviderRoomView>), (status = 409), (status = 422), (status = 502)))]
+async fn provider_rooms(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppQuery(query): AppQuery<ProviderQuery>,
+) -> ApiResult<Json<Vec<ProviderRoomView>>> {
+    let provider = provider(&query.provider, &["microsoft"])?;
+    let rooms = state.engine.provider_rooms(&actor, provider).await?;
+    Ok(Json(
+        rooms
+            .into_iter()
+            .map(|room| ProviderRoomView {
+                calendar_id: room.external_id,
+                name: room.name,
+                capacity: room.capacity,
+                floor: room.floor,
+            })
+            .collect(),
+    ))
 }
 
 /// A new private ICS feed URL of the owner's built-in calendar (admins); the previous URL
