@@ -50,6 +50,28 @@ impl Api {
         Api::with(t, "http://127.0.0.1:8080", trusted).await
     }
 
+    /// The app with these calendar providers configured.
+    async fn with_calendars(t: &TestDb, calendars: frontdesk_core::port::Calendars) -> Api {
+        let TestEngine {
+            engine,
+            clock,
+            mailer,
+            ..
+        } = TestEngine::on(t);
+        let ports = frontdesk_core::port::Ports {
+            calendars,
+            ..engine.ports.clone()
+        };
+        let engine = Engine::new(engine.db.clone(), ports, test_settings());
+        let router = app(AppState::new(engine.clone(), vec![]));
+        Api {
+            router,
+            engine,
+            clock,
+            mailer,
+        }
+    }
+
     async fn with(t: &TestDb, public_url: &str, trusted_proxies: Vec<ipnet::IpNet>) -> Api {
         let settings = Settings {
             public_url: public_url.into(),
@@ -1331,6 +1353,74 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
                 "email,department\nalice@a.example,Ops\n".into(),
             )),
         ),
+        (Method::GET, "/api/v1/rooms", Some(ViewDirectory), None),
+        (
+            Method::POST,
+            "/api/v1/rooms",
+            Some(ManageLocations),
+            Some(
+                json!({"slug": "room-x", "name": "Room X", "capacity": 4, "time_zone": "Asia/Tokyo"}),
+            ),
+        ),
+        (Method::GET, "/api/v1/calendars", Some(ViewDirectory), None),
+        (
+            Method::POST,
+            "/api/v1/calendars",
+            Some(EditDirectory),
+            Some(
+                json!({"room": "room-a", "provider": "ics", "url": "https://calendar.example/a.ics"}),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/calendars/{calendar}",
+            Some(EditDirectory),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/calendars/authorizations",
+            Some(EditDirectory),
+            Some(json!({"room": "room-a", "provider": "google"})),
+        ),
+        (
+            Method::GET,
+            "/api/v1/calendars/provider-rooms?provider=microsoft",
+            Some(ManageLocations),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/calendar-feeds",
+            Some(EditDirectory),
+            Some(json!({"room": "room-a"})),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/calendar-feeds?room=room-a",
+            Some(EditDirectory),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/calendar-events?room=room-b&from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z",
+            Some(ViewDirectory),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/calendar-events",
+            Some(EditDirectory),
+            Some(
+                json!({"room": "room-a", "start": "2026-11-25T09:00:00Z", "end": "2026-11-25T10:00:00Z", "title": "Board"}),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/calendar-events/{event}?room=room-b",
+            Some(EditDirectory),
+            None,
+        ),
         (Method::GET, "/api/v1/access-log", Some(ViewAccessLog), None),
         (
             Method::GET,
@@ -1447,7 +1537,8 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
                 .replace("{id}", "{employee}")
                 .replace("{slug}", "hq");
             let covered = table.iter().any(|(m, p, _, _)| {
-                *m == method && (*p == templated || p.replace("{other}", "{employee}") == templated)
+                let p = p.split('?').next().unwrap_or(p);
+                *m == method && (p == templated || p.replace("{other}", "{employee}") == templated)
             });
             assert!(
                 covered || without_session.contains(&path.as_str()),
@@ -1465,8 +1556,51 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
     ] {
         // A fresh tenant per role, so one role's changes cannot decide another's answers.
         let t = TestDb::sqlite().await;
-        let api = Api::new(&t).await;
+        // Google and Microsoft configured (fakes), so their routes can succeed.
+        let google = frontdesk_connectors::testing::FakeGoogle::start().await;
+        let graph = frontdesk_connectors::testing::FakeGraph::start().await;
+        let calendars = frontdesk_core::port::Calendars::default()
+            .with(std::sync::Arc::new(google.connector()))
+            .with(std::sync::Arc::new(
+                frontdesk_connectors::microsoft::MicrosoftCalendar::new(graph.settings()).unwrap(),
+            ));
+        let api = Api::with_calendars(&t, calendars).await;
         let owner = api.tenant_with("acme", Role::Owner, true).await;
+        // Rooms with a connected calendar and a built-in event, for the calendar routes.
+        for slug in ["room-a", "room-b"] {
+            let room =
+                json!({"slug": slug, "name": slug, "capacity": 6, "time_zone": "Asia/Tokyo"});
+            let created = api
+                .call(Method::POST, "/api/v1/rooms", Some(&owner), Some(room), &[])
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        }
+        let connect =
+            json!({"room": "room-b", "provider": "ics", "url": "https://calendar.example/b.ics"});
+        let calendar = api
+            .call(
+                Method::POST,
+                "/api/v1/calendars",
+                Some(&owner),
+                Some(connect),
+                &[],
+            )
+            .await;
+        let calendar = calendar.body["id"]
+            .as_i64()
+            .expect("a calendar")
+            .to_string();
+        let event = json!({"room": "room-b", "start": "2026-11-25T11:00:00Z", "end": "2026-11-25T12:00:00Z", "title": "Sales"});
+        let event = api
+            .call(
+                Method::POST,
+                "/api/v1/calendar-events",
+                Some(&owner),
+                Some(event),
+                &[],
+            )
+            .await;
+        let event = event.body["uid"].as_str().expect("an event").to_string();
         let employee = api
             .call(
                 Method::POST,
@@ -1523,7 +1657,9 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
         for (method, path, permission, body) in route_permissions() {
             let path = path
                 .replace("{employee}", &employee)
-                .replace("{other}", &other.id.to_string());
+                .replace("{other}", &other.id.to_string())
+                .replace("{calendar}", &calendar)
+                .replace("{event}", &event);
             let reply = api.call(method.clone(), &path, Some(&me), body, &[]).await;
             let allowed = permission.is_none_or(|p| {
                 role.allows(p) && (p != Permission::ExportPersonalData || can_export)

@@ -392,10 +392,11 @@ impl Engine {
             .map_err(|err| Error::CalendarRefused(err.to_string()))
     }
 
-    /// The tenant's rooms.
-    pub async fn rooms(&self, tenant_id: i64) -> Result<Vec<Room>> {
+    /// The actor's tenant's rooms.
+    pub async fn rooms(&self, actor: &Actor) -> Result<Vec<Room>> {
+        actor.require(Permission::ViewDirectory)?;
         let mut tx = self.db.read().await?;
-        Ok(store::rooms(&mut tx, tenant_id).await?)
+        Ok(store::rooms(&mut tx, actor.account.tenant_id).await?)
     }
 
     /// Subscribes the owner to an ICS feed (admins). The URL is sealed; the first sync is

@@ -268,7 +268,7 @@ async fn list_rooms(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
 ) -> ApiResult<Json<Vec<RoomView>>> {
-    let rooms = state.engine.rooms(actor.account.tenant_id).await?;
+    let rooms = state.engine.rooms(&actor).await?;
     Ok(Json(rooms.into_iter().map(RoomView::from).collect()))
 }
 
@@ -338,7 +338,7 @@ async fn connect(
 
 /// Disconnect a calendar (admins): its push channel is closed and its cached busy time
 /// removed.
-#[utoipa::path(delete, path = "/calendars/{id}", tag = "calendars", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/calendars/{calendar}", tag = "calendars", params(("calendar" = i64, Path)),
     responses((status = 204), (status = 404)))]
 async fn disconnect(
     State(state): State<AppState>,
@@ -475,8 +475,8 @@ async fn create_event(
 }
 
 /// Remove an event from the owner's built-in calendar (admins).
-#[utoipa::path(delete, path = "/calendar-events/{uid}", tag = "calendars",
-    params(("uid" = String, Path), OwnerQuery), responses((status = 204), (status = 404), (status = 422)))]
+#[utoipa::path(delete, path = "/calendar-events/{event}", tag = "calendars",
+    params(("event" = String, Path, description = "The event's uid"), OwnerQuery), responses((status = 204), (status = 404), (status = 422)))]
 async fn delete_event(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
