@@ -949,6 +949,10 @@ impl Engine {
     /// and renews those ending within [`RENEW_BEFORE`]. Returns how many were opened or
     /// renewed.
     pub async fn renew_calendar_watches(&self) -> Result<usize> {
+        if !push_reachable(&self.settings.public_url) {
+            // Google and Graph deliver only to https: reconciliation keeps calendars fresh.
+            return Ok(0);
+        }
         let now = self.ports.clock.now();
         let ids = {
             let mut tx = self.db.read().await?;
@@ -1260,6 +1264,19 @@ impl Engine {
     }
 }
 
+/// Whether providers can push to `public_url`: https, or plain http on the loopback (a local
+/// fake in tests).
+fn push_reachable(public_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(public_url) else {
+        return false;
+    };
+    match url.scheme() {
+        "https" => true,
+        "http" => matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+        _ => false,
+    }
+}
+
 /// Who connects a calendar, for the access log.
 enum ConnectedBy<'a> {
     Actor(&'a Actor),
@@ -1341,6 +1358,14 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn push_channels_are_opened_only_where_providers_can_deliver() {
+        assert!(push_reachable("https://frontdesk.example.com"));
+        assert!(push_reachable("http://127.0.0.1:8080"));
+        assert!(!push_reachable("http://frontdesk.example.com"));
+        assert!(!push_reachable("not a url"));
     }
 
     #[test]
