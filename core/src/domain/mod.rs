@@ -8,4 +8,5 @@ pub mod field;
 pub mod network;
 pub mod password;
 pub mod people;
+pub mod slots;
 pub mod token;
