@@ -5,6 +5,7 @@
 mod backup;
 mod config;
 mod sealing;
+mod slots_cli;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -107,6 +108,16 @@ enum Command {
     Calendar {
         #[command(subcommand)]
         command: CalendarCommand,
+    },
+    /// Print the free slots a booking link would offer, from a JSON description of the
+    /// host's hours, rules and busy time: one JSON line `{"start", "end"}` per slot, in UTC.
+    Slots {
+        /// The JSON input (see the README).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Also write the engine's computation time (without reading and printing) to stderr.
+        #[arg(long)]
+        timing: bool,
     },
 }
 
@@ -405,6 +416,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Calendar {
             command: CalendarCommand::Busy { ics, from, to, tz },
         } => calendar_busy(&ics, &from, &to, &tz),
+        Command::Slots { input, timing } => slots_cli::run(&input, timing),
         Command::AccessLog {
             command: AccessLogCommand::Verify,
         } => {
