@@ -23,6 +23,19 @@ pub fn parse_network(raw: &str) -> Result<IpNet, Invalid> {
         .map_err(|_| Invalid::NotNetwork)
 }
 
+/// Whether `url` keeps what it carries off the network in clear: `https://`, or plain
+/// `http://` only to a loopback host (127.0.0.0/8, ::1, localhost), where tests run their
+/// local fakes. The one rule for every URL Frontdesk sends credentials to or gets called at.
+pub fn is_secure_or_loopback(url: &url::Url) -> bool {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return false,
+    };
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+}
+
 /// Whether `networks` admit `ip`: an empty list admits everyone. An IPv4 client seen on a
 /// dual-stack socket as `::ffff:a.b.c.d` is matched as the IPv4 address it is.
 pub fn admits(networks: &[IpNet], ip: IpAddr) -> bool {

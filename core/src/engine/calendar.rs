@@ -28,6 +28,7 @@ use super::outbox::{CalendarEventWrite, OutboxMessage};
 use super::{Actor, Engine};
 use crate::domain::calendar::{Interval, Owner, Provider, merge};
 use crate::domain::field::{Invalid, TextLimit, checked_text};
+use crate::domain::network::is_secure_or_loopback;
 use crate::domain::people::Permission;
 use crate::domain::token;
 use crate::port::{
@@ -1267,14 +1268,7 @@ impl Engine {
 /// Whether providers can push to `public_url`: https, or plain http on the loopback (a local
 /// fake in tests).
 fn push_reachable(public_url: &str) -> bool {
-    let Ok(url) = url::Url::parse(public_url) else {
-        return false;
-    };
-    match url.scheme() {
-        "https" => true,
-        "http" => matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-        _ => false,
-    }
+    url::Url::parse(public_url).is_ok_and(|url| is_secure_or_loopback(&url))
 }
 
 /// Who connects a calendar, for the access log.

@@ -83,13 +83,7 @@ fn checked_issuer(raw: &str) -> Result<String> {
     let invalid = |reason| Error::invalid("issuer", reason);
     let issuer = checked_text(raw, TextLimit::name(MAX_ISSUER_LEN)).map_err(invalid)?;
     let url = url::Url::parse(&issuer).map_err(|_| invalid(Invalid::NotIssuerUrl))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(invalid(Invalid::NotIssuerUrl)),
-    };
-    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    let scheme_ok = crate::domain::network::is_secure_or_loopback(&url);
     if !scheme_ok || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty()
     {
         return Err(invalid(Invalid::NotIssuerUrl));
