@@ -1,0 +1,212 @@
+//! `/kiosk/{location}`: the visitor kiosk of a location, a tablet page. Its script
+//! (`/assets/kiosk.js`) runs the screens — welcome, reception code, host search, visitor
+//! details, entrance terms, waiting for the host's answer, check-out, and pairing for a
+//! browser that is not paired yet — against the kiosk JSON API (`/api/v1/kiosk/{location}/…`).
+//!
+//! The page is the same for every visitor and location: what differs (the location's name,
+//! terms, questions) comes from the API. So the page and the kiosk's configuration can be
+//! kept by the service worker (`/kiosk/service-worker.js`, see `asset.rs`) and the kiosk goes
+//! on taking check-ins while the server cannot be reached; the web app manifest
+//! (`/kiosk/{location}/manifest.webmanifest`) makes it installable full screen.
+//!
+//! The visitor switches between Japanese and English without a reload: the page carries the
+//! kiosk's texts of both catalogues ([`TEXTS`]).
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use frontdesk_core::Error;
+use frontdesk_core::engine::tenant::validate_slug;
+use frontdesk_core::i18n::{self, Lang};
+use serde_json::json;
+
+use super::{Texts, render};
+use crate::AppState;
+use crate::problem::ApiError;
+
+pub(crate) fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/kiosk/{location}", get(show))
+        .route("/kiosk/{location}/manifest.webmanifest", get(manifest))
+}
+
+/// Every catalogue text the kiosk's page and script show. The page carries them in both
+/// languages, so that the visitor's language switch needs no request (and works offline).
+const TEXTS: &[&str] = &[
+    "page.kiosk.title",
+    "page.kiosk.app_name",
+    "page.kiosk.languages",
+    "page.kiosk.language.ja",
+    "page.kiosk.language.en",
+    "page.kiosk.loading",
+    "page.kiosk.needs_script",
+    "page.kiosk.unreachable",
+    "page.kiosk.pairing.title",
+    "page.kiosk.pairing.intro",
+    "page.kiosk.pairing.code",
+    "page.kiosk.pairing.submit",
+    "page.kiosk.welcome.title",
+    "page.kiosk.welcome.intro",
+    "page.kiosk.welcome.code",
+    "page.kiosk.welcome.code_hint",
+    "page.kiosk.welcome.host",
+    "page.kiosk.welcome.host_hint",
+    "page.kiosk.welcome.category",
+    "page.kiosk.welcome.category_hint",
+    "page.kiosk.welcome.checkout",
+    "page.kiosk.back",
+    "page.kiosk.check_in",
+    "page.kiosk.next",
+    "page.kiosk.busy",
+    "page.kiosk.done",
+    "page.kiosk.code.title",
+    "page.kiosk.code.label",
+    "page.kiosk.code.keypad",
+    "page.kiosk.code.delete",
+    "page.kiosk.code.clear",
+    "page.kiosk.code.incomplete",
+    "page.kiosk.host.title",
+    "page.kiosk.host.label",
+    "page.kiosk.host.results",
+    "page.kiosk.host.found",
+    "page.kiosk.host.none",
+    "page.kiosk.host.offline",
+    "page.kiosk.category.title",
+    "page.kiosk.category.delivery",
+    "page.kiosk.category.interview",
+    "page.kiosk.category.other",
+    "page.kiosk.visitor.title",
+    "page.kiosk.visitor.visiting",
+    "page.kiosk.visitor.reason",
+    "page.kiosk.visitor.name",
+    "page.kiosk.visitor.company",
+    "page.kiosk.visitor.optional",
+    "page.kiosk.visitor.required",
+    "page.kiosk.terms.title",
+    "page.kiosk.terms.intro",
+    "page.kiosk.terms.changed",
+    "page.kiosk.terms.accept",
+    "page.kiosk.waiting.title",
+    "page.kiosk.waiting.told",
+    "page.kiosk.waiting.coming",
+    "page.kiosk.waiting.delayed",
+    "page.kiosk.waiting.unavailable",
+    "page.kiosk.waiting.checked_out",
+    "page.kiosk.waiting.told_staff",
+    "page.kiosk.waiting.coming_staff",
+    "page.kiosk.waiting.delayed_staff",
+    "page.kiosk.waiting.unavailable_staff",
+    "page.kiosk.waiting.badge",
+    "page.kiosk.offline.title",
+    "page.kiosk.offline.intro",
+    "page.kiosk.offline.banner",
+    "page.kiosk.offline.pending",
+    "page.kiosk.checkout.title",
+    "page.kiosk.checkout.intro",
+    "page.kiosk.checkout.label",
+    "page.kiosk.checkout.submit",
+    "page.kiosk.checkout.done",
+    "page.kiosk.error.unreachable",
+    "page.kiosk.error.failed",
+];
+
+/// [`TEXTS`] of both catalogues as JSON, `{"ja":{key:text},"en":{…}}`, made once.
+static TEXTS_JSON: LazyLock<String> = LazyLock::new(|| {
+    let of = |lang: Lang| -> BTreeMap<&str, String> {
+        TEXTS.iter().map(|key| (*key, i18n::text(lang, key))).collect()
+    };
+    json!({ "ja": of(Lang::Ja), "en": of(Lang::En) }).to_string()
+});
+
+#[derive(Template)]
+#[template(path = "kiosk.html")]
+struct KioskPage {
+    t: Texts,
+    title: String,
+    /// The location's slug, as the API's paths name it.
+    location: String,
+    /// [`TEXTS_JSON`], for the script (in an attribute, so the page's escaping holds).
+    texts: &'static str,
+}
+
+async fn show(Path(location): Path<String>) -> Response {
+    if validate_slug(&location).is_err() {
+        return ApiError::Engine(Error::NotFound("location")).into_response();
+    }
+    let t = Texts::of_request();
+    let page = KioskPage {
+        t,
+        title: t.text("page.kiosk.title"),
+        location,
+        texts: &TEXTS_JSON,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// The web app manifest: the kiosk opens full screen from the tablet's home screen, at its
+/// location's page.
+async fn manifest(Path(location): Path<String>) -> Response {
+    if validate_slug(&location).is_err() {
+        return ApiError::Engine(Error::NotFound("location")).into_response();
+    }
+    let t = Texts::of_request();
+    let body = json!({
+        "name": t.text("page.kiosk.app_name"),
+        "short_name": t.text("page.kiosk.title"),
+        "lang": t.lang(),
+        "id": format!("/kiosk/{location}"),
+        "start_url": format!("/kiosk/{location}"),
+        "scope": "/kiosk/",
+        "display": "fullscreen",
+        "orientation": "any",
+        "background_color": "#f2f4f7",
+        "theme_color": "#1d5fbf",
+        "icons": [
+            { "src": "/assets/kiosk-icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any" }
+        ],
+    });
+    (
+        [(header::CONTENT_TYPE, "application/manifest+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page and its script may only show texts the page carries for both languages
+    /// (the catalogue test checks that the keys exist; this one that the page has them).
+    #[test]
+    fn every_text_the_page_and_script_show_is_carried_by_the_page() {
+        for (name, source) in [
+            ("kiosk.js", include_str!("../../assets/kiosk.js")),
+            ("kiosk.html", include_str!("../../templates/kiosk.html")),
+        ] {
+            let asked: Vec<&str> = source
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .filter(|literal| literal.starts_with("page.kiosk."))
+                .collect();
+            assert!(asked.len() > 10, "sanity: {name} was read");
+            for key in asked {
+                assert!(TEXTS.contains(&key), "{name} shows {key}, not in TEXTS");
+            }
+        }
+    }
+
+    #[test]
+    fn the_texts_are_in_both_languages() {
+        let texts: serde_json::Value = serde_json::from_str(&TEXTS_JSON).unwrap();
+        assert_eq!(texts["ja"]["page.kiosk.title"], "受付");
+        assert_eq!(texts["en"]["page.kiosk.title"], "Reception");
+        assert_eq!(texts["en"].as_object().unwrap().len(), TEXTS.len());
+    }
+}
