@@ -671,7 +671,9 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
     let address = listener.local_addr()?;
     config.bind = address.to_string();
     let db = open_database(&config).await?;
-    let engine = build_engine(&config, db).await?;
+    let mut engine = build_engine(&config, db).await?;
+    // The demo's kiosk and room pages work without pairing.
+    std::sync::Arc::make_mut(&mut engine.settings).demo = demo;
     // Serving a tenant whose data key is missing would make it a new key and fail on every
     // value sealed under the old one: the operator decides first.
     if let Some(problem) = missing_data_keys(&engine, &config).await? {

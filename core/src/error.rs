@@ -112,6 +112,15 @@ pub enum Error {
     /// The calendar provider refused to connect (the reason is the provider's).
     #[error("the calendar provider refused the connection: {0}")]
     CalendarRefused(String),
+    /// A reception code that opens no visit today (unknown, withdrawn, or of another day).
+    #[error("this reception code is not valid today")]
+    WrongReceptionCode,
+    /// A kiosk or door display that is not paired (or whose pairing was revoked).
+    #[error("this device is not paired")]
+    DeviceNotPaired,
+    /// A pairing code that is unknown, used or expired.
+    #[error("this pairing code is invalid, already used or has expired")]
+    WrongPairingCode,
     /// Storage failed; the cause goes to the log, not to the user.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -14,6 +14,7 @@ mod guard;
 pub mod metrics;
 mod page;
 pub mod problem;
+mod qr;
 mod server;
 pub mod slack;
 pub mod teams;
@@ -44,7 +45,9 @@ pub struct AppState {
     /// Whether `/metrics` is served on its own address ([`metrics_app`]) instead of here.
     pub metrics_elsewhere: bool,
     /// The web chat's live streams, per employee (they are capped).
-    pub(crate) chat_streams: Arc<page::ChatStreams>,
+    pub(crate) chat_streams: Arc<page::LiveStreams>,
+    /// The kiosks' live visit streams, per visit (they are capped).
+    pub(crate) kiosk_streams: Arc<page::LiveStreams>,
     /// The Slack app's inbound settings, when Slack is configured.
     pub slack: Option<Arc<slack::SlackInbound>>,
     /// The Teams bot's inbound settings, when Teams is configured.
@@ -64,6 +67,7 @@ impl AppState {
             secure_cookies,
             metrics_elsewhere: false,
             chat_streams: Arc::default(),
+            kiosk_streams: Arc::default(),
             slack: None,
             teams: None,
             discord: None,

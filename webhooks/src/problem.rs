@@ -179,6 +179,13 @@ impl ApiError {
                     "calendar_refused",
                     Some(reason.clone()),
                 ),
+                Error::WrongReceptionCode => {
+                    plain(StatusCode::NOT_FOUND, "wrong_reception_code", None)
+                }
+                Error::DeviceNotPaired => {
+                    plain(StatusCode::UNAUTHORIZED, "device_not_paired", None)
+                }
+                Error::WrongPairingCode => plain(StatusCode::NOT_FOUND, "wrong_pairing_code", None),
                 Error::Store(_) | Error::Internal { .. } => {
                     tracing::error!(error = %frontdesk_core::error::with_causes(err), "request failed");
                     plain(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
@@ -238,6 +245,9 @@ fn title_key(kind: &str) -> &'static str {
         "sso_required" => "error.sso_required",
         "invalid_oauth_state" => "error.invalid_oauth_state",
         "calendar_refused" => "error.calendar_refused",
+        "wrong_reception_code" => "error.wrong_reception_code",
+        "device_not_paired" => "error.device_not_paired",
+        "wrong_pairing_code" => "error.wrong_pairing_code",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
         "payload_too_large" => "error.payload_too_large",

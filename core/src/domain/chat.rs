@@ -4,6 +4,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::domain::visit::HostAnswer;
 use crate::i18n::Lang;
 
 /// An answer or a notice. `summary` is the one-line text platforms show in notifications and
@@ -130,6 +131,10 @@ pub enum Action {
     Help,
     /// Link this chat account to the employee with the same email.
     Link,
+    /// Answer a visitor waiting at reception (the visit's id; who pressed is checked).
+    AnswerVisit { visit: i64, answer: HostAnswer },
+    /// Check a visitor out (the visit's id; who pressed is checked).
+    CheckOutVisit { visit: i64 },
 }
 
 /// The longest action id any platform carries (Discord's `custom_id`).
@@ -140,8 +145,10 @@ impl Action {
     /// The id sent to the platform.
     pub fn id(&self) -> String {
         let name = match self {
-            Action::Help => "help",
-            Action::Link => "link",
+            Action::Help => "help".to_owned(),
+            Action::Link => "link".to_owned(),
+            Action::AnswerVisit { visit, answer } => format!("visit:{visit}:{}", answer.code()),
+            Action::CheckOutVisit { visit } => format!("checkout:{visit}"),
         };
         format!("{ACTION_VERSION}:{name}")
     }
@@ -151,9 +158,18 @@ impl Action {
         if id.len() > MAX_ACTION_ID {
             return None;
         }
-        match id.strip_prefix(ACTION_VERSION)?.strip_prefix(':')? {
-            "help" => Some(Action::Help),
-            "link" => Some(Action::Link),
+        let name = id.strip_prefix(ACTION_VERSION)?.strip_prefix(':')?;
+        let visit_id = |text: &str| text.parse::<i64>().ok().filter(|id| *id > 0);
+        match name.split(':').collect::<Vec<_>>().as_slice() {
+            ["help"] => Some(Action::Help),
+            ["link"] => Some(Action::Link),
+            ["visit", visit, answer] => Some(Action::AnswerVisit {
+                visit: visit_id(visit)?,
+                answer: HostAnswer::from_code(answer)?,
+            }),
+            ["checkout", visit] => Some(Action::CheckOutVisit {
+                visit: visit_id(visit)?,
+            }),
             _ => None,
         }
     }
@@ -267,7 +283,15 @@ mod tests {
 
     #[test]
     fn action_ids_round_trip_and_anything_else_is_refused() {
-        for action in [Action::Help, Action::Link] {
+        for action in [
+            Action::Help,
+            Action::Link,
+            Action::AnswerVisit {
+                visit: 42,
+                answer: HostAnswer::Delayed(5),
+            },
+            Action::CheckOutVisit { visit: 7 },
+        ] {
             assert!(action.id().len() <= MAX_ACTION_ID);
             assert_eq!(Action::from_id(&action.id()), Some(action));
         }
@@ -277,6 +301,11 @@ mod tests {
             "fd1:delete_everything",
             "fd2:help",
             "fd1:help ",
+            "fd1:visit:42",
+            "fd1:visit:-1:coming",
+            "fd1:visit:x:coming",
+            "fd1:visit:1:dance",
+            "fd1:checkout:",
         ] {
             assert_eq!(Action::from_id(foreign), None, "{foreign:?}");
         }

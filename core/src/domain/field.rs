@@ -41,6 +41,8 @@ pub enum Invalid {
     NotFeedUrl,
     /// A number outside `min..=max`.
     OutOfRange { min: i64, max: i64 },
+    /// A key this form does not have (an answer to a question that is not asked).
+    UnknownField,
 }
 
 impl Invalid {
@@ -63,6 +65,7 @@ impl Invalid {
             Invalid::IssuerUnreachable => "issuer_unreachable",
             Invalid::NotFeedUrl => "not_feed_url",
             Invalid::OutOfRange { .. } => "out_of_range",
+            Invalid::UnknownField => "unknown_field",
         }
     }
 
@@ -85,6 +88,7 @@ impl Invalid {
             Invalid::IssuerUnreachable => "invalid.issuer_unreachable",
             Invalid::NotFeedUrl => "invalid.not_feed_url",
             Invalid::OutOfRange { .. } => "invalid.out_of_range",
+            Invalid::UnknownField => "invalid.unknown_field",
         }
     }
 
@@ -109,7 +113,7 @@ impl Invalid {
     }
 
     /// One of each kind (the catalogue test checks every key exists).
-    pub fn examples() -> [Invalid; 16] {
+    pub fn examples() -> [Invalid; 17] {
         [
             Invalid::Required,
             Invalid::TooLong { max: 1 },
@@ -127,6 +131,7 @@ impl Invalid {
             Invalid::OutOfRange { min: 1, max: 2 },
             Invalid::NotIssuerUrl,
             Invalid::IssuerUnreachable,
+            Invalid::UnknownField,
         ]
     }
 }

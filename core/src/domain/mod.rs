@@ -8,5 +8,7 @@ pub mod field;
 pub mod network;
 pub mod password;
 pub mod people;
+pub mod romaji;
 pub mod slots;
 pub mod token;
+pub mod visit;

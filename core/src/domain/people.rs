@@ -45,11 +45,18 @@ pub enum Permission {
     ManageAccounts,
     /// Change the tenant's security settings (the IP allow-list).
     ManageSecurity,
+    /// See visits, who is on site and the visitors expected.
+    ViewVisits,
+    /// Register expected visitors, check visitors out, label visits.
+    HandleVisitors,
+    /// Change a location's reception settings, pair kiosks, define visitor labels and
+    /// outgoing webhooks.
+    ManageReception,
 }
 
 impl Permission {
     /// Every permission, in the order of the README's table.
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ViewDirectory,
         Permission::EditDirectory,
         Permission::ManageLocations,
@@ -58,6 +65,9 @@ impl Permission {
         Permission::ViewUndeliverable,
         Permission::ManageAccounts,
         Permission::ManageSecurity,
+        Permission::ViewVisits,
+        Permission::HandleVisitors,
+        Permission::ManageReception,
     ];
 }
 
@@ -67,7 +77,8 @@ impl Role {
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
         match self {
-            Role::Viewer | Role::Receptionist => matches!(permission, ViewDirectory),
+            Role::Viewer => matches!(permission, ViewDirectory),
+            Role::Receptionist => matches!(permission, ViewDirectory | ViewVisits | HandleVisitors),
             Role::Admin => matches!(
                 permission,
                 ViewDirectory
@@ -76,6 +87,9 @@ impl Role {
                     | ViewAccessLog
                     | ExportPersonalData
                     | ViewUndeliverable
+                    | ViewVisits
+                    | HandleVisitors
+                    | ManageReception
             ),
             Role::Owner => true,
         }

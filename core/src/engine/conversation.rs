@@ -9,6 +9,7 @@ use super::access_log::Event;
 use crate::domain::chat::{Action, Button, ButtonStyle, Command, Message, language_of};
 use crate::domain::people::{Platform, normalize_email};
 use crate::domain::token;
+use crate::domain::visit::HostAnswer;
 use crate::i18n::{self, Lang};
 use crate::store::employee::{self, Employee};
 use crate::store::{StoreError, Tx};
@@ -42,6 +43,15 @@ enum Request {
     NotUnderstood(String),
     /// A button from an older version, or an id that was altered.
     UnknownButton,
+    /// A host's answer to a visitor at reception.
+    AnswerVisit {
+        visit: i64,
+        answer: HostAnswer,
+    },
+    /// Check a visitor out.
+    CheckOutVisit {
+        visit: i64,
+    },
 }
 
 /// How long a platform event id is remembered (Slack retries within minutes).
@@ -97,6 +107,10 @@ impl Engine {
                 let request = match Action::from_id(id) {
                     Some(Action::Help) => Request::Help,
                     Some(Action::Link) => Request::Link,
+                    Some(Action::AnswerVisit { visit, answer }) => {
+                        Request::AnswerVisit { visit, answer }
+                    }
+                    Some(Action::CheckOutVisit { visit }) => Request::CheckOutVisit { visit },
                     None => Request::UnknownButton,
                 };
                 (request, fallback)
@@ -122,6 +136,16 @@ impl Engine {
                 "conversation.unknown_button",
             ))
             .buttons(vec![help_button(lang)])),
+            // Visits are answered by the employees they were sent to: an unlinked chat
+            // account is asked to link first.
+            Request::AnswerVisit { visit, answer } => match &linked {
+                Some(employee) => self.answer_visit(who, employee, visit, answer).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::CheckOutVisit { visit } => match &linked {
+                Some(employee) => self.check_out_from_chat(who, employee, visit).await,
+                None => Ok(not_linked(lang)),
+            },
         }
     }
 
@@ -425,4 +449,13 @@ mod tests {
             assert_eq!(normalize_link_code(wrong), None, "{wrong:?}");
         }
     }
+}
+
+/// The answer to someone who pressed a visit's button before linking their chat account.
+fn not_linked(lang: Lang) -> Message {
+    Message::text(i18n::text(lang, "reception.reply.not_linked")).buttons(vec![Button {
+        action: Action::Link,
+        label: i18n::text(lang, "conversation.linking.button"),
+        style: ButtonStyle::Primary,
+    }])
 }

@@ -66,6 +66,17 @@ impl Engine {
         Ok(self.data_key(at.tenant_id)?.seal(plain, at))
     }
 
+    /// A keyed fingerprint of `value` for `purpose` under the tenant's data key (see
+    /// [`Keyring::fingerprint`]); it changes when the data key does.
+    pub fn fingerprint_for_tenant(
+        &self,
+        tenant_id: i64,
+        purpose: &str,
+        value: &[u8],
+    ) -> Result<String> {
+        Ok(self.data_key(tenant_id)?.fingerprint(purpose, value))
+    }
+
     /// The plaintext of a value sealed for `at`: under the tenant's data key or, sealed
     /// before tenants had their own keys, under a master key. A purged tenant's values do
     /// not open: its key is gone.

@@ -128,6 +128,10 @@ fn generated_password() -> String {
     format!("Fd-{}7a", token::generate())
 }
 
+/// The reception code of the demo's expected visitor (Taro Yamada of Example Corp, for
+/// Alice, today at `hq`).
+pub const VISITOR_CODE: &str = "246810";
+
 impl Engine {
     /// Seeds the demo tenant; running it again changes nothing.
     ///
@@ -204,6 +208,7 @@ impl Engine {
                 .await?;
             }
         }
+        self.seed_demo_reception(&mut tx, tenant.id).await?;
         let admin_exists = crate::store::account::find_by_email(&mut tx, tenant.id, ADMIN_EMAIL)
             .await?
             .is_some();
@@ -226,5 +231,64 @@ impl Engine {
             tenant,
             admin_password,
         })
+    }
+
+    /// The demo's reception at `hq`: deliveries, interviews and other visitors go to
+    /// Carol, who is also told when a host does not answer within a minute; badges are
+    /// offered; and today's expected visitor, Taro Yamada for Alice, with code 246810.
+    async fn seed_demo_reception(&self, tx: &mut crate::store::Tx, tenant_id: i64) -> Result<()> {
+        use crate::domain::visit::{Bilingual, Category, Contact, ReceptionSettings};
+        use crate::store::reception as store;
+        let Some(hq) = tenant::find_location_by_slug(tx, tenant_id, "hq").await? else {
+            return Ok(());
+        };
+        let stored = store::settings(tx, tenant_id, hq.id).await?;
+        if stored.as_deref() == Some("{}") {
+            let carol = || Contact::Employee("carol@demo.example".into());
+            let settings = ReceptionSettings {
+                fallback: Some(carol()),
+                answer_timeout_seconds: 60,
+                categories: Category::ALL.into_iter().map(|c| (c, carol())).collect(),
+                badge_printing: true,
+                offline_message: Bilingual {
+                    ja: "恐れ入りますが、内線 100 で受付にお電話ください。".into(),
+                    en: "Sorry for the wait: please call reception on extension 100.".into(),
+                },
+                ..ReceptionSettings::default()
+            };
+            let json = serde_json::to_string(&settings)
+                .map_err(|err| Error::internal("writing the demo's reception settings", err))?;
+            store::set_settings(tx, tenant_id, hq.id, &json).await?;
+        }
+        let Some(alice) = employee::find_by_email(tx, tenant_id, "alice@demo.example").await?
+        else {
+            return Ok(());
+        };
+        let now = self.ports.clock.now_ms();
+        let zone = super::reception::zone_of(&hq.time_zone);
+        let day = super::reception::local_time(zone, now).date_naive();
+        let source_ref = format!("demo:yamada:{day}");
+        if !store::expected_by_source_prefix(tx, tenant_id, &source_ref)
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let (day_start, _) = super::reception::day_span(zone, day);
+        let new = super::expected_visit::NewExpectedVisit {
+            location_id: hq.id,
+            host_employee_id: alice.id,
+            visitor_name: "Taro Yamada / 山田 太郎".into(),
+            visitor_company: "Example Corp / 株式会社エグザンプル".into(),
+            visitor_email: None,
+            day,
+            starts_at: Some(day_start + 14 * 3_600_000),
+            purpose: Some("Product demo / 製品デモ".into()),
+            source: super::expected_visit::Source::Admin,
+            source_ref: Some(source_ref),
+            code: Some(VISITOR_CODE.into()),
+        };
+        self.register_expected_visit(tx, tenant_id, &new).await?;
+        Ok(())
     }
 }

@@ -340,8 +340,9 @@ impl Engine {
 
     async fn send_chat(&self, tenant_id: i64, chat: &ChatNotice) -> Result<Delivered, Failure> {
         let bot = self.bot(chat.platform)?;
-        let user = match &chat.to {
-            ChatTarget::User { id } => id.clone(),
+        let recipient = match &chat.to {
+            ChatTarget::User { id } => Recipient::User(id.clone()),
+            ChatTarget::Channel { id } => Recipient::Channel(id.clone()),
             ChatTarget::Employee { employee_id, email } => {
                 let Some(user) = bot.find_user_by_email(email).await? else {
                     // Not everyone is on every platform: they hear on the others, or by mail.
@@ -350,10 +351,10 @@ impl Engine {
                 };
                 self.link_found_user(tenant_id, *employee_id, chat.platform, &user)
                     .await?;
-                user
+                Recipient::User(user)
             }
         };
-        let sent = bot.send(&Recipient::User(user), &chat.message).await?;
+        let sent = bot.send(&recipient, &chat.message).await?;
         Ok(Delivered::Chat {
             notice: chat.notice.clone(),
             platform: chat.platform,

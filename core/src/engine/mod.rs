@@ -14,12 +14,15 @@ pub mod data_keys;
 pub mod demo;
 pub mod directory;
 pub mod dispatcher;
+pub mod expected_visit;
 pub mod hashing;
 pub mod invitation;
 pub mod ip_allow_list;
 pub mod local_calendar;
 pub mod notice;
 pub mod outbox;
+pub mod reception;
+pub mod reception_jobs;
 pub mod scheduler;
 pub mod secrets;
 pub mod sso;
@@ -99,6 +102,8 @@ pub struct Settings {
     pub reset_ttl: Duration,
     /// How long access-log entries are kept (at least 365 days).
     pub access_log_retention_days: i64,
+    /// A demo server: the demo tenant's kiosks and room pages work without pairing.
+    pub demo: bool,
 }
 
 impl Default for Settings {
@@ -111,6 +116,7 @@ impl Default for Settings {
             session_ttl: Duration::hours(12),
             reset_ttl: Duration::minutes(60),
             access_log_retention_days: 365,
+            demo: false,
         }
     }
 }
@@ -126,6 +132,8 @@ pub struct Engine {
     pub outbox_queued: Arc<Notify>,
     /// Wakes the calendar syncer when a push or a new connection made a calendar due.
     pub calendar_due: Arc<Notify>,
+    /// Counts visit changes of this instance; live kiosk streams watch it.
+    visits_changed: Arc<tokio::sync::watch::Sender<u64>>,
     /// Counts web chat writes of this instance; live web chat streams watch it.
     web_chat_written: Arc<tokio::sync::watch::Sender<u64>>,
     /// A hash verified against for unknown accounts (made once, with these settings).
@@ -145,6 +153,7 @@ impl Engine {
             outbox_queued: Arc::new(Notify::new()),
             calendar_due: Arc::new(Notify::new()),
             web_chat_written: Arc::new(tokio::sync::watch::Sender::new(0)),
+            visits_changed: Arc::new(tokio::sync::watch::Sender::new(0)),
             decoy_hash: Arc::default(),
             hashers: Arc::new(hashers),
         }

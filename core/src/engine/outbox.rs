@@ -68,6 +68,8 @@ pub enum ChatTarget {
     /// An employee not linked on the platform yet: looked up by email when the message is
     /// sent, and linked if found.
     Employee { employee_id: i64, email: String },
+    /// A channel (a reception desk's, an area's), by the platform's id.
+    Channel { id: String },
 }
 
 /// A notice's messages on one platform, replaced by `message`.
@@ -169,7 +171,7 @@ impl OutboxMessage {
             OutboxMessage::Mail(mail) => (mail.to.clone(), mail.subject.clone()),
             OutboxMessage::Chat(chat) => {
                 let to = match &chat.to {
-                    ChatTarget::User { id } => id.as_str(),
+                    ChatTarget::User { id } | ChatTarget::Channel { id } => id.as_str(),
                     ChatTarget::Employee { email, .. } => email.as_str(),
                 };
                 (

@@ -103,6 +103,42 @@ pub fn standard_jobs() -> Vec<Job> {
                 Ok(())
             },
         ),
+        // Every ten seconds: a host who has not answered a visitor in time; the location's
+        // fallback contact is told (each visit once, whichever instance takes it).
+        Job::new(
+            "reception_fallback",
+            "*/10 * * * * *",
+            |engine: Engine| async move {
+                let sent = engine.send_due_fallbacks().await?;
+                if sent > 0 {
+                    tracing::info!(sent, "unanswered visits escalated");
+                }
+                Ok(())
+            },
+        ),
+        // Every five minutes: hosts reminded of visitors still on site after the
+        // location's reminder time; visitors checked out after its check-out time.
+        Job::new(
+            "reception_day",
+            "0 */5 * * * *",
+            |engine: Engine| async move {
+                let pass = engine.run_reception_day().await?;
+                if pass.reminded + pass.checked_out > 0 {
+                    tracing::info!(pass.reminded, pass.checked_out, "reception day pass");
+                }
+                Ok(())
+            },
+        ),
+        // Daily: visitors' personal data past each location's retention period.
+        Job::new(
+            "visitor_data_retention",
+            "0 35 3 * * *",
+            |engine: Engine| async move {
+                let purged = engine.purge_visitor_data().await?;
+                tracing::info!(purged, "visitor data retention");
+                Ok(())
+            },
+        ),
         // Hourly: expired sessions, stale sign-in failure counts, old sent messages.
         Job::new("housekeeping", "0 7 * * * *", |engine: Engine| async move {
             engine.housekeeping().await

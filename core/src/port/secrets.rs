@@ -78,14 +78,20 @@ const PREFIX: &str = "fd1";
 struct SealingKey {
     id: String,
     cipher: Aes256Gcm,
+    /// A key for fingerprints, derived from the sealing key (never the key itself).
+    fingerprint_key: [u8; 32],
 }
 
 impl SealingKey {
     fn new(bytes: &[u8; 32]) -> SealingKey {
         let id = hex::encode(Sha256::digest(bytes))[..8].to_owned();
+        let mut derive = Sha256::new();
+        derive.update(b"frontdesk fingerprint key\0");
+        derive.update(bytes);
         SealingKey {
             id,
             cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*bytes)),
+            fingerprint_key: derive.finalize().into(),
         }
     }
 }
@@ -141,6 +147,19 @@ impl Keyring {
     pub fn generate_key_line() -> String {
         let key = Key::<Aes256Gcm>::generate();
         base64::engine::general_purpose::STANDARD.encode(key.as_slice())
+    }
+
+    /// A keyed fingerprint of `value` for `purpose` (HMAC-SHA256 under a key derived from
+    /// the newest key), hex: the same value gives the same fingerprint, so it can be looked
+    /// up, but without the key nobody can tell which value it is by trying guesses.
+    pub fn fingerprint(&self, purpose: &str, value: &[u8]) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.newest().fingerprint_key)
+            .expect("HMAC takes a key of any length");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(value);
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The id of the key new values are sealed with.

@@ -16,6 +16,7 @@ pub mod job;
 pub mod link_code;
 pub mod outbox;
 pub mod purge;
+pub mod reception;
 pub mod sso;
 pub mod tenant;
 pub mod web_chat;

@@ -6,8 +6,10 @@ pub mod auth;
 pub mod calendars;
 pub mod employees;
 pub mod health;
+pub mod kiosk;
 pub mod locations;
 pub mod outbox;
+pub mod reception;
 pub mod security;
 
 use axum::http::{HeaderValue, header};
@@ -32,7 +34,9 @@ use crate::AppState;
         (name = "access-log", description = "Who did what, when, from where"),
         (name = "outbox", description = "Messages that could not be delivered"),
         (name = "security", description = "The IP allow-list and single sign-on (owners only)"),
-        (name = "calendars", description = "Rooms, calendar connections and their sync state, the built-in calendar")
+        (name = "calendars", description = "Rooms, calendar connections and their sync state, the built-in calendar"),
+        (name = "kiosk", description = "What a location's kiosk calls (public: a paired device)"),
+        (name = "reception", description = "Reception settings, kiosk pairing, expected visitors, who is on site")
     )
 )]
 struct ApiDoc;
@@ -48,6 +52,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(outbox::router())
         .merge(security::router())
         .merge(calendars::router())
+        .merge(kiosk::router())
+        .merge(reception::router())
 }
 
 /// The OpenAPI document of [`router`].

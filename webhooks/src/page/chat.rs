@@ -341,13 +341,13 @@ async fn converse(
     }))
 }
 
-/// Live streams per employee, to cap them.
+/// Live streams per key (an employee's web chat, a kiosk's visit), to cap them.
 #[derive(Debug, Default)]
-pub struct ChatStreams(Mutex<HashMap<i64, usize>>);
+pub struct LiveStreams(Mutex<HashMap<i64, usize>>);
 
-impl ChatStreams {
+impl LiveStreams {
     /// A slot for one more stream of `employee_id`, if under the cap.
-    fn open(self: &Arc<Self>, employee_id: i64) -> Option<StreamSlot> {
+    pub(crate) fn open(self: &Arc<Self>, employee_id: i64) -> Option<StreamSlot> {
         let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let count = open.entry(employee_id).or_default();
         if *count >= MAX_STREAMS_PER_EMPLOYEE {
@@ -362,8 +362,8 @@ impl ChatStreams {
 }
 
 /// One open stream; its slot is given back when the stream ends or the client goes.
-struct StreamSlot {
-    streams: Arc<ChatStreams>,
+pub(crate) struct StreamSlot {
+    streams: Arc<LiveStreams>,
     employee_id: i64,
 }
 

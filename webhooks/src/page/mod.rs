@@ -19,7 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use frontdesk_core::i18n::{self, Lang};
 
-pub(crate) use chat::ChatStreams;
+pub(crate) use chat::{LiveStreams, StreamSlot};
 
 use crate::AppState;
 use crate::problem::{ApiError, request_lang};
