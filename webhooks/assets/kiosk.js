@@ -9,6 +9,18 @@
 // so the kiosk also starts without the server.
 "use strict";
 
+// A visitor's badge (/kiosk/{location}/badge/...): printed at once, with buttons to print
+// again and to close the badge's window.
+(function () {
+  const badge = document.getElementById("badge");
+  if (!badge) {
+    return;
+  }
+  document.getElementById("badge-print-now").addEventListener("click", () => window.print());
+  document.getElementById("badge-close").addEventListener("click", () => window.close());
+  window.addEventListener("load", () => window.print(), { once: true });
+})();
+
 (function () {
   const root = document.getElementById("kiosk");
   if (!root) {
@@ -141,8 +153,15 @@
     }
   }
 
-  // Back to welcome for the next visitor: nothing of this one stays on screen.
+  // Back to welcome for the next visitor: nothing of this one stays on screen, and the
+  // kiosk speaks its own language again.
   function restart() {
+    language = startLanguage;
+    home();
+  }
+
+  // Back to welcome, in the language the visitor chose (the visitor went back).
+  function home() {
     closeEvents();
     draft = null;
     visit = null;
@@ -160,7 +179,6 @@
       input.removeAttribute("aria-invalid");
     }
     $("visitor-extra").replaceChildren();
-    language = startLanguage;
     applyLanguage();
     show(config ? "welcome" : "loading");
   }
@@ -982,7 +1000,7 @@
       } else if (screen === "terms") {
         show("code", "code-input");
       } else {
-        restart();
+        home();
       }
     } else if (target.classList.contains("kiosk-done")) {
       restart();
@@ -1037,6 +1055,12 @@
       chooseHost(hostResults[0]);
     } else {
       searchHosts();
+    }
+  });
+  // A field's complaint goes as soon as the visitor types in it.
+  $("visitor-form").addEventListener("input", (event) => {
+    if (event.target.matches("input[aria-invalid]")) {
+      fieldError(event.target, "");
     }
   });
   $("visitor-form").addEventListener("submit", (event) => {

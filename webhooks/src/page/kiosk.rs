@@ -11,28 +11,36 @@
 //!
 //! The visitor switches between Japanese and English without a reload: the page carries the
 //! kiosk's texts of both catalogues ([`TEXTS`]).
+//!
+//! `/kiosk/{location}/badge/{visit}?t=TOKEN` is the visitor's badge to print (the check-in's
+//! `badge_url`), in both languages, with the QR code the kiosk's check-out screen scans.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum_extra::extract::CookieJar;
 use frontdesk_core::Error;
+use frontdesk_core::domain::visit::Category;
 use frontdesk_core::engine::tenant::validate_slug;
 use frontdesk_core::i18n::{self, Lang};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::{Texts, render};
+use super::{Texts, render, render_private};
 use crate::AppState;
+use crate::api::kiosk::kiosk_of;
 use crate::problem::ApiError;
 
 pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/kiosk/{location}", get(show))
         .route("/kiosk/{location}/manifest.webmanifest", get(manifest))
+        .route("/kiosk/{location}/badge/{visit}", get(badge))
 }
 
 /// Every catalogue text the kiosk's page and script show. The page carries them in both
@@ -118,7 +126,10 @@ const TEXTS: &[&str] = &[
 /// [`TEXTS`] of both catalogues as JSON, `{"ja":{key:text},"en":{…}}`, made once.
 static TEXTS_JSON: LazyLock<String> = LazyLock::new(|| {
     let of = |lang: Lang| -> BTreeMap<&str, String> {
-        TEXTS.iter().map(|key| (*key, i18n::text(lang, key))).collect()
+        TEXTS
+            .iter()
+            .map(|key| (*key, i18n::text(lang, key)))
+            .collect()
     };
     json!({ "ja": of(Lang::Ja), "en": of(Lang::En) }).to_string()
 });
@@ -175,6 +186,108 @@ async fn manifest(Path(location): Path<String>) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "kiosk_badge.html")]
+struct BadgePage {
+    t: Texts,
+    title: String,
+    /// The badge is in both languages, whichever the visitor chose.
+    ja: Texts,
+    en: Texts,
+    visitor_name: String,
+    visitor_company: String,
+    /// The host's name, or the category's (both languages) for a visit without a host.
+    visiting: String,
+    /// When the visitor checked in, in the location's time.
+    checked_in: String,
+    location: String,
+    /// The QR code of the badge's URL, as SVG drawn by this server.
+    qr_svg: String,
+}
+
+#[derive(Deserialize)]
+struct BadgeQuery {
+    t: Option<String>,
+}
+
+/// The badge of a visit checked in at this kiosk's location (its device cookie, or the demo's
+/// kiosk). Its QR code holds the badge's URL with its token, which check-out takes.
+async fn badge(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Path((location, visit)): Path<(String, String)>,
+    Query(query): Query<BadgeQuery>,
+) -> Response {
+    // The token is what checks the visitor out; one of its shape, or no badge.
+    let token = query.t.filter(|t| {
+        !t.is_empty()
+            && t.len() <= 200
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    let (Some(token), Ok(())) = (token, validate_slug(&location)) else {
+        return ApiError::Engine(Error::NotFound("badge")).into_response();
+    };
+    let kiosk = match kiosk_of(&state, &jar, &location).await {
+        Ok(kiosk) => kiosk,
+        Err(refused) => return refused.into_response(),
+    };
+    let view = match state.engine.kiosk_visit(&kiosk, &visit).await {
+        Ok(view) => view,
+        Err(err) => return ApiError::Engine(err).into_response(),
+    };
+    let (ja, en) = (Texts(Lang::Ja), Texts(Lang::En));
+    let visiting = match (&view.host_name, view.category) {
+        (Some(host), _) => host.clone(),
+        (None, Some(category)) => {
+            let key = match category {
+                Category::Delivery => "page.kiosk.category.delivery",
+                Category::Interview => "page.kiosk.category.interview",
+                Category::Other => "page.kiosk.category.other",
+            };
+            format!("{} / {}", ja.text(key), en.text(key))
+        }
+        (None, None) => String::new(),
+    };
+    let zone: chrono_tz::Tz = kiosk.location.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let checked_in = chrono::DateTime::from_timestamp_millis(view.checked_in_at)
+        .unwrap_or_default()
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let url = format!(
+        "{}/kiosk/{}/badge/{}?t={token}",
+        state.engine.settings.public_url.trim_end_matches('/'),
+        kiosk.location.slug,
+        view.public_id
+    );
+    let svg = crate::qr::svg(&url);
+    // The SVG goes inline into the page: without its XML declaration.
+    let qr_svg = svg
+        .find("<svg")
+        .map_or(svg.as_str(), |at| &svg[at..])
+        .to_owned();
+    let t = Texts::of_request();
+    let page = BadgePage {
+        t,
+        title: format!(
+            "{} / {}",
+            ja.text("page.kiosk.badge.title"),
+            en.text("page.kiosk.badge.title")
+        ),
+        ja,
+        en,
+        visitor_name: view.visitor_name,
+        visitor_company: view.visitor_company,
+        visiting,
+        checked_in,
+        location: kiosk.location.name,
+        qr_svg,
+    };
+    // The page carries the badge's token in its URL.
+    render_private(StatusCode::OK, &page)
 }
 
 #[cfg(test)]
