@@ -362,8 +362,8 @@ impl ReceptionSettings {
             if terms.version < 1 {
                 return Err(FieldError::new("terms.version", range(1, i64::MAX)));
             }
-            bounded_text("terms.text_ja", &terms.text_ja, 20_000)?;
-            bounded_text("terms.text_en", &terms.text_en, 20_000)?;
+            bounded_text("terms.text_ja", &terms.text_ja, 10_000)?;
+            bounded_text("terms.text_en", &terms.text_en, 10_000)?;
             if !(0..=3650).contains(&terms.validity_days) {
                 return Err(FieldError::new("terms.validity_days", range(0, 3650)));
             }

@@ -455,7 +455,7 @@ mod tests {
 fn not_linked(lang: Lang) -> Message {
     Message::text(i18n::text(lang, "reception.reply.not_linked")).buttons(vec![Button {
         action: Action::Link,
-        label: i18n::text(lang, "conversation.linking.button"),
+        label: i18n::text(lang, "conversation.help.link_button"),
         style: ButtonStyle::Primary,
     }])
 }
