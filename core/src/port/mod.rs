@@ -18,7 +18,7 @@ pub use calendar::{
 };
 pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};
 pub use clock::{Clock, SystemClock};
-pub use mailer::{Mail, MailError, Mailer};
+pub use mailer::{Attachment, Mail, MailError, Mailer};
 pub use openid::{AttemptSecrets, OidcClient, OidcError, OpenIdProvider, VerifiedIdentity};
 pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets, sealing_key_id};
 pub use tenant_keys::{DirKeyStore, TenantKeyStore};
