@@ -12,9 +12,9 @@ mod tenant_keys;
 use std::sync::Arc;
 
 pub use calendar::{
-    AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
-    Changes, EventDraft, OAuthTokens, ProviderEvent, ProviderRoom, SyncWindow, TokenStore, Watch,
-    WatchRequest,
+    Attendee, AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef,
+    Calendars, Changes, EventDetails, EventDraft, OAuthTokens, ProviderEvent, ProviderRoom,
+    SyncWindow, TokenStore, Watch, WatchRequest,
 };
 pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};
 pub use clock::{Clock, SystemClock};
