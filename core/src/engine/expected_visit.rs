@@ -26,6 +26,29 @@ pub const CODE_QR_FILENAME: &str = "reception-code.png";
 /// one day).
 const CODE_TRIES: usize = 50;
 
+/// A code no other visit of the tenant (but `except`, a visit being moved) holds at any
+/// instant of `span`: `wanted` when it is free, else a random one.
+pub(crate) async fn free_code(
+    tx: &mut Tx,
+    tenant_id: i64,
+    wanted: Option<&str>,
+    (valid_from, valid_until): (i64, i64),
+    except: Option<i64>,
+) -> Result<String> {
+    let wanted = wanted.map(str::to_owned);
+    for candidate in wanted
+        .into_iter()
+        .chain(std::iter::repeat_with(generate_code).take(CODE_TRIES))
+    {
+        if !store::code_in_use(tx, tenant_id, &candidate, valid_from, valid_until, except).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Conflict(
+        "no reception code is free on that day; try again".into(),
+    ))
+}
+
 /// Where an expected visit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -120,17 +143,14 @@ impl Engine {
             .ok_or(Error::NotFound("location"))?;
         let zone = zone_of(&location.time_zone);
         let (valid_from, valid_until) = day_span(zone, new.day);
-        let mut code = None;
-        let wanted = new.code.iter().cloned();
-        for candidate in wanted.chain(std::iter::repeat_with(generate_code).take(CODE_TRIES)) {
-            if !store::code_in_use(tx, tenant_id, &candidate, valid_from, valid_until).await? {
-                code = Some(candidate);
-                break;
-            }
-        }
-        let code = code.ok_or_else(|| {
-            Error::Conflict("no reception code is free on that day; try again".into())
-        })?;
+        let code = free_code(
+            tx,
+            tenant_id,
+            new.code.as_deref(),
+            (valid_from, valid_until),
+            None,
+        )
+        .await?;
         let now = self.ports.clock.now_ms();
         let public_id = uuid::Uuid::new_v4().simple().to_string();
         let seal = |column: &str, value: &str| {
