@@ -1045,7 +1045,10 @@ storage_tests! {
                 let body = &operation["requestBody"]["content"]["application/json"]["schema"];
                 if !body.is_null() {
                     let schema = resolve(&doc, body);
-                    for (field, property) in schema["properties"].as_object().unwrap() {
+                    // A free-form object (a location's reception settings) has no named
+                    // properties to walk; `AppJson` bounds every text in it all the same.
+                    let properties = schema["properties"].as_object().into_iter().flatten();
+                    for (field, property) in properties {
                         if !is_text(resolve(&doc, property)) {
                             continue;
                         }
@@ -1503,6 +1506,64 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
             None,
         ),
         (
+            Method::GET,
+            "/api/v1/locations/hq/reception",
+            Some(ViewVisits),
+            None,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/locations/hq/reception",
+            Some(ManageReception),
+            Some(json!({"badge_printing": true, "answer_timeout_seconds": 120})),
+        ),
+        (Method::GET, "/api/v1/kiosks", Some(ManageReception), None),
+        (
+            Method::POST,
+            "/api/v1/locations/hq/kiosks",
+            Some(ManageReception),
+            Some(json!({"name": "Lobby"})),
+        ),
+        (
+            Method::GET,
+            "/api/v1/expected-visits?from=2026-11-25&to=2026-11-26",
+            Some(ViewVisits),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/expected-visits",
+            Some(HandleVisitors),
+            Some(
+                json!({"location": "hq", "host": "alice@a.example", "visitor_name": "Kenji Mori",
+                "day": "2026-11-26"}),
+            ),
+        ),
+        (
+            Method::GET,
+            "/api/v1/visits/on-site",
+            Some(ViewVisits),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/visits/{visit}/check-out",
+            Some(HandleVisitors),
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/expected-visits/{expected_visit}",
+            Some(HandleVisitors),
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/kiosks/{kiosk}",
+            Some(ManageReception),
+            None,
+        ),
+        (
             Method::DELETE,
             "/api/v1/employees/{employee}",
             Some(EditDirectory),
@@ -1529,6 +1590,14 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
         "/auth/password-reset",
         "/auth/password-reset/confirm",
         "/auth/invitations/accept",
+        // The kiosk's own API: a paired device, no session (webhooks/tests/reception.rs).
+        "/kiosk/{location}",
+        "/kiosk/{location}/pairing",
+        "/kiosk/{location}/hosts",
+        "/kiosk/{location}/checkins",
+        "/kiosk/{location}/visits/{visit}",
+        "/kiosk/{location}/visits/{visit}/events",
+        "/kiosk/{location}/checkouts",
     ];
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for method in operations.as_object().unwrap().keys() {
@@ -1620,6 +1689,47 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
         )
         .await;
         let tenant = api.engine.tenant("acme").await.unwrap().unwrap();
+        // A kiosk, an expected visitor and a visitor on site, for the reception routes.
+        let kiosk = api
+            .call(
+                Method::POST,
+                "/api/v1/locations/hq/kiosks",
+                Some(&owner),
+                Some(json!({"name": "Lobby"})),
+                &[],
+            )
+            .await;
+        let kiosk_device = kiosk.body["kiosk"]["id"].as_i64().expect("a kiosk");
+        let (kiosk, _) = api
+            .engine
+            .pair_kiosk("hq", kiosk.body["pairing_code"].as_str().unwrap())
+            .await
+            .unwrap();
+        let expected = api
+            .call(
+                Method::POST,
+                "/api/v1/expected-visits",
+                Some(&owner),
+                Some(json!({"location": "hq", "host": "alice@a.example",
+                    "visitor_name": "Aiko Ueda", "day": "2026-11-26"})),
+                &[],
+            )
+            .await;
+        let expected = expected.body["id"]
+            .as_str()
+            .expect("an expected visit")
+            .to_owned();
+        let checkin = frontdesk_core::engine::reception::CheckIn {
+            host: Some(json!("alice@a.example")),
+            visitor_name: Some("Kenji Mori".into()),
+            ..Default::default()
+        };
+        let visit = api
+            .engine
+            .check_in(&kiosk, "192.0.2.7", checkin, None)
+            .await
+            .unwrap()
+            .visit;
         let other = api
             .engine
             .create_account(
@@ -1659,7 +1769,10 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
                 .replace("{employee}", &employee)
                 .replace("{other}", &other.id.to_string())
                 .replace("{calendar}", &calendar)
-                .replace("{event}", &event);
+                .replace("{event}", &event)
+                .replace("{kiosk}", &kiosk_device.to_string())
+                .replace("{expected_visit}", &expected)
+                .replace("{visit}", &visit.public_id);
             let reply = api.call(method.clone(), &path, Some(&me), body, &[]).await;
             let allowed = permission.is_none_or(|p| {
                 role.allows(p) && (p != Permission::ExportPersonalData || can_export)

@@ -6,15 +6,20 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::access_log::Event;
-use super::reception::{day_span, expected_at, zone_of};
+use super::conversation::ChatUser;
+use super::reception::{day_span, expected_at, local_time, zone_of};
 use super::{Actor, Engine};
+use crate::domain::chat::Message;
 use crate::domain::field::{Invalid, TextLimit, checked_text};
 use crate::domain::people::{Permission, normalize_email};
-use crate::domain::visit::{MAX_VISITOR_COMPANY, MAX_VISITOR_NAME, generate_code};
+use crate::domain::visit::{
+    MAX_VISITOR_COMPANY, MAX_VISITOR_NAME, VisitorRequest, VisitorRequestError, generate_code,
+};
 use crate::i18n::{self, Lang};
 use crate::port::{Attachment, Mail};
 use crate::store::Tx;
 use crate::store::employee;
+use crate::store::employee::Employee;
 use crate::store::reception::{self as store, ExpectedVisitRow};
 use crate::store::tenant;
 use crate::{Error, Result};
@@ -460,5 +465,108 @@ impl Engine {
             source: row.source.clone(),
             status: row.status.clone(),
         })
+    }
+
+    /// A visitor announced by their host in chat (`visitor Kenji Mori, Globex tomorrow
+    /// 14:00`): registered for the host at the named location (or the tenant's first), the
+    /// code answered to the host (and mailed to the visitor when an email was given).
+    pub async fn expect_visitor_from_chat(
+        &self,
+        who: &ChatUser,
+        host: &Employee,
+        text: &str,
+    ) -> Result<Message> {
+        let lang = host.profile.language;
+        let mut tx = self.db.write().await?;
+        let locations = tenant::list_locations(&mut tx, who.tenant_id).await?;
+        let Some(first) = locations.first() else {
+            return Ok(Message::text(i18n::text(
+                lang,
+                "reception.chat.no_location",
+            )));
+        };
+        let today = local_time(zone_of(&first.time_zone), self.ports.clock.now_ms()).date_naive();
+        let request = match VisitorRequest::parse(text, today) {
+            Ok(request) => request,
+            Err(VisitorRequestError::NoName) => {
+                return Ok(Message::text(i18n::text(lang, "reception.chat.usage")));
+            }
+            Err(VisitorRequestError::DayOutOfRange) => {
+                return Ok(Message::text(i18n::text(
+                    lang,
+                    "reception.chat.day_out_of_range",
+                )));
+            }
+        };
+        let location = match &request.location {
+            Some(slug) => match locations.iter().find(|l| &l.slug == slug) {
+                Some(location) => location,
+                None => {
+                    let known: Vec<&str> = locations.iter().map(|l| l.slug.as_str()).collect();
+                    return Ok(Message::text(i18n::format(
+                        lang,
+                        "reception.chat.unknown_location",
+                        &[("slug", slug), ("known", &known.join(", "))],
+                    )));
+                }
+            },
+            None => first,
+        };
+        let name = checked_text(&request.name, TextLimit::name(MAX_VISITOR_NAME));
+        let company = checked_text(&request.company, TextLimit::optional(MAX_VISITOR_COMPANY));
+        let email = request.email.as_deref().map(normalize_email).transpose();
+        let (Ok(name), Ok(company), Ok(email)) = (name, company, email) else {
+            return Ok(Message::text(i18n::text(lang, "reception.chat.usage")));
+        };
+        let starts_at = request.time.map(|minutes| {
+            day_span(zone_of(&location.time_zone), request.day).0 + i64::from(minutes) * 60_000
+        });
+        let new = NewExpectedVisit {
+            location_id: location.id,
+            host_employee_id: host.id,
+            visitor_name: name,
+            visitor_company: company,
+            visitor_email: email,
+            day: request.day,
+            starts_at,
+            purpose: None,
+            source: Source::Chat,
+            source_ref: None,
+            code: None,
+        };
+        let visit = self
+            .register_expected_visit(&mut tx, who.tenant_id, &new)
+            .await?;
+        let actor = format!("{}:{}", who.platform, who.user_id);
+        let event = Event {
+            actor: &actor,
+            ip: "",
+            action: "expected_visit.create",
+            target: format!("expected_visit:{}", visit.id),
+            detail: json!({ "location": location.slug, "host": host.id, "day": visit.day, "by": "chat" }),
+        };
+        self.record(&mut tx, who.tenant_id, self.ports.clock.now_ms(), event)
+            .await?;
+        tx.commit().await?;
+        self.outbox_queued.notify_one();
+        let time = request
+            .time
+            .map(|m| format!(" {:02}:{:02}", m / 60, m % 60))
+            .unwrap_or_default();
+        let key = if visit.visitor_email.is_some() {
+            "reception.chat.expected_mailed"
+        } else {
+            "reception.chat.expected"
+        };
+        Ok(Message::text(i18n::format(
+            lang,
+            key,
+            &[
+                ("visitor", &visit.visitor_name),
+                ("day", &format!("{}{time}", visit.day)),
+                ("location", &location.name),
+                ("code", &visit.code),
+            ],
+        )))
     }
 }

@@ -167,7 +167,7 @@ async fn add_kiosk(
 }
 
 /// Revoke a kiosk (admins): its device token stops working at once.
-#[utoipa::path(delete, path = "/kiosks/{id}", tag = "reception", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/kiosks/{kiosk}", tag = "reception", params(("kiosk" = i64, Path)),
     responses((status = 204), (status = 404)))]
 async fn revoke_kiosk(
     State(state): State<AppState>,
@@ -301,7 +301,7 @@ async fn add_expected(
 }
 
 /// Withdraw an expected visit: its reception code stops working.
-#[utoipa::path(delete, path = "/expected-visits/{id}", tag = "reception", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/expected-visits/{expected_visit}", tag = "reception", params(("expected_visit" = String, Path)),
     responses((status = 204), (status = 404)))]
 async fn withdraw_expected(
     State(state): State<AppState>,
@@ -367,7 +367,7 @@ async fn on_site(
 }
 
 /// Check a visitor out (receptionists and admins).
-#[utoipa::path(post, path = "/visits/{id}/check-out", tag = "reception", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/visits/{visit}/check-out", tag = "reception", params(("visit" = String, Path)),
     responses((status = 200, body = VisitSummary), (status = 404)))]
 async fn check_out(
     State(state): State<AppState>,
