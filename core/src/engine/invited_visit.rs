@@ -107,6 +107,10 @@ impl Engine {
         let Owner::Employee(owner_id) = calendar.owner else {
             return Ok(false);
         };
+        // Feeds give merged busy time without attendees: they never invite anyone.
+        if !matches!(calendar.provider, Provider::Google | Provider::Microsoft) {
+            return Ok(false);
+        }
         let tenant_id = calendar.tenant_id;
         let receptions = self.receptions(tx, tenant_id).await?;
         if receptions.is_empty() {
