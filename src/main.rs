@@ -709,6 +709,10 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
         println!(
             "  web chat: {base}/chat   (tenant demo, e.g. alice@demo.example; the sign-in link: {mail_to})"
         );
+        println!(
+            "  kiosk:    {base}/kiosk/hq   (reception code {} / 受付コード)",
+            frontdesk_core::engine::demo::VISITOR_CODE
+        );
         println!("  API docs: {base}/api/v1/openapi.json");
         println!("  health:   {base}/healthz");
     }

@@ -471,6 +471,28 @@ storage_tests! {
         assert_eq!(found[0].profile.email, "carol@acme.example");
     }
 
+    async fn a_host_expects_a_visitor_in_chat_and_gets_the_code(t: &TestDb) {
+        let desk = Desk::new(t).await;
+        let who = ChatUser { tenant_id: desk.f.tenant.id, platform: Platform::Slack, user_id: "U1".into(), locale: None };
+        let say = |text: &str| Input::Text(text.to_owned());
+        let reply = desk.engine.converse(&who, &say("visitor Kenji Mori, Globex tomorrow 14:00 kenji@globex.example")).await.unwrap();
+        let code: String = reply.summary.split("code: ").nth(1).expect("a code in the reply").chars().take(6).collect();
+        assert!(reply.summary.contains("2026-11-26 14:00") && reply.summary.contains("mailed"), "{reply:?}");
+        assert!(matches!(desk.by_code(&code).await, Err(Error::WrongReceptionCode)), "tomorrow's");
+        desk.f.clock.advance(Duration::days(1));
+        let visit = desk.by_code(&code).await.unwrap().visit;
+        assert_eq!((visit.visitor_name.as_str(), visit.visitor_company.as_str()), ("Kenji Mori", "Globex"));
+        assert_eq!(visit.host_name.as_deref(), Some("佐藤 ありす"));
+        desk.engine.dispatch_due().await.unwrap();
+        assert!(desk.f.mailer.sent().iter().any(|m| m.to == "kenji@globex.example" && m.body.contains(&code)));
+        let bob = ChatUser { user_id: "U2".into(), ..who.clone() };
+        let reply = desk.engine.converse(&bob, &say("来客 明日")).await.unwrap();
+        assert!(reply.summary.contains("来客 氏名"), "usage in Japanese: {reply:?}");
+        let reply = desk.engine.converse(&bob, &say("来客 山田太郎、エグザンプル @osaka")).await.unwrap();
+        assert!(reply.summary.contains("osaka") && reply.summary.contains("hq"), "{reply:?}");
+        assert_eq!(desk.f.logged("expected_visit.create").await.len(), 1);
+    }
+
     async fn visitor_data_is_sealed_at_rest(t: &TestDb) {
         let desk = Desk::new(t).await;
         desk.expect("Hanako Kuroda", TODAY).await;

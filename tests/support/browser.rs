@@ -16,6 +16,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -26,12 +28,17 @@ const PAGE_PATIENCE: Duration = Duration::from_secs(10);
 /// The window: a tablet held upright, the reception kiosk's shape.
 const WINDOW: &str = "--window-size=820,1180";
 
+/// How long a stopped server may take to finish the requests in flight.
+const SHUTDOWN: Duration = Duration::from_secs(10);
+
 /// The app served in-process on a free port of 127.0.0.1, on a fresh SQLite database.
 pub struct Site {
     pub engine: Engine,
     pub mailer: Arc<RecordingMailer>,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// Stops the server, and the server's task (while it serves).
+    serving: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     _db: TestDb,
 }
 
@@ -60,24 +67,55 @@ impl Site {
             None => test_engine.engine,
         };
         let mailer = test_engine.mailer;
-        let state = frontdesk_webhooks::AppState::new(engine.clone(), vec![]);
-        tokio::spawn(frontdesk_webhooks::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
+        let serving = Some(serve(listener, &engine));
         Site {
             engine,
             mailer,
             base,
+            serving,
             _db: db,
         }
+    }
+
+    /// Stops serving, as a server that is shut down: connections are refused until
+    /// [`Site::start_again`]. Requests in flight are finished first.
+    pub async fn stop(&mut self) {
+        let (stop, served) = self.serving.take().expect("the site is serving");
+        let _ = stop.send(());
+        tokio::time::timeout(SHUTDOWN, served)
+            .await
+            .expect("the server stopped")
+            .expect("the server task ended")
+            .expect("the server stopped cleanly");
+    }
+
+    /// Serves again on the same address, database and engine (after [`Site::stop`]).
+    pub async fn start_again(&mut self) {
+        assert!(self.serving.is_none(), "the site is already serving");
+        let address = self.base.trim_start_matches("http://");
+        let listener = TcpListener::bind(address)
+            .await
+            .expect("the same address is free again");
+        self.serving = Some(serve(listener, &self.engine));
     }
 
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// Serves the app for `engine` on `listener` until told to stop.
+fn serve(
+    listener: TcpListener,
+    engine: &Engine,
+) -> (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let state = frontdesk_webhooks::AppState::new(engine.clone(), vec![]);
+    let served = tokio::spawn(frontdesk_webhooks::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    (stop, served)
 }
 
 /// ChromeDriver on a free port with one headless Chromium session. Dropping it kills the
@@ -157,6 +195,57 @@ impl Browser {
         let input = self.find(css).await;
         input.clear().await.expect("input clears");
         input.send_keys(text).await.expect("typing works");
+    }
+
+    /// Types `keys` into the element matching `css` as they come (`"\u{E007}"` is Enter),
+    /// without clearing it first.
+    pub async fn send_keys(&self, css: &str, keys: &str) {
+        self.find(css)
+            .await
+            .send_keys(keys)
+            .await
+            .expect("typing works");
+    }
+
+    /// Waits until an element matches `css` (a bounded poll, like [`Browser::text_of`]).
+    pub async fn wait_for(&self, css: &str) {
+        self.find(css).await;
+    }
+
+    /// The value of `attribute` of the element matching `css`, waiting for the element.
+    pub async fn attribute(&self, css: &str, attribute: &str) -> Option<String> {
+        self.find(css)
+            .await
+            .attr(attribute)
+            .await
+            .expect("attribute read")
+    }
+
+    /// The value of the DOM property `name` of the element matching `css` (an input's
+    /// `value` is what it holds now, not the attribute it started with).
+    pub async fn property(&self, css: &str, name: &str) -> Option<String> {
+        self.find(css)
+            .await
+            .prop(name)
+            .await
+            .expect("property read")
+    }
+
+    /// The address the window shows (with its fragment, if any).
+    pub async fn current_url(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .expect("the current URL")
+            .to_string()
+    }
+
+    /// Runs `script` in the page (its `arguments` are `args`) and returns what it returns.
+    pub async fn run(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .expect("the script runs")
     }
 
     /// Clicks the element matching `css`.

@@ -1,4 +1,4 @@
-//! The visit history, visitor labels, CSV downloads and outgoing webhooks
+//! The visit history, visitor labels, CSV downloads, outgoing webhooks and the badge's token
 //! over HTTP, in-process through the whole middleware stack, on SQLite and PostgreSQL. The
 //! webhook receiver is a real server on a loopback socket, reached by the real sender
 //! (`HttpWebhooks`), and checks each delivery's signature as the README tells receivers to.
@@ -411,5 +411,54 @@ storage_tests! {
         desk.check_in("Aiko Ueda", "Initech").await;
         desk.engine.dispatch_due().await.unwrap();
         assert_eq!(receiver.received().len(), 3, "a deleted endpoint hears nothing");
+    }
+
+    async fn a_badge_opens_only_with_its_token_and_its_qr_code_checks_out(t: &TestDb) {
+        let desk = Desk::new(t).await;
+        let settings = desk.admin("PUT", "/api/v1/locations/hq/reception", json!({"badge_printing": true})).await;
+        assert_eq!(settings.status, StatusCode::OK, "{}", settings.text);
+        let visit = desk.check_in("Kenji <b>Mori</b>", "Globex").await;
+        let badge_url = visit["badge_url"].as_str().expect("a badge to print").to_owned();
+        let id = visit["visit_id"].as_str().unwrap();
+        assert!(badge_url.starts_with(&format!("/kiosk/hq/badge/{id}?t=")), "{badge_url}");
+
+        let page = desk.call("GET", &badge_url, &desk.kiosk, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer", "the URL holds the badge's token");
+        let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+        for shown in ["Kenji &#60;b&#62;Mori", "Globex", "Alice Sato", "Head office", "2026-11-25 09:00", "<svg"] {
+            assert!(page.text.contains(shown), "{shown} in {}", page.text);
+        }
+        assert!(!page.text.contains("<b>Mori") && !page.text.contains("<?xml"), "{}", page.text);
+        let css = desk.call("GET", "/assets/frontdesk.css", "", None).await;
+        assert!(css.text.contains("@page badge { size: 62mm 100mm; margin: 0; }"), "a 62 mm label");
+        assert!(css.text.contains("page: badge;"));
+
+        // Only the badge's own token, visit and location show it.
+        let token = badge_url.split("?t=").nth(1).unwrap();
+        let other = desk.check_in("Aiko Ueda", "Initech").await;
+        let other_id = other["visit_id"].as_str().unwrap();
+        for wrong in [
+            format!("/kiosk/hq/badge/{id}?t=x{token}"),
+            format!("/kiosk/hq/badge/{id}?t={}", other["badge_url"].as_str().unwrap().split("?t=").nth(1).unwrap()),
+            format!("/kiosk/hq/badge/{id}"),
+            format!("/kiosk/hq/badge/{other_id}?t={token}"),
+            format!("/kiosk/annex/badge/{id}?t={token}"),
+        ] {
+            let page = desk.call("GET", &wrong, &desk.kiosk, None).await;
+            assert_eq!(page.status, StatusCode::NOT_FOUND, "{wrong}: {}", page.text);
+        }
+        let elsewhere = desk.call("GET", &badge_url, "", None).await;
+        assert_ne!(elsewhere.status, StatusCode::OK, "only on a kiosk");
+
+        // The kiosk checks out the badge's QR code (its URL, as a scanner types it).
+        let scanned = format!("http://127.0.0.1:8080{badge_url}");
+        let out = desk.call("POST", "/api/v1/kiosk/hq/checkouts", &desk.kiosk, Some(json!({"badge": scanned}))).await;
+        assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+        assert_eq!(out.json()["status"], "checked_out");
+        let page = desk.call("GET", &badge_url, &desk.kiosk, None).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "a visitor who left has no badge to print");
     }
 }

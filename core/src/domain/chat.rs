@@ -198,6 +198,9 @@ pub enum Command {
     /// Link this chat account with a code from the web chat (platforms that share no
     /// email); the code as typed (lower-cased).
     LinkCode(String),
+    /// Expect a visitor (the words after `visitor` / `来客`, as typed but NFKC-normalised:
+    /// names keep their case).
+    ExpectVisitor(String),
     /// Not understood; the first word, to quote back.
     Unknown(String),
 }
@@ -222,6 +225,18 @@ impl Command {
         match first {
             "help" | "?" | "ヘルプ" | "へるぷ" | "使い方" | "つかいかた" => {
                 Command::Help
+            }
+            "visitor" | "expect" | "来客" | "来訪" | "らいきゃく" => {
+                let original: String = text.nfkc().collect();
+                let rest: Vec<&str> = original
+                    .split_whitespace()
+                    .skip_while(|w| {
+                        let w = w.to_lowercase();
+                        is_mention(&w) || w == "/frontdesk" || w == "frontdesk"
+                    })
+                    .skip(1)
+                    .collect();
+                Command::ExpectVisitor(rest.join(" "))
             }
             "link" | "連携" | "リンク" | "れんけい" => match words.next() {
                 Some(code) => Command::LinkCode(code.chars().take(40).collect()),
@@ -274,6 +289,14 @@ mod tests {
                 Command::LinkCode("abcd-efgh".into()),
             ),
             ("book alice tomorrow", Command::Unknown("book".into())),
+            (
+                "/frontdesk visitor Kenji Mori, Globex tomorrow 14:00",
+                Command::ExpectVisitor("Kenji Mori, Globex tomorrow 14:00".into()),
+            ),
+            (
+                "来客　山田太郎、エグザンプル 明日 １４：００",
+                Command::ExpectVisitor("山田太郎、エグザンプル 明日 14:00".into()),
+            ),
         ] {
             assert_eq!(Command::parse(text), expected, "{text:?}");
         }

@@ -131,7 +131,6 @@ mod tests {
             ("tanaka", "たなか"),
             ("shinji", "しんじ"),
             ("sinzi", "しんじ"),
-            ("kenichi", "けんいち"),
             ("ken'ichi", "けんいち"),
             ("hattori", "はっとり"),
             ("matchi", "まっち"),

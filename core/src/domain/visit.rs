@@ -362,8 +362,8 @@ impl ReceptionSettings {
             if terms.version < 1 {
                 return Err(FieldError::new("terms.version", range(1, i64::MAX)));
             }
-            bounded_text("terms.text_ja", &terms.text_ja, 20_000)?;
-            bounded_text("terms.text_en", &terms.text_en, 20_000)?;
+            bounded_text("terms.text_ja", &terms.text_ja, 10_000)?;
+            bounded_text("terms.text_en", &terms.text_en, 10_000)?;
             if !(0..=3650).contains(&terms.validity_days) {
                 return Err(FieldError::new("terms.validity_days", range(0, 3650)));
             }
@@ -442,6 +442,114 @@ pub fn visitor_fields(
     Ok(fields)
 }
 
+/// A visitor announced in chat: `Kenji Mori, Globex tomorrow 14:00 kenji@globex.example
+/// @hq`, or `山田太郎、エグザンプル 明日 14:00`. The day (`today`/`今日`, `tomorrow`/`明日`,
+/// `YYYY-MM-DD`, `M/D`), the time (`HH:MM`), an email and `@location` may stand anywhere;
+/// what is left is the name, then after a comma (`,` `、` `/`) the company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitorRequest {
+    pub name: String,
+    pub company: String,
+    pub email: Option<String>,
+    pub day: chrono::NaiveDate,
+    /// Minutes after midnight at the location.
+    pub time: Option<u32>,
+    pub location: Option<String>,
+}
+
+/// Why a visitor request cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitorRequestError {
+    /// No name is left once the day, time, email and location are taken out.
+    NoName,
+    /// A day in the past, or more than a year ahead.
+    DayOutOfRange,
+}
+
+impl VisitorRequest {
+    /// Reads `text`; `today` is the day at the location (a bare `M/D` before today means
+    /// next year).
+    pub fn parse(
+        text: &str,
+        today: chrono::NaiveDate,
+    ) -> Result<VisitorRequest, VisitorRequestError> {
+        use chrono::Datelike;
+        let mut day = None;
+        let mut time = None;
+        let mut email = None;
+        let mut location = None;
+        let mut rest = Vec::new();
+        for word in text.split_whitespace().take(40) {
+            let lower = word.to_lowercase();
+            let parsed_day = match lower.as_str() {
+                "today" | "今日" | "きょう" | "本日" => Some(today),
+                "tomorrow" | "明日" | "あした" | "あす" => today.succ_opt(),
+                _ => lower.parse::<chrono::NaiveDate>().ok().or_else(|| {
+                    let (m, d) = lower.split_once('/')?;
+                    let (m, d) = (m.parse().ok()?, d.parse().ok()?);
+                    let this_year = chrono::NaiveDate::from_ymd_opt(today.year(), m, d)?;
+                    if this_year < today {
+                        chrono::NaiveDate::from_ymd_opt(today.year() + 1, m, d)
+                    } else {
+                        Some(this_year)
+                    }
+                }),
+            };
+            if day.is_none() && parsed_day.is_some() {
+                day = parsed_day;
+            } else if time.is_none() && parse_time_word(&lower).is_some() {
+                time = parse_time_word(&lower);
+            } else if let Some(slug) = word
+                .strip_prefix('@')
+                .filter(|s| !s.is_empty() && !s.contains('@'))
+            {
+                location = Some(slug.to_lowercase());
+            } else if email.is_none() && word.contains('@') && word.contains('.') {
+                email = Some(lower);
+            } else {
+                rest.push(word);
+            }
+        }
+        let day = day.unwrap_or(today);
+        if day < today || (day - today).num_days() > 366 {
+            return Err(VisitorRequestError::DayOutOfRange);
+        }
+        let rest = rest.join(" ");
+        let (name, company) = match rest.find([',', '、', '/', '，']) {
+            Some(at) => {
+                let separator = rest[at..].chars().next().map_or(1, char::len_utf8);
+                (
+                    rest[..at].trim().to_owned(),
+                    rest[at + separator..].trim().to_owned(),
+                )
+            }
+            None => (rest.trim().to_owned(), String::new()),
+        };
+        if name.is_empty() {
+            return Err(VisitorRequestError::NoName);
+        }
+        Ok(VisitorRequest {
+            name,
+            company,
+            email,
+            day,
+            time,
+            location,
+        })
+    }
+}
+
+/// `14:00` or `14時` as minutes after midnight.
+fn parse_time_word(word: &str) -> Option<u32> {
+    if let Some(hour) = word.strip_suffix('時') {
+        let hour: u32 = hour.parse().ok()?;
+        return (hour < 24).then_some(hour * 60);
+    }
+    let (h, m) = word.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && m.to_string().len() <= 2).then_some(h * 60 + m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,6 +566,54 @@ mod tests {
         for bad in ["24681", "2468100", "24681a", "", "٢٤٦٨١٠"] {
             assert_eq!(normalize_code(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn visitors_announced_in_chat_are_read_in_english_and_japanese() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let read = VisitorRequest::parse(
+            "Kenji Mori, Globex tomorrow 14:00 Kenji@Globex.example @HQ",
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            read,
+            VisitorRequest {
+                name: "Kenji Mori".into(),
+                company: "Globex".into(),
+                email: Some("kenji@globex.example".into()),
+                day: today.succ_opt().unwrap(),
+                time: Some(14 * 60),
+                location: Some("hq".into()),
+            }
+        );
+        let read =
+            VisitorRequest::parse("山田太郎、株式会社エグザンプル 12/3 10時", today).unwrap();
+        assert_eq!(
+            (read.name.as_str(), read.company.as_str()),
+            ("山田太郎", "株式会社エグザンプル")
+        );
+        assert_eq!(
+            read.day,
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap()
+        );
+        assert_eq!(read.time, Some(600));
+        let read = VisitorRequest::parse("Aiko 1/10", today).unwrap();
+        assert_eq!(
+            read.day,
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+            "next year"
+        );
+        assert_eq!((read.day, read.time), (read.day, None));
+        assert_eq!(VisitorRequest::parse("Aiko", today).unwrap().day, today);
+        assert_eq!(
+            VisitorRequest::parse("tomorrow 14:00", today),
+            Err(VisitorRequestError::NoName)
+        );
+        assert_eq!(
+            VisitorRequest::parse("Aiko 2026-11-24", today),
+            Err(VisitorRequestError::DayOutOfRange)
+        );
     }
 
     #[test]

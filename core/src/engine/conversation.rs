@@ -40,6 +40,8 @@ enum Request {
     Help,
     Link,
     LinkCode(String),
+    /// Expect a visitor (the words after the command).
+    ExpectVisitor(String),
     NotUnderstood(String),
     /// A button from an older version, or an id that was altered.
     UnknownButton,
@@ -99,6 +101,7 @@ impl Engine {
                     Command::Help => Request::Help,
                     Command::Link => Request::Link,
                     Command::LinkCode(code) => Request::LinkCode(code),
+                    Command::ExpectVisitor(rest) => Request::ExpectVisitor(rest),
                     Command::Unknown(word) => Request::NotUnderstood(word),
                 };
                 (request, language_of(text, fallback))
@@ -144,6 +147,10 @@ impl Engine {
             },
             Request::CheckOutVisit { visit } => match &linked {
                 Some(employee) => self.check_out_from_chat(who, employee, visit).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::ExpectVisitor(rest) => match &linked {
+                Some(employee) => self.expect_visitor_from_chat(who, employee, &rest).await,
                 None => Ok(not_linked(lang)),
             },
         }
@@ -455,7 +462,7 @@ mod tests {
 fn not_linked(lang: Lang) -> Message {
     Message::text(i18n::text(lang, "reception.reply.not_linked")).buttons(vec![Button {
         action: Action::Link,
-        label: i18n::text(lang, "conversation.linking.button"),
+        label: i18n::text(lang, "conversation.help.link_button"),
         style: ButtonStyle::Primary,
     }])
 }

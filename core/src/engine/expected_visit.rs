@@ -6,22 +6,53 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::access_log::Event;
-use super::reception::{day_span, expected_at, zone_of};
+use super::conversation::ChatUser;
+use super::reception::{day_span, expected_at, local_time, zone_of};
 use super::{Actor, Engine};
+use crate::domain::chat::Message;
 use crate::domain::field::{Invalid, TextLimit, checked_text};
 use crate::domain::people::{Permission, normalize_email};
-use crate::domain::visit::{MAX_VISITOR_COMPANY, MAX_VISITOR_NAME, generate_code};
+use crate::domain::visit::{
+    MAX_VISITOR_COMPANY, MAX_VISITOR_NAME, VisitorRequest, VisitorRequestError, generate_code,
+};
 use crate::i18n::{self, Lang};
-use crate::port::Mail;
+use crate::port::{Attachment, Mail};
 use crate::store::Tx;
 use crate::store::employee;
+use crate::store::employee::Employee;
 use crate::store::reception::{self as store, ExpectedVisitRow};
 use crate::store::tenant;
 use crate::{Error, Result};
 
+/// The name of the code's QR image attached to the code mail.
+pub const CODE_QR_FILENAME: &str = "reception-code.png";
+
 /// How many random codes are tried before giving up (a tenant with a million visitors on
 /// one day).
 const CODE_TRIES: usize = 50;
+
+/// A code no other visit of the tenant (but `except`, a visit being moved) holds at any
+/// instant of `span`: `wanted` when it is free, else a random one.
+pub(crate) async fn free_code(
+    tx: &mut Tx,
+    tenant_id: i64,
+    wanted: Option<&str>,
+    (valid_from, valid_until): (i64, i64),
+    except: Option<i64>,
+) -> Result<String> {
+    let wanted = wanted.map(str::to_owned);
+    for candidate in wanted
+        .into_iter()
+        .chain(std::iter::repeat_with(generate_code).take(CODE_TRIES))
+    {
+        if !store::code_in_use(tx, tenant_id, &candidate, valid_from, valid_until, except).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Conflict(
+        "no reception code is free on that day; try again".into(),
+    ))
+}
 
 /// Where an expected visit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,17 +148,14 @@ impl Engine {
             .ok_or(Error::NotFound("location"))?;
         let zone = zone_of(&location.time_zone);
         let (valid_from, valid_until) = day_span(zone, new.day);
-        let mut code = None;
-        let wanted = new.code.iter().cloned();
-        for candidate in wanted.chain(std::iter::repeat_with(generate_code).take(CODE_TRIES)) {
-            if !store::code_in_use(tx, tenant_id, &candidate, valid_from, valid_until).await? {
-                code = Some(candidate);
-                break;
-            }
-        }
-        let code = code.ok_or_else(|| {
-            Error::Conflict("no reception code is free on that day; try again".into())
-        })?;
+        let code = free_code(
+            tx,
+            tenant_id,
+            new.code.as_deref(),
+            (valid_from, valid_until),
+            None,
+        )
+        .await?;
         let now = self.ports.clock.now_ms();
         let public_id = uuid::Uuid::new_v4().simple().to_string();
         let seal = |column: &str, value: &str| {
@@ -162,10 +190,13 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        let id = store::insert_expected(tx, &row).await?;
-        let host = employee::find(tx, tenant_id, new.host_employee_id)
+        if employee::find(tx, tenant_id, new.host_employee_id)
             .await?
-            .ok_or(Error::NotFound("host"))?;
+            .is_none()
+        {
+            return Err(Error::NotFound("host"));
+        }
+        let id = store::insert_expected(tx, &row).await?;
         let visit = ExpectedVisit {
             id,
             public_id,
@@ -181,22 +212,41 @@ impl Engine {
             source: row.source.clone(),
             status: row.status.clone(),
         };
-        if let Some(email) = &new.visitor_email {
-            let mail = self.code_mail(
-                email,
-                &visit,
-                &host.profile.name,
-                &location,
-                host.profile.language,
-            );
-            self.queue(tx, tenant_id, &super::outbox::OutboxMessage::Mail(mail))
-                .await?;
-        }
+        self.queue_code_mail(tx, tenant_id, &visit, &location)
+            .await?;
         Ok(visit)
     }
 
+    /// Queues the mail giving the visitor `visit`'s code (with its QR), when their email is
+    /// known: on registering, and again when the code had to change.
+    pub(crate) async fn queue_code_mail(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        visit: &ExpectedVisit,
+        location: &tenant::Location,
+    ) -> Result<()> {
+        let Some(email) = &visit.visitor_email else {
+            return Ok(());
+        };
+        let host = employee::find(tx, tenant_id, visit.host_employee_id)
+            .await?
+            .ok_or(Error::NotFound("host"))?;
+        let mail = self.code_mail(
+            email,
+            visit,
+            &host.profile.name,
+            location,
+            host.profile.language,
+        )?;
+        self.queue(tx, tenant_id, &super::outbox::OutboxMessage::Mail(mail))
+            .await?;
+        Ok(())
+    }
+
     /// The mail that gives a visitor their reception code, in both languages (the visitor's
-    /// language is not known; the host's comes first).
+    /// language is not known; the host's comes first), with the code's QR attached as
+    /// [`CODE_QR_FILENAME`].
     fn code_mail(
         &self,
         to: &str,
@@ -204,7 +254,7 @@ impl Engine {
         host: &str,
         location: &tenant::Location,
         first: Lang,
-    ) -> Mail {
+    ) -> Result<Mail> {
         let time = visit
             .starts_at
             .map(|at| {
@@ -231,7 +281,10 @@ impl Engine {
             Lang::Ja => Lang::En,
             Lang::En => Lang::Ja,
         };
-        Mail {
+        // A few hundred bytes made in well under a millisecond: no need to leave this thread.
+        let qr = crate::domain::qr::png(&visit.code)
+            .map_err(|err| Error::internal("drawing a reception code's QR", err))?;
+        Ok(Mail {
             to: to.to_owned(),
             subject: format!(
                 "{} / {}",
@@ -247,7 +300,12 @@ impl Engine {
                 )
             ),
             body: format!("{}\n\n----\n\n{}", body_in(first), body_in(second)),
-        }
+            attachments: vec![Attachment {
+                filename: CODE_QR_FILENAME.into(),
+                content_type: "image/png".into(),
+                bytes: qr,
+            }],
+        })
     }
 
     /// Expects a visitor (admins and receptionists), logged; the code is mailed to the
@@ -407,5 +465,108 @@ impl Engine {
             source: row.source.clone(),
             status: row.status.clone(),
         })
+    }
+
+    /// A visitor announced by their host in chat (`visitor Kenji Mori, Globex tomorrow
+    /// 14:00`): registered for the host at the named location (or the tenant's first), the
+    /// code answered to the host (and mailed to the visitor when an email was given).
+    pub async fn expect_visitor_from_chat(
+        &self,
+        who: &ChatUser,
+        host: &Employee,
+        text: &str,
+    ) -> Result<Message> {
+        let lang = host.profile.language;
+        let mut tx = self.db.write().await?;
+        let locations = tenant::list_locations(&mut tx, who.tenant_id).await?;
+        let Some(first) = locations.first() else {
+            return Ok(Message::text(i18n::text(
+                lang,
+                "reception.chat.no_location",
+            )));
+        };
+        let today = local_time(zone_of(&first.time_zone), self.ports.clock.now_ms()).date_naive();
+        let request = match VisitorRequest::parse(text, today) {
+            Ok(request) => request,
+            Err(VisitorRequestError::NoName) => {
+                return Ok(Message::text(i18n::text(lang, "reception.chat.usage")));
+            }
+            Err(VisitorRequestError::DayOutOfRange) => {
+                return Ok(Message::text(i18n::text(
+                    lang,
+                    "reception.chat.day_out_of_range",
+                )));
+            }
+        };
+        let location = match &request.location {
+            Some(slug) => match locations.iter().find(|l| &l.slug == slug) {
+                Some(location) => location,
+                None => {
+                    let known: Vec<&str> = locations.iter().map(|l| l.slug.as_str()).collect();
+                    return Ok(Message::text(i18n::format(
+                        lang,
+                        "reception.chat.unknown_location",
+                        &[("slug", slug), ("known", &known.join(", "))],
+                    )));
+                }
+            },
+            None => first,
+        };
+        let name = checked_text(&request.name, TextLimit::name(MAX_VISITOR_NAME));
+        let company = checked_text(&request.company, TextLimit::optional(MAX_VISITOR_COMPANY));
+        let email = request.email.as_deref().map(normalize_email).transpose();
+        let (Ok(name), Ok(company), Ok(email)) = (name, company, email) else {
+            return Ok(Message::text(i18n::text(lang, "reception.chat.usage")));
+        };
+        let starts_at = request.time.map(|minutes| {
+            day_span(zone_of(&location.time_zone), request.day).0 + i64::from(minutes) * 60_000
+        });
+        let new = NewExpectedVisit {
+            location_id: location.id,
+            host_employee_id: host.id,
+            visitor_name: name,
+            visitor_company: company,
+            visitor_email: email,
+            day: request.day,
+            starts_at,
+            purpose: None,
+            source: Source::Chat,
+            source_ref: None,
+            code: None,
+        };
+        let visit = self
+            .register_expected_visit(&mut tx, who.tenant_id, &new)
+            .await?;
+        let actor = format!("{}:{}", who.platform, who.user_id);
+        let event = Event {
+            actor: &actor,
+            ip: "",
+            action: "expected_visit.create",
+            target: format!("expected_visit:{}", visit.id),
+            detail: json!({ "location": location.slug, "host": host.id, "day": visit.day, "by": "chat" }),
+        };
+        self.record(&mut tx, who.tenant_id, self.ports.clock.now_ms(), event)
+            .await?;
+        tx.commit().await?;
+        self.outbox_queued.notify_one();
+        let time = request
+            .time
+            .map(|m| format!(" {:02}:{:02}", m / 60, m % 60))
+            .unwrap_or_default();
+        let key = if visit.visitor_email.is_some() {
+            "reception.chat.expected_mailed"
+        } else {
+            "reception.chat.expected"
+        };
+        Ok(Message::text(i18n::format(
+            lang,
+            key,
+            &[
+                ("visitor", &visit.visitor_name),
+                ("day", &format!("{}{time}", visit.day)),
+                ("location", &location.name),
+                ("code", &visit.code),
+            ],
+        )))
     }
 }

@@ -178,9 +178,14 @@ impl Engine {
         }
         let settings = self.load_settings(&mut tx, tenant_id, location.id).await?;
         drop(tx);
-        if let Some(device) = &device_id {
+        // When the kiosk was last seen, for admins: to the minute, so a busy kiosk does not
+        // cost a write per request.
+        let now = self.ports.clock.now_ms();
+        if let Some(device) = &device_id
+            && device.last_seen_at.is_none_or(|seen| now - seen >= 60_000)
+        {
             let mut tx = self.db.write().await?;
-            store::touch_device(&mut tx, device.id, self.ports.clock.now_ms()).await?;
+            store::touch_device(&mut tx, device.id, now).await?;
             tx.commit().await?;
         }
         Ok(Kiosk {

@@ -1,5 +1,7 @@
-//! `/assets/frontdesk.css` and `/assets/chat.js`: the one stylesheet and the web chat's
-//! script, compiled into the binary.
+//! The static files, compiled into the binary: `/assets/frontdesk.css` (the one stylesheet),
+//! the scripts of the web chat and the kiosk, the kiosk's app icon, and the kiosk's service
+//! worker at `/kiosk/service-worker.js` (a worker controls pages under its own path, so it
+//! lives under `/kiosk/` to control every kiosk page).
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -10,20 +12,32 @@ use crate::AppState;
 const STYLESHEET: &str = include_str!("../../assets/frontdesk.css");
 /// The web chat's script (plain JavaScript, no framework; the CSP allows no inline script).
 const CHAT_SCRIPT: &str = include_str!("../../assets/chat.js");
+/// The visitor kiosk's script.
+const KIOSK_SCRIPT: &str = include_str!("../../assets/kiosk.js");
+/// What keeps the kiosk working while the server cannot be reached.
+const KIOSK_SERVICE_WORKER: &str = include_str!("../../assets/kiosk-service-worker.js");
+/// The kiosk's icon when installed on a tablet's home screen.
+const KIOSK_ICON: &str = include_str!("../../assets/kiosk-icon.svg");
+
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+/// A day: long enough to spare the kiosk reloading them, short enough that a new release's
+/// files arrive without renaming them.
+const A_DAY: &str = "public, max-age=86400";
 
 pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/assets/frontdesk.css", get(stylesheet))
         .route("/assets/chat.js", get(chat_script))
+        .route("/assets/kiosk.js", get(kiosk_script))
+        .route("/assets/kiosk-icon.svg", get(kiosk_icon))
+        .route("/kiosk/service-worker.js", get(kiosk_service_worker))
 }
 
 async fn stylesheet() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            // A day: long enough to spare the kiosk reloading it, short enough that a new
-            // release's style arrives without renaming the file.
-            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::CACHE_CONTROL, A_DAY),
         ],
         STYLESHEET,
     )
@@ -32,9 +46,41 @@ async fn stylesheet() -> impl IntoResponse {
 async fn chat_script() -> impl IntoResponse {
     (
         [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::CONTENT_TYPE, JAVASCRIPT),
+            (header::CACHE_CONTROL, A_DAY),
         ],
         CHAT_SCRIPT,
+    )
+}
+
+async fn kiosk_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, JAVASCRIPT),
+            (header::CACHE_CONTROL, A_DAY),
+        ],
+        KIOSK_SCRIPT,
+    )
+}
+
+async fn kiosk_icon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, A_DAY),
+        ],
+        KIOSK_ICON,
+    )
+}
+
+/// Browsers look for a new worker at each start; `no-cache` makes them ask this server
+/// every time rather than trust an HTTP cache.
+async fn kiosk_service_worker() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, JAVASCRIPT),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        KIOSK_SERVICE_WORKER,
     )
 }

@@ -9,6 +9,7 @@ pub(crate) mod calendar_oauth;
 mod chat;
 mod home;
 mod invitation;
+mod kiosk;
 mod reset;
 mod sso;
 
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(chat::router())
         .merge(home::router())
         .merge(invitation::router())
+        .merge(kiosk::router())
         .merge(reset::router())
         .merge(sso::router())
 }
