@@ -642,6 +642,10 @@ async fn build_engine(config: &Config, db: Db) -> Result<Engine> {
             frontdesk_connectors::openid::OidcHttpClient::new()
                 .context("building the OpenID Connect HTTP client")?,
         ),
+        webhooks: Arc::new(
+            frontdesk_connectors::webhook::HttpWebhooks::new()
+                .context("building the outgoing webhook HTTP client")?,
+        ),
     };
     let settings = Settings {
         public_url: public_url(config),

@@ -17,8 +17,8 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 
 pub use harness::{
-    DiscoverableOpenIdProvider, ManualClock, RecordingBot, RecordingMailer, TempKeyStore,
-    TestEngine, acme_owner, test_settings, test_start,
+    DiscoverableOpenIdProvider, ManualClock, RecordingBot, RecordingMailer, RecordingWebhooks,
+    TempKeyStore, TestEngine, acme_owner, test_settings, test_start,
 };
 
 use crate::store::Db;

@@ -1564,6 +1564,66 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
             None,
         ),
         (
+            Method::GET,
+            "/api/v1/visitor-labels",
+            Some(ViewVisits),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/visitor-labels",
+            Some(ManageReception),
+            Some(json!({"name": "Vendor"})),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/visits/{visit}/labels",
+            Some(HandleVisitors),
+            Some(json!({"labels": []})),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/visitor-labels/{label}",
+            Some(ManageReception),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/visits?q=kenji",
+            Some(ViewVisits),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/visits/export",
+            Some(ExportPersonalData),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/expected-visits/export?from=2026-11-25&to=2026-11-30",
+            Some(ExportPersonalData),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/webhook-endpoints",
+            Some(ManageReception),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/webhook-endpoints",
+            Some(ManageReception),
+            Some(json!({"url": "https://gate.example.com/frontdesk"})),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/webhook-endpoints/{endpoint}",
+            Some(ManageReception),
+            None,
+        ),
+        (
             Method::DELETE,
             "/api/v1/employees/{employee}",
             Some(EditDirectory),
@@ -1730,6 +1790,30 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
             .await
             .unwrap()
             .visit;
+        // A visitor label and a webhook endpoint, for their routes.
+        let label = api
+            .call(
+                Method::POST,
+                "/api/v1/visitor-labels",
+                Some(&owner),
+                Some(json!({"name": "Candidate"})),
+                &[],
+            )
+            .await;
+        let label = label.body["id"].as_i64().expect("a label").to_string();
+        let endpoint = api
+            .call(
+                Method::POST,
+                "/api/v1/webhook-endpoints",
+                Some(&owner),
+                Some(json!({"url": "https://gate.example.com/hook"})),
+                &[],
+            )
+            .await;
+        let endpoint = endpoint.body["id"]
+            .as_i64()
+            .expect("an endpoint")
+            .to_string();
         let other = api
             .engine
             .create_account(
@@ -1772,7 +1856,9 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
                 .replace("{event}", &event)
                 .replace("{kiosk}", &kiosk_device.to_string())
                 .replace("{expected_visit}", &expected)
-                .replace("{visit}", &visit.public_id);
+                .replace("{visit}", &visit.public_id)
+                .replace("{label}", &label)
+                .replace("{endpoint}", &endpoint);
             let reply = api.call(method.clone(), &path, Some(&me), body, &[]).await;
             let allowed = permission.is_none_or(|p| {
                 role.allows(p) && (p != Permission::ExportPersonalData || can_export)

@@ -43,6 +43,10 @@ pub enum Invalid {
     OutOfRange { min: i64, max: i64 },
     /// A key this form does not have (an answer to a question that is not asked).
     UnknownField,
+    /// Not an `https://` URL without credentials (plain `http://` only on the loopback).
+    NotWebhookUrl,
+    /// Not the id of one of the tenant's visitor labels.
+    UnknownLabel,
 }
 
 impl Invalid {
@@ -66,6 +70,8 @@ impl Invalid {
             Invalid::NotFeedUrl => "not_feed_url",
             Invalid::OutOfRange { .. } => "out_of_range",
             Invalid::UnknownField => "unknown_field",
+            Invalid::NotWebhookUrl => "not_webhook_url",
+            Invalid::UnknownLabel => "unknown_label",
         }
     }
 
@@ -89,6 +95,8 @@ impl Invalid {
             Invalid::NotFeedUrl => "invalid.not_feed_url",
             Invalid::OutOfRange { .. } => "invalid.out_of_range",
             Invalid::UnknownField => "invalid.unknown_field",
+            Invalid::NotWebhookUrl => "invalid.not_webhook_url",
+            Invalid::UnknownLabel => "invalid.unknown_label",
         }
     }
 
@@ -113,7 +121,7 @@ impl Invalid {
     }
 
     /// One of each kind (the catalogue test checks every key exists).
-    pub fn examples() -> [Invalid; 17] {
+    pub fn examples() -> [Invalid; 19] {
         [
             Invalid::Required,
             Invalid::TooLong { max: 1 },
@@ -132,6 +140,8 @@ impl Invalid {
             Invalid::NotIssuerUrl,
             Invalid::IssuerUnreachable,
             Invalid::UnknownField,
+            Invalid::NotWebhookUrl,
+            Invalid::UnknownLabel,
         ]
     }
 }

@@ -13,3 +13,4 @@ pub mod romaji;
 pub mod slots;
 pub mod token;
 pub mod visit;
+pub mod webhook;

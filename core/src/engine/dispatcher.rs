@@ -14,7 +14,7 @@ use super::access_log::Event;
 use super::outbox::{ChatNotice, ChatNoticeUpdate, ChatTarget, OutboxMessage, PayloadError};
 use crate::Result;
 use crate::domain::people::Platform;
-use crate::port::{CalendarError, ChatBot, ChatError, MailError, Recipient, Sent};
+use crate::port::{CalendarError, ChatBot, ChatError, MailError, Recipient, Sent, WebhookError};
 use crate::store::chat::{self, Delivery};
 use crate::store::outbox::{self, Pending};
 use crate::store::{StoreError, Tx, employee};
@@ -50,6 +50,18 @@ impl From<ChatError> for Failure {
                 Failure::RateLimited { retry_after_secs }
             }
             ChatError::Permanent(reason) => Failure::Permanent(reason),
+        }
+    }
+}
+
+impl From<WebhookError> for Failure {
+    fn from(err: WebhookError) -> Failure {
+        match err {
+            WebhookError::Temporary(reason) => Failure::Temporary(reason),
+            WebhookError::RateLimited { retry_after_secs } => {
+                Failure::RateLimited { retry_after_secs }
+            }
+            WebhookError::Permanent(reason) => Failure::Permanent(reason),
         }
     }
 }
@@ -176,7 +188,7 @@ impl Engine {
             tasks.spawn(async move {
                 let mut attempts = Vec::with_capacity(sequence.len());
                 for (message, decoded) in sequence {
-                    let outcome = engine.attempt(message.tenant_id, &decoded).await;
+                    let outcome = engine.attempt(&message, &decoded).await;
                     attempts.push(Attempt {
                         message,
                         decoded,
@@ -196,7 +208,8 @@ impl Engine {
     }
 
     /// Sends one message through its channel.
-    async fn attempt(&self, tenant_id: i64, decoded: &Decoded) -> Result<Delivered, Failure> {
+    async fn attempt(&self, message: &Pending, decoded: &Decoded) -> Result<Delivered, Failure> {
+        let tenant_id = message.tenant_id;
         match decoded {
             Ok(OutboxMessage::Mail(mail)) => self
                 .ports
@@ -222,6 +235,11 @@ impl Engine {
                     CalendarError::Provider(reason) => Failure::Temporary(reason),
                     other => Failure::Permanent(other.to_string()),
                 }),
+            Ok(OutboxMessage::Webhook(call)) => self
+                .send_webhook(tenant_id, message.id, call)
+                .await
+                .map(|()| Delivered::Done)
+                .map_err(Failure::from),
             Err(err) => Err(Failure::Permanent(err.to_string())),
         }
     }

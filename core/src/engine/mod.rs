@@ -7,6 +7,7 @@
 pub mod access_log;
 pub mod auth;
 pub mod backup;
+pub mod badge;
 pub mod calendar;
 pub mod contract_end;
 pub mod conversation;
@@ -22,12 +23,15 @@ pub mod ip_allow_list;
 pub mod local_calendar;
 pub mod notice;
 pub mod outbox;
+pub mod outgoing_webhook;
 pub mod reception;
 pub mod reception_jobs;
 pub mod scheduler;
 pub mod secrets;
 pub mod sso;
 pub mod tenant;
+pub mod visit_history;
+pub mod visitor_label;
 pub mod web_chat;
 
 use std::sync::Arc;

@@ -18,8 +18,7 @@ use crate::{Error, Result};
 /// The version of the stored form this build writes (and the newest it reads).
 pub const PAYLOAD_VERSION: u32 = 1;
 
-/// A message waiting in the outbox. Outgoing webhooks and calendar writes join this enum as
-/// they are built; the dispatcher's `match` then names what each needs.
+/// A message waiting in the outbox; the dispatcher's `match` names what each needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboxMessage {
@@ -31,6 +30,20 @@ pub enum OutboxMessage {
     ChatUpdate(ChatNoticeUpdate),
     /// An event to create at a connected calendar's provider.
     CalendarEvent(CalendarEventWrite),
+    /// A signed POST to an outgoing webhook endpoint (a gate controller).
+    Webhook(WebhookCall),
+}
+
+/// One event for one outgoing webhook endpoint. The body is written with the change that
+/// caused it; the signature is made when it is sent (so a retry carries a fresh timestamp),
+/// with the endpoint's secret as it is then. An endpoint deleted meanwhile gets nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookCall {
+    pub endpoint_id: i64,
+    /// `visit.checked_in`, `visit.checked_out`.
+    pub event: String,
+    /// The JSON body, exactly as it is signed and sent.
+    pub body: String,
 }
 
 /// An event to create at the provider of a connected calendar (a booking's): through the
@@ -114,6 +127,7 @@ impl OutboxMessage {
             OutboxMessage::Mail(_) => "mail",
             OutboxMessage::Chat(_) | OutboxMessage::ChatUpdate(_) => "chat",
             OutboxMessage::CalendarEvent(_) => "calendar",
+            OutboxMessage::Webhook(_) => "webhook",
         }
     }
 
@@ -172,6 +186,8 @@ impl OutboxMessage {
                     ..write.clone()
                 })
             }
+            // The body holds no secret (the signature is made when sending).
+            OutboxMessage::Webhook(call) => OutboxMessage::Webhook(call.clone()),
         }
     }
 
@@ -196,6 +212,10 @@ impl OutboxMessage {
             OutboxMessage::CalendarEvent(write) => (
                 format!("calendar {}: {}", write.calendar_id, write.reference),
                 write.draft.title.clone(),
+            ),
+            OutboxMessage::Webhook(call) => (
+                format!("webhook endpoint {}", call.endpoint_id),
+                call.event.clone(),
             ),
         }
     }

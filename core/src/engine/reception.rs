@@ -17,6 +17,7 @@ use serde_json::json;
 use super::access_log::Event;
 use super::conversation::ChatUser;
 use super::outbox::{ChatNotice, ChatTarget, OutboxMessage};
+use super::visitor_label::VisitorLabel;
 use super::{Actor, Engine};
 use crate::domain::chat::{Action, Button, ButtonStyle, Field, Message};
 use crate::domain::field::{Invalid, TextLimit, checked_text};
@@ -26,6 +27,7 @@ use crate::domain::visit::{
     Category, CheckOutBy, Contact, DEFAULT_DELAY_MINUTES, HostAnswer, MAX_VISITOR_COMPANY,
     MAX_VISITOR_NAME, ReceptionSettings, VisitStatus, normalize_code, visitor_fields,
 };
+use crate::domain::webhook::WebhookEvent;
 use crate::i18n::{self, Lang};
 use crate::port::SealedAt;
 use crate::store::Tx;
@@ -103,6 +105,8 @@ pub struct VisitView {
     pub visitor_company: String,
     pub checked_in_at: i64,
     pub checked_out_at: Option<i64>,
+    /// The admin-defined labels on the visit (not shown at the kiosk).
+    pub labels: Vec<VisitorLabel>,
 }
 
 /// The outcome of a check-in.
@@ -441,6 +445,8 @@ impl Engine {
             store::set_expected_status(&mut tx, kiosk.tenant_id, expected.id, "arrived", now)
                 .await?;
         }
+        self.queue_visit_event(&mut tx, kiosk.tenant_id, id, WebhookEvent::VisitCheckedIn)
+            .await?;
         if let (Some(terms), Some(accepted)) = (&settings.terms, input.accept_terms)
             && accepted == terms.version
         {
@@ -501,6 +507,7 @@ impl Engine {
             visitor_company: visitor.company,
             checked_in_at: now,
             checked_out_at: None,
+            labels: Vec::new(),
         };
         tx.commit().await?;
         self.outbox_queued.notify_one();
@@ -549,7 +556,7 @@ impl Engine {
     }
 
     /// The host a kiosk named: an employee id (number) or email.
-    async fn find_host(
+    pub(crate) async fn find_host(
         &self,
         tx: &mut Tx,
         tenant_id: i64,
@@ -652,6 +659,11 @@ impl Engine {
                 .unwrap_or_default(),
             checked_in_at: row.checked_in_at,
             checked_out_at: row.checked_out_at,
+            labels: store::labels_of_visit(tx, row.tenant_id, row.id)
+                .await?
+                .into_iter()
+                .map(VisitorLabel::from)
+                .collect(),
         })
     }
 
@@ -845,6 +857,8 @@ impl Engine {
         }
         let details = self.notice_details(tx, row).await?;
         self.update_visit_notice(tx, row, &details, &NoticeState::CheckedOut { at: now })
+            .await?;
+        self.queue_visit_event(tx, row.tenant_id, row.id, WebhookEvent::VisitCheckedOut)
             .await?;
         Ok(Some(details))
     }

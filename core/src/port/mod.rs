@@ -8,6 +8,7 @@ mod mailer;
 mod openid;
 mod secrets;
 mod tenant_keys;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub use mailer::{Attachment, Mail, MailError, Mailer};
 pub use openid::{AttemptSecrets, OidcClient, OidcError, OpenIdProvider, VerifiedIdentity};
 pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets, sealing_key_id};
 pub use tenant_keys::{DirKeyStore, TenantKeyStore};
+pub use webhook::{WebhookError, WebhookPost, WebhookSender};
 
 /// Every port the engine uses, chosen once at start. Adding a port adds a field here, and
 /// the binary and the test builders (`testing`) are the only places that fill it.
@@ -42,4 +44,6 @@ pub struct Ports {
     pub calendars: Calendars,
     /// OpenID Connect identity providers (single sign-on).
     pub openid: Arc<dyn OpenIdProvider>,
+    /// Outgoing webhooks (signed deliveries to gate or door controllers).
+    pub webhooks: Arc<dyn WebhookSender>,
 }

@@ -891,3 +891,219 @@ pub async fn delete_code_attempts_before(tx: &mut Tx, before: i64) -> Result<u64
         .await?
         .rows_affected()))
 }
+
+// ---- visitor labels ----
+
+/// An admin-defined visitor label (candidate, vendor, VIP …).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LabelRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// Adds a label; [`StoreError::Duplicate`] when the tenant has one of that name.
+pub async fn insert_label(
+    tx: &mut Tx,
+    tenant_id: i64,
+    name: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    const SQL: &str = "INSERT INTO visitor_labels (tenant_id, name, created_at) \
+        VALUES ($1, $2, $3) RETURNING id";
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(SQL)
+        .bind(tenant_id)
+        .bind(name)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?))
+}
+
+/// The tenant's labels, by name.
+pub async fn labels(tx: &mut Tx, tenant_id: i64) -> Result<Vec<LabelRow>, StoreError> {
+    const SQL: &str = "SELECT id, tenant_id, name, created_at FROM visitor_labels \
+        WHERE tenant_id = $1 ORDER BY name, id";
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// Deletes a label and takes it off every visit; the deleted label, if it existed.
+pub async fn delete_label(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<LabelRow>, StoreError> {
+    const UNLINK: &str = "DELETE FROM visit_labels WHERE tenant_id = $1 AND label_id = $2";
+    const SQL: &str = "DELETE FROM visitor_labels WHERE tenant_id = $1 AND id = $2 \
+        RETURNING id, tenant_id, name, created_at";
+    on_tx!(tx, |c| sqlx::query(UNLINK)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+/// The labels on a visit, by name.
+pub async fn labels_of_visit(
+    tx: &mut Tx,
+    tenant_id: i64,
+    visit_id: i64,
+) -> Result<Vec<LabelRow>, StoreError> {
+    const SQL: &str = "SELECT l.id, l.tenant_id, l.name, l.created_at FROM visit_labels v \
+        JOIN visitor_labels l ON l.id = v.label_id AND l.tenant_id = v.tenant_id \
+        WHERE v.tenant_id = $1 AND v.visit_id = $2 ORDER BY l.name, l.id";
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .bind(visit_id)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// Replaces the labels on a visit with `label_ids` (the caller checked they are the
+/// tenant's).
+pub async fn set_visit_labels(
+    tx: &mut Tx,
+    tenant_id: i64,
+    visit_id: i64,
+    label_ids: &[i64],
+) -> Result<(), StoreError> {
+    const CLEAR: &str = "DELETE FROM visit_labels WHERE tenant_id = $1 AND visit_id = $2";
+    const ADD: &str =
+        "INSERT INTO visit_labels (tenant_id, visit_id, label_id) VALUES ($1, $2, $3)";
+    on_tx!(tx, |c| sqlx::query(CLEAR)
+        .bind(tenant_id)
+        .bind(visit_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    for label_id in label_ids {
+        on_tx!(tx, |c| sqlx::query(ADD)
+            .bind(tenant_id)
+            .bind(visit_id)
+            .bind(label_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+    }
+    Ok(())
+}
+
+// ---- outgoing webhook endpoints ----
+
+/// A registered endpoint (its secret sealed).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EndpointRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub url: String,
+    pub secret_sealed: String,
+    pub events: String,
+    pub created_at: i64,
+}
+
+/// Adds an endpoint whose secret is sealed afterwards ([`set_endpoint_secret`], in the same
+/// transaction: the sealed value is bound to the row's id).
+pub async fn insert_endpoint(
+    tx: &mut Tx,
+    tenant_id: i64,
+    url: &str,
+    events: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    const SQL: &str = "INSERT INTO webhook_endpoints (tenant_id, url, secret_sealed, events, \
+        created_at) VALUES ($1, $2, '', $3, $4) RETURNING id";
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(SQL)
+        .bind(tenant_id)
+        .bind(url)
+        .bind(events)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?))
+}
+
+pub async fn set_endpoint_secret(tx: &mut Tx, id: i64, sealed: &str) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE webhook_endpoints SET secret_sealed = $2 WHERE id = $1";
+    on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(sealed)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// The tenant's endpoints, oldest first.
+pub async fn endpoints(tx: &mut Tx, tenant_id: i64) -> Result<Vec<EndpointRow>, StoreError> {
+    const SQL: &str = "SELECT id, tenant_id, url, secret_sealed, events, created_at \
+        FROM webhook_endpoints WHERE tenant_id = $1 ORDER BY id";
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+pub async fn endpoint(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<EndpointRow>, StoreError> {
+    const SQL: &str = "SELECT id, tenant_id, url, secret_sealed, events, created_at \
+        FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2";
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+/// Deletes an endpoint; the deleted one, if it existed.
+pub async fn delete_endpoint(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<EndpointRow>, StoreError> {
+    const SQL: &str = "DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2 \
+        RETURNING id, tenant_id, url, secret_sealed, events, created_at";
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+// ---- exports ----
+
+/// Expected visits of the tenant on days `from..=to` with an id above `after_id`, by id
+/// (an export's pages).
+pub async fn expected_page(
+    tx: &mut Tx,
+    tenant_id: i64,
+    from_day: &str,
+    to_day: &str,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<ExpectedVisitRow>, StoreError> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        expected_columns!(),
+        " FROM expected_visits WHERE tenant_id = $1 \
+         AND day >= $2 AND day <= $3 AND id > $4 ORDER BY id LIMIT $5"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .bind(from_day)
+        .bind(to_day)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?))
+}

@@ -15,7 +15,7 @@ use crate::i18n::Lang;
 use crate::port::{
     AttemptSecrets, Calendars, ChatBot, ChatBots, ChatError, Clock, DirKeyStore, Keyring, Mail,
     MailError, Mailer, OidcClient, OidcError, OpenIdProvider, Ports, Recipient, Sent,
-    TenantKeyStore, VerifiedIdentity,
+    TenantKeyStore, VerifiedIdentity, WebhookError, WebhookPost, WebhookSender,
 };
 use crate::store::Db;
 use crate::store::tenant::Tenant;
@@ -241,6 +241,7 @@ impl TestEngine {
             chat: ChatBots::default(),
             calendars: Calendars::default(),
             openid: Arc::new(DiscoverableOpenIdProvider),
+            webhooks: Arc::new(RecordingWebhooks::default()),
         };
         TestEngine {
             engine: Engine::new(db, ports, settings),
@@ -265,6 +266,45 @@ impl TestEngine {
             mailer,
             ..self.engine.ports.clone()
         }
+    }
+
+    /// This engine's ports with another webhook sender (a [`RecordingWebhooks`] to look at,
+    /// or the real one against a local receiver).
+    pub fn ports_with_webhooks(&self, webhooks: Arc<dyn WebhookSender>) -> Ports {
+        Ports {
+            webhooks,
+            ..self.engine.ports.clone()
+        }
+    }
+}
+
+/// A webhook sender that keeps what it is asked to deliver and fails on cue.
+#[derive(Debug, Default)]
+pub struct RecordingWebhooks {
+    posted: Mutex<Vec<WebhookPost>>,
+    failures: Mutex<std::collections::VecDeque<WebhookError>>,
+}
+
+impl RecordingWebhooks {
+    /// Every delivery that succeeded so far, oldest first.
+    pub fn posted(&self) -> Vec<WebhookPost> {
+        locked(&self.posted).clone()
+    }
+
+    /// Makes the next deliveries fail with `errors`, in order.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = WebhookError>) {
+        locked(&self.failures).extend(errors);
+    }
+}
+
+#[async_trait::async_trait]
+impl WebhookSender for RecordingWebhooks {
+    async fn post(&self, post: &WebhookPost) -> Result<(), WebhookError> {
+        if let Some(error) = locked(&self.failures).pop_front() {
+            return Err(error);
+        }
+        locked(&self.posted).push(post.clone());
+        Ok(())
     }
 }
 

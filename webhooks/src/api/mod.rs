@@ -11,6 +11,9 @@ pub mod locations;
 pub mod outbox;
 pub mod reception;
 pub mod security;
+pub mod visit_history;
+pub mod visitor_labels;
+pub mod webhook_endpoints;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -36,7 +39,7 @@ use crate::AppState;
         (name = "security", description = "The IP allow-list and single sign-on (owners only)"),
         (name = "calendars", description = "Rooms, calendar connections and their sync state, the built-in calendar"),
         (name = "kiosk", description = "What a location's kiosk calls (public: a paired device)"),
-        (name = "reception", description = "Reception settings, kiosk pairing, expected visitors, who is on site")
+        (name = "reception", description = "Reception settings, kiosk pairing, expected visitors, who is on site, the visit history and its downloads, visitor labels, outgoing webhooks")
     )
 )]
 struct ApiDoc;
@@ -54,6 +57,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(calendars::router())
         .merge(kiosk::router())
         .merge(reception::router())
+        .merge(visit_history::router())
+        .merge(visitor_labels::router())
+        .merge(webhook_endpoints::router())
 }
 
 /// The OpenAPI document of [`router`].

@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::visitor_labels::LabelView;
 use crate::AppState;
 use crate::extract::{AppJson, AppPath, AppQuery, SignedIn};
 use crate::problem::{ApiError, ApiResult};
@@ -245,7 +246,7 @@ pub struct DayRange {
     pub to: String,
 }
 
-fn day(field: &'static str, text: &str) -> ApiResult<NaiveDate> {
+pub(crate) fn day(field: &'static str, text: &str) -> ApiResult<NaiveDate> {
     text.trim().parse().map_err(|_| {
         frontdesk_core::Error::invalid(
             field,
@@ -325,6 +326,8 @@ pub struct VisitSummary {
     pub visitor_company: String,
     pub checked_in_at: String,
     pub checked_out_at: Option<String>,
+    /// The visitor labels on the visit.
+    pub labels: Vec<LabelView>,
 }
 
 impl From<VisitView> for VisitSummary {
@@ -340,6 +343,7 @@ impl From<VisitView> for VisitSummary {
             visitor_company: v.visitor_company,
             checked_in_at: rfc3339(v.checked_in_at),
             checked_out_at: v.checked_out_at.map(rfc3339),
+            labels: v.labels.into_iter().map(LabelView::from).collect(),
         }
     }
 }

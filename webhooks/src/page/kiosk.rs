@@ -13,7 +13,10 @@
 //! kiosk's texts of both catalogues ([`TEXTS`]).
 //!
 //! `/kiosk/{location}/badge/{visit}?t=TOKEN` is the visitor's badge to print (the check-in's
-//! `badge_url`), in both languages, with the QR code the kiosk's check-out screen scans.
+//! `badge_url`), in both languages, with the QR code the kiosk's check-out screen scans;
+//! printed, it is one 62 mm × 100 mm label (`@page badge` in the stylesheet). The token is
+//! the badge's secret, checked against the visit's stored hash: a wrong one, another visit
+//! or location, or a visitor who has left is 404.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -213,7 +216,8 @@ struct BadgeQuery {
 }
 
 /// The badge of a visit checked in at this kiosk's location (its device cookie, or the demo's
-/// kiosk). Its QR code holds the badge's URL with its token, which check-out takes.
+/// kiosk), for the holder of its token. Its QR code holds the badge's URL with the token,
+/// which check-out takes.
 async fn badge(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -234,7 +238,7 @@ async fn badge(
         Ok(kiosk) => kiosk,
         Err(refused) => return refused.into_response(),
     };
-    let view = match state.engine.kiosk_visit(&kiosk, &visit).await {
+    let view = match state.engine.kiosk_badge(&kiosk, &visit, &token).await {
         Ok(view) => view,
         Err(err) => return ApiError::Engine(err).into_response(),
     };
