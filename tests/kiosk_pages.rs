@@ -243,9 +243,19 @@ async fn a_visitor_checks_in_with_the_code_from_the_invitation_and_sees_the_host
     );
     browser.screenshot("kiosk-welcome-ja").await;
 
-    // Half the code on the screen's keys, half typed; Enter checks in.
+    // A code that is not today's is refused where it was typed, in the kiosk's language.
     browser.click("#choose-code").await;
     on_screen(&browser, "code").await;
+    let wrong = if code == "135790" { "246802" } else { "135790" };
+    browser
+        .send_keys("#code-input", &format!("{wrong}{}", enter()))
+        .await;
+    browser
+        .wait_for_text("#code-error", "この受付コードは本日有効ではありません")
+        .await;
+    browser.screenshot("kiosk-code-wrong-ja").await;
+
+    // Half the code on the screen's keys, half typed; Enter checks in.
     for digit in code[..3].chars() {
         browser
             .click(&format!(".kiosk-keypad button[data-digit='{digit}']"))
@@ -654,5 +664,11 @@ async fn the_demo_kiosk_needs_no_pairing_and_takes_the_demo_visitors_code() {
         .wait_for_text("#waiting-status", "お知らせしました")
         .await;
     browser.screenshot("kiosk-demo-waiting-ja").await;
+
+    // A kiosk address with a location that is not there says so.
+    browser.open(&server.url("/kiosk/annex")).await;
+    browser
+        .wait_for_text("#loading-problem", "受付端末ではありません")
+        .await;
     browser.close().await;
 }
