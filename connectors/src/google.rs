@@ -25,8 +25,9 @@ use chrono_tz::Tz;
 use frontdesk_core::domain::calendar::{Interval, Provider};
 use frontdesk_core::error::with_causes;
 use frontdesk_core::port::{
-    AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Changes,
-    EventDraft, OAuthTokens, ProviderEvent, SyncWindow, TokenStore, Watch, WatchRequest,
+    Attendee, AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef,
+    Changes, EventDetails, EventDraft, OAuthTokens, ProviderEvent, SyncWindow, TokenStore, Watch,
+    WatchRequest,
 };
 use google_calendar3::CalendarHub;
 use google_calendar3::api::{
@@ -776,9 +777,36 @@ fn busy_event(event: &Event, zone: Tz) -> Option<Busy> {
     let start = moment(event.start.as_ref()?, zone)?;
     let end = moment(event.end.as_ref()?, zone)?;
     match Interval::new(start, end) {
-        Some(interval) => Some(Busy::Busy(BusyEvent { uid, interval })),
+        Some(interval) => Some(Busy::Busy(BusyEvent {
+            uid,
+            interval,
+            details: details(event),
+        })),
         // A zero-length event takes no time.
         None => Some(Busy::Free(uid)),
+    }
+}
+
+/// The event's title, organizer and attendees (those without an address are left out:
+/// nobody can be told anything through them).
+fn details(event: &Event) -> EventDetails {
+    let attendees = event
+        .attendees
+        .iter()
+        .flatten()
+        .filter_map(|attendee| {
+            Some(Attendee {
+                email: attendee.email.clone()?,
+                name: attendee.display_name.clone(),
+                declined: attendee.response_status.as_deref() == Some("declined"),
+                resource: attendee.resource == Some(true),
+            })
+        })
+        .collect();
+    EventDetails {
+        title: event.summary.clone(),
+        organizer: event.organizer.as_ref().and_then(|o| o.email.clone()),
+        attendees,
     }
 }
 
@@ -1093,8 +1121,43 @@ mod tests {
             busy_event(&event, tokyo),
             Some(Busy::Busy(BusyEvent {
                 uid: "a".into(),
-                interval: Interval::new(1_772_377_200, 1_772_463_600).unwrap()
+                interval: Interval::new(1_772_377_200, 1_772_463_600).unwrap(),
+                details: EventDetails::default(),
             }))
+        );
+    }
+
+    #[test]
+    fn an_events_title_organizer_and_attendees_are_read_as_google_sends_them() {
+        let event = at(json!({"id": "m", "summary": "Contract review",
+        "start": {"dateTime": "2026-03-02T09:00:00Z"}, "end": {"dateTime": "2026-03-02T10:00:00Z"},
+        "organizer": {"email": "alice@acme.example", "displayName": "Alice", "self": true},
+        "attendees": [
+            {"email": "alice@acme.example", "organizer": true, "self": true, "responseStatus": "accepted"},
+            {"email": "reception-hq@acme.example", "resource": true, "responseStatus": "accepted"},
+            {"email": "taro@example.com", "displayName": "Taro Yamada", "responseStatus": "needsAction"},
+            {"email": "hanako@example.com", "responseStatus": "declined"},
+            {"displayName": "Someone without an address"}
+        ]}));
+        let Some(Busy::Busy(busy)) = busy_event(&event, Tz::UTC) else {
+            panic!("a busy event");
+        };
+        let details = busy.details;
+        assert_eq!(details.title.as_deref(), Some("Contract review"));
+        assert_eq!(details.organizer.as_deref(), Some("alice@acme.example"));
+        let seen: Vec<(&str, Option<&str>, bool, bool)> = details
+            .attendees
+            .iter()
+            .map(|a| (a.email.as_str(), a.name.as_deref(), a.declined, a.resource))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("alice@acme.example", None, false, false),
+                ("reception-hq@acme.example", None, false, true),
+                ("taro@example.com", Some("Taro Yamada"), false, false),
+                ("hanako@example.com", None, true, false),
+            ]
         );
     }
 

@@ -211,6 +211,8 @@ impl Calendar for IcsFeeds {
             .map(|interval| BusyEvent {
                 uid: format!("{}-{}", interval.start, interval.end),
                 interval,
+                // Feeds give merged busy time, not events: no invitations are read from them.
+                details: Default::default(),
             })
             .collect();
         Ok(Changes {

@@ -29,9 +29,9 @@ use chrono_tz::Tz;
 use frontdesk_core::domain::calendar::{Interval, Provider};
 use frontdesk_core::error::with_causes;
 use frontdesk_core::port::{
-    AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Changes,
-    EventDraft, OAuthTokens, ProviderEvent, ProviderRoom, SyncWindow, TokenStore, Watch,
-    WatchRequest,
+    Attendee, AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef,
+    Changes, EventDetails, EventDraft, OAuthTokens, ProviderEvent, ProviderRoom, SyncWindow,
+    TokenStore, Watch, WatchRequest,
 };
 use graph_http::api_impl::RequestHandler;
 use graph_rs_sdk::http::Method;
@@ -497,7 +497,7 @@ impl Calendar for MicrosoftCalendar {
         let (start, end) = (instant(window.from)?, instant(window.to)?);
         let mut session = self.session_for(calendar, tokens).await?;
         // The last word on each event wins: one may change twice across pages.
-        let mut seen: BTreeMap<String, Option<Interval>> = BTreeMap::new();
+        let mut seen: BTreeMap<String, Option<(Interval, EventDetails)>> = BTreeMap::new();
         for _ in 0..MAX_PAGES {
             let response = self
                 .send(&mut session, |client| {
@@ -532,7 +532,11 @@ impl Calendar for MicrosoftCalendar {
                     };
                     for (uid, busy) in seen {
                         match busy {
-                            Some(interval) => changes.busy.push(BusyEvent { uid, interval }),
+                            Some((interval, details)) => changes.busy.push(BusyEvent {
+                                uid,
+                                interval,
+                                details,
+                            }),
                             // A full sync replaces the cached copy: nothing to remove.
                             None if !full => changes.removed.push(uid),
                             None => {}
@@ -864,9 +868,9 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// One delta item: its id, and its busy time, or `None` when it no longer makes anyone busy
-/// (deleted, cancelled, shown as free, or empty).
-fn classify(item: Value) -> Result<(String, Option<Interval>), CalendarError> {
+/// One delta item: its id, and its busy time with what it is and who is invited, or `None`
+/// when it no longer makes anyone busy (deleted, cancelled, shown as free, or empty).
+fn classify(item: Value) -> Result<(String, Option<(Interval, EventDetails)>), CalendarError> {
     let event: DeltaEvent = serde_json::from_value(item).map_err(|err| {
         CalendarError::Invalid(format!("a Graph delta item is not as documented: {err}"))
     })?;
@@ -881,8 +885,28 @@ fn classify(item: Value) -> Result<(String, Option<Interval>), CalendarError> {
             event.id
         )));
     };
-    let interval = Interval::new(start.epoch(&event.id)?, end.epoch(&event.id)?);
-    Ok((event.id, interval))
+    let Some(interval) = Interval::new(start.epoch(&event.id)?, end.epoch(&event.id)?) else {
+        return Ok((event.id, None));
+    };
+    let details = EventDetails {
+        title: event.subject,
+        organizer: event.organizer.and_then(|o| o.email_address.address),
+        // Those without an address cannot be told anything: left out.
+        attendees: event
+            .attendees
+            .into_iter()
+            .filter_map(|attendee| {
+                Some(Attendee {
+                    email: attendee.email_address.address?,
+                    name: attendee.email_address.name.filter(|n| !n.is_empty()),
+                    declined: attendee.status.and_then(|s| s.response).as_deref()
+                        == Some("declined"),
+                    resource: attendee.kind.as_deref() == Some("resource"),
+                })
+            })
+            .collect(),
+    };
+    Ok((event.id, Some((interval, details))))
 }
 
 /// `epoch` as Graph's query parameters want it (`2026-05-01T00:00:00Z`).
@@ -1015,6 +1039,41 @@ struct DeltaEvent {
     show_as: Option<String>,
     start: Option<GraphTime>,
     end: Option<GraphTime>,
+    subject: Option<String>,
+    organizer: Option<GraphRecipient>,
+    #[serde(default)]
+    attendees: Vec<GraphAttendee>,
+}
+
+/// Graph's `recipient`: `{"emailAddress": {"name", "address"}}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphRecipient {
+    #[serde(default)]
+    email_address: GraphEmailAddress,
+}
+
+#[derive(Deserialize, Default)]
+struct GraphEmailAddress {
+    name: Option<String>,
+    address: Option<String>,
+}
+
+/// Graph's `attendee`: a recipient, its kind (`required`, `optional`, `resource`) and answer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphAttendee {
+    #[serde(default)]
+    email_address: GraphEmailAddress,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    status: Option<GraphResponse>,
+}
+
+/// Graph's `responseStatus`.
+#[derive(Deserialize)]
+struct GraphResponse {
+    response: Option<String>,
 }
 
 /// Graph's `dateTimeTimeZone`: wall-clock time and the zone it is in.
@@ -1163,6 +1222,49 @@ mod tests {
         assert_eq!(berlin, utc);
         let unknown = time("2026-03-02T09:00:00", "W. Europe Standard Time").epoch("e");
         assert!(matches!(unknown, Err(CalendarError::Invalid(m)) if m.contains("unreadable")));
+    }
+
+    #[test]
+    fn an_events_subject_organizer_and_attendees_are_read_as_graph_sends_them() {
+        let (id, busy) = classify(json!({
+            "id": "AAMkAGEv-1", "subject": "Contract review", "isCancelled": false,
+            "showAs": "busy",
+            "start": {"dateTime": "2026-03-02T09:00:00.0000000", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-03-02T10:00:00.0000000", "timeZone": "UTC"},
+            "organizer": {"emailAddress": {"name": "Alice Sato", "address": "alice@acme.example"}},
+            "attendees": [
+                {"type": "resource", "status": {"response": "accepted", "time": "2026-03-01T00:00:00Z"},
+                 "emailAddress": {"name": "Reception HQ", "address": "reception-hq@acme.example"}},
+                {"type": "required", "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+                 "emailAddress": {"name": "Taro Yamada", "address": "taro@example.com"}},
+                {"type": "optional", "status": {"response": "declined", "time": "2026-03-01T00:00:00Z"},
+                 "emailAddress": {"name": "", "address": "hanako@example.com"}},
+                {"type": "required", "emailAddress": {"name": "No address"}}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(id, "AAMkAGEv-1");
+        let (_, details) = busy.expect("busy");
+        assert_eq!(details.title.as_deref(), Some("Contract review"));
+        assert_eq!(details.organizer.as_deref(), Some("alice@acme.example"));
+        let seen: Vec<(&str, Option<&str>, bool, bool)> = details
+            .attendees
+            .iter()
+            .map(|a| (a.email.as_str(), a.name.as_deref(), a.declined, a.resource))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    "reception-hq@acme.example",
+                    Some("Reception HQ"),
+                    false,
+                    true
+                ),
+                ("taro@example.com", Some("Taro Yamada"), false, false),
+                ("hanako@example.com", None, true, false),
+            ]
+        );
     }
 
     #[test]

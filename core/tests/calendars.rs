@@ -202,6 +202,7 @@ fn busy(uid: &str, start: i64, end: i64) -> BusyEvent {
     BusyEvent {
         uid: uid.into(),
         interval: Interval::new(start, end).unwrap(),
+        details: Default::default(),
     }
 }
 

@@ -121,6 +121,78 @@ impl FakeEvent {
         self.body["transparency"] = json!("transparent");
         self
     }
+
+    /// Titled `summary`.
+    pub fn titled(mut self, summary: &str) -> FakeEvent {
+        self.body["summary"] = json!(summary);
+        self
+    }
+
+    /// Organized by `email` (else by the calendar's owner, as Google fills in).
+    pub fn organizer(mut self, email: &str) -> FakeEvent {
+        self.body["organizer"] = json!({"email": email});
+        self
+    }
+
+    /// With `attendees` in Google's shape; attendees already there stay.
+    pub fn attendees(mut self, attendees: &[FakeAttendee]) -> FakeEvent {
+        let mut list = self.body["attendees"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        list.extend(attendees.iter().map(FakeAttendee::to_json));
+        self.body["attendees"] = Value::Array(list);
+        self
+    }
+}
+
+/// Someone (or a room) invited to a [`FakeEvent`].
+#[derive(Debug, Clone)]
+pub struct FakeAttendee {
+    pub email: String,
+    pub display_name: Option<String>,
+    /// `needsAction`, `accepted`, `declined`, `tentative`.
+    pub response_status: &'static str,
+    pub resource: bool,
+}
+
+impl FakeAttendee {
+    /// A person who has not answered yet.
+    pub fn person(email: &str, display_name: Option<&str>) -> FakeAttendee {
+        FakeAttendee {
+            email: email.into(),
+            display_name: display_name.map(Into::into),
+            response_status: "needsAction",
+            resource: false,
+        }
+    }
+
+    /// A room or other resource (Google lists it with `resource: true`), accepted.
+    pub fn resource(email: &str) -> FakeAttendee {
+        FakeAttendee {
+            email: email.into(),
+            display_name: None,
+            response_status: "accepted",
+            resource: true,
+        }
+    }
+
+    /// Who answered `status`.
+    pub fn answered(mut self, status: &'static str) -> FakeAttendee {
+        self.response_status = status;
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        let mut attendee = json!({"email": self.email, "responseStatus": self.response_status});
+        if let Some(name) = &self.display_name {
+            attendee["displayName"] = json!(name);
+        }
+        if self.resource {
+            attendee["resource"] = json!(true);
+        }
+        attendee
+    }
 }
 
 /// An open push channel.
@@ -501,7 +573,21 @@ fn complete_event(body: &mut Value, id: &str, calendar: &str) {
     body["updated"] = json!(now);
     body["htmlLink"] = json!(format!("https://www.google.com/calendar/event?eid={id}"));
     body["iCalUID"] = json!(format!("{id}@google.com"));
-    body["organizer"] = json!({"email": calendar, "self": true});
+    if body.get("organizer").is_none_or(Value::is_null) {
+        body["organizer"] = json!({"email": calendar, "self": true});
+    }
+    // Google marks the organizer's and the calendar owner's own entries among the attendees.
+    let organizer = body["organizer"]["email"].clone();
+    if let Some(attendees) = body.get_mut("attendees").and_then(Value::as_array_mut) {
+        for attendee in attendees {
+            if attendee["email"] == organizer {
+                attendee["organizer"] = json!(true);
+            }
+            if attendee["email"] == calendar {
+                attendee["self"] = json!(true);
+            }
+        }
+    }
 }
 
 /// A Google error answer.

@@ -120,6 +120,8 @@ struct Event {
     online_provider: Option<String>,
     join_url: Option<String>,
     attendees: Value,
+    /// A `recipient`: the mailbox's owner unless changed.
+    organizer: Value,
     location: Value,
     /// The change sequence number of its last change.
     version: u64,
@@ -194,6 +196,16 @@ impl FakeState {
             .iter()
             .find(|u| u.id == key || u.mail.eq_ignore_ascii_case(key))
             .map(|u| u.id.clone())
+    }
+
+    /// The mailbox owner (a user id) as a Graph `recipient`.
+    fn recipient(&self, user_id: &str) -> Value {
+        match self.users.iter().find(|u| u.id == user_id) {
+            Some(user) => {
+                json!({"emailAddress": {"name": user.display_name, "address": user.mail}})
+            }
+            None => Value::Null,
+        }
     }
 
     fn issue_tokens(&mut self, user: &str) -> (String, String) {
@@ -348,10 +360,12 @@ impl FakeGraph {
         let mailbox = state.mailbox(mailbox).expect("a mailbox the fake knows");
         let id = state.next_id("AAMkAGEv-");
         let version = state.bump();
+        let organizer = state.recipient(&mailbox);
         state.events.insert(
             id.clone(),
             Event {
                 id: id.clone(),
+                organizer,
                 mailbox,
                 subject: subject.into(),
                 body: json!({"contentType": "text", "content": ""}),
@@ -376,6 +390,16 @@ impl FakeGraph {
             event.start = start;
             event.end = end;
         });
+    }
+
+    /// Replaces an event's attendees (see [`attendee`]), as its organizer would.
+    pub fn set_attendees(&self, id: &str, attendees: Vec<Value>) {
+        self.change_event(id, |event| event.attendees = Value::Array(attendees));
+    }
+
+    /// Retitles an event.
+    pub fn set_subject(&self, id: &str, subject: &str) {
+        self.change_event(id, |event| event.subject = subject.into());
     }
 
     /// Cancels an event, as its organizer would (it stays, marked cancelled).
@@ -641,7 +665,18 @@ fn event_json(event: &Event) -> Value {
         "onlineMeetingProvider": event.online_provider.as_deref().unwrap_or("unknown"),
         "onlineMeeting": event.join_url.as_ref().map(|url| json!({ "joinUrl": url })),
         "attendees": event.attendees,
+        "organizer": event.organizer,
         "location": event.location,
+    })
+}
+
+/// An `attendee` as Graph writes it: `kind` is `required`, `optional` or `resource`; no
+/// answer yet.
+pub fn attendee(address: &str, name: &str, kind: &str) -> Value {
+    json!({
+        "type": kind,
+        "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+        "emailAddress": {"name": name, "address": address},
     })
 }
 
@@ -1243,6 +1278,7 @@ fn create_event(state: &mut FakeState, mailbox: &str, body: &Value) -> Response 
     let version = state.bump();
     let mut event = Event {
         id: id.clone(),
+        organizer: state.recipient(mailbox),
         mailbox: mailbox.to_owned(),
         subject: String::new(),
         body: json!({"contentType": "text", "content": ""}),

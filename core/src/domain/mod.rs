@@ -8,6 +8,7 @@ pub mod field;
 pub mod network;
 pub mod password;
 pub mod people;
+pub mod qr;
 pub mod romaji;
 pub mod slots;
 pub mod token;

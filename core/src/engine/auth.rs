@@ -704,6 +704,7 @@ impl Engine {
                 "mail.reset.body",
                 &[("url", &url), ("minutes", &minutes)],
             ),
+            attachments: Vec::new(),
         };
         self.queue(&mut tx, tenant.id, &OutboxMessage::Mail(mail))
             .await?;
@@ -788,6 +789,7 @@ mod tests {
             to: "a@x.jp".into(),
             subject: "Reset".into(),
             body: "https://x/password-reset?token=LINK-SECRET".into(),
+            attachments: Vec::new(),
         };
         let new = NewAdmin {
             email: "a@x.jp".into(),

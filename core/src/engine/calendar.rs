@@ -752,7 +752,8 @@ impl Engine {
         match result {
             Ok(changes) => {
                 let full = changes.full;
-                self.store_changes(&calendar, changes, now_ms).await?;
+                self.store_changes(&calendar, changes, window, now_ms)
+                    .await?;
                 Ok(SyncOutcome::Synced { full })
             }
             Err(err) => {
@@ -782,11 +783,13 @@ impl Engine {
         }
     }
 
-    /// Writes a sync's changes and its success in one transaction.
+    /// Writes a sync's changes, the visits its events invite to reception, and its success
+    /// in one transaction.
     async fn store_changes(
         &self,
         calendar: &StoredCalendar,
         changes: Changes,
+        window: SyncWindow,
         now: i64,
     ) -> Result<()> {
         let mut tx = self.db.write().await?;
@@ -808,6 +811,9 @@ impl Engine {
             )
             .await?;
         }
+        let mailed = self
+            .expect_invited_visitors(&mut tx, calendar, &changes, window, now)
+            .await?;
         store::record_success(
             &mut tx,
             calendar.id,
@@ -817,6 +823,10 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
+        if mailed {
+            // Invited visitors' code mails go now, not at the dispatcher's next round.
+            self.outbox_queued.notify_one();
+        }
         Ok(())
     }
 

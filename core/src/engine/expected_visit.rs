@@ -16,7 +16,7 @@ use crate::domain::visit::{
     MAX_VISITOR_COMPANY, MAX_VISITOR_NAME, VisitorRequest, VisitorRequestError, generate_code,
 };
 use crate::i18n::{self, Lang};
-use crate::port::Mail;
+use crate::port::{Attachment, Mail};
 use crate::store::Tx;
 use crate::store::employee;
 use crate::store::employee::Employee;
@@ -24,9 +24,35 @@ use crate::store::reception::{self as store, ExpectedVisitRow};
 use crate::store::tenant;
 use crate::{Error, Result};
 
+/// The name of the code's QR image attached to the code mail.
+pub const CODE_QR_FILENAME: &str = "reception-code.png";
+
 /// How many random codes are tried before giving up (a tenant with a million visitors on
 /// one day).
 const CODE_TRIES: usize = 50;
+
+/// A code no other visit of the tenant (but `except`, a visit being moved) holds at any
+/// instant of `span`: `wanted` when it is free, else a random one.
+pub(crate) async fn free_code(
+    tx: &mut Tx,
+    tenant_id: i64,
+    wanted: Option<&str>,
+    (valid_from, valid_until): (i64, i64),
+    except: Option<i64>,
+) -> Result<String> {
+    let wanted = wanted.map(str::to_owned);
+    for candidate in wanted
+        .into_iter()
+        .chain(std::iter::repeat_with(generate_code).take(CODE_TRIES))
+    {
+        if !store::code_in_use(tx, tenant_id, &candidate, valid_from, valid_until, except).await? {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Conflict(
+        "no reception code is free on that day; try again".into(),
+    ))
+}
 
 /// Where an expected visit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,17 +148,14 @@ impl Engine {
             .ok_or(Error::NotFound("location"))?;
         let zone = zone_of(&location.time_zone);
         let (valid_from, valid_until) = day_span(zone, new.day);
-        let mut code = None;
-        let wanted = new.code.iter().cloned();
-        for candidate in wanted.chain(std::iter::repeat_with(generate_code).take(CODE_TRIES)) {
-            if !store::code_in_use(tx, tenant_id, &candidate, valid_from, valid_until).await? {
-                code = Some(candidate);
-                break;
-            }
-        }
-        let code = code.ok_or_else(|| {
-            Error::Conflict("no reception code is free on that day; try again".into())
-        })?;
+        let code = free_code(
+            tx,
+            tenant_id,
+            new.code.as_deref(),
+            (valid_from, valid_until),
+            None,
+        )
+        .await?;
         let now = self.ports.clock.now_ms();
         let public_id = uuid::Uuid::new_v4().simple().to_string();
         let seal = |column: &str, value: &str| {
@@ -167,10 +190,13 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        let id = store::insert_expected(tx, &row).await?;
-        let host = employee::find(tx, tenant_id, new.host_employee_id)
+        if employee::find(tx, tenant_id, new.host_employee_id)
             .await?
-            .ok_or(Error::NotFound("host"))?;
+            .is_none()
+        {
+            return Err(Error::NotFound("host"));
+        }
+        let id = store::insert_expected(tx, &row).await?;
         let visit = ExpectedVisit {
             id,
             public_id,
@@ -186,22 +212,41 @@ impl Engine {
             source: row.source.clone(),
             status: row.status.clone(),
         };
-        if let Some(email) = &new.visitor_email {
-            let mail = self.code_mail(
-                email,
-                &visit,
-                &host.profile.name,
-                &location,
-                host.profile.language,
-            );
-            self.queue(tx, tenant_id, &super::outbox::OutboxMessage::Mail(mail))
-                .await?;
-        }
+        self.queue_code_mail(tx, tenant_id, &visit, &location)
+            .await?;
         Ok(visit)
     }
 
+    /// Queues the mail giving the visitor `visit`'s code (with its QR), when their email is
+    /// known: on registering, and again when the code had to change.
+    pub(crate) async fn queue_code_mail(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        visit: &ExpectedVisit,
+        location: &tenant::Location,
+    ) -> Result<()> {
+        let Some(email) = &visit.visitor_email else {
+            return Ok(());
+        };
+        let host = employee::find(tx, tenant_id, visit.host_employee_id)
+            .await?
+            .ok_or(Error::NotFound("host"))?;
+        let mail = self.code_mail(
+            email,
+            visit,
+            &host.profile.name,
+            location,
+            host.profile.language,
+        )?;
+        self.queue(tx, tenant_id, &super::outbox::OutboxMessage::Mail(mail))
+            .await?;
+        Ok(())
+    }
+
     /// The mail that gives a visitor their reception code, in both languages (the visitor's
-    /// language is not known; the host's comes first).
+    /// language is not known; the host's comes first), with the code's QR attached as
+    /// [`CODE_QR_FILENAME`].
     fn code_mail(
         &self,
         to: &str,
@@ -209,7 +254,7 @@ impl Engine {
         host: &str,
         location: &tenant::Location,
         first: Lang,
-    ) -> Mail {
+    ) -> Result<Mail> {
         let time = visit
             .starts_at
             .map(|at| {
@@ -236,7 +281,10 @@ impl Engine {
             Lang::Ja => Lang::En,
             Lang::En => Lang::Ja,
         };
-        Mail {
+        // A few hundred bytes made in well under a millisecond: no need to leave this thread.
+        let qr = crate::domain::qr::png(&visit.code)
+            .map_err(|err| Error::internal("drawing a reception code's QR", err))?;
+        Ok(Mail {
             to: to.to_owned(),
             subject: format!(
                 "{} / {}",
@@ -252,7 +300,12 @@ impl Engine {
                 )
             ),
             body: format!("{}\n\n----\n\n{}", body_in(first), body_in(second)),
-        }
+            attachments: vec![Attachment {
+                filename: CODE_QR_FILENAME.into(),
+                content_type: "image/png".into(),
+                bytes: qr,
+            }],
+        })
     }
 
     /// Expects a visitor (admins and receptionists), logged; the code is mailed to the

@@ -105,6 +105,7 @@ impl Engine {
                     ("hours", &hours),
                 ],
             ),
+            attachments: Vec::new(),
         };
         self.queue(&mut tx, tenant_id, &OutboxMessage::Mail(mail))
             .await?;

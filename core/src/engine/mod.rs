@@ -17,6 +17,7 @@ pub mod dispatcher;
 pub mod expected_visit;
 pub mod hashing;
 pub mod invitation;
+pub mod invited_visit;
 pub mod ip_allow_list;
 pub mod local_calendar;
 pub mod notice;

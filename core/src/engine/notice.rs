@@ -59,6 +59,7 @@ impl Engine {
             to: employee.profile.email.clone(),
             subject: message.summary.clone(),
             body: message.plain_text(),
+            attachments: Vec::new(),
         };
         let by_mail = match employee.profile.notification {
             NotificationPreference::Email | NotificationPreference::ChatAndEmail => true,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::Engine;
 use crate::domain::chat::Message;
 use crate::domain::people::Platform;
-use crate::port::{EventDraft, Mail, SealError, SealedAt};
+use crate::port::{Attachment, EventDraft, Mail, SealError, SealedAt};
 use crate::store::{Tx, outbox};
 use crate::{Error, Result};
 
@@ -141,6 +141,16 @@ impl OutboxMessage {
         match self {
             OutboxMessage::Mail(mail) => OutboxMessage::Mail(Mail {
                 body: String::new(),
+                // Which files went stays visible; their bytes may be a secret too (a QR
+                // of a reception code).
+                attachments: mail
+                    .attachments
+                    .iter()
+                    .map(|attachment| Attachment {
+                        bytes: Vec::new(),
+                        ..attachment.clone()
+                    })
+                    .collect(),
                 ..mail.clone()
             }),
             OutboxMessage::Chat(chat) => OutboxMessage::Chat(ChatNotice {
@@ -252,6 +262,11 @@ mod tests {
             to: "a@example.com".into(),
             subject: "Hello".into(),
             body: "secret link".into(),
+            attachments: vec![Attachment {
+                filename: "reception-code.png".into(),
+                content_type: "image/png".into(),
+                bytes: b"\x89PNG secret QR".to_vec(),
+            }],
         })
     }
 
@@ -276,6 +291,8 @@ mod tests {
             panic!("a mail stays a mail");
         };
         assert_eq!(kept.body, "");
+        assert_eq!(kept.attachments[0].filename, "reception-code.png");
+        assert!(kept.attachments[0].bytes.is_empty());
         assert_eq!(mail().summary(), ("a@example.com".into(), "Hello".into()));
     }
 }

@@ -163,6 +163,7 @@ impl Engine {
                 "mail.chat_sign_in.body",
                 &[("url", &url), ("minutes", &minutes)],
             ),
+            attachments: Vec::new(),
         };
         self.queue(&mut tx, tenant.id, &OutboxMessage::Mail(mail))
             .await?;

@@ -101,19 +101,64 @@ pub struct SyncWindow {
     pub to: i64,
 }
 
-/// One busy event as cached: the provider's id and when it is.
+/// One busy event: the provider's id and when it is (what is cached), and what it is and
+/// who is invited (what reception reads invitations from; never stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusyEvent {
     /// Unique within the calendar: the provider's event (or occurrence) id.
     pub uid: String,
     pub interval: Interval,
+    pub details: EventDetails,
+}
+
+/// What an event is called and who is invited, as far as the provider says (an ICS feed
+/// says nothing: its events have the default).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct EventDetails {
+    /// Its title (Google `summary`, Graph `subject`).
+    pub title: Option<String>,
+    /// The organizer's email address.
+    pub organizer: Option<String>,
+    /// Everyone invited, the organizer too when the provider lists them (Google does).
+    pub attendees: Vec<Attendee>,
+}
+
+impl fmt::Debug for EventDetails {
+    // Titles, names and addresses are personal data: logs get only how many there are.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventDetails")
+            .field("attendees", &self.attendees.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Someone (or something: a room) invited to an event.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attendee {
+    pub email: String,
+    /// The name shown for them, if the invitation carries one.
+    pub name: Option<String>,
+    /// They answered that they will not come.
+    pub declined: bool,
+    /// A room or equipment rather than a person (Google `resource`, Graph type `resource`).
+    pub resource: bool,
+}
+
+impl fmt::Debug for Attendee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attendee")
+            .field("declined", &self.declined)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What changed at a calendar since the last sync.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Changes {
     /// `true`: `busy` is everything inside the window; the cached copy is replaced.
-    /// `false`: only what changed (`busy` added or changed, `removed` gone or no longer busy).
+    /// `false`: only what changed (`busy` added or changed, `removed` gone or no longer busy:
+    /// deleted, cancelled, shown as free, or declined by the calendar's owner).
     pub full: bool,
     pub busy: Vec<BusyEvent>,
     pub removed: Vec<String>,

@@ -12,13 +12,13 @@ mod tenant_keys;
 use std::sync::Arc;
 
 pub use calendar::{
-    AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
-    Changes, EventDraft, OAuthTokens, ProviderEvent, ProviderRoom, SyncWindow, TokenStore, Watch,
-    WatchRequest,
+    Attendee, AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef,
+    Calendars, Changes, EventDetails, EventDraft, OAuthTokens, ProviderEvent, ProviderRoom,
+    SyncWindow, TokenStore, Watch, WatchRequest,
 };
 pub use chat::{ChatBot, ChatBots, ChatError, Recipient, Sent};
 pub use clock::{Clock, SystemClock};
-pub use mailer::{Mail, MailError, Mailer};
+pub use mailer::{Attachment, Mail, MailError, Mailer};
 pub use openid::{AttemptSecrets, OidcClient, OidcError, OpenIdProvider, VerifiedIdentity};
 pub use secrets::{KeyError, Keyring, SealError, SealedAt, Secrets, sealing_key_id};
 pub use tenant_keys::{DirKeyStore, TenantKeyStore};

@@ -49,6 +49,18 @@ pub struct LocationSettingsRow {
     pub reception: String,
 }
 
+/// The tenant's locations with their settings (for reading invitations to their reception).
+pub async fn tenant_locations(
+    tx: &mut Tx,
+    tenant_id: i64,
+) -> Result<Vec<LocationSettingsRow>, StoreError> {
+    const SQL: &str = "SELECT id, tenant_id, time_zone, reception FROM locations WHERE tenant_id = $1 ORDER BY id";
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
 /// Every location of every tenant, with its settings (for the daily jobs).
 pub async fn all_locations(tx: &mut Tx) -> Result<Vec<LocationSettingsRow>, StoreError> {
     Ok(on_tx!(tx, |c| sqlx::query_as(LOCATIONS_WITH_SETTINGS)
@@ -254,22 +266,26 @@ macro_rules! expected_columns {
     };
 }
 
-/// Whether a code is taken by another visit of the tenant that is valid at some instant of
-/// `valid_from..valid_until` (days at locations in other zones overlap).
+/// Whether a code is taken by another visit of the tenant (other than `except`, a visit
+/// being moved) that is valid at some instant of `valid_from..valid_until` (days at
+/// locations in other zones overlap).
 pub async fn code_in_use(
     tx: &mut Tx,
     tenant_id: i64,
     code: &str,
     valid_from: i64,
     valid_until: i64,
+    except: Option<i64>,
 ) -> Result<bool, StoreError> {
     const SQL: &str = "SELECT COUNT(*) FROM expected_visits WHERE tenant_id = $1 AND code = $2 \
-        AND status <> 'withdrawn' AND valid_from < $4 AND valid_until > $3";
+        AND status <> 'withdrawn' AND valid_from < $4 AND valid_until > $3 AND id <> $5";
     let count: i64 = on_tx!(tx, |c| sqlx::query_scalar(SQL)
         .bind(tenant_id)
         .bind(code)
         .bind(valid_from)
         .bind(valid_until)
+        // Ids start at 1: 0 excepts nothing.
+        .bind(except.unwrap_or(0))
         .fetch_one(&mut *c)
         .await?);
     Ok(count > 0)
