@@ -1023,6 +1023,24 @@
   document.addEventListener("keydown", touched, true);
   document.addEventListener("input", touched, true);
 
+  // A scanner (a keyboard to the page) reading the invitation's QR code types the reception
+  // code; one reading a badge types its address. On the welcome screen either goes straight
+  // to its screen, first character included, and the rest is typed there (Enter sends).
+  document.addEventListener("keydown", (event) => {
+    if (screen !== "welcome" || event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) {
+      return;
+    }
+    if (/[0-9\uff10-\uff19]/.test(event.key)) {
+      event.preventDefault();
+      startCode();
+      $("code-input").value = digits(event.key);
+    } else if (event.key === "h" || event.key === "/") {
+      event.preventDefault();
+      startCheckout();
+      $("badge-input").value = event.key;
+    }
+  });
+
   for (const button of document.querySelectorAll(".kiosk-language")) {
     button.addEventListener("click", () => {
       language = button.dataset.lang === "en" ? "en" : "ja";
