@@ -441,6 +441,15 @@ fn help(lang: Lang, platform: Platform, discord: bool, linked: Option<&Employee>
     }
 }
 
+/// The answer to someone who pressed a visit's button before linking their chat account.
+fn not_linked(lang: Lang) -> Message {
+    Message::text(i18n::text(lang, "reception.reply.not_linked")).buttons(vec![Button {
+        action: Action::Link,
+        label: i18n::text(lang, "conversation.help.link_button"),
+        style: ButtonStyle::Primary,
+    }])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,13 +465,4 @@ mod tests {
             assert_eq!(normalize_link_code(wrong), None, "{wrong:?}");
         }
     }
-}
-
-/// The answer to someone who pressed a visit's button before linking their chat account.
-fn not_linked(lang: Lang) -> Message {
-    Message::text(i18n::text(lang, "reception.reply.not_linked")).buttons(vec![Button {
-        action: Action::Link,
-        label: i18n::text(lang, "conversation.help.link_button"),
-        style: ButtonStyle::Primary,
-    }])
 }
