@@ -243,9 +243,19 @@ async fn a_visitor_checks_in_with_the_code_from_the_invitation_and_sees_the_host
     );
     browser.screenshot("kiosk-welcome-ja").await;
 
-    // Half the code on the screen's keys, half typed; Enter checks in.
+    // A code that is not today's is refused where it was typed, in the kiosk's language.
     browser.click("#choose-code").await;
     on_screen(&browser, "code").await;
+    let wrong = if code == "135790" { "246802" } else { "135790" };
+    browser
+        .send_keys("#code-input", &format!("{wrong}{}", enter()))
+        .await;
+    browser
+        .wait_for_text("#code-error", "この受付コードは本日有効ではありません")
+        .await;
+    browser.screenshot("kiosk-code-wrong-ja").await;
+
+    // Half the code on the screen's keys, half typed; Enter checks in.
     for digit in code[..3].chars() {
         browser
             .click(&format!(".kiosk-keypad button[data-digit='{digit}']"))
@@ -491,15 +501,16 @@ async fn the_kiosk_speaks_english_shows_terms_changed_meanwhile_and_checks_the_v
     assert_eq!(browser.count(".badge-qr svg").await, 1);
     browser.screenshot("kiosk-badge").await;
 
-    // Leaving: the scanner types the badge's QR (its URL) and Enter.
+    // Leaving: at the welcome screen, the scanner types the badge's QR (its URL) and Enter.
     browser.open(&reception.kiosk_url()).await;
     on_screen(&browser, "welcome").await;
     browser.click(".kiosk-language[data-lang='en']").await;
-    browser.click("#choose-checkout").await;
-    on_screen(&browser, "checkout").await;
+    browser.send_keys("#welcome-title", "x").await;
+    assert_eq!(browser.count("#kiosk[data-screen='welcome']").await, 1);
     browser
-        .send_keys("#badge-input", &format!("{badge}{}", enter()))
+        .send_keys("#welcome-title", &format!("{badge}{}", enter()))
         .await;
+    on_screen(&browser, "checkout").await;
     browser
         .wait_for_text(
             "#checkout-done",
@@ -627,9 +638,9 @@ async fn the_kiosk_is_an_installable_app_served_only_from_this_server() {
 }
 
 /// `frontdesk serve --demo`: the kiosk of `hq` needs no pairing, and the demo visitor's
-/// code checks them in.
+/// code, scanned from the invitation's QR code, checks them in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_kiosk_needs_no_pairing_and_takes_the_demo_visitors_code() {
+async fn the_demo_kiosk_needs_no_pairing_and_takes_the_demo_visitors_scanned_code() {
     let Some(browser) = Browser::start("ja").await else {
         return;
     };
@@ -642,9 +653,10 @@ async fn the_demo_kiosk_needs_no_pairing_and_takes_the_demo_visitors_code() {
     );
     browser.open(&server.url("/kiosk/hq")).await;
     on_screen(&browser, "welcome").await;
-    browser.click("#choose-code").await;
+    // The invitation mail's QR code held to the kiosk's scanner, which types it: straight
+    // from the welcome screen.
     browser
-        .send_keys("#code-input", &format!("246810{}", enter()))
+        .send_keys("#welcome-title", &format!("246810{}", enter()))
         .await;
     on_screen(&browser, "waiting").await;
     browser
@@ -654,5 +666,11 @@ async fn the_demo_kiosk_needs_no_pairing_and_takes_the_demo_visitors_code() {
         .wait_for_text("#waiting-status", "お知らせしました")
         .await;
     browser.screenshot("kiosk-demo-waiting-ja").await;
+
+    // A kiosk address with a location that is not there says so.
+    browser.open(&server.url("/kiosk/annex")).await;
+    browser
+        .wait_for_text("#loading-problem", "受付端末ではありません")
+        .await;
     browser.close().await;
 }

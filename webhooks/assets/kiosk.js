@@ -55,6 +55,7 @@
   // The visit on the waiting screen, and its live stream.
   let visit = null;
   let events = null;
+  let visitPoll = null;
   let screen = "loading";
   let idleFor = 0;
   let idleTimer = null;
@@ -194,6 +195,15 @@
 
   class Unreachable extends Error {}
 
+  // The server answered, but not with what was asked for; `problem` says why.
+  class Refused extends Error {
+    constructor(status, problem) {
+      super("refused");
+      this.status = status;
+      this.problem = problem;
+    }
+  }
+
   // `path` under the kiosk's API; throws Unreachable when the server cannot be reached.
   async function request(method, path, options) {
     const opts = options || {};
@@ -262,14 +272,15 @@
     return names;
   }
 
-  // What a person should read about `problem`: its detail (without a leading field name),
-  // else its title.
+  // What a person should read about `problem`: for a field, what is wrong with it (the
+  // detail without the field's name); otherwise its title, which says what to do.
   function problemText(problem) {
-    let detail = typeof problem.detail === "string" ? problem.detail : "";
-    if (typeof problem.field === "string" && detail.startsWith(problem.field + ": ")) {
-      detail = detail.slice(problem.field.length + 2);
+    const detail = typeof problem.detail === "string" ? problem.detail : "";
+    if (typeof problem.field === "string" && detail) {
+      const prefix = problem.field + ": ";
+      return detail.startsWith(prefix) ? detail.slice(prefix.length) : detail;
     }
-    return detail || problem.title || t("page.kiosk.error.failed");
+    return problem.title || detail || t("page.kiosk.error.failed");
   }
 
   function reachable(yes) {
@@ -300,7 +311,7 @@
       return false;
     }
     if (!reply.ok) {
-      throw new Unreachable();
+      throw new Refused(reply.status, await problemOf(reply));
     }
     config = await reply.json();
     applyLanguage();
@@ -312,6 +323,7 @@
       try {
         if (await loadConfig()) {
           $("loading-unreachable").hidden = true;
+          setText($("loading-problem"), "");
           show("welcome");
           sendKept();
         } else {
@@ -320,7 +332,14 @@
         return;
       } catch (err) {
         show("loading");
-        $("loading-unreachable").hidden = false;
+        // A location that does not exist says so; a server out of reach is tried again.
+        const refused = err instanceof Refused;
+        const unknown = refused && err.status === 404;
+        setText(
+          $("loading-problem"),
+          unknown ? t("page.kiosk.unknown_location") : refused ? problemText(err.problem) : "",
+        );
+        $("loading-unreachable").hidden = refused;
         await new Promise((resolve) => setTimeout(resolve, RETRY_EVERY));
       }
     }
@@ -737,34 +756,64 @@
       return;
     }
     const id = visit.id;
-    events = new EventSource(api + "/visits/" + encodeURIComponent(id) + "/events");
-    events.addEventListener("visit", (event) => {
-      let data;
+    const stream = new EventSource(api + "/visits/" + encodeURIComponent(id) + "/events");
+    events = stream;
+    stream.addEventListener("visit", (event) => {
       try {
-        data = JSON.parse(event.data);
+        updateVisit(id, JSON.parse(event.data));
       } catch (err) {
-        return;
+        // Not a visit: nothing to show.
       }
-      if (!visit || data.visit_id !== id) {
-        return;
-      }
-      const answered = data.status !== visit.status && data.status !== "waiting";
-      visit.status = data.status;
-      visit.delay = data.delay_minutes == null ? null : data.delay_minutes;
-      if (data.host && data.host.name) {
-        visit.host = data.host.name;
-      }
-      renderWaiting();
-      if (answered) {
-        idle(IDLE_ANSWERED);
-      }
-      if (data.status === "checked_out") {
-        closeEvents();
+    });
+    // A stream the server refused (or a proxy broke) is not retried by the browser: the
+    // visit is asked for a while later, and the stream opened again.
+    stream.addEventListener("error", () => {
+      if (events === stream && stream.readyState === EventSource.CLOSED) {
+        events = null;
+        clearTimeout(visitPoll);
+        visitPoll = setTimeout(() => askVisit(id), RETRY_EVERY);
       }
     });
   }
 
+  async function askVisit(id) {
+    if (!visit || visit.id !== id || screen !== "waiting") {
+      return;
+    }
+    try {
+      const reply = await request("GET", "/visits/" + encodeURIComponent(id));
+      if (reply.ok) {
+        updateVisit(id, await reply.json());
+      }
+    } catch (err) {
+      // Still out of reach: the stream, opened again, waits for the server.
+    }
+    if (visit && visit.id === id && visit.status !== "checked_out" && screen === "waiting") {
+      follow();
+    }
+  }
+
+  function updateVisit(id, data) {
+    if (!visit || !data || data.visit_id !== id) {
+      return;
+    }
+    const answered = data.status !== visit.status && data.status !== "waiting";
+    visit.status = data.status;
+    visit.delay = data.delay_minutes == null ? null : data.delay_minutes;
+    if (data.host && data.host.name) {
+      visit.host = data.host.name;
+    }
+    renderWaiting();
+    if (answered) {
+      idle(IDLE_ANSWERED);
+    }
+    if (data.status === "checked_out") {
+      closeEvents();
+    }
+  }
+
   function closeEvents() {
+    clearTimeout(visitPoll);
     if (events) {
       events.close();
       events = null;
@@ -974,6 +1023,24 @@
   document.addEventListener("keydown", touched, true);
   document.addEventListener("input", touched, true);
 
+  // A scanner (a keyboard to the page) reading the invitation's QR code types the reception
+  // code; one reading a badge types its address. On the welcome screen either goes straight
+  // to its screen, first character included, and the rest is typed there (Enter sends).
+  document.addEventListener("keydown", (event) => {
+    if (screen !== "welcome" || event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) {
+      return;
+    }
+    if (/[0-9\uff10-\uff19]/.test(event.key)) {
+      event.preventDefault();
+      startCode();
+      $("code-input").value = digits(event.key);
+    } else if (event.key === "h" || event.key === "/") {
+      event.preventDefault();
+      startCheckout();
+      $("badge-input").value = event.key;
+    }
+  });
+
   for (const button of document.querySelectorAll(".kiosk-language")) {
     button.addEventListener("click", () => {
       language = button.dataset.lang === "en" ? "en" : "ja";
@@ -1041,6 +1108,7 @@
     if (clean !== input.value) {
       input.value = clean;
     }
+    setText($("code-error"), "");
   });
   $("code-form").addEventListener("submit", (event) => {
     event.preventDefault();

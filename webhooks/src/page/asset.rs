@@ -73,14 +73,8 @@ async fn kiosk_icon() -> impl IntoResponse {
     )
 }
 
-/// Browsers look for a new worker at each start; `no-cache` makes them ask this server
-/// every time rather than trust an HTTP cache.
+/// Not kept by HTTP caches (the default `no-store`): browsers look for a new worker at each
+/// start and must get this server's.
 async fn kiosk_service_worker() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, JAVASCRIPT),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        KIOSK_SERVICE_WORKER,
-    )
+    ([(header::CONTENT_TYPE, JAVASCRIPT)], KIOSK_SERVICE_WORKER)
 }

@@ -57,6 +57,7 @@ const TEXTS: &[&str] = &[
     "page.kiosk.loading",
     "page.kiosk.needs_script",
     "page.kiosk.unreachable",
+    "page.kiosk.unknown_location",
     "page.kiosk.pairing.title",
     "page.kiosk.pairing.intro",
     "page.kiosk.pairing.code",
