@@ -121,6 +121,15 @@ pub enum Error {
     /// A pairing code that is unknown, used or expired.
     #[error("this pairing code is invalid, already used or has expired")]
     WrongPairingCode,
+    /// The slot was booked by someone else meanwhile (nothing was written).
+    #[error("this time was just booked by someone else; please pick another")]
+    SlotTaken,
+    /// A single-use booking link that has been used.
+    #[error("this booking link has already been used")]
+    LinkUsed,
+    /// A booking's manage link that is unknown or whose token is wrong.
+    #[error("this booking link is invalid or the booking no longer exists")]
+    InvalidManageLink,
     /// Storage failed; the cause goes to the log, not to the user.
     #[error(transparent)]
     Store(#[from] StoreError),

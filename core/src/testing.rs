@@ -97,6 +97,15 @@ impl TestDb {
         &self.url
     }
 
+    /// The one number a `SELECT COUNT(*) …` statement answers, read raw.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .expect("count rows")
+    }
+
     /// The tables in which some row holds `needle` in any column, read raw (what someone
     /// with a copy of the database would see): how tests show that secrets are sealed.
     pub async fn tables_containing(&self, needle: &str) -> Vec<String> {

@@ -330,6 +330,25 @@ async fn postgres_schema(pool: &PgPool) -> Schema {
     .await
     .expect("PostgreSQL triggers");
     schema.triggers.extend(triggers);
+
+    // SQLite has no exclusion constraints: it spells one as two triggers named after it,
+    // `{name}` before an insert and `{name}_update` before an update, which refuse a row
+    // that the constraint would.
+    let exclusions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.conname::text, t.relname::text FROM pg_constraint c \
+         JOIN pg_class t ON t.oid = c.conrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE n.nspname = current_schema() AND c.contype = 'x'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("PostgreSQL exclusion constraints");
+    for (name, table) in exclusions {
+        schema
+            .triggers
+            .insert(format!("{name}_update"), table.clone());
+        schema.triggers.insert(name, table);
+    }
     schema
 }
 

@@ -186,6 +186,11 @@ impl ApiError {
                     plain(StatusCode::UNAUTHORIZED, "device_not_paired", None)
                 }
                 Error::WrongPairingCode => plain(StatusCode::NOT_FOUND, "wrong_pairing_code", None),
+                Error::SlotTaken => plain(StatusCode::CONFLICT, "slot_taken", None),
+                Error::LinkUsed => plain(StatusCode::GONE, "link_used", None),
+                Error::InvalidManageLink => {
+                    plain(StatusCode::NOT_FOUND, "invalid_manage_link", None)
+                }
                 Error::Store(_) | Error::Internal { .. } => {
                     tracing::error!(error = %frontdesk_core::error::with_causes(err), "request failed");
                     plain(StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
@@ -248,6 +253,9 @@ fn title_key(kind: &str) -> &'static str {
         "wrong_reception_code" => "error.wrong_reception_code",
         "device_not_paired" => "error.device_not_paired",
         "wrong_pairing_code" => "error.wrong_pairing_code",
+        "slot_taken" => "error.slot_taken",
+        "link_used" => "error.link_used",
+        "invalid_manage_link" => "error.invalid_manage_link",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
         "payload_too_large" => "error.payload_too_large",

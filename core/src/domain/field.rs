@@ -47,6 +47,14 @@ pub enum Invalid {
     NotWebhookUrl,
     /// Not the id of one of the tenant's visitor labels.
     UnknownLabel,
+    /// Not a range of times of day (`["09:00", "12:00"]`, ending after it starts).
+    NotTimeRange,
+    /// Not a date (`YYYY-MM-DD`).
+    NotDate,
+    /// Not an instant (RFC 3339, e.g. `2026-12-01T10:00:00+09:00`).
+    NotInstant,
+    /// Not a start this booking link offers (outside its hours, notice or window).
+    NotOffered,
 }
 
 impl Invalid {
@@ -72,6 +80,10 @@ impl Invalid {
             Invalid::UnknownField => "unknown_field",
             Invalid::NotWebhookUrl => "not_webhook_url",
             Invalid::UnknownLabel => "unknown_label",
+            Invalid::NotTimeRange => "not_time_range",
+            Invalid::NotDate => "not_date",
+            Invalid::NotInstant => "not_instant",
+            Invalid::NotOffered => "not_offered",
         }
     }
 
@@ -97,6 +109,10 @@ impl Invalid {
             Invalid::UnknownField => "invalid.unknown_field",
             Invalid::NotWebhookUrl => "invalid.not_webhook_url",
             Invalid::UnknownLabel => "invalid.unknown_label",
+            Invalid::NotTimeRange => "invalid.not_time_range",
+            Invalid::NotDate => "invalid.not_date",
+            Invalid::NotInstant => "invalid.not_instant",
+            Invalid::NotOffered => "invalid.not_offered",
         }
     }
 
@@ -260,6 +276,17 @@ impl fmt::Display for LineProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message(Lang::En))
     }
+}
+
+/// Checks a URL slug: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
+pub fn validate_slug(slug: &str) -> Result<(), Invalid> {
+    let ok = (1..=63).contains(&slug.len())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok { Ok(()) } else { Err(Invalid::NotSlug) }
 }
 
 #[cfg(test)]

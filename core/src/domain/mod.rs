@@ -1,6 +1,7 @@
 //! Pure domain rules: no I/O, no database types.
 
 pub mod access_log;
+pub mod booking;
 pub mod calendar;
 pub mod chat;
 pub mod csv_cell;

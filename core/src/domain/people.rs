@@ -52,11 +52,13 @@ pub enum Permission {
     /// Change a location's reception settings, pair kiosks, define visitor labels and
     /// outgoing webhooks.
     ManageReception,
+    /// Define and change anyone's booking links (each person manages their own anyway).
+    ManageBookingLinks,
 }
 
 impl Permission {
     /// Every permission, in the order of the README's table.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ViewDirectory,
         Permission::EditDirectory,
         Permission::ManageLocations,
@@ -68,6 +70,7 @@ impl Permission {
         Permission::ViewVisits,
         Permission::HandleVisitors,
         Permission::ManageReception,
+        Permission::ManageBookingLinks,
     ];
 }
 
@@ -90,6 +93,7 @@ impl Role {
                     | ViewVisits
                     | HandleVisitors
                     | ManageReception
+                    | ManageBookingLinks
             ),
             Role::Owner => true,
         }

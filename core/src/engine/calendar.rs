@@ -617,7 +617,8 @@ impl Engine {
     pub async fn busy(&self, tenant_id: i64, owner: Owner, from: i64, to: i64) -> Result<Busy> {
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.read().await?;
-        let rows = store::busy_of_owner(&mut tx, tenant_id, owner, from * 1000, to * 1000).await?;
+        let rows =
+            store::busy_of_owner(&mut tx, tenant_id, owner, (from * 1000, to * 1000), &[]).await?;
         let calendars = store::of_owner(&mut tx, tenant_id, owner).await?;
         let intervals = rows
             .into_iter()
@@ -852,6 +853,7 @@ impl Engine {
                     calendar_id: calendar.id,
                     reference: reference.to_string(),
                     draft: draft.clone(),
+                    cancel: false,
                 });
                 self.queue(tx, tenant_id, &write).await?;
             }
@@ -865,6 +867,46 @@ impl Engine {
                     &draft.title,
                 )
                 .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels the event put in the owner's calendar for `reference`, in the caller's
+    /// transaction: at their provider through the outbox, or in their built-in calendar at
+    /// once. The caller wakes the dispatcher after committing.
+    pub async fn cancel_calendar_event(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        owner: Owner,
+        reference: &str,
+    ) -> Result<()> {
+        let connected = store::of_owner(tx, tenant_id, owner)
+            .await?
+            .into_iter()
+            .find(|c| matches!(c.provider, Provider::Google | Provider::Microsoft));
+        match connected {
+            Some(calendar) => {
+                let write = OutboxMessage::CalendarEvent(CalendarEventWrite {
+                    calendar_id: calendar.id,
+                    reference: reference.to_string(),
+                    draft: EventDraft {
+                        title: String::new(),
+                        description: String::new(),
+                        interval: Interval { start: 0, end: 1 },
+                        time_zone: "UTC".into(),
+                        attendees: Vec::new(),
+                        location: None,
+                        online_meeting: false,
+                    },
+                    cancel: true,
+                });
+                self.queue(tx, tenant_id, &write).await?;
+            }
+            None => {
+                let calendar_id = self.local_calendar(tx, tenant_id, owner).await?;
+                store::delete_event(tx, calendar_id, reference).await?;
             }
         }
         Ok(())
@@ -886,40 +928,72 @@ impl Engine {
         Ok(())
     }
 
-    /// Creates the event of `write` at its calendar's provider (the dispatcher's send).
-    pub(crate) async fn create_provider_event(
+    /// Writes the event of `write` at its calendar's provider (the dispatcher's send):
+    /// creates it, or updates or cancels the one made earlier for its reference. `None`
+    /// when there was nothing to cancel.
+    pub(crate) async fn write_provider_event(
         &self,
         tenant_id: i64,
         write: &CalendarEventWrite,
-    ) -> std::result::Result<ProviderEvent, CalendarError> {
-        let calendar = {
-            let failed = |e: crate::store::StoreError| CalendarError::Provider(e.to_string());
+    ) -> std::result::Result<Option<ProviderEvent>, CalendarError> {
+        let failed = |e: crate::store::StoreError| CalendarError::Provider(e.to_string());
+        let (calendar, made) = {
             let mut tx = self.db.read().await.map_err(failed)?;
-            store::get(&mut tx, write.calendar_id)
+            let calendar = store::get(&mut tx, write.calendar_id)
+                .await
+                .map_err(failed)?;
+            let made = store::links(&mut tx, tenant_id, &write.reference)
                 .await
                 .map_err(failed)?
-        }
-        .filter(|c| c.tenant_id == tenant_id)
-        .ok_or_else(|| CalendarError::NotFound("the calendar was disconnected".into()))?;
+                .into_iter()
+                .find(|l| l.calendar_id == write.calendar_id);
+            (calendar, made)
+        };
+        let calendar = calendar
+            .filter(|c| c.tenant_id == tenant_id)
+            .ok_or_else(|| CalendarError::NotFound("the calendar was disconnected".into()))?;
         let provider = self.ports.calendars.get(calendar.provider).ok_or_else(|| {
             CalendarError::Provider(format!("{} is not configured", calendar.provider.as_str()))
         })?;
         let reference = self.calendar_ref(&calendar).await?;
         let tokens = self.tokens_of(&calendar);
-        provider
-            .create_event(&reference, &tokens, &write.draft)
-            .await
+        match (made, write.cancel) {
+            (None, true) => Ok(None),
+            (Some(made), true) => {
+                provider
+                    .cancel_event(&reference, &tokens, &made.event_id)
+                    .await?;
+                Ok(None)
+            }
+            (Some(made), false) => provider
+                .update_event(&reference, &tokens, &made.event_id, &write.draft)
+                .await
+                .map(Some),
+            (None, false) => provider
+                .create_event(&reference, &tokens, &write.draft)
+                .await
+                .map(Some),
+        }
     }
 
-    /// Records an event the provider created: its id and video link under the reference,
-    /// and its time as busy at once (the next sync finds it under the same id).
+    /// Records an event the provider created or updated: its id and video link under the
+    /// reference, and its time as busy at once (the next sync finds it under the same id).
+    /// A cancelled one (`None`) is forgotten.
     pub(crate) async fn record_provider_event(
         &self,
         tx: &mut Tx,
         tenant_id: i64,
         write: &CalendarEventWrite,
-        event: &ProviderEvent,
+        event: Option<&ProviderEvent>,
     ) -> Result<()> {
+        let Some(event) = event else {
+            let links = store::links(tx, tenant_id, &write.reference).await?;
+            for link in links.iter().filter(|l| l.calendar_id == write.calendar_id) {
+                store::delete_event(tx, write.calendar_id, &link.event_id).await?;
+            }
+            store::delete_link(tx, tenant_id, &write.reference, write.calendar_id).await?;
+            return Ok(());
+        };
         let link = EventLink {
             calendar_id: write.calendar_id,
             event_id: event.id.clone(),

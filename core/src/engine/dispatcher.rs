@@ -101,10 +101,11 @@ enum Delivered {
         delivery: Delivery,
     },
     /// An event the calendar's provider created.
+    /// An event the calendar's provider created, updated (`Some`) or cancelled (`None`).
     CalendarEvent {
         tenant_id: i64,
         write: super::outbox::CalendarEventWrite,
-        event: crate::port::ProviderEvent,
+        event: Option<crate::port::ProviderEvent>,
     },
 }
 
@@ -221,7 +222,7 @@ impl Engine {
             Ok(OutboxMessage::Chat(chat)) => self.send_chat(tenant_id, chat).await,
             Ok(OutboxMessage::ChatUpdate(update)) => self.update_chat(tenant_id, update).await,
             Ok(OutboxMessage::CalendarEvent(write)) => self
-                .create_provider_event(tenant_id, write)
+                .write_provider_event(tenant_id, write)
                 .await
                 .map(|event| Delivered::CalendarEvent {
                     tenant_id,
@@ -286,7 +287,7 @@ impl Engine {
                     event,
                 } = &delivered
                 {
-                    self.record_provider_event(tx, *tenant_id, write, event)
+                    self.record_provider_event(tx, *tenant_id, write, event.as_ref())
                         .await?;
                 }
                 if let (Delivered::NotThere, Ok(OutboxMessage::Chat(chat))) = (&delivered, &decoded)

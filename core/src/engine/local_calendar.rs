@@ -82,7 +82,12 @@ fn checked_interval(start: i64, end: i64) -> Result<Interval> {
 
 impl Engine {
     /// The owner's built-in calendar, made when first needed.
-    async fn local_calendar(&self, tx: &mut Tx, tenant_id: i64, owner: Owner) -> Result<i64> {
+    pub(crate) async fn local_calendar(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        owner: Owner,
+    ) -> Result<i64> {
         let existing = store::of_owner(tx, tenant_id, owner)
             .await?
             .into_iter()

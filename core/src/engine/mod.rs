@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod auth;
 pub mod backup;
 pub mod badge;
+pub mod booking;
 pub mod calendar;
 pub mod contract_end;
 pub mod conversation;

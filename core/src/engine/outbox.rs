@@ -53,8 +53,12 @@ pub struct WebhookCall {
 pub struct CalendarEventWrite {
     pub calendar_id: i64,
     /// What the event is for (`booking:42`): its provider id and video link are kept under it.
+    /// An event already made for it is updated instead of made again.
     pub reference: String,
     pub draft: EventDraft,
+    /// Cancel the event made for the reference (messages from before this field create).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancel: bool,
 }
 
 /// One chat message of a notice, to one person on one platform.

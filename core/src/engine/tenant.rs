@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::access_log::Event;
 use super::{Actor, Engine};
-use crate::domain::field::{Invalid, TextLimit, checked_text};
+use crate::domain::field::{TextLimit, checked_text};
 use crate::domain::people::Permission;
 use crate::domain::people::validate_time_zone;
 use crate::store::StoreError;
@@ -27,16 +27,7 @@ pub struct LocationChange {
     pub time_zone: String,
 }
 
-/// Checks a URL slug: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
-pub fn validate_slug(slug: &str) -> Result<(), Invalid> {
-    let ok = (1..=63).contains(&slug.len())
-        && slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-');
-    if ok { Ok(()) } else { Err(Invalid::NotSlug) }
-}
+pub use crate::domain::field::validate_slug;
 
 /// A location's name: one line, at most 200 characters.
 pub const LOCATION_NAME: TextLimit = TextLimit::name(200);

@@ -183,7 +183,7 @@ const UPSERT_EVENT: &str = "INSERT INTO calendar_events \
     ON CONFLICT (calendar_id, uid) DO UPDATE SET starts_at = excluded.starts_at, \
     ends_at = excluded.ends_at, title_sealed = excluded.title_sealed, \
     sequence = calendar_events.sequence + 1";
-const BUSY_OF_OWNER: &str = "SELECT e.starts_at, e.ends_at FROM calendar_events e \
+const BUSY_OF_OWNER: &str = "SELECT e.uid, e.starts_at, e.ends_at FROM calendar_events e \
     JOIN calendars c ON c.id = e.calendar_id \
     WHERE c.tenant_id = $1 AND (c.employee_id = $2 OR c.room_id = $3) \
     AND e.starts_at < $5 AND e.ends_at > $4 ORDER BY e.starts_at";
@@ -576,23 +576,29 @@ pub async fn upsert_event(
 }
 
 /// The owner's busy time in `[from, to)` over all their calendars, as `(start, end)` sorted
-/// by start (overlaps not merged).
+/// by start (overlaps not merged), leaving out the events `except` (by uid: a booking being
+/// moved does not stand in its own way).
 pub async fn busy_of_owner(
     tx: &mut Tx,
     tenant_id: i64,
     owner: Owner,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
+    except: &[String],
 ) -> Result<Vec<(i64, i64)>, StoreError> {
     let (employee_id, room_id) = owner.columns();
-    Ok(on_tx!(tx, |c| sqlx::query_as(BUSY_OF_OWNER)
+    let rows: Vec<(String, i64, i64)> = on_tx!(tx, |c| sqlx::query_as(BUSY_OF_OWNER)
         .bind(tenant_id)
         .bind(employee_id)
         .bind(room_id)
         .bind(from)
         .bind(to)
         .fetch_all(&mut *c)
-        .await?))
+        .await?);
+    Ok(rows
+        .into_iter()
+        .filter(|(uid, _, _)| !except.contains(uid))
+        .map(|(_, start, end)| (start, end))
+        .collect())
 }
 
 /// Calendar `id`'s events overlapping `[from, to)`, by start.
@@ -648,6 +654,25 @@ pub async fn upsert_link(
 }
 
 /// The provider events made for `reference`.
+/// Forgets the provider event made for `reference` in calendar `calendar_id` (cancelled).
+pub async fn delete_link(
+    tx: &mut Tx,
+    tenant_id: i64,
+    reference: &str,
+    calendar_id: i64,
+) -> Result<(), StoreError> {
+    const SQL: &str = "DELETE FROM calendar_event_links \
+        WHERE tenant_id = $1 AND reference = $2 AND calendar_id = $3";
+    on_tx!(tx, |c| sqlx::query(SQL)
+        .bind(tenant_id)
+        .bind(reference)
+        .bind(calendar_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
 pub async fn links(
     tx: &mut Tx,
     tenant_id: i64,

@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod account;
+pub mod booking;
 pub mod calendar;
 pub mod chat;
 pub mod employee;
