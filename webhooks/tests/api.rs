@@ -211,6 +211,13 @@ impl Api {
     }
 }
 
+/// Rules of a booking link: 30 minutes on weekday mornings in Tokyo, by phone.
+fn booking_rules() -> Value {
+    json!({"time_zone": "Asia/Tokyo", "durations_minutes": [30],
+           "weekly": {"mon": [["09:00", "12:00"]], "tue": [["09:00", "12:00"]]},
+           "place": {"kind": "phone"}})
+}
+
 fn alice() -> Value {
     json!({"email": "alice@a.example", "name": "Alice Sato", "name_kana": "さとう ありす", "department": "Sales",
            "time_zone": "Asia/Tokyo", "language": "ja", "notification": "chat", "chat_identities": {"slack": "U1"}})
@@ -1629,6 +1636,38 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
             Some(ManageReception),
             None,
         ),
+        // Booking links: everyone lists their own; Alice's link is an admin's to change.
+        (Method::GET, "/api/v1/booking-links", None, None),
+        (
+            Method::POST,
+            "/api/v1/booking-links",
+            Some(ManageBookingLinks),
+            Some(
+                json!({"slug": "alice-new", "title": "Chat", "owner": "alice@a.example",
+                "rules": booking_rules()}),
+            ),
+        ),
+        (
+            Method::GET,
+            "/api/v1/booking-links/{link}",
+            Some(ManageBookingLinks),
+            None,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/booking-links/{link}",
+            Some(ManageBookingLinks),
+            Some(
+                json!({"slug": "ignored", "title": "Coffee", "owner": "alice@a.example",
+                "rules": booking_rules()}),
+            ),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/booking-links/{link}",
+            Some(ManageBookingLinks),
+            None,
+        ),
         (
             Method::DELETE,
             "/api/v1/employees/{employee}",
@@ -1664,6 +1703,13 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
         "/kiosk/{location}/visits/{visit}",
         "/kiosk/{location}/visits/{visit}/events",
         "/kiosk/{location}/checkouts",
+        // The booking page's API: public (webhooks/tests/booking.rs).
+        "/public/links/{link}",
+        "/public/links/{link}/slots",
+        "/public/links/{link}/bookings",
+        "/public/bookings/{booking}",
+        "/public/bookings/{booking}/reschedule",
+        "/public/bookings/{booking}/cancel",
     ];
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for method in operations.as_object().unwrap().keys() {
@@ -1820,6 +1866,20 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
             .as_i64()
             .expect("an endpoint")
             .to_string();
+        // Alice's booking link, for the booking-link routes.
+        let link = api
+            .call(
+                Method::POST,
+                "/api/v1/booking-links",
+                Some(&owner),
+                Some(
+                    json!({"slug": "alice-link", "title": "Chat", "owner": "alice@a.example",
+                    "rules": booking_rules()}),
+                ),
+                &[],
+            )
+            .await;
+        assert_eq!(link.status, StatusCode::CREATED, "{}", link.body);
         let other = api
             .engine
             .create_account(
@@ -1864,7 +1924,8 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
                 .replace("{expected_visit}", &expected)
                 .replace("{visit}", &visit.public_id)
                 .replace("{label}", &label)
-                .replace("{endpoint}", &endpoint);
+                .replace("{endpoint}", &endpoint)
+                .replace("{link}", "alice-link");
             let reply = api.call(method.clone(), &path, Some(&me), body, &[]).await;
             let allowed = permission.is_none_or(|p| {
                 role.allows(p) && (p != Permission::ExportPersonalData || can_export)

@@ -21,8 +21,8 @@ use super::expected_visit::{NewExpectedVisit, Source};
 use super::reception::{day_span, zone_of};
 use super::{Actor, Engine};
 use crate::domain::booking::{
-    CheckedRules, HostAvailability, HostLoad, LinkKind, LinkRules, MAX_HOSTS, Place, bookable_span,
-    checked_answers, day_in, fairest_host, hosts_free_at, link_slots,
+    CheckedRules, HostAvailability, HostLoad, LinkKind, LinkRules, MAX_HOSTS, MAX_WINDOW_DAYS,
+    Place, bookable_span, checked_answers, day_in, fairest_host, hosts_free_at, link_slots,
 };
 use crate::domain::calendar::{Interval, Owner, merge};
 use crate::domain::chat::{Block, Field, Message};
@@ -67,6 +67,7 @@ pub struct BookingLink {
     pub tenant_id: i64,
     pub slug: String,
     pub owner_id: i64,
+    pub owner_email: String,
     pub title: String,
     pub kind: LinkKind,
     pub hosts: Vec<LinkHost>,
@@ -446,11 +447,16 @@ impl Engine {
                 });
             }
         }
+        let owner_email = employee::find(tx, row.tenant_id, row.owner_id)
+            .await?
+            .map(|owner| owner.profile.email)
+            .unwrap_or_default();
         Ok(BookingLink {
             id: row.id,
             tenant_id: row.tenant_id,
             slug: row.slug,
             owner_id: row.owner_id,
+            owner_email,
             title: row.title,
             kind,
             hosts,
@@ -460,6 +466,14 @@ impl Engine {
             single_use: row.single_use,
             used: row.used_at.is_some(),
         })
+    }
+
+    /// The name of the tenant's location `slug`, if there is one.
+    pub async fn location_name(&self, tenant_id: i64, slug: &str) -> Result<Option<String>> {
+        let mut tx = self.db.read().await?;
+        Ok(tenant::find_location_by_slug(&mut tx, tenant_id, slug)
+            .await?
+            .map(|l| l.name))
     }
 
     /// A link as its public page sees it: active, not used up.
@@ -580,6 +594,18 @@ impl Engine {
                 Invalid::OutOfRange {
                     min: 1,
                     max: MAX_SLOT_DAYS,
+                },
+            ));
+        }
+        // Days far from today offer nothing (the window is at most a year): refuse them
+        // before any date arithmetic.
+        let today = day_in(zone, self.ports.clock.now_ms() / 1000);
+        if (from - today).num_days().abs() > 2 * MAX_WINDOW_DAYS {
+            return Err(Error::invalid(
+                "from",
+                Invalid::OutOfRange {
+                    min: -2 * MAX_WINDOW_DAYS,
+                    max: 2 * MAX_WINDOW_DAYS,
                 },
             ));
         }

@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod accounts;
 pub mod auth;
+pub mod booking;
 pub mod calendars;
 pub mod employees;
 pub mod health;
@@ -38,6 +39,7 @@ use crate::AppState;
         (name = "outbox", description = "Messages that could not be delivered"),
         (name = "security", description = "The IP allow-list and single sign-on (owners only)"),
         (name = "calendars", description = "Rooms, calendar connections and their sync state, the built-in calendar"),
+        (name = "booking", description = "Booking links: the public offer, slots and bookings the booking page calls, the guest's manage link, and defining links"),
         (name = "kiosk", description = "What a location's kiosk calls (public: a paired device)"),
         (name = "reception", description = "Reception settings, kiosk pairing, expected visitors, who is on site, the visit history and its downloads, visitor labels, outgoing webhooks")
     )
@@ -55,6 +57,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(outbox::router())
         .merge(security::router())
         .merge(calendars::router())
+        .merge(booking::router())
         .merge(kiosk::router())
         .merge(reception::router())
         .merge(visit_history::router())
