@@ -436,21 +436,23 @@ impl Engine {
             .map_err(|err| Error::internal("reading link rules", err.field.to_string()))?;
         let kind = LinkKind::parse(&row.kind)
             .ok_or_else(|| Error::internal("reading a link", "unknown kind"))?;
-        let mut hosts = Vec::new();
-        for host in store::hosts(tx, row.id).await? {
-            if let Some(employee) = employee::find(tx, row.tenant_id, host.employee_id).await? {
-                hosts.push(LinkHost {
-                    employee_id: employee.id,
-                    email: employee.profile.email,
-                    name: employee.profile.name,
-                    weight: host.weight,
-                });
-            }
-        }
-        let owner_email = employee::find(tx, row.tenant_id, row.owner_id)
+        let hosts: Vec<LinkHost> = store::hosts(tx, row.id)
             .await?
-            .map(|owner| owner.profile.email)
-            .unwrap_or_default();
+            .into_iter()
+            .map(|host| LinkHost {
+                employee_id: host.employee_id,
+                email: host.email,
+                name: host.name,
+                weight: host.weight,
+            })
+            .collect();
+        let owner_email = match hosts.iter().find(|h| h.employee_id == row.owner_id) {
+            Some(owner) => owner.email.clone(),
+            None => employee::find(tx, row.tenant_id, row.owner_id)
+                .await?
+                .map(|owner| owner.profile.email)
+                .unwrap_or_default(),
+        };
         Ok(BookingLink {
             id: row.id,
             tenant_id: row.tenant_id,
@@ -843,26 +845,15 @@ impl Engine {
             .await?;
         let view = self.booking_view(&mut tx, &row).await?;
         let manage_url = self.manage_url(&link.slug, &public_id, &manage_token);
-        self.queue_guest_mail(
-            &mut tx,
-            link.tenant_id,
-            &view,
-            &guest,
-            GuestMail::Confirmed,
-            Some(&manage_url),
-        )
-        .await?;
-        for host in &hosts {
-            let message = host_notice(host, HostNotice::Booked, &view, code.as_deref());
-            self.notify_employee(
-                &mut tx,
-                link.tenant_id,
-                host,
-                &booking_reference(&public_id),
-                &message,
-            )
+        let news = News {
+            change: Change::Booked,
+            view: &view,
+            guest: &guest,
+            code: code.as_deref(),
+            manage_url: Some(&manage_url),
+        };
+        self.tell_guest_and_hosts(&mut tx, link.tenant_id, &hosts, news)
             .await?;
-        }
         tx.commit().await?;
         self.outbox_queued.notify_one();
         Ok(Booked {
@@ -1022,11 +1013,7 @@ impl Engine {
         }
         if hosts.is_empty() {
             // A cancelled booking holds nobody any more: name the link's hosts.
-            for host in store::hosts(tx, link.id).await? {
-                if let Some(host) = employee::find(tx, row.tenant_id, host.employee_id).await? {
-                    hosts.push(host.profile.name);
-                }
-            }
+            hosts.extend(store::hosts(tx, link.id).await?.into_iter().map(|h| h.name));
         }
         let reference = booking_reference(&row.public_id);
         let reception_code =
@@ -1148,26 +1135,15 @@ impl Engine {
             .await?;
         let view = self.booking_view(&mut tx, &row).await?;
         let manage_url = self.manage_url(&link.slug, public_id, manage_token);
-        self.queue_guest_mail(
-            &mut tx,
-            link.tenant_id,
-            &view,
-            &guest,
-            GuestMail::Moved,
-            Some(&manage_url),
-        )
-        .await?;
-        for host in &hosts {
-            let message = host_notice(host, HostNotice::Moved, &view, code.as_deref());
-            self.notify_employee(
-                &mut tx,
-                link.tenant_id,
-                host,
-                &booking_reference(public_id),
-                &message,
-            )
+        let news = News {
+            change: Change::Moved,
+            view: &view,
+            guest: &guest,
+            code: code.as_deref(),
+            manage_url: Some(&manage_url),
+        };
+        self.tell_guest_and_hosts(&mut tx, link.tenant_id, &hosts, news)
             .await?;
-        }
         tx.commit().await?;
         self.outbox_queued.notify_one();
         Ok(view)
@@ -1219,20 +1195,15 @@ impl Engine {
         }
         let guest = self.stored_guest(&row)?;
         let view = self.booking_view(&mut tx, &row).await?;
-        self.queue_guest_mail(
-            &mut tx,
-            row.tenant_id,
-            &view,
-            &guest,
-            GuestMail::Cancelled,
-            None,
-        )
-        .await?;
-        for host in &hosts {
-            let message = host_notice(host, HostNotice::Cancelled, &view, None);
-            self.notify_employee(&mut tx, row.tenant_id, host, &reference, &message)
-                .await?;
-        }
+        let news = News {
+            change: Change::Cancelled,
+            view: &view,
+            guest: &guest,
+            code: None,
+            manage_url: None,
+        };
+        self.tell_guest_and_hosts(&mut tx, row.tenant_id, &hosts, news)
+            .await?;
         tx.commit().await?;
         self.outbox_queued.notify_one();
         Ok(view)
@@ -1255,6 +1226,32 @@ impl Engine {
         })
     }
 
+    /// Queues the guest's mail and each host's chat notice about a change to a booking.
+    async fn tell_guest_and_hosts(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        hosts: &[Employee],
+        news: News<'_>,
+    ) -> Result<()> {
+        self.queue_guest_mail(
+            tx,
+            tenant_id,
+            news.view,
+            news.guest,
+            news.change,
+            news.manage_url,
+        )
+        .await?;
+        let reference = booking_reference(&news.view.public_id);
+        for host in hosts {
+            let message = host_notice(host, news.change, news.view, news.code);
+            self.notify_employee(tx, tenant_id, host, &reference, &message)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Queues the guest's mail about `view`, with the invitation (`METHOD:REQUEST`, or
     /// `METHOD:CANCEL`) under the booking's stable UID and its SEQUENCE.
     async fn queue_guest_mail(
@@ -1263,16 +1260,16 @@ impl Engine {
         tenant_id: i64,
         view: &BookingView,
         guest: &Guest,
-        kind: GuestMail,
+        kind: Change,
         manage_url: Option<&str>,
     ) -> Result<()> {
         let when = |lang: Lang| format_when(guest.zone, view.start, view.end, lang);
         let mut body = String::new();
         for lang in [guest.language, other(guest.language)] {
             let key = match kind {
-                GuestMail::Confirmed => "mail.booking.confirmed",
-                GuestMail::Moved => "mail.booking.moved",
-                GuestMail::Cancelled => "mail.booking.cancelled",
+                Change::Booked => "mail.booking.confirmed",
+                Change::Moved => "mail.booking.moved",
+                Change::Cancelled => "mail.booking.cancelled",
             };
             body.push_str(&i18n::format(
                 lang,
@@ -1300,9 +1297,9 @@ impl Engine {
             body.push('\n');
         }
         let subject_key = match kind {
-            GuestMail::Confirmed => "mail.booking.confirmed_subject",
-            GuestMail::Moved => "mail.booking.moved_subject",
-            GuestMail::Cancelled => "mail.booking.cancelled_subject",
+            Change::Booked => "mail.booking.confirmed_subject",
+            Change::Moved => "mail.booking.moved_subject",
+            Change::Cancelled => "mail.booking.cancelled_subject",
         };
         let subject = format!(
             "{} / {}",
@@ -1313,7 +1310,7 @@ impl Engine {
                 &[("title", &view.title)]
             )
         );
-        let method = if kind == GuestMail::Cancelled {
+        let method = if kind == Change::Cancelled {
             "CANCEL"
         } else {
             "REQUEST"
@@ -1437,32 +1434,32 @@ pub fn format_when(zone: Tz, start: i64, end: i64, lang: Lang) -> String {
     )
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GuestMail {
-    Confirmed,
-    Moved,
-    Cancelled,
+/// A change to a booking, as its guest and hosts are told of it.
+struct News<'a> {
+    change: Change,
+    view: &'a BookingView,
+    guest: &'a Guest,
+    /// The reception code, for the hosts.
+    code: Option<&'a str>,
+    /// The guest's manage link (not after a cancellation).
+    manage_url: Option<&'a str>,
 }
 
+/// What happened to a booking: what its guest's mail and its hosts' notices say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HostNotice {
+enum Change {
     Booked,
     Moved,
     Cancelled,
 }
 
 /// The chat notice telling a host of a booking, in their language and zone.
-fn host_notice(
-    host: &Employee,
-    kind: HostNotice,
-    view: &BookingView,
-    code: Option<&str>,
-) -> Message {
+fn host_notice(host: &Employee, kind: Change, view: &BookingView, code: Option<&str>) -> Message {
     let lang = host.profile.language;
     let key = match kind {
-        HostNotice::Booked => "booking_notice.booked",
-        HostNotice::Moved => "booking_notice.moved",
-        HostNotice::Cancelled => "booking_notice.cancelled",
+        Change::Booked => "booking_notice.booked",
+        Change::Moved => "booking_notice.moved",
+        Change::Cancelled => "booking_notice.cancelled",
     };
     let summary = i18n::format(
         lang,

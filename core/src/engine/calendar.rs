@@ -843,11 +843,7 @@ impl Engine {
         reference: &str,
         draft: &EventDraft,
     ) -> Result<()> {
-        let connected = store::of_owner(tx, tenant_id, owner)
-            .await?
-            .into_iter()
-            .find(|c| matches!(c.provider, Provider::Google | Provider::Microsoft));
-        match connected {
+        match provider_calendar(tx, tenant_id, owner).await? {
             Some(calendar) => {
                 let write = OutboxMessage::CalendarEvent(CalendarEventWrite {
                     calendar_id: calendar.id,
@@ -882,11 +878,7 @@ impl Engine {
         owner: Owner,
         reference: &str,
     ) -> Result<()> {
-        let connected = store::of_owner(tx, tenant_id, owner)
-            .await?
-            .into_iter()
-            .find(|c| matches!(c.provider, Provider::Google | Provider::Microsoft));
-        match connected {
+        match provider_calendar(tx, tenant_id, owner).await? {
             Some(calendar) => {
                 let write = OutboxMessage::CalendarEvent(CalendarEventWrite {
                     calendar_id: calendar.id,
@@ -1370,6 +1362,19 @@ pub(crate) fn owner_text(owner: Owner) -> String {
         Owner::Employee(id) => format!("employee:{id}"),
         Owner::Room(id) => format!("room:{id}"),
     }
+}
+
+/// The owner's Google or Microsoft calendar, where Frontdesk writes their events, if they
+/// connected one.
+async fn provider_calendar(
+    tx: &mut Tx,
+    tenant_id: i64,
+    owner: Owner,
+) -> Result<Option<StoredCalendar>> {
+    Ok(store::of_owner(tx, tenant_id, owner)
+        .await?
+        .into_iter()
+        .find(|c| matches!(c.provider, Provider::Google | Provider::Microsoft)))
 }
 
 fn is_stale(calendar: &StoredCalendar, now: i64) -> bool {

@@ -141,10 +141,8 @@ impl Engine {
         tenant_id: i64,
         new: &NewExpectedVisit,
     ) -> Result<ExpectedVisit> {
-        let location = tenant::list_locations(tx, tenant_id)
+        let location = tenant::find_location(tx, tenant_id, new.location_id)
             .await?
-            .into_iter()
-            .find(|l| l.id == new.location_id)
             .ok_or(Error::NotFound("location"))?;
         let zone = zone_of(&location.time_zone);
         let (valid_from, valid_until) = day_span(zone, new.day);

@@ -402,10 +402,8 @@ impl Engine {
         store::reschedule_expected(tx, &moved).await?;
         if moved.code != row.code {
             let visit: ExpectedVisit = self.open_expected(&moved)?;
-            let location = tenant::list_locations(tx, row.tenant_id)
+            let location = tenant::find_location(tx, row.tenant_id, target.location_id)
                 .await?
-                .into_iter()
-                .find(|l| l.id == target.location_id)
                 .ok_or(Error::NotFound("location"))?;
             self.queue_code_mail(tx, row.tenant_id, &visit, &location)
                 .await?;

@@ -197,10 +197,8 @@ impl Engine {
         let visit = store::visit(tx, tenant_id, visit_id)
             .await?
             .ok_or(Error::NotFound("visit"))?;
-        let location = tenant::list_locations(tx, tenant_id)
+        let location = tenant::find_location(tx, tenant_id, visit.location_id)
             .await?
-            .into_iter()
-            .find(|l| l.id == visit.location_id)
             .map(|l| l.slug)
             .unwrap_or_default();
         let host = match visit.host_employee_id {

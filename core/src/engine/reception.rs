@@ -890,10 +890,8 @@ impl Engine {
         row: &VisitRow,
     ) -> Result<NoticeDetails> {
         let view = self.visit_view(tx, row).await?;
-        let location = tenant::list_locations(tx, row.tenant_id)
+        let location = tenant::find_location(tx, row.tenant_id, row.location_id)
             .await?
-            .into_iter()
-            .find(|l| l.id == row.location_id)
             .ok_or(Error::NotFound("location"))?;
         let purpose = self.open_optional(
             row.purpose_sealed.as_deref(),

@@ -157,18 +157,23 @@ pub async fn mark_used(tx: &mut Tx, link_id: i64, at: i64) -> Result<(), StoreEr
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+/// A host of a link, with what the link's pages show of them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct HostRow {
     pub employee_id: i64,
+    pub email: String,
+    pub name: String,
     pub weight: i64,
     pub bookings: i64,
     pub last_booked_at: Option<i64>,
 }
 
-/// The link's hosts, by employee id.
+/// The link's hosts, by employee id (one query: the slots endpoint reads them each time).
 pub async fn hosts(tx: &mut Tx, link_id: i64) -> Result<Vec<HostRow>, StoreError> {
-    const SQL: &str = "SELECT employee_id, weight, bookings, last_booked_at \
-        FROM booking_link_hosts WHERE link_id = $1 ORDER BY employee_id";
+    const SQL: &str = "SELECT h.employee_id, e.email, e.name, h.weight, h.bookings, \
+        h.last_booked_at FROM booking_link_hosts h \
+        JOIN employees e ON e.id = h.employee_id AND e.tenant_id = h.tenant_id \
+        WHERE h.link_id = $1 ORDER BY h.employee_id";
     Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
         .bind(link_id)
         .fetch_all(&mut *c)

@@ -75,6 +75,8 @@ const UPDATE_LOCATION: &str = "UPDATE locations SET name = $3, time_zone = $4 \
     WHERE tenant_id = $1 AND slug = $2 RETURNING id, slug, name, time_zone";
 const LIST_LOCATIONS: &str =
     "SELECT id, slug, name, time_zone FROM locations WHERE tenant_id = $1 ORDER BY slug";
+const FIND_LOCATION: &str =
+    "SELECT id, slug, name, time_zone FROM locations WHERE tenant_id = $1 AND id = $2";
 const FIND_LOCATION_BY_SLUG: &str =
     "SELECT id, slug, name, time_zone FROM locations WHERE tenant_id = $1 AND slug = $2";
 
@@ -119,6 +121,19 @@ pub async fn list_locations(tx: &mut Tx, tenant_id: i64) -> Result<Vec<Location>
     Ok(on_tx!(tx, |c| sqlx::query_as(LIST_LOCATIONS)
         .bind(tenant_id)
         .fetch_all(&mut *c)
+        .await?))
+}
+
+/// The tenant's location `id`.
+pub async fn find_location(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<Location>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(FIND_LOCATION)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *c)
         .await?))
 }
 
