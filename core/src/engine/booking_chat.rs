@@ -322,7 +322,8 @@ impl Engine {
                             return Ok(Err(Message::text(i18n::text(
                                 lang,
                                 "bot_book.unknown_mention",
-                            ))));
+                            ))
+                            .paragraph(i18n::text(lang, "bot_book.usage"))));
                         }
                     }
                 }
@@ -362,7 +363,8 @@ impl Engine {
                                 lang,
                                 "bot_book.ambiguous",
                                 &[("word", name), ("names", &names.join(", "))],
-                            ))));
+                            ))
+                            .paragraph(i18n::text(lang, "bot_book.usage"))));
                         }
                     }
                 }
