@@ -373,6 +373,13 @@ storage_tests! {
         o.f.clock.advance(Duration::days(2));
         assert_eq!(text_of(&o.press("U1", offer[0].0).await), "This offer has expired. Ask again.");
         assert_eq!(t.count("SELECT COUNT(*) FROM bookings").await, 0);
+        // A week after, housekeeping forgets it.
+        o.engine.housekeeping().await.unwrap();
+        assert_eq!(t.count("SELECT COUNT(*) FROM booking_proposals").await, 1);
+        o.f.clock.advance(Duration::days(7));
+        o.engine.housekeeping().await.unwrap();
+        assert_eq!(t.count("SELECT COUNT(*) FROM booking_proposals").await, 0);
+        assert_eq!(text_of(&o.press("U1", offer[0].0).await), "This offer no longer exists. Ask again.");
     }
 
     async fn japanese_phrasing_books_in_japanese(t: &TestDb) {

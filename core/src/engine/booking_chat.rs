@@ -838,16 +838,6 @@ fn request_error(lang: Lang, err: &MeetingRequestError) -> Message {
     Message::text(text).paragraph(i18n::text(lang, "bot_book.usage"))
 }
 
-/// How long ago an expired proposal is forgotten.
+/// How long an expired proposal is kept (its buttons answer "expired" meanwhile) before
+/// housekeeping deletes it.
 pub const PROPOSAL_RETENTION: Duration = Duration::days(7);
-
-impl Engine {
-    /// Forgets proposals expired more than [`PROPOSAL_RETENTION`] ago; how many.
-    pub async fn purge_expired_proposals(&self) -> Result<u64> {
-        let before = (self.ports.clock.now() - PROPOSAL_RETENTION).timestamp_millis();
-        let mut tx = self.db.write().await?;
-        let gone = store::delete_expired(&mut tx, before).await?;
-        tx.commit().await?;
-        Ok(gone)
-    }
-}
