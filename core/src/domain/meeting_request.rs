@@ -46,7 +46,7 @@ pub enum MeetingRequestError {
     TooMany,
     /// A length outside [`MIN_MINUTES`]..=[`MAX_MINUTES`] (the words as typed).
     BadLength(String),
-    /// Days all in the past, or more than [`MAX_DAYS_AHEAD`] ahead.
+    /// Days all in the past, or reaching more than [`MAX_DAYS_AHEAD`] ahead.
     DayOutOfRange,
 }
 
@@ -196,7 +196,7 @@ impl MeetingRequest {
         }
         let (first_day, last_day) =
             days.unwrap_or((today, today + Duration::days(DEFAULT_DAYS - 1)));
-        if last_day < today || (first_day - today).num_days() > MAX_DAYS_AHEAD {
+        if last_day < today || (last_day - today).num_days() > MAX_DAYS_AHEAD {
             return Err(MeetingRequestError::DayOutOfRange);
         }
         let mut unique: Vec<Person> = Vec::new();
@@ -314,6 +314,11 @@ mod tests {
         assert_eq!(
             read("@bob 2027-06-01"),
             Err(MeetingRequestError::DayOutOfRange)
+        );
+        assert_eq!(
+            read("@bob today 2030-01-01"),
+            Err(MeetingRequestError::DayOutOfRange),
+            "a span reaching years ahead"
         );
         // An unknown word is a name to look up; the engine says it is nobody it knows.
         assert_eq!(
