@@ -354,6 +354,13 @@ storage_tests! {
         let booked = [text_of(&a).starts_with("Booked:"), text_of(&c).starts_with("予約しました")];
         assert_eq!(booked.iter().filter(|b| **b).count(), 1, "{a:?} {c:?}");
         assert_eq!(t.count("SELECT COUNT(*) FROM booking_holds").await, 6);
+
+        // Two times of one offer pressed at the same instant: one meeting, not two.
+        let offer = slots_of(&o.say("U1", "book kenji@globex.example 30m tomorrow").await);
+        let (first, second) = tokio::join!(o.press("U1", offer[0].0), o.press("U1", offer[1].0));
+        let booked = [&first, &second].iter().filter(|m| text_of(m).starts_with("Booked:")).count();
+        assert_eq!(booked, 1, "{first:?} {second:?}");
+        assert_eq!(t.count("SELECT COUNT(*) FROM booking_holds").await, 7);
     }
 
     async fn only_the_requester_may_press_and_altered_or_late_presses_book_nothing(t: &TestDb) {
