@@ -272,7 +272,11 @@ storage_tests! {
         // By email, with an outside guest, 45 minutes: the guest is not asked, only invited.
         let offer = o.say("U1", "book bob@acme.example kenji@globex.example 45m tomorrow").await;
         assert_eq!(labels(&offer), ["Thu 11/26 12:00", "Thu 11/26 13:30", "Thu 11/26 14:00", "Thu 11/26 14:30", "Thu 11/26 15:00"]);
+        assert!(text_of(&offer).starts_with("Free for you and Bob Tanaka (45 min)"), "the guest's time is not asked: {offer:?}");
         assert!(text_of(&offer).contains("invitation by mail: kenji@globex.example"), "{offer:?}");
+        let alone = o.say("U1", "book kenji@globex.example 30m tomorrow").await;
+        assert!(text_of(&alone).starts_with("You are free then (30 min)."), "{alone:?}");
+        assert_eq!(labels(&alone)[0], "Thu 11/26 09:00");
 
         // Today: nothing before now (09:00 has passed by 10 minutes), nothing after 18:00.
         o.f.clock.advance(Duration::minutes(10));

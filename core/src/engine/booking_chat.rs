@@ -100,6 +100,18 @@ impl People {
             .join(", ")
     }
 
+    /// The colleagues but `me` (whose free time was looked at), as the answer names them;
+    /// `None` when there are none (a meeting with outside guests only).
+    fn colleagues_but(&self, me: i64) -> Option<String> {
+        let names: Vec<&str> = self
+            .colleagues
+            .iter()
+            .filter(|c| c.id != me)
+            .map(|c| c.profile.name.as_str())
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    }
+
     fn ids(&self) -> Vec<i64> {
         self.colleagues.iter().map(|c| c.id).collect()
     }
@@ -239,15 +251,21 @@ impl Engine {
                 (search_from / 1000, search_until / 1000),
             )
             .await?;
-        let names = people.names_but(requester.id);
-        if slots.is_empty() {
-            return Ok(Message::text(i18n::format(
+        let minutes = request.minutes.to_string();
+        // Only colleagues' time is looked at: outside guests are invited, not asked.
+        let colleagues = people.colleagues_but(requester.id);
+        let say = |with_others: &str, alone: &str| match &colleagues {
+            Some(names) => i18n::format(
                 lang,
+                with_others,
+                &[("people", names), ("minutes", &minutes)],
+            ),
+            None => i18n::format(lang, alone, &[("minutes", &minutes)]),
+        };
+        if slots.is_empty() {
+            return Ok(Message::text(say(
                 "bot_book.none_free",
-                &[
-                    ("people", &names),
-                    ("minutes", &request.minutes.to_string()),
-                ],
+                "bot_book.none_free_alone",
             )));
         }
         let proposal = uuid::Uuid::new_v4().as_u128();
@@ -279,15 +297,8 @@ impl Engine {
         };
         store::insert(&mut tx, &row).await?;
         tx.commit().await?;
-        let mut message = Message::text(i18n::format(
-            lang,
-            "bot_book.offer",
-            &[
-                ("people", &names),
-                ("minutes", &request.minutes.to_string()),
-            ],
-        ))
-        .buttons(slot_buttons(zone, lang, proposal, &slots));
+        let mut message = Message::text(say("bot_book.offer", "bot_book.offer_alone"))
+            .buttons(slot_buttons(zone, lang, proposal, &slots));
         if !people.guests.is_empty() {
             message = message.paragraph(i18n::format(
                 lang,
