@@ -143,10 +143,12 @@ storage_tests! {
         assert_eq!(written[0].author, Author::Employee);
         assert_eq!(text_of(&written[0].message), "link");
         assert_eq!(written[1].author, Author::Frontdesk);
-        // The web chat user is the signed-in employee: already linked.
+        // The web chat user is the signed-in employee: already linked; what is left to
+        // link is booking links, and Alice has none yet.
         let already = i18n::format(Lang::En, "conversation.linking.already",
             &[("name", "Alice"), ("email", "alice@acme.example")]);
-        assert_eq!(text_of(&written[1].message), already);
+        let no_links = i18n::text(Lang::En, "bot_links.none");
+        assert_eq!(text_of(&written[1].message), format!("{already}\n{no_links}"));
 
         let answer = f.engine.web_chat_say(&me, &Input::Text("hello".into())).await.unwrap();
         let button = answer[1].message.all_buttons().next().expect("a help button").clone();

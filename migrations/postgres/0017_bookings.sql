@@ -35,12 +35,15 @@ CREATE TABLE booking_link_hosts (
     PRIMARY KEY (link_id, employee_id)
 );
 
--- A guest's booking. Guest details are sealed with the tenant's key.
+-- A booking: a guest's through a link, or a meeting booked in chat (no link; see
+-- 0018_booking_proposals). The "guest" is who booked: the link's guest, or the employee who
+-- asked in chat. Guest details are sealed with the tenant's key.
 CREATE TABLE bookings (
     id                    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant_id             BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     public_id             TEXT NOT NULL UNIQUE,
-    link_id               BIGINT NOT NULL REFERENCES booking_links(id) ON DELETE CASCADE,
+    -- NULL: a meeting booked in chat.
+    link_id               BIGINT REFERENCES booking_links(id) ON DELETE CASCADE,
     starts_at             BIGINT NOT NULL,
     ends_at               BIGINT NOT NULL,
     guest_name_sealed     TEXT NOT NULL,
@@ -52,8 +55,9 @@ CREATE TABLE bookings (
     status                TEXT NOT NULL CHECK (status IN ('confirmed', 'cancelled')),
     -- Counted up on each change (the ICS SEQUENCE of the guest's invitation).
     sequence              BIGINT NOT NULL,
-    -- SHA-256 of the token in the guest's manage link.
-    manage_token_hash     TEXT NOT NULL,
+    -- SHA-256 of the token in the guest's manage link; NULL when there is none (booked in
+    -- chat).
+    manage_token_hash     TEXT,
     idempotency_key       TEXT,
     -- HMAC of the client's address (per-address limits without keeping the address).
     client_fingerprint    TEXT NOT NULL,

@@ -4,6 +4,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::domain::meeting_request::starts_meeting_request;
 use crate::domain::visit::HostAnswer;
 use crate::i18n::Lang;
 
@@ -135,6 +136,9 @@ pub enum Action {
     AnswerVisit { visit: i64, answer: HostAnswer },
     /// Check a visitor out (the visit's id; who pressed is checked).
     CheckOutVisit { visit: i64 },
+    /// Book the meeting proposed in chat (the proposal's public id) at `start` (epoch
+    /// seconds); only its requester may, and the slot is checked again.
+    Book { proposal: u128, start: i64 },
 }
 
 /// The longest action id any platform carries (Discord's `custom_id`).
@@ -149,6 +153,7 @@ impl Action {
             Action::Link => "link".to_owned(),
             Action::AnswerVisit { visit, answer } => format!("visit:{visit}:{}", answer.code()),
             Action::CheckOutVisit { visit } => format!("checkout:{visit}"),
+            Action::Book { proposal, start } => format!("book:{proposal:032x}:{start}"),
         };
         format!("{ACTION_VERSION}:{name}")
     }
@@ -170,6 +175,10 @@ impl Action {
             ["checkout", visit] => Some(Action::CheckOutVisit {
                 visit: visit_id(visit)?,
             }),
+            ["book", proposal, start] => Some(Action::Book {
+                proposal: proposal_id(proposal)?,
+                start: start.parse::<i64>().ok().filter(|s| *s > 0)?,
+            }),
             _ => None,
         }
     }
@@ -188,6 +197,13 @@ impl<'de> serde::Deserialize<'de> for Action {
     }
 }
 
+/// A proposal's public id as its 32 lower-case hex digits carry it.
+fn proposal_id(text: &str) -> Option<u128> {
+    (text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| u128::from_str_radix(text, 16).ok())
+        .flatten()
+}
+
 /// What a person asked for in text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -198,9 +214,16 @@ pub enum Command {
     /// Link this chat account with a code from the web chat (platforms that share no
     /// email); the code as typed (lower-cased).
     LinkCode(String),
-    /// Expect a visitor (the words after `visitor` / `来客`, as typed but NFKC-normalised:
-    /// names keep their case).
+    /// Expect a visitor (the words after `visitor` / `来客` / `invite` / `招待`, as typed but
+    /// NFKC-normalised: names keep their case).
     ExpectVisitor(String),
+    /// Today's expected visitors and those on site, for me (`visitors` / `来客` alone).
+    Visitors,
+    /// My booking links (`links` / `予約リンク`; also `link` once linked).
+    Links,
+    /// Book a meeting: the words after `book` / `予約` (or all of them, when the message
+    /// starts with a day or a length, as in `来週 30分 @bob`), as typed but NFKC-normalised.
+    Book(String),
     /// Not understood; the first word, to quote back.
     Unknown(String),
 }
@@ -222,26 +245,37 @@ impl Command {
         let Some(first) = words.next() else {
             return Command::Help;
         };
+        let original = |skip: usize| -> String {
+            let original: String = text.nfkc().collect();
+            let rest: Vec<&str> = original
+                .split_whitespace()
+                .skip_while(|w| {
+                    let w = w.to_lowercase();
+                    is_mention(&w) || w == "/frontdesk" || w == "frontdesk"
+                })
+                .skip(skip)
+                .collect();
+            rest.join(" ")
+        };
+        let nothing_after = words.clone().next().is_none();
         match first {
             "help" | "?" | "ヘルプ" | "へるぷ" | "使い方" | "つかいかた" => {
                 Command::Help
             }
-            "visitor" | "expect" | "来客" | "来訪" | "らいきゃく" => {
-                let original: String = text.nfkc().collect();
-                let rest: Vec<&str> = original
-                    .split_whitespace()
-                    .skip_while(|w| {
-                        let w = w.to_lowercase();
-                        is_mention(&w) || w == "/frontdesk" || w == "frontdesk"
-                    })
-                    .skip(1)
-                    .collect();
-                Command::ExpectVisitor(rest.join(" "))
+            "visitors" | "visitor" | "来客" | "来訪" | "らいきゃく" if nothing_after => {
+                Command::Visitors
             }
+            "visitors" | "visitor" | "expect" | "invite" | "来客" | "来訪" | "らいきゃく"
+            | "招待" | "しょうたい" => Command::ExpectVisitor(original(1)),
+            "links" | "予約リンク" | "リンク一覧" => Command::Links,
             "link" | "連携" | "リンク" | "れんけい" => match words.next() {
                 Some(code) => Command::LinkCode(code.chars().take(40).collect()),
                 None => Command::Link,
             },
+            "book" | "meet" | "予約" | "よやく" | "打ち合わせ" | "ミーティング" => {
+                Command::Book(original(1))
+            }
+            word if starts_meeting_request(word) => Command::Book(original(0)),
             other => Command::Unknown(other.chars().take(40).collect()),
         }
     }
@@ -288,7 +322,33 @@ mod tests {
                 "連携　ＡＢＣＤ－ＥＦＧＨ",
                 Command::LinkCode("abcd-efgh".into()),
             ),
-            ("book alice tomorrow", Command::Unknown("book".into())),
+            (
+                "book alice tomorrow",
+                Command::Book("alice tomorrow".into()),
+            ),
+            (
+                "/frontdesk book <@U02BOB> Kenji@Globex.example 30m next week",
+                Command::Book("<@U02BOB> Kenji@Globex.example 30m next week".into()),
+            ),
+            ("来週 ３０分 @bob", Command::Book("来週 30分 @bob".into())),
+            (
+                "予約 @bob 明日 30分",
+                Command::Book("@bob 明日 30分".into()),
+            ),
+            ("visitors", Command::Visitors),
+            ("来客", Command::Visitors),
+            ("<@U024BE7LH> 来客", Command::Visitors),
+            ("links", Command::Links),
+            ("予約リンク", Command::Links),
+            (
+                "invite Kenji Mori, Globex tomorrow 14:00",
+                Command::ExpectVisitor("Kenji Mori, Globex tomorrow 14:00".into()),
+            ),
+            (
+                "招待 山田太郎、エグザンプル 明日 14:00",
+                Command::ExpectVisitor("山田太郎、エグザンプル 明日 14:00".into()),
+            ),
+            ("hello there", Command::Unknown("hello".into())),
             (
                 "/frontdesk visitor Kenji Mori, Globex tomorrow 14:00",
                 Command::ExpectVisitor("Kenji Mori, Globex tomorrow 14:00".into()),
@@ -314,6 +374,14 @@ mod tests {
                 answer: HostAnswer::Delayed(5),
             },
             Action::CheckOutVisit { visit: 7 },
+            Action::Book {
+                proposal: u128::MAX,
+                start: 1_795_568_400,
+            },
+            Action::Book {
+                proposal: 1,
+                start: 1,
+            },
         ] {
             assert!(action.id().len() <= MAX_ACTION_ID);
             assert_eq!(Action::from_id(&action.id()), Some(action));
@@ -329,6 +397,11 @@ mod tests {
             "fd1:visit:x:coming",
             "fd1:visit:1:dance",
             "fd1:checkout:",
+            "fd1:book:abc:1795568400",
+            "fd1:book:0000000000000000000000000000000G:1795568400",
+            "fd1:book:0000000000000000000000000000000A:1795568400",
+            "fd1:book:00000000000000000000000000000001:-5",
+            "fd1:book:00000000000000000000000000000001",
         ] {
             assert_eq!(Action::from_id(foreign), None, "{foreign:?}");
         }

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod chat;
 pub mod csv_cell;
 pub mod field;
+pub mod meeting_request;
 pub mod network;
 pub mod password;
 pub mod people;

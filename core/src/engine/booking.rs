@@ -167,7 +167,7 @@ pub struct Booked {
     pub created: bool,
 }
 
-fn booking_at<'a>(tenant_id: i64, column: &'a str, public_id: &'a str) -> SealedAt<'a> {
+pub(crate) fn booking_at<'a>(tenant_id: i64, column: &'a str, public_id: &'a str) -> SealedAt<'a> {
     SealedAt {
         tenant_id,
         table: "bookings",
@@ -781,7 +781,7 @@ impl Engine {
             id: 0,
             tenant_id: link.tenant_id,
             public_id: public_id.clone(),
-            link_id: link.id,
+            link_id: Some(link.id),
             starts_at: slot.start * 1000,
             ends_at: slot.end * 1000,
             guest_name_sealed: seal("guest_name", &guest.name)?,
@@ -803,7 +803,7 @@ impl Engine {
             guest_time_zone: guest.zone.name().to_owned(),
             status: "confirmed".into(),
             sequence: 0,
-            manage_token_hash: token::hash(&manage_token),
+            manage_token_hash: Some(token::hash(&manage_token)),
             idempotency_key: idempotency_key.clone(),
             client_fingerprint: fingerprint,
             created_at: now_ms,
@@ -999,7 +999,8 @@ impl Engine {
 
     /// The booking as its guest sees it.
     async fn booking_view(&self, tx: &mut Tx, row: &BookingRow) -> Result<BookingView> {
-        let link = store::link(tx, row.tenant_id, row.link_id)
+        let link_id = row.link_id.ok_or(Error::NotFound("booking link"))?;
+        let link = store::link(tx, row.tenant_id, link_id)
             .await?
             .ok_or(Error::NotFound("booking link"))?;
         let rules: LinkRules = serde_json::from_str(&link.rules)
@@ -1063,7 +1064,7 @@ impl Engine {
             .await?
             .filter(|row| {
                 // Hashes of 256-bit tokens: comparing them reveals nothing usable.
-                row.manage_token_hash == token::hash(manage_token)
+                row.manage_token_hash.as_deref() == Some(token::hash(manage_token).as_str())
             })
             .ok_or(Error::InvalidManageLink)
     }
@@ -1096,7 +1097,8 @@ impl Engine {
         if row.status != "confirmed" {
             return Err(Error::Conflict("this booking was cancelled".into()));
         }
-        let link_row = store::link(&mut tx, row.tenant_id, row.link_id)
+        let link_id = row.link_id.ok_or(Error::NotFound("booking link"))?;
+        let link_row = store::link(&mut tx, row.tenant_id, link_id)
             .await?
             .ok_or(Error::NotFound("booking link"))?;
         store::lock_link(&mut tx, link_row.id).await?;
@@ -1494,25 +1496,47 @@ fn host_notice(host: &Employee, kind: Change, view: &BookingView, code: Option<&
 /// The guest's invitation: one event under the booking's stable UID, its SEQUENCE, and
 /// `METHOD:REQUEST` (new or moved) or `METHOD:CANCEL`.
 pub fn booking_ics(view: &BookingView, method: &str, now: DateTime<Utc>) -> String {
+    meeting_ics(
+        &view.public_id,
+        &view.title,
+        (view.start, view.end),
+        view.sequence,
+        view.conference_url.as_deref(),
+        method,
+        now,
+    )
+}
+
+/// An invitation to one meeting (`public_id` makes its stable UID) from `start` to `end`
+/// (epoch seconds), with `METHOD:REQUEST` or `METHOD:CANCEL`.
+pub fn meeting_ics(
+    public_id: &str,
+    title: &str,
+    (start, end): (i64, i64),
+    sequence: i64,
+    location: Option<&str>,
+    method: &str,
+    now: DateTime<Utc>,
+) -> String {
     let (Some(start), Some(end)) = (
-        DateTime::from_timestamp(view.start, 0),
-        DateTime::from_timestamp(view.end, 0),
+        DateTime::from_timestamp(start, 0),
+        DateTime::from_timestamp(end, 0),
     ) else {
         return String::new();
     };
     let mut event = icalendar::Event::new();
     event
-        .uid(&format!("{}@frontdesk", view.public_id))
-        .summary(&view.title)
+        .uid(&format!("{public_id}@frontdesk"))
+        .summary(title)
         .starts(start)
         .ends(end)
-        .sequence(u32::try_from(view.sequence).unwrap_or(u32::MAX))
+        .sequence(u32::try_from(sequence).unwrap_or(u32::MAX))
         .timestamp(now);
     if method == "CANCEL" {
         event.status(icalendar::EventStatus::Cancelled);
     }
-    if let Some(url) = &view.conference_url {
-        event.location(url);
+    if let Some(location) = location {
+        event.location(location);
     }
     let mut calendar = icalendar::Calendar::new();
     calendar.append_property(icalendar::Property::new("METHOD", method));

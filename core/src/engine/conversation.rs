@@ -42,6 +42,17 @@ enum Request {
     LinkCode(String),
     /// Expect a visitor (the words after the command).
     ExpectVisitor(String),
+    /// Today's visitors, expected and on site.
+    Visitors,
+    /// My booking links.
+    Links,
+    /// Propose a meeting (the words of the request).
+    Book(String),
+    /// Book a proposed meeting at `start` (epoch seconds).
+    BookProposed {
+        proposal: u128,
+        start: i64,
+    },
     NotUnderstood(String),
     /// A button from an older version, or an id that was altered.
     UnknownButton,
@@ -102,6 +113,9 @@ impl Engine {
                     Command::Link => Request::Link,
                     Command::LinkCode(code) => Request::LinkCode(code),
                     Command::ExpectVisitor(rest) => Request::ExpectVisitor(rest),
+                    Command::Visitors => Request::Visitors,
+                    Command::Links => Request::Links,
+                    Command::Book(rest) => Request::Book(rest),
                     Command::Unknown(word) => Request::NotUnderstood(word),
                 };
                 (request, language_of(text, fallback))
@@ -114,6 +128,9 @@ impl Engine {
                         Request::AnswerVisit { visit, answer }
                     }
                     Some(Action::CheckOutVisit { visit }) => Request::CheckOutVisit { visit },
+                    Some(Action::Book { proposal, start }) => {
+                        Request::BookProposed { proposal, start }
+                    }
                     None => Request::UnknownButton,
                 };
                 (request, fallback)
@@ -151,6 +168,25 @@ impl Engine {
             },
             Request::ExpectVisitor(rest) => match &linked {
                 Some(employee) => self.expect_visitor_from_chat(who, employee, &rest).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::Visitors => match &linked {
+                Some(employee) => self.visitors_from_chat(who, employee).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::Links => match &linked {
+                Some(employee) => self.links_from_chat(who.tenant_id, employee).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::Book(rest) => match &linked {
+                Some(employee) => self.propose_meeting(who, employee, &rest).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::BookProposed { proposal, start } => match &linked {
+                Some(employee) => {
+                    self.book_proposed_meeting(who, employee, proposal, start)
+                        .await
+                }
                 None => Ok(not_linked(lang)),
             },
         }
@@ -195,15 +231,19 @@ impl Engine {
         {
             return self.issue_link_code(who.tenant_id, employee, lang).await;
         }
+        // Already linked: what is left to link is booking links; show mine.
         if let Some(employee) = linked {
-            return Ok(Message::text(i18n::format(
+            let links = self.links_from_chat(who.tenant_id, &employee).await?;
+            let mut message = Message::text(i18n::format(
                 lang,
                 "conversation.linking.already",
                 &[
                     ("name", &employee.profile.name),
                     ("email", &employee.profile.email),
                 ],
-            )));
+            ));
+            message.blocks.extend(links.blocks);
+            return Ok(message);
         }
         let Some(bot) = self.ports.chat.get(who.platform) else {
             return Ok(Message::text(i18n::text(

@@ -493,7 +493,8 @@ pub const SENT_RETENTION: Duration = Duration::days(30);
 
 impl Engine {
     /// Hourly clean-up: expired sessions, stale sign-in failure counts, old sent messages,
-    /// platform event ids past their retry window.
+    /// platform event ids past their retry window, meeting proposals a week after they
+    /// expired.
     pub async fn housekeeping(&self) -> Result<()> {
         let now = self.ports.clock.now();
         let window_start = now - self.settings.throttle.window;
@@ -520,6 +521,11 @@ impl Engine {
             (now - chrono::Duration::days(1)).timestamp_millis(),
         )
         .await?;
+        let proposals = crate::store::booking_proposal::delete_expired(
+            &mut tx,
+            (now - super::booking_chat::PROPOSAL_RETENTION).timestamp_millis(),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(
             sessions,
@@ -528,6 +534,7 @@ impl Engine {
             events,
             web_chat,
             link_codes,
+            proposals,
             "housekeeping"
         );
         Ok(())

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup;
 pub mod badge;
 pub mod booking;
+pub mod booking_chat;
 pub mod calendar;
 pub mod contract_end;
 pub mod conversation;

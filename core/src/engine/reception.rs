@@ -785,6 +785,143 @@ impl Engine {
         })
     }
 
+    /// The answer to `visitors` / `来客` from `host`: their visitors expected today (at each
+    /// visit's location) and those on site now, times in the host's zone, with a check-out
+    /// button for each on site.
+    pub async fn visitors_from_chat(&self, who: &ChatUser, host: &Employee) -> Result<Message> {
+        /// The most visits one answer lists (buttons come five to a row).
+        const MAX_LISTED: usize = 25;
+        let lang = host.profile.language;
+        let zone = zone_of(&host.profile.time_zone);
+        let now = self.ports.clock.now_ms();
+        let today = local_time(zone, now).date_naive();
+        let mut tx = self.db.read().await?;
+        let locations = tenant::list_locations(&mut tx, who.tenant_id).await?;
+        let location_name = |id: i64| {
+            locations
+                .iter()
+                .find(|l| l.id == id)
+                .map(|l| l.name.clone())
+                .unwrap_or_default()
+        };
+        let who_is = |name: &str, company: &str| {
+            if company.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{name} ({company})")
+            }
+        };
+        // Days at a location are local: one day either side of the host's today covers
+        // every zone; the visit's own validity says whether it is today there.
+        let around = |days: i64| (today + chrono::Duration::days(days)).to_string();
+        let expected = store::list_expected(
+            &mut tx,
+            who.tenant_id,
+            &around(-1),
+            &around(1),
+            super::MAX_PAGE,
+        )
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.host_employee_id == host.id
+                && e.status == "expected"
+                && e.valid_from <= now
+                && now < e.valid_until
+        })
+        .take(MAX_LISTED);
+        let mut expected_lines = Vec::new();
+        for row in expected {
+            let visit = self.open_expected(&row)?;
+            let time = match visit.starts_at {
+                Some(at) => local_time(zone, at).format("%H:%M").to_string(),
+                None => i18n::text(lang, "bot_visitors.any_time"),
+            };
+            expected_lines.push(format!(
+                "• {}",
+                i18n::format(
+                    lang,
+                    "bot_visitors.expected_item",
+                    &[
+                        ("time", &time),
+                        (
+                            "visitor",
+                            &who_is(&visit.visitor_name, &visit.visitor_company)
+                        ),
+                        ("location", &location_name(visit.location_id)),
+                        ("code", &visit.code),
+                    ],
+                )
+            ));
+        }
+        let on_site: Vec<VisitRow> = store::on_site(&mut tx, who.tenant_id, None)
+            .await?
+            .into_iter()
+            .filter(|v| v.host_employee_id == Some(host.id))
+            .take(MAX_LISTED)
+            .collect();
+        let mut on_site_lines = Vec::new();
+        let mut buttons = Vec::new();
+        for row in &on_site {
+            let view = self.visit_view(&mut tx, row).await?;
+            on_site_lines.push(format!(
+                "• {}",
+                i18n::format(
+                    lang,
+                    "bot_visitors.on_site_item",
+                    &[
+                        (
+                            "visitor",
+                            &who_is(&view.visitor_name, &view.visitor_company)
+                        ),
+                        ("location", &location_name(row.location_id)),
+                        (
+                            "time",
+                            &local_time(zone, row.checked_in_at)
+                                .format("%H:%M")
+                                .to_string()
+                        ),
+                    ],
+                )
+            ));
+            buttons.push(Button {
+                action: Action::CheckOutVisit { visit: row.id },
+                label: i18n::format(
+                    lang,
+                    "bot_visitors.check_out",
+                    &[("visitor", &view.visitor_name)],
+                ),
+                style: ButtonStyle::Default,
+            });
+        }
+        if expected_lines.is_empty() && on_site_lines.is_empty() {
+            return Ok(Message::text(i18n::text(lang, "bot_visitors.none")));
+        }
+        let mut message = Message::text(i18n::format(
+            lang,
+            "bot_visitors.title",
+            &[("day", &today.to_string())],
+        ));
+        if !expected_lines.is_empty() {
+            message = message.paragraph(format!(
+                "{}\n{}",
+                i18n::text(lang, "bot_visitors.expected"),
+                expected_lines.join("\n")
+            ));
+        }
+        if !on_site_lines.is_empty() {
+            message = message.paragraph(format!(
+                "{}\n{}",
+                i18n::text(lang, "bot_visitors.on_site"),
+                on_site_lines.join("\n")
+            ));
+        }
+        for row in buttons.chunks(5) {
+            message = message.buttons(row.to_vec());
+        }
+        Ok(message)
+    }
+
     /// Checks out the visit whose badge carries `badge` (the token, or the badge's URL as a
     /// scanner types it), at the kiosk of its location.
     pub async fn kiosk_check_out(&self, kiosk: &Kiosk, badge: &str) -> Result<VisitView> {

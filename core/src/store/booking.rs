@@ -275,7 +275,8 @@ pub struct BookingRow {
     pub id: i64,
     pub tenant_id: i64,
     pub public_id: String,
-    pub link_id: i64,
+    /// `None`: a meeting booked in chat (see `booking_proposal`).
+    pub link_id: Option<i64>,
     pub starts_at: i64,
     pub ends_at: i64,
     pub guest_name_sealed: String,
@@ -286,7 +287,8 @@ pub struct BookingRow {
     pub guest_time_zone: String,
     pub status: String,
     pub sequence: i64,
-    pub manage_token_hash: String,
+    /// `None` when the booking has no manage link (booked in chat).
+    pub manage_token_hash: Option<String>,
     pub idempotency_key: Option<String>,
     pub client_fingerprint: String,
     pub created_at: i64,
@@ -388,6 +390,24 @@ pub async fn move_holds(
         Err(err) if is_overlap(&err) => Ok(false),
         Err(err) => Err(err.into()),
     }
+}
+
+/// The booking with `id` of the tenant.
+pub async fn booking(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<BookingRow>, StoreError> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        booking_columns!(),
+        " FROM bookings WHERE tenant_id = $1 AND id = $2"
+    );
+    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
 }
 
 /// The hosts the booking holds, by employee id.

@@ -7,6 +7,7 @@
 pub mod access_log;
 pub mod account;
 pub mod booking;
+pub mod booking_proposal;
 pub mod calendar;
 pub mod chat;
 pub mod employee;
