@@ -371,7 +371,13 @@ async fn a_time_taken_meanwhile_is_refused_kindly_and_the_free_times_are_offered
         browser.property("#name", "value").await.as_deref(),
         Some("Jane Doe")
     );
-    browser.click("#details-submit").await;
+    // A double click books once.
+    browser
+        .run(
+            "const submit = document.getElementById('details-submit'); submit.click(); submit.click(); return true;",
+            vec![],
+        )
+        .await;
     on_step(&browser, "done").await;
     assert_eq!(
         browser.text_of("#reception-code").await,
@@ -499,10 +505,10 @@ async fn a_guest_moves_and_then_cancels_the_booking_from_the_manage_link() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    let (status, _) = scheduling
+    let (status, once) = scheduling
         .book_through_the_api("alice-once", THURSDAY_TEN, "Only Once")
         .await;
-    assert_eq!(status, 201);
+    assert_eq!(status, 201, "{once}");
     let used = reqwest::get(scheduling.site.url("/b/alice-once"))
         .await
         .unwrap();
@@ -512,6 +518,12 @@ async fn a_guest_moves_and_then_cancels_the_booking_from_the_manage_link() {
         .wait_for_text("p.error", "has already been used")
         .await;
     browser.screenshot("booking-used-link-en").await;
+    // Its booking has no times left to move to, but can still be seen and cancelled.
+    browser.open(once["manage_url"].as_str().unwrap()).await;
+    on_step(&browser, "manage").await;
+    browser.wait_for_text("#manage-summary", "In person").await;
+    assert_eq!(browser.count("#manage-reschedule[hidden]").await, 1);
+    assert_eq!(browser.count("#manage-cancel:not([hidden])").await, 1);
     browser.close().await;
     scheduling.close().await;
 }

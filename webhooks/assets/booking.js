@@ -242,7 +242,11 @@
     if (!key) {
       return "";
     }
-    return t(key, { location: (offer && offer.location) || "" });
+    // A booking whose link takes no more bookings comes without the offer (and its place).
+    if (place === "in_person" && !(offer && offer.location)) {
+      return t("booking_page.place.in_person_plain");
+    }
+    return t(key, { location: offer.location });
   }
 
   function listOf(names) {
@@ -960,6 +964,8 @@
       $("manage-summary").replaceChildren(summary());
       const cancelled = booking.status === "cancelled";
       $("manage-actions").hidden = cancelled || cancelAsked;
+      // Without the link's offer there are no times to move to; cancelling still works.
+      $("manage-reschedule").hidden = !offer;
       $("cancel-confirm").hidden = cancelled || !cancelAsked;
       if (cancelled && !noticeMessage) {
         noticeMessage = { key: "booking_page.manage.cancelled" };

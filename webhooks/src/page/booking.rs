@@ -59,6 +59,7 @@ const TEXTS: &[&str] = &[
     "booking_page.place.google_meet",
     "booking_page.place.teams",
     "booking_page.place.in_person",
+    "booking_page.place.in_person_plain",
     "booking_page.place.phone",
     "booking_page.calendar.title",
     "booking_page.calendar.previous",
