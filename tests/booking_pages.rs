@@ -614,6 +614,21 @@ async fn the_page_speaks_japanese_and_switches_language_in_place() {
             .contains("10:00–11:00 (Asia/Tokyo)")
     );
     browser.screenshot("booking-confirmation-ja").await;
+    // On a phone the page fits its width: nothing scrolls sideways.
+    browser.resize(390, 844).await;
+    browser
+        .wait_until("return document.documentElement.clientWidth <= 390;")
+        .await;
+    assert_eq!(
+        browser
+            .run(
+                "return document.documentElement.scrollWidth <= document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await,
+        Value::Bool(true)
+    );
+    browser.screenshot("booking-confirmation-ja-phone").await;
     browser.close().await;
     scheduling.close().await;
 }

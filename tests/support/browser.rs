@@ -309,6 +309,14 @@ impl Browser {
         assert!(held.is_ok(), "never true: {script}");
     }
 
+    /// Resizes the window to `width` × `height` CSS pixels (a phone: 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("the window resizes");
+    }
+
     /// Clicks the element matching `css`.
     pub async fn click(&self, css: &str) {
         self.find(css).await.click().await.expect("click works");

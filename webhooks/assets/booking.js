@@ -1056,7 +1056,8 @@
   for (const button of document.querySelectorAll(".booking-language")) {
     button.addEventListener("click", () => {
       language = button.dataset.lang;
-      document.cookie = "fd_lang=" + language + "; path=/; max-age=31536000; SameSite=Lax";
+      const secure = window.location.protocol === "https:" ? "; Secure" : "";
+      document.cookie = "fd_lang=" + language + "; path=/; max-age=31536000; SameSite=Lax" + secure;
       applyLanguage();
     });
   }
