@@ -713,6 +713,10 @@ async fn serve(mut config: Config, demo: bool) -> Result<()> {
             "  kiosk:    {base}/kiosk/hq   (reception code {} / 受付コード)",
             frontdesk_core::engine::demo::VISITOR_CODE
         );
+        println!(
+            "  booking:  {base}/b/{}   (Alice's booking link / 佐藤の予約リンク)",
+            frontdesk_core::engine::demo::BOOKING_LINK
+        );
         println!("  API docs: {base}/api/v1/openapi.json");
         println!("  health:   {base}/healthz");
     }

@@ -7,16 +7,16 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset};
+use frontdesk_core::domain::booking::working_hours;
 use frontdesk_core::domain::calendar::Interval;
-use frontdesk_core::domain::slots::{DayRange, SlotRules, WorkingHours, free_slots};
+use frontdesk_core::domain::slots::{SlotRules, WorkingHours, free_slots};
 use serde::Deserialize;
 
 /// The largest input read (busy time for a year of a busy calendar is well under this).
 const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 /// The longest span asked about.
 const MAX_RANGE_DAYS: i64 = 400;
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,24 +47,6 @@ struct Busy {
     end: DateTime<FixedOffset>,
 }
 
-/// `ranges` of the field `field` as day ranges.
-fn ranges(field: &str, ranges: &[[String; 2]]) -> Result<Vec<DayRange>, String> {
-    ranges
-        .iter()
-        .enumerate()
-        .map(|(index, [from, to])| {
-            let time = |text: &str| {
-                DayRange::parse_time(text).ok_or_else(|| {
-                    format!("{field}[{index}]: {text:?} is not a time of day (HH:MM, 00:00–24:00)")
-                })
-            };
-            DayRange::new(time(from)?, time(to)?).ok_or_else(|| {
-                format!("{field}[{index}]: {from}–{to} does not end after it starts")
-            })
-        })
-        .collect()
-}
-
 fn minutes(field: &str, value: i64, min: i64, max: i64) -> Result<i64, String> {
     if (min..=max).contains(&value) {
         Ok(value * 60)
@@ -89,20 +71,14 @@ fn read(input: Input) -> Result<Question, String> {
         .timezone
         .parse()
         .map_err(|_| format!("timezone: {:?} is not an IANA time zone", input.timezone))?;
-    let mut weekly: [Vec<DayRange>; 7] = Default::default();
-    for (day, day_ranges) in &input.weekly {
-        let index = WEEKDAYS
-            .iter()
-            .position(|d| d == day)
-            .ok_or_else(|| format!("weekly: {day:?} is not one of {}", WEEKDAYS.join(", ")))?;
-        weekly[index] = ranges(&format!("weekly.{day}"), day_ranges)?;
-    }
-    let mut overrides = BTreeMap::new();
-    for (date, day_ranges) in &input.overrides {
-        let parsed = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-            .map_err(|_| format!("overrides: {date:?} is not a date (YYYY-MM-DD)"))?;
-        overrides.insert(parsed, ranges(&format!("overrides.{date}"), day_ranges)?);
-    }
+    // The same reading of hours as a booking link's (`domain::booking::working_hours`).
+    let hours = working_hours(zone, &input.weekly, &input.overrides).map_err(|err| {
+        format!(
+            "{}: {}",
+            err.field,
+            err.reason.message(frontdesk_core::i18n::Lang::En)
+        )
+    })?;
     let rules = SlotRules {
         duration: minutes("duration_minutes", input.duration_minutes, 1, 24 * 60)?,
         interval: minutes("interval_minutes", input.interval_minutes, 1, 24 * 60)?,
@@ -142,11 +118,7 @@ fn read(input: Input) -> Result<Question, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Question {
-        hours: WorkingHours {
-            zone,
-            weekly,
-            overrides,
-        },
+        hours,
         rules,
         now: input.now.timestamp(),
         from,

@@ -98,11 +98,11 @@ async fn bad_input_exits_1_naming_what_is_wrong() {
     for (change, expected) in [
         (
             json!({"weekly": {"mon": [["09:00", "25:00"]]}}),
-            "weekly.mon[0]: \"25:00\" is not a time of day",
+            "weekly.mon[0]: must be a range of times of day",
         ),
         (
             json!({"weekly": {"monday": []}}),
-            "weekly: \"monday\" is not one of mon",
+            "weekly.monday: must be one of: mon, tue",
         ),
         (
             json!({"timezone": "Tokyo"}),

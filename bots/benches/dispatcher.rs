@@ -16,7 +16,7 @@ use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::i18n::Lang;
 use frontdesk_core::store::employee::Employee;
-use frontdesk_core::testing::{TestDb, TestEngine, acme_owner};
+use frontdesk_core::testing::{TestDb, TestEngine, acme_owner, percentile};
 
 /// Notices in the backlog drained for throughput.
 const BACKLOG: usize = 5_000;
@@ -141,11 +141,6 @@ async fn latency(bench: &Bench) -> Vec<f64> {
     assert_eq!(millis.len(), STREAM, "every streamed notice posted once");
     millis.sort_by(f64::total_cmp);
     millis
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 async fn run(name: &str, t: TestDb) {

@@ -23,6 +23,12 @@ pub use harness::{
 
 use crate::store::Db;
 
+/// The `p`-th percentile (nearest rank) of `sorted` samples, for the load benches' reports.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 /// The environment variable naming a PostgreSQL server for tests (any database on it).
 pub const POSTGRES_URL_VAR: &str = "FRONTDESK_TEST_DATABASE_URL";
 

@@ -442,6 +442,31 @@ storage_tests! {
         s.engine.delete_booking_link(&alice, "alice").await.unwrap();
     }
 
+    async fn the_demo_link_offers_alices_real_gaps_and_books_with_a_reception_code(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let mut settings = common::settings();
+        settings.demo = true;
+        let engine = Engine::new(f.engine.db.clone(), f.engine.ports.clone(), settings);
+        engine.seed_demo().await.unwrap();
+        engine.seed_demo().await.unwrap();
+        // Thursday 2026-11-26: Alice has a customer call 14:00–15:30.
+        let day: NaiveDate = "2026-11-26".parse().unwrap();
+        let slots = engine.booking_slots("alice", day, day, "Asia/Tokyo", None).await.unwrap();
+        let starts: Vec<String> = slots.iter().map(|s| tokyo(s.start)).collect();
+        assert_eq!(starts.len(), 18 - 3, "the call takes 14:00, 14:30 and 15:00: {starts:?}");
+        assert!(!starts.contains(&"14:30".to_string()) && starts.contains(&"15:30".to_string()));
+        let request = BookingRequest {
+            start: "2026-11-26T11:00:00+09:00".into(),
+            name: "Hanako Ito".into(),
+            email: "hanako@example.com".into(),
+            time_zone: "Asia/Tokyo".into(),
+            ..BookingRequest::default()
+        };
+        let booked = engine.book("alice", request, "192.0.2.1", None).await.unwrap();
+        assert!(booked.booking.reception_code.is_some());
+        assert_eq!(booked.booking.hosts, vec!["Alice Sato".to_string()]);
+    }
+
     async fn guest_details_are_sealed_at_rest(t: &TestDb) {
         let s = Scheduling::new(t).await;
         s.link("alice", "one_on_one", &[("alice@acme.example", 1)], serde_json::json!({})).await;

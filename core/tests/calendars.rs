@@ -14,6 +14,7 @@ use common::{Fixture, person, settings};
 use frontdesk_core::Error;
 use frontdesk_core::domain::calendar::{Interval, Owner, Provider};
 use frontdesk_core::engine::Engine;
+use frontdesk_core::engine::booking::{BookingRequest, LinkInput};
 use frontdesk_core::engine::calendar::{PushOutcome, RECONCILE_EVERY};
 use frontdesk_core::port::{
     AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
@@ -37,6 +38,9 @@ struct Scripted {
     /// Answers to `create_event`, in order (then a failure).
     creations: Mutex<VecDeque<Result<ProviderEvent, CalendarError>>>,
     drafts: Mutex<Vec<EventDraft>>,
+    /// Events updated (id, new draft) and cancelled (id), in order.
+    updates: Mutex<Vec<(String, EventDraft)>>,
+    cancels: Mutex<Vec<String>>,
 }
 
 impl Scripted {
@@ -50,6 +54,8 @@ impl Scripted {
             watches: Mutex::default(),
             creations: Mutex::default(),
             drafts: Mutex::default(),
+            updates: Mutex::default(),
+            cancels: Mutex::default(),
         })
     }
 
@@ -124,19 +130,28 @@ impl Calendar for Scripted {
         &self,
         _: &CalendarRef,
         _: &dyn TokenStore,
-        _: &str,
-        _: &EventDraft,
+        id: &str,
+        draft: &EventDraft,
     ) -> Result<ProviderEvent, CalendarError> {
-        Err(CalendarError::Provider("not scripted".into()))
+        self.updates
+            .lock()
+            .unwrap()
+            .push((id.to_string(), draft.clone()));
+        // Like a PATCH answered without conference data: the stored link stays.
+        Ok(ProviderEvent {
+            id: id.to_string(),
+            join_url: None,
+        })
     }
 
     async fn cancel_event(
         &self,
         _: &CalendarRef,
         _: &dyn TokenStore,
-        _: &str,
+        id: &str,
     ) -> Result<(), CalendarError> {
-        Err(CalendarError::Provider("not scripted".into()))
+        self.cancels.lock().unwrap().push(id.to_string());
+        Ok(())
     }
 
     async fn watch(
@@ -602,5 +617,58 @@ storage_tests! {
         engine.create_calendar_event(f.tenant.id, bob, "booking:2", &draft).await.unwrap();
         assert_eq!(engine.busy(f.tenant.id, bob, now, now + 2 * 86_400).await.unwrap().intervals, vec![draft.interval]);
         assert!(engine.calendar_event_links(f.tenant.id, "booking:2").await.unwrap().is_empty());
+    }
+
+    async fn a_bookings_event_gets_its_meet_link_after_an_outage_and_follows_the_booking(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        let rules = serde_json::json!({
+            "time_zone": "Asia/Tokyo", "durations_minutes": [30],
+            "weekly": {"thu": [["09:00", "18:00"]]}, "place": {"kind": "google_meet"}
+        });
+        let link = LinkInput {
+            slug: "alice".into(), title: "Intro call".into(), kind: "one_on_one".into(), hosts: vec![],
+            owner: Some("alice@acme.example".into()), rules: serde_json::from_value(rules).unwrap(),
+            single_use: false, active: true,
+        };
+        engine.create_booking_link(&f.owner, link).await.unwrap();
+        google.creations.lock().unwrap().extend([
+            Err(CalendarError::Provider("503 backendError".into())),
+            Ok(ProviderEvent { id: "ev-1".into(), join_url: Some("https://meet.google.com/abc-defg-hij".into()) }),
+        ]);
+        let request = BookingRequest {
+            start: "2026-11-26T10:00:00+09:00".into(), name: "Taro Yamada".into(),
+            email: "taro@example.com".into(), time_zone: "Asia/Tokyo".into(), ..BookingRequest::default()
+        };
+        let booked = engine.book("alice", request, "192.0.2.1", None).await.unwrap();
+        let (id, token) = (booked.booking.public_id.clone(), booked.manage_url.unwrap().split("?t=").nth(1).unwrap().to_owned());
+        assert_eq!(booked.booking.conference_url, None, "the provider has not made it yet");
+
+        // Google is down: the booking stands, the event waits in the outbox.
+        engine.dispatch_due().await.unwrap();
+        assert_eq!(engine.guest_booking(&id, &token).await.unwrap().status, "confirmed");
+        f.clock.advance(Duration::minutes(10));
+        engine.dispatch_due().await.unwrap();
+        let drafts = google.drafts.lock().unwrap().clone();
+        assert!(drafts.iter().all(|d| d.online_meeting && d.attendees.contains(&"taro@example.com".to_string())), "{drafts:?}");
+        let view = engine.guest_booking(&id, &token).await.unwrap();
+        assert_eq!(view.conference_url.as_deref(), Some("https://meet.google.com/abc-defg-hij"));
+
+        // Moving the booking updates the same event (the Meet link stays); cancelling cancels it.
+        engine.reschedule_booking(&id, &token, "2026-11-26T15:00:00+09:00").await.unwrap();
+        engine.dispatch_due().await.unwrap();
+        let updates = google.updates.lock().unwrap().clone();
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0].0, "ev-1");
+        assert_eq!(updates[0].1.interval.start, booked.booking.start + 5 * 3600);
+        assert_eq!(engine.guest_booking(&id, &token).await.unwrap().conference_url.as_deref(), Some("https://meet.google.com/abc-defg-hij"));
+        engine.cancel_booking(&id, &token).await.unwrap();
+        engine.dispatch_due().await.unwrap();
+        assert_eq!(*google.cancels.lock().unwrap(), vec!["ev-1".to_string()]);
+        assert!(engine.calendar_event_links(f.tenant.id, &format!("booking:{id}")).await.unwrap().is_empty());
+        let now = now_secs(&f);
+        assert_eq!(engine.busy(f.tenant.id, alice, now, now + 7 * 86_400).await.unwrap().intervals, vec![], "her time is free again");
     }
 }

@@ -16,7 +16,7 @@ use frontdesk_core::domain::people::{NotificationPreference, Platform};
 use frontdesk_core::engine::directory::EmployeeInput;
 use frontdesk_core::engine::tenant::LocationInput;
 use frontdesk_core::i18n::Lang;
-use frontdesk_core::testing::{TestDb, TestEngine, acme_owner};
+use frontdesk_core::testing::{TestDb, TestEngine, acme_owner, percentile};
 use frontdesk_webhooks::AppState;
 
 /// Check-ins per second, and for how long.
@@ -24,11 +24,6 @@ const RATE: u64 = 200;
 const SECONDS: u64 = 30;
 /// Hosts the visitors come to see (each linked on Slack).
 const HOSTS: usize = 100;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 async fn run(name: &str, t: TestDb) {
     let slack = FakeSlack::start(&[]).await;

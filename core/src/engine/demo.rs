@@ -41,6 +41,46 @@ impl std::fmt::Debug for Seeded {
     }
 }
 
+/// The demo's booking link: Alice's, 30 or 60 minutes on weekdays 09:00–18:00 in Tokyo, at
+/// the head office (so the guest gets a reception code).
+pub const BOOKING_LINK: &str = "alice";
+
+/// Adds [`BOOKING_LINK`] unless the slug is taken (on this server, by any tenant).
+async fn seed_demo_booking_link(tx: &mut crate::store::Tx, tenant_id: i64, now: i64) -> Result<()> {
+    use crate::store::booking as store;
+    if store::link_by_slug(tx, BOOKING_LINK).await?.is_some() {
+        return Ok(());
+    }
+    let Some(alice) = employee::find_by_email(tx, tenant_id, "alice@demo.example").await? else {
+        return Ok(());
+    };
+    let weekday = serde_json::json!([["09:00", "18:00"]]);
+    let rules = serde_json::json!({
+        "time_zone": "Asia/Tokyo",
+        "durations_minutes": [30, 60],
+        "weekly": {"mon": weekday, "tue": weekday, "wed": weekday, "thu": weekday, "fri": weekday},
+        "minimum_notice_minutes": 60,
+        "window_days": 30,
+        "questions": [{"key": "topic", "label_ja": "ご用件", "label_en": "What would you like to discuss?", "required": false}],
+        "place": {"kind": "in_person", "location": "hq"}
+    });
+    let row = store::LinkRow {
+        id: 0,
+        tenant_id,
+        slug: BOOKING_LINK.into(),
+        owner_id: alice.id,
+        title: "Meet Alice / 佐藤と打ち合わせ".into(),
+        kind: "one_on_one".into(),
+        rules: rules.to_string(),
+        active: true,
+        single_use: false,
+        used_at: None,
+    };
+    let id = store::insert_link(tx, &row, now).await?;
+    store::set_hosts(tx, tenant_id, id, &[(alice.id, 1)]).await?;
+    Ok(())
+}
+
 /// The demo's rooms: slug, name, seats.
 const DEMO_ROOMS: [(&str, &str, i64); 2] = [
     ("room-a", "Room A / 会議室A", 6),
@@ -209,6 +249,7 @@ impl Engine {
             }
         }
         self.seed_demo_reception(&mut tx, tenant.id).await?;
+        seed_demo_booking_link(&mut tx, tenant.id, now).await?;
         let admin_exists = crate::store::account::find_by_email(&mut tx, tenant.id, ADMIN_EMAIL)
             .await?
             .is_some();

@@ -195,7 +195,8 @@ const COUNT_EVENTS: &str = "SELECT COUNT(*) FROM calendar_events WHERE calendar_
 const UPSERT_LINK: &str = "INSERT INTO calendar_event_links \
     (tenant_id, reference, calendar_id, event_id, join_url, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, reference, calendar_id) \
-    DO UPDATE SET event_id = excluded.event_id, join_url = excluded.join_url";
+    DO UPDATE SET event_id = excluded.event_id, \
+    join_url = COALESCE(excluded.join_url, calendar_event_links.join_url)";
 const LINKS: &str = "SELECT calendar_id, event_id, join_url FROM calendar_event_links \
     WHERE tenant_id = $1 AND reference = $2 ORDER BY calendar_id";
 const INSERT_ATTEMPT: &str = "INSERT INTO calendar_oauth_attempts (state_hash, tenant_id, \
@@ -653,7 +654,6 @@ pub async fn upsert_link(
     Ok(())
 }
 
-/// The provider events made for `reference`.
 /// Forgets the provider event made for `reference` in calendar `calendar_id` (cancelled).
 pub async fn delete_link(
     tx: &mut Tx,
@@ -673,6 +673,7 @@ pub async fn delete_link(
     Ok(())
 }
 
+/// The provider events made for `reference`.
 pub async fn links(
     tx: &mut Tx,
     tenant_id: i64,
