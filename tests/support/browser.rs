@@ -8,6 +8,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::port::OpenIdProvider;
@@ -39,7 +41,7 @@ pub struct Site {
     pub base: String,
     /// Stops the server, and the server's task (while it serves).
     serving: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
-    _db: TestDb,
+    db: TestDb,
 }
 
 impl Site {
@@ -73,7 +75,7 @@ impl Site {
             mailer,
             base,
             serving,
-            _db: db,
+            db,
         }
     }
 
@@ -102,6 +104,11 @@ impl Site {
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The site's database, to check what the pages wrote.
+    pub fn db(&self) -> &TestDb {
+        &self.db
     }
 }
 
@@ -246,6 +253,68 @@ impl Browser {
             .execute(script, args)
             .await
             .expect("the script runs")
+    }
+
+    /// Types `text` on the keyboard into whatever has the focus, as a person would: no
+    /// element is aimed at (`Key` characters such as `"\u{E004}"` are Tab and the like).
+    pub async fn keyboard(&self, text: &str) {
+        let mut keys = KeyActions::new("keyboard".into());
+        for key in text.chars() {
+            keys = keys
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key });
+        }
+        self.client
+            .perform_actions(keys)
+            .await
+            .expect("the keys are pressed");
+    }
+
+    /// Presses `key` (Tab, Enter, …) on whatever has the focus.
+    pub async fn press(&self, key: Key) {
+        self.keyboard(&char::from(key).to_string()).await;
+    }
+
+    /// Whether the focused element matches `css`.
+    pub async fn focused_is(&self, css: &str) -> bool {
+        let script =
+            "const at = document.activeElement; return at !== null && at.matches(arguments[0]);";
+        self.run(script, vec![json!(css)]).await == Value::Bool(true)
+    }
+
+    /// Presses Tab until the focused element matches `css`, as a keyboard user moves
+    /// through the page (bounded: the element must be reachable within 60 presses).
+    pub async fn tab_to(&self, css: &str) {
+        for _ in 0..60 {
+            if self.focused_is(css).await {
+                return;
+            }
+            self.press(Key::Tab).await;
+        }
+        panic!("Tab never reached {css}");
+    }
+
+    /// Waits until `script` (a function body) returns `true` (a bounded poll).
+    pub async fn wait_until(&self, script: &str) {
+        let held = tokio::time::timeout(PAGE_PATIENCE, async {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tick.tick().await;
+                if self.run(script, vec![]).await == Value::Bool(true) {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(held.is_ok(), "never true: {script}");
+    }
+
+    /// Resizes the window to `width` × `height` CSS pixels (a phone: 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("the window resizes");
     }
 
     /// Clicks the element matching `css`.

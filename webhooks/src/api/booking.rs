@@ -84,37 +84,44 @@ async fn public_link(
     State(state): State<AppState>,
     AppPath(slug): AppPath<String>,
 ) -> ApiResult<Json<PublicLink>> {
-    let link = state.engine.public_booking_link(&slug).await?;
-    let location = match &link.rules.place {
-        Place::InPerson { location } => state
-            .engine
-            .location_name(link.tenant_id, location)
-            .await?
-            .or(Some(location.clone())),
-        _ => None,
-    };
-    Ok(Json(PublicLink {
-        slug: link.slug,
-        title: link.title,
-        kind: link.kind.as_str().to_owned(),
-        hosts: link.hosts.into_iter().map(|h| h.name).collect(),
-        durations_minutes: link.rules.durations_minutes,
-        time_zone: link.rules.time_zone,
-        place: place_name(&link.rules.place).0.to_owned(),
-        location,
-        questions: link
-            .rules
-            .questions
-            .into_iter()
-            .map(|q| PublicQuestion {
-                key: q.key,
-                label_ja: q.label_ja,
-                label_en: q.label_en,
-                required: q.required,
-            })
-            .collect(),
-        window_days: link.rules.window_days,
-    }))
+    Ok(Json(PublicLink::load(&state, &slug).await?))
+}
+
+impl PublicLink {
+    /// The offer of the link `slug` (also what the booking page carries, saving it a request).
+    pub(crate) async fn load(state: &AppState, slug: &str) -> ApiResult<PublicLink> {
+        let link = state.engine.public_booking_link(slug).await?;
+        let location = match &link.rules.place {
+            Place::InPerson { location } => state
+                .engine
+                .location_name(link.tenant_id, location)
+                .await?
+                .or(Some(location.clone())),
+            _ => None,
+        };
+        Ok(PublicLink {
+            slug: link.slug,
+            title: link.title,
+            kind: link.kind.as_str().to_owned(),
+            hosts: link.hosts.into_iter().map(|h| h.name).collect(),
+            durations_minutes: link.rules.durations_minutes,
+            time_zone: link.rules.time_zone,
+            place: place_name(&link.rules.place).0.to_owned(),
+            location,
+            questions: link
+                .rules
+                .questions
+                .into_iter()
+                .map(|q| PublicQuestion {
+                    key: q.key,
+                    label_ja: q.label_ja,
+                    label_en: q.label_en,
+                    required: q.required,
+                })
+                .collect(),
+            window_days: link.rules.window_days,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -218,7 +225,8 @@ pub struct Booking {
 }
 
 impl Booking {
-    fn of(view: BookingView, manage_url: Option<String>) -> Booking {
+    /// The guest's view of a booking; `manage_url` only in the answer that made it.
+    pub(crate) fn of(view: BookingView, manage_url: Option<String>) -> Booking {
         Booking {
             id: view.public_id,
             link: view.link_slug,

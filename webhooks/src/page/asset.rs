@@ -1,7 +1,7 @@
 //! The static files, compiled into the binary: `/assets/frontdesk.css` (the one stylesheet),
-//! the scripts of the web chat and the kiosk, the kiosk's app icon, and the kiosk's service
-//! worker at `/kiosk/service-worker.js` (a worker controls pages under its own path, so it
-//! lives under `/kiosk/` to control every kiosk page).
+//! the scripts of the web chat, the booking page and the kiosk, the kiosk's app icon, and
+//! the kiosk's service worker at `/kiosk/service-worker.js` (a worker controls pages under
+//! its own path, so it lives under `/kiosk/` to control every kiosk page).
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -12,6 +12,8 @@ use crate::AppState;
 const STYLESHEET: &str = include_str!("../../assets/frontdesk.css");
 /// The web chat's script (plain JavaScript, no framework; the CSP allows no inline script).
 const CHAT_SCRIPT: &str = include_str!("../../assets/chat.js");
+/// The booking page's script.
+const BOOKING_SCRIPT: &str = include_str!("../../assets/booking.js");
 /// The visitor kiosk's script.
 const KIOSK_SCRIPT: &str = include_str!("../../assets/kiosk.js");
 /// What keeps the kiosk working while the server cannot be reached.
@@ -27,6 +29,7 @@ const A_DAY: &str = "public, max-age=86400";
 pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/assets/frontdesk.css", get(stylesheet))
+        .route("/assets/booking.js", get(booking_script))
         .route("/assets/chat.js", get(chat_script))
         .route("/assets/kiosk.js", get(kiosk_script))
         .route("/assets/kiosk-icon.svg", get(kiosk_icon))
@@ -50,6 +53,16 @@ async fn chat_script() -> impl IntoResponse {
             (header::CACHE_CONTROL, A_DAY),
         ],
         CHAT_SCRIPT,
+    )
+}
+
+async fn booking_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, JAVASCRIPT),
+            (header::CACHE_CONTROL, A_DAY),
+        ],
+        BOOKING_SCRIPT,
     )
 }
 

@@ -5,6 +5,7 @@
 //! struct and hands it to [`render`]. Texts come from the ja/en catalogues, never from Rust.
 
 mod asset;
+mod booking;
 pub(crate) mod calendar_oauth;
 mod chat;
 mod home;
@@ -28,6 +29,7 @@ use crate::problem::{ApiError, request_lang};
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(asset::router())
+        .merge(booking::router())
         .merge(calendar_oauth::router())
         .merge(chat::router())
         .merge(home::router())
