@@ -536,26 +536,18 @@ impl Engine {
         }
         let mut hosts = Vec::with_capacity(link.hosts.len());
         for host in &link.hosts {
-            let owner = Owner::Employee(host.employee_id);
-            let events = calendar_store::busy_of_owner(
+            let rows = store::busy_of_host(
                 tx,
                 link.tenant_id,
-                owner,
-                (from_ms, to_ms),
-                &except_uids,
-            )
-            .await?;
-            let holds = store::holds_of(
-                tx,
                 host.employee_id,
                 (from_ms, to_ms),
                 except.map_or(0, |b| b.id),
             )
             .await?;
-            let busy = events
+            let busy = rows
                 .into_iter()
-                .chain(holds)
-                .filter_map(|(start, end)| {
+                .filter(|(uid, _, _)| uid.as_ref().is_none_or(|uid| !except_uids.contains(uid)))
+                .filter_map(|(_, start, end)| {
                     Interval::new(start.div_euclid(1000), (end + 999).div_euclid(1000))
                 })
                 .collect();

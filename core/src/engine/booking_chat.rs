@@ -30,7 +30,6 @@ use crate::port::{Attachment, Mail, SealedAt};
 use crate::store::Tx;
 use crate::store::booking::{self as booking_store, BookingRow};
 use crate::store::booking_proposal::{self as store, ProposalRow};
-use crate::store::calendar as calendar_store;
 use crate::store::employee::{self, Employee};
 use crate::{Error, Result};
 
@@ -403,16 +402,8 @@ impl Engine {
         let (from_ms, to_ms) = (from * 1000, to * 1000);
         let mut busy = Vec::new();
         for id in colleagues {
-            let events = calendar_store::busy_of_owner(
-                tx,
-                tenant_id,
-                Owner::Employee(*id),
-                (from_ms, to_ms),
-                &[],
-            )
-            .await?;
-            let holds = booking_store::holds_of(tx, *id, (from_ms, to_ms), 0).await?;
-            busy.extend(events.into_iter().chain(holds).filter_map(|(start, end)| {
+            let rows = booking_store::busy_of_host(tx, tenant_id, *id, (from_ms, to_ms), 0).await?;
+            busy.extend(rows.into_iter().filter_map(|(_, start, end)| {
                 Interval::new(start.div_euclid(1000), (end + 999).div_euclid(1000))
             }));
         }

@@ -232,17 +232,24 @@ pub async fn host_booked(
     Ok(())
 }
 
-/// The employee's holds meeting `[from, to)` (epoch ms), as `(from, until)`, but those of
-/// booking `except` (one being moved; 0 for none).
-pub async fn holds_of(
+/// The employee's busy time meeting `[from, to)` (epoch ms), in one statement: their
+/// calendars' events (with their uids) and their booking holds (uid `None`), but those of
+/// booking `except` (one being moved; 0 for none). Unsorted, not merged.
+pub async fn busy_of_host(
     tx: &mut Tx,
+    tenant_id: i64,
     employee_id: i64,
     (from, to): (i64, i64),
     except: i64,
-) -> Result<Vec<(i64, i64)>, StoreError> {
-    const SQL: &str = "SELECT blocked_from, blocked_until FROM booking_holds \
-        WHERE employee_id = $1 AND blocked_until > $2 AND blocked_from < $3 AND booking_id <> $4";
+) -> Result<Vec<(Option<String>, i64, i64)>, StoreError> {
+    const SQL: &str = "SELECT e.uid, e.starts_at, e.ends_at FROM calendar_events e \
+        JOIN calendars c ON c.id = e.calendar_id \
+        WHERE c.tenant_id = $1 AND c.employee_id = $2 AND e.starts_at < $4 AND e.ends_at > $3 \
+        UNION ALL \
+        SELECT NULL, blocked_from, blocked_until FROM booking_holds \
+        WHERE employee_id = $2 AND blocked_until > $3 AND blocked_from < $4 AND booking_id <> $5";
     Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+        .bind(tenant_id)
         .bind(employee_id)
         .bind(from)
         .bind(to)
