@@ -606,7 +606,7 @@ impl Engine {
         let (start, _) = day_span(zone, from);
         let (_, end) = day_span(zone, to);
         let (start, end) = (start / 1000, end / 1000);
-        let mut tx = self.db.read().await?;
+        let mut tx = self.db.statements().await?;
         let link = self.open_public_link(&mut tx, slug).await?;
         let duration = link_duration(&link.checked, duration_minutes)?;
         let now = self.ports.clock.now_ms() / 1000;

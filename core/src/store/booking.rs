@@ -232,9 +232,13 @@ pub async fn host_booked(
     Ok(())
 }
 
-/// The employee's busy time meeting `[from, to)` (epoch ms), in one statement: their
-/// calendars' events (with their uids) and their booking holds (uid `None`), but those of
-/// booking `except` (one being moved; 0 for none). Unsorted, not merged.
+/// The employee's busy time meeting `[from, to)` (epoch ms), in one statement and one
+/// row: their calendars' events (with their uids) and their booking holds (uid `None`),
+/// but those of booking `except` (one being moved; 0 for none). Unsorted, not merged.
+///
+/// The rows come back aggregated as one JSON array because the SQLite driver hands each
+/// row over from its connection thread separately: a month of meetings as rows cost more
+/// in thread wake-ups than all the rest of a slots request.
 pub async fn busy_of_host(
     tx: &mut Tx,
     tenant_id: i64,
@@ -242,20 +246,39 @@ pub async fn busy_of_host(
     (from, to): (i64, i64),
     except: i64,
 ) -> Result<Vec<(Option<String>, i64, i64)>, StoreError> {
-    const SQL: &str = "SELECT e.uid, e.starts_at, e.ends_at FROM calendar_events e \
-        JOIN calendars c ON c.id = e.calendar_id \
-        WHERE c.tenant_id = $1 AND c.employee_id = $2 AND e.starts_at < $4 AND e.ends_at > $3 \
-        UNION ALL \
-        SELECT NULL, blocked_from, blocked_until FROM booking_holds \
-        WHERE employee_id = $2 AND blocked_until > $3 AND blocked_from < $4 AND booking_id <> $5";
-    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
+    macro_rules! busy_rows {
+        () => {
+            "SELECT e.uid AS uid, e.starts_at AS starts_at, e.ends_at AS ends_at \
+             FROM calendar_events e JOIN calendars c ON c.id = e.calendar_id \
+             WHERE c.tenant_id = $1 AND c.employee_id = $2 AND e.starts_at < $4 AND e.ends_at > $3 \
+             UNION ALL \
+             SELECT NULL, blocked_from, blocked_until FROM booking_holds \
+             WHERE employee_id = $2 AND blocked_until > $3 AND blocked_from < $4 AND booking_id <> $5"
+        };
+    }
+    const SQLITE: &str = concat!(
+        "SELECT json_group_array(json_array(uid, starts_at, ends_at)) FROM (",
+        busy_rows!(),
+        ")"
+    );
+    const POSTGRES: &str = concat!(
+        "SELECT COALESCE(json_agg(json_build_array(uid, starts_at, ends_at))::text, '[]') FROM (",
+        busy_rows!(),
+        ") busy"
+    );
+    let sql = match tx {
+        Tx::Sqlite(_) | Tx::SqliteStatements(_) => SQLITE,
+        Tx::Postgres(_) | Tx::PostgresStatements(_) => POSTGRES,
+    };
+    let json: String = on_tx!(tx, |c| sqlx::query_scalar(sql)
         .bind(tenant_id)
         .bind(employee_id)
         .bind(from)
         .bind(to)
         .bind(except)
-        .fetch_all(&mut *c)
-        .await?))
+        .fetch_one(&mut *c)
+        .await?);
+    serde_json::from_str(&json).map_err(|err| StoreError::Corrupt(format!("busy time: {err}")))
 }
 
 /// The start (epoch ms) of each confirmed booking of the link in `[from, to)`, with each of

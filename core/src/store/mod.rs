@@ -27,6 +27,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
@@ -70,11 +71,14 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// An open transaction; repository functions take `&mut Tx`.
+/// An open transaction; repository functions take `&mut Tx`. The `*Statements` variants
+/// are a connection outside any transaction (see [`Db::statements`]).
 #[derive(Debug)]
 pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
+    SqliteStatements(PoolConnection<Sqlite>),
+    PostgresStatements(PoolConnection<Postgres>),
 }
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, once per backend.
@@ -90,6 +94,14 @@ macro_rules! on_tx {
                 $body
             }
             $crate::store::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::Tx::SqliteStatements(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::Tx::PostgresStatements(tx) => {
                 let $conn = &mut **tx;
                 $body
             }
@@ -159,6 +171,17 @@ impl Db {
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .await?,
             ),
+        })
+    }
+
+    /// A connection for reads that need no snapshot: each statement runs on its own and
+    /// sees what was committed before it. For hot public reads (a booking link's slots),
+    /// where BEGIN and ROLLBACK would be two more round trips to the connection for
+    /// nothing: whatever they show is checked again when someone acts on it.
+    pub async fn statements(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::SqliteStatements(pool.acquire().await?),
+            Db::Postgres(pool) => Tx::PostgresStatements(pool.acquire().await?),
         })
     }
 
@@ -241,6 +264,8 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
+            // Each statement was its own transaction.
+            Tx::SqliteStatements(_) | Tx::PostgresStatements(_) => {}
         }
         Ok(())
     }
