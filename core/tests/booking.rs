@@ -368,6 +368,10 @@ storage_tests! {
             String::from_utf8(mail.attachments[0].bytes.clone()).unwrap()
         };
         let (booked, moved, cancelled) = (ics("Booked:"), ics("Moved:"), ics("Cancelled:"));
+        // Booked in Japanese: every mail about it puts Japanese first.
+        for first in ["予約確定", "日時変更", "キャンセル"] {
+            assert!(to_guest.iter().any(|m| m.subject.starts_with(first)), "{first}: {:?}", to_guest.iter().map(|m| &m.subject).collect::<Vec<_>>());
+        }
         assert!(booked.contains("SEQUENCE:0") && booked.contains("METHOD:REQUEST"), "{booked}");
         assert!(moved.contains("SEQUENCE:1") && moved.contains("METHOD:REQUEST"), "{moved}");
         assert!(cancelled.contains("SEQUENCE:2") && cancelled.contains("METHOD:CANCEL"), "{cancelled}");

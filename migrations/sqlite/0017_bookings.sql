@@ -50,6 +50,8 @@ CREATE TABLE bookings (
     guest_phone_sealed    TEXT,
     answers_sealed        TEXT,
     guest_time_zone       TEXT NOT NULL,
+    -- The language the guest booked in ('ja' or 'en'): their mails come in it first.
+    guest_language        TEXT NOT NULL,
     status                TEXT NOT NULL CHECK (status IN ('confirmed', 'cancelled')),
     -- Counted up on each change (the ICS SEQUENCE of the guest's invitation).
     sequence              BIGINT NOT NULL,

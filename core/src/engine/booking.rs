@@ -793,6 +793,7 @@ impl Engine {
                 .map(|a| seal("answers", a))
                 .transpose()?,
             guest_time_zone: guest.zone.name().to_owned(),
+            guest_language: guest.language.as_str().to_owned(),
             status: "confirmed".into(),
             sequence: 0,
             manage_token_hash: Some(token::hash(&manage_token)),
@@ -1216,7 +1217,7 @@ impl Engine {
                 .open_optional(row.guest_company_sealed.as_deref(), at("guest_company"))?,
             phone: self.open_optional(row.guest_phone_sealed.as_deref(), at("guest_phone"))?,
             zone: zone_of(&row.guest_time_zone),
-            language: Lang::En,
+            language: row.guest_language.parse().unwrap_or_default(),
         })
     }
 

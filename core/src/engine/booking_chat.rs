@@ -541,6 +541,7 @@ impl Engine {
             guest_phone_sealed: None,
             answers_sealed: None,
             guest_time_zone: zone.name().to_owned(),
+            guest_language: presser.profile.language.as_str().to_owned(),
             status: "confirmed".into(),
             sequence: 0,
             manage_token_hash: None,

@@ -315,6 +315,7 @@ pub struct BookingRow {
     pub guest_phone_sealed: Option<String>,
     pub answers_sealed: Option<String>,
     pub guest_time_zone: String,
+    pub guest_language: String,
     pub status: String,
     pub sequence: i64,
     /// `None` when the booking has no manage link (booked in chat).
@@ -328,7 +329,7 @@ macro_rules! booking_columns {
     () => {
         "id, tenant_id, public_id, link_id, starts_at, ends_at, guest_name_sealed, \
          guest_email_sealed, guest_company_sealed, guest_phone_sealed, answers_sealed, \
-         guest_time_zone, status, sequence, manage_token_hash, idempotency_key, \
+         guest_time_zone, guest_language, status, sequence, manage_token_hash, idempotency_key, \
          client_fingerprint, created_at"
     };
 }
@@ -338,9 +339,9 @@ macro_rules! booking_columns {
 pub async fn insert_booking(tx: &mut Tx, row: &BookingRow) -> Result<i64, StoreError> {
     const SQL: &str = "INSERT INTO bookings (tenant_id, public_id, link_id, starts_at, ends_at, \
         guest_name_sealed, guest_email_sealed, guest_company_sealed, guest_phone_sealed, \
-        answers_sealed, guest_time_zone, status, sequence, manage_token_hash, idempotency_key, \
-        client_fingerprint, created_at, updated_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+        answers_sealed, guest_time_zone, guest_language, status, sequence, manage_token_hash, \
+        idempotency_key, client_fingerprint, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
         RETURNING id";
     Ok(on_tx!(tx, |c| sqlx::query_scalar(SQL)
         .bind(row.tenant_id)
@@ -354,6 +355,7 @@ pub async fn insert_booking(tx: &mut Tx, row: &BookingRow) -> Result<i64, StoreE
         .bind(&row.guest_phone_sealed)
         .bind(&row.answers_sealed)
         .bind(&row.guest_time_zone)
+        .bind(&row.guest_language)
         .bind(&row.status)
         .bind(row.sequence)
         .bind(&row.manage_token_hash)
