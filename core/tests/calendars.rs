@@ -671,4 +671,46 @@ storage_tests! {
         let now = now_secs(&f);
         assert_eq!(engine.busy(f.tenant.id, alice, now, now + 7 * 86_400).await.unwrap().intervals, vec![], "her time is free again");
     }
+
+    async fn a_booking_moved_while_the_provider_is_down_makes_one_event_at_its_new_time(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        let rules = serde_json::json!({
+            "time_zone": "Asia/Tokyo", "durations_minutes": [30],
+            "weekly": {"thu": [["09:00", "18:00"]]}, "place": {"kind": "google_meet"}
+        });
+        let link = LinkInput {
+            slug: "alice".into(), title: "Intro call".into(), kind: "one_on_one".into(), hosts: vec![],
+            owner: Some("alice@acme.example".into()), rules: serde_json::from_value(rules).unwrap(),
+            single_use: false, active: true,
+        };
+        engine.create_booking_link(&f.owner, link).await.unwrap();
+        google.creations.lock().unwrap().extend([
+            Err(CalendarError::Provider("503 backendError".into())),
+            Ok(ProviderEvent { id: "ev-1".into(), join_url: Some("https://meet.google.com/abc-defg-hij".into()) }),
+            Ok(ProviderEvent { id: "ev-2".into(), join_url: None }),
+        ]);
+        let request = BookingRequest {
+            start: "2026-11-26T10:00:00+09:00".into(), name: "Taro Yamada".into(),
+            email: "taro@example.com".into(), time_zone: "Asia/Tokyo".into(), ..BookingRequest::default()
+        };
+        let booked = engine.book("alice", request, "192.0.2.1", None).await.unwrap();
+        let (id, token) = (booked.booking.public_id.clone(), booked.manage_url.unwrap().split("?t=").nth(1).unwrap().to_owned());
+        engine.dispatch_due().await.unwrap();
+        // Google is down; the guest moves the meeting meanwhile.
+        let moved = engine.reschedule_booking(&id, &token, "2026-11-26T15:00:00+09:00").await.unwrap();
+        f.clock.advance(Duration::minutes(10));
+        engine.dispatch_due().await.unwrap();
+        f.clock.advance(Duration::minutes(10));
+        engine.dispatch_due().await.unwrap();
+        let drafts = google.drafts.lock().unwrap().clone();
+        assert_eq!(drafts.len(), 2, "the failed first try and one event at the new time: {drafts:?}");
+        assert_eq!(drafts[1].interval.start, moved.start);
+        let links = engine.calendar_event_links(f.tenant.id, &format!("booking:{id}")).await.unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].event_id, "ev-1");
+        assert!(google.updates.lock().unwrap().is_empty());
+    }
 }

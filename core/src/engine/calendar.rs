@@ -851,7 +851,8 @@ impl Engine {
                     draft: draft.clone(),
                     cancel: false,
                 });
-                self.queue(tx, tenant_id, &write).await?;
+                let key = format!("calendar:{}:{reference}", calendar.id);
+                self.queue_write(tx, tenant_id, &write, &key).await?;
             }
             None => {
                 self.put_local_event(
@@ -894,7 +895,8 @@ impl Engine {
                     },
                     cancel: true,
                 });
-                self.queue(tx, tenant_id, &write).await?;
+                let key = format!("calendar:{}:{reference}", calendar.id);
+                self.queue_write(tx, tenant_id, &write, &key).await?;
             }
             None => {
                 let calendar_id = self.local_calendar(tx, tenant_id, owner).await?;

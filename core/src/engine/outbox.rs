@@ -242,6 +242,23 @@ impl Engine {
         Ok(id)
     }
 
+    /// Queues `message` as the newest write of `key` (see [`Engine::queue`]): waiting
+    /// messages with the same key are retired, as this one carries the whole of what
+    /// should be written.
+    pub(crate) async fn queue_write(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        message: &OutboxMessage,
+        key: &str,
+    ) -> Result<i64> {
+        let now = self.ports.clock.now_ms();
+        outbox::retire_writes(tx, tenant_id, key, now).await?;
+        let id = self.queue(tx, tenant_id, message).await?;
+        outbox::set_write_key(tx, id, key).await?;
+        Ok(id)
+    }
+
     /// `message` in its stored form, sealed for outbox row `id`.
     pub(crate) fn seal_payload(
         &self,

@@ -40,6 +40,12 @@ pub struct DeadLetter {
 const INSERT: &str = "INSERT INTO outbox (tenant_id, channel, payload, state, due_at, attempts, created_at) \
     VALUES ($1, $2, $3, 'pending', $4, 0, $4) RETURNING id";
 const SET_PAYLOAD: &str = "UPDATE outbox SET payload = $2 WHERE id = $1";
+const SET_WRITE_KEY: &str = "UPDATE outbox SET write_key = $2 WHERE id = $1";
+// Only messages no dispatcher holds: one being sent finishes, and its result stands.
+const RETIRE: &str = "UPDATE outbox SET state = 'sent', sent_at = $3, payload = '', \
+    last_error = 'replaced by a newer write' \
+    WHERE tenant_id = $1 AND write_key = $2 AND state = 'pending' \
+    AND (lease_until IS NULL OR lease_until <= $3)";
 const SEALED_PAYLOADS: &str =
     "SELECT id, tenant_id, payload FROM outbox WHERE payload <> '' ORDER BY id";
 // Only if unchanged meanwhile: a message sent while it was re-sealed keeps its cleared payload.
@@ -82,6 +88,34 @@ pub async fn insert(
         .bind(now)
         .fetch_one(&mut *c)
         .await?))
+}
+
+/// Marks queued message `id` as writing `key` (see [`retire_writes`]).
+pub async fn set_write_key(tx: &mut Tx, id: i64, key: &str) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(SET_WRITE_KEY)
+        .bind(id)
+        .bind(key)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Retires the tenant's waiting messages that write `key` (a newer one replaces them);
+/// how many.
+pub async fn retire_writes(
+    tx: &mut Tx,
+    tenant_id: i64,
+    key: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query(RETIRE)
+        .bind(tenant_id)
+        .bind(key)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()))
 }
 
 /// Replaces a queued message's payload (it is sealed for its row once the row has an id).
