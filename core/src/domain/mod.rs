@@ -12,6 +12,7 @@ pub mod password;
 pub mod people;
 pub mod qr;
 pub mod romaji;
+pub mod room;
 pub mod slots;
 pub mod token;
 pub mod visit;
