@@ -335,6 +335,45 @@ storage_tests! {
         assert!(text_of(&sent[0].1).contains("2026-11-26 (木) 09:00–09:30"), "{:?}", sent[0].1);
     }
 
+    async fn the_requester_cancels_a_chat_meeting_and_everyone_is_free_and_told(t: &TestDb) {
+        let o = Office::new(t).await;
+        let slots = slots_of(&o.say("U1", "book @bob kenji@globex.example 30m tomorrow").await);
+        let booked = o.press("U1", slots[0].0).await;
+        let cancel = booked
+            .all_buttons()
+            .find(|b| matches!(b.action, Action::CancelMeeting { .. }))
+            .map(|b| b.action)
+            .expect("the booked answer has a Cancel button");
+        // Bob may not cancel Alice's meeting.
+        assert!(text_of(&o.press("U2", cancel).await).contains("予約した人だけ"));
+        assert_eq!(t.count("SELECT COUNT(*) FROM booking_holds").await, 2);
+
+        let answer = text_of(&o.press("U1", cancel).await);
+        assert!(answer.starts_with("Cancelled the meeting on 2026-11-26 (Thu) 09:00–09:30"), "{answer}");
+        assert_eq!(t.count("SELECT COUNT(*) FROM booking_holds").await, 0, "everyone's time is free");
+        assert_eq!(t.count("SELECT COUNT(*) FROM bookings WHERE status = 'cancelled'").await, 1);
+        for who in [&o.alice, &o.bob] {
+            let busy = o.engine.busy(o.f.tenant.id, Owner::Employee(who.id), slots[0].2, slots[0].2 + 1800).await.unwrap();
+            assert_eq!(busy.intervals, vec![], "gone from {}'s calendar", who.profile.name);
+        }
+        // The time is offered again; a second press cancels nothing.
+        let again = o.say("U3", "book @bob 30m tomorrow").await;
+        assert_eq!(slots_of(&again)[0].2, slots[0].2);
+        assert!(text_of(&o.press("U1", cancel).await).contains("nothing to cancel"));
+
+        o.engine.dispatch_due().await.unwrap();
+        let to_guest: Vec<_> = o.f.mailer.sent().into_iter().filter(|m| m.to == "kenji@globex.example").collect();
+        assert_eq!(to_guest.len(), 2, "the invitation and its cancellation");
+        let cancellation = to_guest.iter().find(|m| m.subject.starts_with("Cancelled:")).expect("a cancellation");
+        let ics = String::from_utf8(cancellation.attachments[0].bytes.clone()).unwrap();
+        assert!(ics.contains("METHOD:CANCEL") && ics.contains("SEQUENCE:1"), "{ics}");
+        let invitation = to_guest.iter().find(|m| m.subject.starts_with("Invitation:")).unwrap();
+        let uid = |ics: &str| ics.lines().find(|l| l.starts_with("UID:")).map(str::to_owned);
+        assert_eq!(uid(&ics), uid(&String::from_utf8(invitation.attachments[0].bytes.clone()).unwrap()), "the same event");
+        let told: Vec<_> = o.bot.sent().into_iter().filter(|(to, m)| *to == Recipient::User("U2".into()) && text_of(m).contains("キャンセル")).collect();
+        assert_eq!(told.len(), 1, "Bob is told");
+    }
+
     async fn a_time_taken_meanwhile_is_answered_with_fresh_ones_and_never_booked_twice(t: &TestDb) {
         let o = Office::new(t).await;
         let alices = slots_of(&o.say("U1", "book @bob 30m tomorrow").await);

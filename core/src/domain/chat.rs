@@ -139,6 +139,9 @@ pub enum Action {
     /// Book the meeting proposed in chat (the proposal's public id) at `start` (epoch
     /// seconds); only its requester may, and the slot is checked again.
     Book { proposal: u128, start: i64 },
+    /// Cancel the meeting booked from a chat proposal (the proposal's public id); only its
+    /// requester may.
+    CancelMeeting { proposal: u128 },
 }
 
 /// The longest action id any platform carries (Discord's `custom_id`).
@@ -154,6 +157,7 @@ impl Action {
             Action::AnswerVisit { visit, answer } => format!("visit:{visit}:{}", answer.code()),
             Action::CheckOutVisit { visit } => format!("checkout:{visit}"),
             Action::Book { proposal, start } => format!("book:{proposal:032x}:{start}"),
+            Action::CancelMeeting { proposal } => format!("unbook:{proposal:032x}"),
         };
         format!("{ACTION_VERSION}:{name}")
     }
@@ -178,6 +182,9 @@ impl Action {
             ["book", proposal, start] => Some(Action::Book {
                 proposal: proposal_id(proposal)?,
                 start: start.parse::<i64>().ok().filter(|s| *s > 0)?,
+            }),
+            ["unbook", proposal] => Some(Action::CancelMeeting {
+                proposal: proposal_id(proposal)?,
             }),
             _ => None,
         }
@@ -382,6 +389,9 @@ mod tests {
                 proposal: 1,
                 start: 1,
             },
+            Action::CancelMeeting {
+                proposal: u128::MAX,
+            },
         ] {
             assert!(action.id().len() <= MAX_ACTION_ID);
             assert_eq!(Action::from_id(&action.id()), Some(action));
@@ -402,6 +412,8 @@ mod tests {
             "fd1:book:0000000000000000000000000000000A:1795568400",
             "fd1:book:00000000000000000000000000000001:-5",
             "fd1:book:00000000000000000000000000000001",
+            "fd1:unbook:",
+            "fd1:unbook:abc",
         ] {
             assert_eq!(Action::from_id(foreign), None, "{foreign:?}");
         }

@@ -470,14 +470,7 @@ impl Engine {
                 colleagues.push(colleague);
             }
         }
-        let guests: Vec<String> = match self.open_optional(
-            row.guests_sealed.as_deref(),
-            proposal_at(tenant_id, "guests", &public_id),
-        )? {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|err| Error::internal("reading a proposal's guests", err))?,
-            None => Vec::new(),
-        };
+        let guests = self.proposal_guests(&row)?;
         let people = People { colleagues, guests };
         let duration = row.duration_minutes * 60;
         let slot = Interval {
@@ -622,7 +615,158 @@ impl Engine {
                 &[("emails", &people.guests.join(", "))],
             ));
         }
-        Ok(answer)
+        Ok(answer.buttons(vec![Button {
+            action: Action::CancelMeeting { proposal },
+            label: i18n::text(lang, "bot_book.cancel_button"),
+            style: ButtonStyle::Danger,
+        }]))
+    }
+
+    /// The outside guests of a proposal, opened.
+    fn proposal_guests(&self, row: &ProposalRow) -> Result<Vec<String>> {
+        let at = proposal_at(row.tenant_id, "guests", &row.public_id);
+        match self.open_optional(row.guests_sealed.as_deref(), at)? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|err| Error::internal("reading a proposal's guests", err)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Cancels the meeting booked from proposal `proposal`, pressed by `presser` (only its
+    /// requester may): every colleague's time is free at once, their events are cancelled,
+    /// outside guests get a cancellation (`METHOD:CANCEL`), colleagues a notice.
+    pub async fn cancel_proposed_meeting(
+        &self,
+        who: &ChatUser,
+        presser: &Employee,
+        proposal: u128,
+    ) -> Result<Message> {
+        let lang = presser.profile.language;
+        let zone = zone_of(&presser.profile.time_zone);
+        let now_ms = self.ports.clock.now_ms();
+        let public_id = format!("{proposal:032x}");
+        let tenant_id = who.tenant_id;
+        let mut tx = self.db.write().await?;
+        let Some(row) = store::lock_by_public_id(&mut tx, tenant_id, &public_id).await? else {
+            return Ok(Message::text(i18n::text(lang, "bot_book.unknown")));
+        };
+        if row.requester_id != presser.id {
+            return Ok(Message::text(i18n::text(
+                lang,
+                "bot_book.not_yours_to_cancel",
+            )));
+        }
+        let booking = match row.booking_id {
+            Some(id) => booking_store::booking(&mut tx, tenant_id, id).await?,
+            None => None,
+        };
+        let Some(booking) = booking.filter(|b| b.status == "confirmed") else {
+            return Ok(Message::text(i18n::text(
+                lang,
+                "bot_book.nothing_to_cancel",
+            )));
+        };
+        let hosts = booking_store::booking_hosts(&mut tx, booking.id).await?;
+        booking_store::cancel_booking(&mut tx, booking.id, now_ms).await?;
+        let reference = booking_reference(&booking.public_id);
+        let mut colleagues = Vec::with_capacity(hosts.len());
+        for id in hosts {
+            self.cancel_calendar_event(&mut tx, tenant_id, Owner::Employee(id), &reference)
+                .await?;
+            if let Some(colleague) = employee::find(&mut tx, tenant_id, id).await? {
+                colleagues.push(colleague);
+            }
+        }
+        let slot = Interval {
+            start: booking.starts_at / 1000,
+            end: booking.ends_at / 1000,
+        };
+        let title = i18n::format(
+            presser.profile.language,
+            "bot_book.event_title",
+            &[("name", &presser.profile.name)],
+        );
+        let guests = self.proposal_guests(&row)?;
+        let ics = meeting_ics(
+            &booking.public_id,
+            &title,
+            (slot.start, slot.end),
+            booking.sequence + 1,
+            None,
+            "CANCEL",
+            self.ports.clock.now(),
+        );
+        for guest in &guests {
+            let in_lang = |lang: Lang, key: &str| {
+                i18n::format(
+                    lang,
+                    key,
+                    &[
+                        ("organizer", &presser.profile.name),
+                        ("title", &title),
+                        ("when", &format_when(zone, slot.start, slot.end, lang)),
+                    ],
+                )
+            };
+            let mail = Mail {
+                to: guest.clone(),
+                subject: format!(
+                    "{} / {}",
+                    in_lang(lang, "bot_book.cancel_mail_subject"),
+                    in_lang(other(lang), "bot_book.cancel_mail_subject")
+                ),
+                body: format!(
+                    "{}\n\n----\n\n{}",
+                    in_lang(lang, "bot_book.cancel_mail_body"),
+                    in_lang(other(lang), "bot_book.cancel_mail_body")
+                ),
+                attachments: vec![Attachment {
+                    filename: super::booking::INVITATION_FILENAME.into(),
+                    content_type: "text/calendar; method=CANCEL".into(),
+                    bytes: ics.clone().into_bytes(),
+                }],
+            };
+            self.queue(
+                &mut tx,
+                tenant_id,
+                &super::outbox::OutboxMessage::Mail(mail),
+            )
+            .await?;
+        }
+        for colleague in colleagues.iter().filter(|c| c.id != presser.id) {
+            let text = i18n::format(
+                colleague.profile.language,
+                "bot_book.cancelled_notice",
+                &[
+                    ("name", &presser.profile.name),
+                    (
+                        "when",
+                        &format_when(
+                            zone_of(&colleague.profile.time_zone),
+                            slot.start,
+                            slot.end,
+                            colleague.profile.language,
+                        ),
+                    ),
+                ],
+            );
+            self.notify_employee(
+                &mut tx,
+                tenant_id,
+                colleague,
+                &reference,
+                &Message::text(text),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.outbox_queued.notify_one();
+        self.wake_web_chat();
+        Ok(Message::text(i18n::format(
+            lang,
+            "bot_book.cancelled",
+            &[("when", &format_when(zone, slot.start, slot.end, lang))],
+        )))
     }
 
     /// The event in each colleague's calendar, the invitation to each outside guest, the

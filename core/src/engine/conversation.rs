@@ -53,6 +53,9 @@ enum Request {
         proposal: u128,
         start: i64,
     },
+    CancelMeeting {
+        proposal: u128,
+    },
     NotUnderstood(String),
     /// A button from an older version, or an id that was altered.
     UnknownButton,
@@ -131,6 +134,7 @@ impl Engine {
                     Some(Action::Book { proposal, start }) => {
                         Request::BookProposed { proposal, start }
                     }
+                    Some(Action::CancelMeeting { proposal }) => Request::CancelMeeting { proposal },
                     None => Request::UnknownButton,
                 };
                 (request, fallback)
@@ -187,6 +191,10 @@ impl Engine {
                     self.book_proposed_meeting(who, employee, proposal, start)
                         .await
                 }
+                None => Ok(not_linked(lang)),
+            },
+            Request::CancelMeeting { proposal } => match &linked {
+                Some(employee) => self.cancel_proposed_meeting(who, employee, proposal).await,
                 None => Ok(not_linked(lang)),
             },
         }
