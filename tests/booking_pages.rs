@@ -642,9 +642,28 @@ async fn a_guest_books_with_the_keyboard_alone() {
     browser.open(&scheduling.site.url("/b/alice")).await;
     calendar_loaded(&browser).await;
 
-    // Tab to the first free day; the focus is visible; Enter opens its times.
+    // Tab to the first free day; the focus is visible. The arrow keys move among the free
+    // days (the 25th, 26th, 27th and 30th; up and down a week, where there is none), Home
+    // and End to the first and last; Enter opens its times.
     browser.tab_to("button.calendar-day.free").await;
     assert!(browser.focused_is(":focus-visible").await);
+    let focused_day = "return document.activeElement.dataset.day;";
+    assert_eq!(browser.run(focused_day, vec![]).await, "2026-11-25");
+    for (key, day) in [
+        (Key::Right, "2026-11-26"),
+        (Key::Right, "2026-11-27"),
+        (Key::Right, "2026-11-30"),
+        (Key::Right, "2026-11-30"),
+        (Key::Up, "2026-11-30"),
+        (Key::Left, "2026-11-27"),
+        (Key::Home, "2026-11-25"),
+        (Key::Down, "2026-11-25"),
+        (Key::End, "2026-11-30"),
+        (Key::Home, "2026-11-25"),
+    ] {
+        browser.press(key).await;
+        assert_eq!(browser.run(focused_day, vec![]).await, day, "after {key:?}");
+    }
     browser.screenshot("booking-keyboard-day-en").await;
     browser.press(Key::Enter).await;
     browser

@@ -558,7 +558,14 @@
       button.disabled = !free;
       button.setAttribute("aria-label", t(free ? "booking_page.calendar.free" : "booking_page.calendar.none", { date: longDay(key) }));
       button.setAttribute("aria-pressed", String(key === chosenDay));
+      // One day of the month is in the Tab order; the arrow keys move between free days.
+      button.tabIndex = -1;
       button.addEventListener("click", () => chooseDay(key));
+      button.addEventListener("keydown", (event) => {
+        if (moveAmongDays(key, event.key)) {
+          event.preventDefault();
+        }
+      });
       cell.append(button);
       row.append(cell);
       if (row.children.length === 7) {
@@ -573,6 +580,11 @@
       body.append(row);
     }
     root.querySelector(".calendar-grid").setAttribute("aria-busy", String(loading));
+    const freeDays = [...body.querySelectorAll("button.calendar-day.free")];
+    const entry = freeDays.find((b) => b.dataset.day === chosenDay) || freeDays[0];
+    if (entry) {
+      entry.tabIndex = 0;
+    }
 
     let status = "";
     if (monthState === "loading") {
@@ -583,6 +595,51 @@
         : t("booking_page.calendar.empty_month", { month: monthName });
     }
     $("calendar-status").textContent = status;
+  }
+
+  // The day `days` after `key` (negative: before), as a key.
+  function addDays(key, days) {
+    const date = calendarDate(key);
+    date.setUTCDate(date.getUTCDate() + days);
+    return dayKey(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+  }
+
+  // Moves the focus from day `key` as the arrow, Home and End keys ask, among the month's
+  // free days (the grid pattern: left and right to the previous or next free day, up and
+  // down a week, Home and End to the first and last). Whether the key was one of them.
+  function moveAmongDays(key, pressed) {
+    const free = [...$("days").querySelectorAll("button.calendar-day.free")];
+    const at = free.findIndex((b) => b.dataset.day === key);
+    let target;
+    switch (pressed) {
+      case "ArrowRight":
+        target = free[at + 1];
+        break;
+      case "ArrowLeft":
+        target = at > 0 ? free[at - 1] : undefined;
+        break;
+      case "ArrowDown":
+        target = free.find((b) => b.dataset.day >= addDays(key, 7));
+        break;
+      case "ArrowUp":
+        target = free.filter((b) => b.dataset.day <= addDays(key, -7)).pop();
+        break;
+      case "Home":
+        target = free[0];
+        break;
+      case "End":
+        target = free[free.length - 1];
+        break;
+      default:
+        return false;
+    }
+    if (target) {
+      for (const day of free) {
+        day.tabIndex = day === target ? 0 : -1;
+      }
+      target.focus();
+    }
+    return true;
   }
 
   function chooseDay(key) {
