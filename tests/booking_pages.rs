@@ -76,6 +76,22 @@ impl Scheduling {
             };
             engine.create_booking_link(&owner, link).await.unwrap();
         }
+        // A link with no hours at all that books five days ahead at most.
+        let closed = LinkInput {
+            slug: "alice-closed".into(),
+            title: "Office hours".into(),
+            kind: "one_on_one".into(),
+            hosts: vec![],
+            owner: Some("alice@acme.example".into()),
+            rules: serde_json::from_value(json!({
+                "time_zone": "Asia/Tokyo", "durations_minutes": [30], "weekly": {},
+                "window_days": 5, "place": {"kind": "phone"}
+            }))
+            .unwrap(),
+            single_use: false,
+            active: true,
+        };
+        engine.create_booking_link(&owner, closed).await.unwrap();
         Scheduling { site, owner }
     }
 
@@ -701,6 +717,32 @@ async fn a_guest_books_with_the_keyboard_alone() {
     );
     browser.screenshot("booking-keyboard-done-en").await;
     assert_eq!(scheduling.bookings().await, 1);
+    browser.close().await;
+    scheduling.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_with_nothing_free_in_its_window_says_so_instead_of_pointing_to_the_next_month() {
+    let Some(browser) = Browser::start("en").await else {
+        return;
+    };
+    let scheduling = Scheduling::open().await;
+    browser.open(&scheduling.site.url("/b/alice-closed")).await;
+    browser
+        .wait_until(
+            "return document.getElementById('calendar-status').textContent \
+             .includes('none can be booked later than this month');",
+        )
+        .await;
+    let next_month = "return document.getElementById('month-next').disabled;";
+    assert_eq!(
+        browser.run(next_month, vec![]).await,
+        true,
+        "nothing to go to"
+    );
+    let free_days = "return document.querySelectorAll('.calendar-day.free').length;";
+    assert_eq!(browser.run(free_days, vec![]).await, 0);
+    browser.screenshot("booking-closed-en").await;
     browser.close().await;
     scheduling.close().await;
 }

@@ -592,7 +592,7 @@
     } else if (monthState === "ready") {
       status = slotsByDay.size > 0
         ? t("booking_page.calendar.month", { month: monthName, count: slotsByDay.size })
-        : t("booking_page.calendar.empty_month", { month: monthName });
+        : t(canGoNext() ? "booking_page.calendar.empty_month" : "booking_page.calendar.empty_window", { month: monthName });
     }
     $("calendar-status").textContent = status;
   }

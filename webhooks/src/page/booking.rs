@@ -68,6 +68,7 @@ const TEXTS: &[&str] = &[
     "booking_page.calendar.none",
     "booking_page.calendar.month",
     "booking_page.calendar.empty_month",
+    "booking_page.calendar.empty_window",
     "booking_page.slots.title",
     "booking_page.slots.hint",
     "booking_page.slots.count",
