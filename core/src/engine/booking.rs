@@ -998,7 +998,7 @@ impl Engine {
             .ok_or(Error::NotFound("booking link"))?;
         let rules: LinkRules = serde_json::from_str(&link.rules)
             .map_err(|err| Error::internal("reading link rules", err))?;
-        let at = |column| booking_at(row.tenant_id, column, &row.public_id);
+        let guest = self.stored_guest(row)?;
         let mut hosts = Vec::new();
         for id in store::booking_hosts(tx, row.id).await? {
             if let Some(host) = employee::find(tx, row.tenant_id, id).await? {
@@ -1029,14 +1029,9 @@ impl Engine {
             start: row.starts_at / 1000,
             end: row.ends_at / 1000,
             status: row.status.clone(),
-            guest_name: self
-                .open_optional(Some(&row.guest_name_sealed), at("guest_name"))?
-                .unwrap_or_default(),
-            guest_email: self
-                .open_optional(Some(&row.guest_email_sealed), at("guest_email"))?
-                .unwrap_or_default(),
-            guest_company: self
-                .open_optional(row.guest_company_sealed.as_deref(), at("guest_company"))?,
+            guest_name: guest.name,
+            guest_email: guest.email,
+            guest_company: guest.company,
             guest_time_zone: row.guest_time_zone.clone(),
             hosts,
             place: rules.place,

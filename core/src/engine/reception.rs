@@ -601,18 +601,11 @@ impl Engine {
     }
 
     fn open_expected_visitor(&self, expected: &store::ExpectedVisitRow) -> Result<Visitor> {
-        let at = |column| expected_at(expected.tenant_id, column, &expected.public_id);
+        let opened = self.open_expected(expected)?;
         Ok(Visitor {
-            name: self
-                .open_optional(expected.visitor_name_sealed.as_deref(), at("visitor_name"))?
-                .unwrap_or_default(),
-            company: self
-                .open_optional(
-                    expected.visitor_company_sealed.as_deref(),
-                    at("visitor_company"),
-                )?
-                .unwrap_or_default(),
-            purpose: self.open_optional(expected.purpose_sealed.as_deref(), at("purpose"))?,
+            name: opened.visitor_name,
+            company: opened.visitor_company,
+            purpose: opened.purpose,
         })
     }
 
