@@ -294,6 +294,35 @@ where
     }
 }
 
+/// The request's `Idempotency-Key` header, if it has one; 400 when it is not text.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|value| {
+            value
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|_| ApiError::BadRequest("Idempotency-Key is not text".into()))
+        })
+        .transpose()
+}
+
+/// The language a body's `language` field names (`ja` or `en`), else the request's.
+pub fn language_field(tag: Option<&str>) -> Result<frontdesk_core::i18n::Lang, ApiError> {
+    match tag {
+        None => Ok(crate::problem::request_lang()),
+        Some(tag) => tag.parse().map_err(|_| {
+            frontdesk_core::Error::invalid(
+                "language",
+                frontdesk_core::domain::field::Invalid::NotOneOf {
+                    allowed: &["ja", "en"],
+                },
+            )
+            .into()
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,6 +188,16 @@ fn instant(field: &'static str, text: &str) -> Result<i64> {
         .map_err(|_| Error::invalid(field, Invalid::NotInstant))
 }
 
+/// Whether `actor` may change a link owned by `owner_email`: admins any, others their own
+/// (an account whose email is the owner's).
+fn may_manage(actor: &Actor, owner_email: &str) -> Result<()> {
+    if actor.require(Permission::ManageBookingLinks).is_ok() || actor.account.email == owner_email {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
 fn parse_zone(field: &'static str, name: &str) -> Result<Tz> {
     name.parse()
         .map_err(|_| Error::invalid(field, Invalid::NotTimeZone))
@@ -196,26 +206,13 @@ fn parse_zone(field: &'static str, name: &str) -> Result<Tz> {
 impl Engine {
     // ---- links ----
 
-    /// Whether `actor` may change `link`: admins any, others their own (an account whose
-    /// email is the owner's).
-    async fn may_manage(&self, tx: &mut Tx, actor: &Actor, owner_id: i64) -> Result<()> {
-        if actor.require(Permission::ManageBookingLinks).is_ok() {
-            return Ok(());
-        }
-        let owner = employee::find(tx, actor.account.tenant_id, owner_id).await?;
-        match owner {
-            Some(owner) if owner.profile.email == actor.account.email => Ok(()),
-            _ => Err(Error::Forbidden),
-        }
-    }
-
     /// The link row for `input` checked: slug, title, kind, rules, owner and hosts.
     async fn checked_link(
         &self,
         tx: &mut Tx,
         actor: &Actor,
         input: &LinkInput,
-    ) -> Result<(LinkRow, Vec<(i64, i64)>)> {
+    ) -> Result<(LinkRow, Vec<(i64, i64)>, String)> {
         let tenant_id = actor.account.tenant_id;
         validate_slug(&input.slug).map_err(|reason| Error::invalid("slug", reason))?;
         let title = checked_text(&input.title, TextLimit::name(MAX_TITLE))
@@ -283,7 +280,7 @@ impl Engine {
             single_use: input.single_use,
             used_at: None,
         };
-        Ok((row, hosts))
+        Ok((row, hosts, owner.profile.email))
     }
 
     /// Creates a booking link: admins for anyone, others for themselves. 409 when the slug
@@ -295,8 +292,8 @@ impl Engine {
     ) -> Result<BookingLink> {
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let (row, hosts) = self.checked_link(&mut tx, actor, &input).await?;
-        self.may_manage(&mut tx, actor, row.owner_id).await?;
+        let (row, hosts, owner_email) = self.checked_link(&mut tx, actor, &input).await?;
+        may_manage(actor, &owner_email)?;
         let id = match store::insert_link(&mut tx, &row, now).await {
             Ok(id) => id,
             Err(StoreError::Duplicate) => {
@@ -330,13 +327,13 @@ impl Engine {
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let existing = self.tenant_link(&mut tx, actor, slug).await?;
-        self.may_manage(&mut tx, actor, existing.owner_id).await?;
+        may_manage(actor, &self.owner_email(&mut tx, &existing).await?)?;
         let input = LinkInput {
             slug: existing.slug.clone(),
             ..input
         };
-        let (row, hosts) = self.checked_link(&mut tx, actor, &input).await?;
-        self.may_manage(&mut tx, actor, row.owner_id).await?;
+        let (row, hosts, owner_email) = self.checked_link(&mut tx, actor, &input).await?;
+        may_manage(actor, &owner_email)?;
         let row = LinkRow {
             id: existing.id,
             used_at: existing.used_at,
@@ -361,7 +358,7 @@ impl Engine {
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
         let existing = self.tenant_link(&mut tx, actor, slug).await?;
-        self.may_manage(&mut tx, actor, existing.owner_id).await?;
+        may_manage(actor, &self.owner_email(&mut tx, &existing).await?)?;
         store::delete_link(&mut tx, existing.tenant_id, existing.id).await?;
         let event = Event::by(
             actor,
@@ -386,11 +383,7 @@ impl Engine {
                 None => Vec::new(),
             }
         };
-        let mut links = Vec::with_capacity(rows.len());
-        for row in rows {
-            links.push(self.load_link(&mut tx, row).await?);
-        }
-        Ok(links)
+        self.load_links(&mut tx, rows).await
     }
 
     /// One link `actor` may see.
@@ -401,7 +394,7 @@ impl Engine {
         if actor.require(Permission::ManageBookingLinks).is_err()
             && !link.hosts.iter().any(|h| h.email == actor.account.email)
         {
-            self.may_manage(&mut tx, actor, link.owner_id).await?;
+            may_manage(actor, &link.owner_email)?;
         }
         Ok(link)
     }
@@ -414,11 +407,23 @@ impl Engine {
     ) -> Result<Vec<BookingLink>> {
         let mut tx = self.db.read().await?;
         let rows = store::links_of_employee(&mut tx, tenant_id, employee_id).await?;
+        self.load_links(&mut tx, rows).await
+    }
+
+    async fn load_links(&self, tx: &mut Tx, rows: Vec<LinkRow>) -> Result<Vec<BookingLink>> {
         let mut links = Vec::with_capacity(rows.len());
         for row in rows {
-            links.push(self.load_link(&mut tx, row).await?);
+            links.push(self.load_link(tx, row).await?);
         }
         Ok(links)
+    }
+
+    /// The email of the link's owner (empty when they left the directory).
+    async fn owner_email(&self, tx: &mut Tx, row: &LinkRow) -> Result<String> {
+        Ok(employee::find(tx, row.tenant_id, row.owner_id)
+            .await?
+            .map(|owner| owner.profile.email)
+            .unwrap_or_default())
     }
 
     async fn tenant_link(&self, tx: &mut Tx, actor: &Actor, slug: &str) -> Result<LinkRow> {
@@ -448,10 +453,7 @@ impl Engine {
             .collect();
         let owner_email = match hosts.iter().find(|h| h.employee_id == row.owner_id) {
             Some(owner) => owner.email.clone(),
-            None => employee::find(tx, row.tenant_id, row.owner_id)
-                .await?
-                .map(|owner| owner.profile.email)
-                .unwrap_or_default(),
+            None => self.owner_email(tx, &row).await?,
         };
         Ok(BookingLink {
             id: row.id,

@@ -366,12 +366,21 @@ pub async fn insert_booking(tx: &mut Tx, row: &BookingRow) -> Result<i64, StoreE
         .await?))
 }
 
-/// Whether an error is the database refusing overlapping holds (PostgreSQL's exclusion
-/// constraint, SQLite's trigger).
-fn is_overlap(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|db| {
-        db.code().as_deref() == Some("23P01") || db.message().contains("booking_holds_no_overlap")
-    })
+/// `true` when a write of holds went through, `false` when the database refused it as
+/// overlapping another hold (PostgreSQL's exclusion constraint, SQLite's trigger).
+fn unless_overlap(result: Result<u64, sqlx::Error>) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err.as_database_error().is_some_and(|db| {
+                db.code().as_deref() == Some("23P01")
+                    || db.message().contains("booking_holds_no_overlap")
+            }) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Holds `[from, until)` (epoch ms) of the host for the booking. `false` when it overlaps
@@ -394,11 +403,7 @@ pub async fn insert_hold(
         .execute(&mut *c)
         .await
         .map(|done| done.rows_affected()));
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if is_overlap(&err) => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    unless_overlap(result)
 }
 
 /// Moves all holds of the booking to `[from, until)`. `false` when that overlaps another
@@ -417,11 +422,7 @@ pub async fn move_holds(
         .execute(&mut *c)
         .await
         .map(|done| done.rows_affected()));
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if is_overlap(&err) => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    unless_overlap(result)
 }
 
 /// The booking with `id` of the tenant.
@@ -482,28 +483,6 @@ pub async fn booking_by_idempotency_key(
         .bind(link_id)
         .bind(key)
         .fetch_optional(&mut *c)
-        .await?))
-}
-
-/// The link's bookings starting in `[from, to)` (epoch ms), by start.
-pub async fn bookings_of_link(
-    tx: &mut Tx,
-    tenant_id: i64,
-    link_id: i64,
-    (from, to): (i64, i64),
-) -> Result<Vec<BookingRow>, StoreError> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        booking_columns!(),
-        " FROM bookings WHERE tenant_id = $1 AND link_id = $2 AND starts_at >= $3 \
-         AND starts_at < $4 ORDER BY starts_at LIMIT 5000"
-    );
-    Ok(on_tx!(tx, |c| sqlx::query_as(SQL)
-        .bind(tenant_id)
-        .bind(link_id)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *c)
         .await?))
 }
 

@@ -18,8 +18,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::extract::{AppJson, AppPath, AppQuery, ClientIp, SignedIn};
-use crate::problem::{ApiError, ApiResult, request_lang};
+use crate::extract::{
+    AppJson, AppPath, AppQuery, ClientIp, SignedIn, idempotency_key, language_field,
+};
+use crate::problem::{ApiError, ApiResult};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -264,26 +266,8 @@ async fn book(
     if new.website.as_deref().is_some_and(|w| !w.is_empty()) {
         return Err(frontdesk_core::Error::invalid("website", Invalid::UnknownField).into());
     }
-    let key = match headers.get("idempotency-key") {
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| ApiError::BadRequest("Idempotency-Key is not text".into()))?
-                .to_owned(),
-        ),
-        None => None,
-    };
-    let language = match new.language.as_deref() {
-        None => request_lang(),
-        Some(tag) => tag.parse().map_err(|_| {
-            frontdesk_core::Error::invalid(
-                "language",
-                Invalid::NotOneOf {
-                    allowed: &["ja", "en"],
-                },
-            )
-        })?,
-    };
+    let key = idempotency_key(&headers)?;
+    let language = language_field(new.language.as_deref())?;
     let request = BookingRequest {
         start: new.start,
         duration_minutes: new.duration_minutes,

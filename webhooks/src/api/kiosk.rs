@@ -20,8 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::extract::{AppJson, AppPath, AppQuery, ClientIp};
-use crate::problem::{ApiError, ApiResult};
+use crate::extract::{AppJson, AppPath, AppQuery, ClientIp, idempotency_key, language_field};
+use crate::problem::ApiResult;
 
 /// The kiosk's device cookie (HttpOnly; the page never reads it).
 pub const KIOSK_COOKIE: &str = "fd_kiosk";
@@ -309,15 +309,7 @@ async fn check_in(
     AppJson(request): AppJson<CheckInRequest>,
 ) -> ApiResult<(StatusCode, Json<KioskVisit>)> {
     let kiosk = kiosk_of(&state, &jar, &location).await?;
-    let idempotency_key = match headers.get("idempotency-key") {
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| ApiError::BadRequest("Idempotency-Key is not text".into()))?
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let idempotency_key = idempotency_key(&headers)?;
     let category = match request.category.as_deref() {
         Some(text) => Some(Category::parse(text).ok_or_else(|| {
             frontdesk_core::Error::invalid(
@@ -329,17 +321,7 @@ async fn check_in(
         })?),
         None => None,
     };
-    let language = match request.language.as_deref() {
-        None => crate::problem::request_lang(),
-        Some(tag) => tag.parse().map_err(|_| {
-            frontdesk_core::Error::invalid(
-                "language",
-                frontdesk_core::domain::field::Invalid::NotOneOf {
-                    allowed: &["ja", "en"],
-                },
-            )
-        })?,
-    };
+    let language = language_field(request.language.as_deref())?;
     let input = CheckIn {
         reception_code: request.reception_code,
         host: request.host,

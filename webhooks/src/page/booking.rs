@@ -14,7 +14,6 @@
 //! no cache keeps it and no link followed from it sends it on as a referrer. A wrong token,
 //! another link's booking or an unknown one is the same clear 404 page.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use askama::Template;
@@ -26,9 +25,7 @@ use frontdesk_core::Error;
 use frontdesk_core::domain::booking::Place;
 use frontdesk_core::engine::booking::{BookingView, INVITATION_FILENAME, booking_ics};
 use frontdesk_core::engine::tenant::validate_slug;
-use frontdesk_core::i18n::{self, Lang};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{Texts, render, render_private};
 use crate::AppState;
@@ -127,15 +124,7 @@ const TEXTS: &[&str] = &[
 ];
 
 /// [`TEXTS`] of both catalogues as JSON, `{"ja":{key:text},"en":{…}}`, made once.
-static TEXTS_JSON: LazyLock<String> = LazyLock::new(|| {
-    let of = |lang: Lang| -> BTreeMap<&str, String> {
-        TEXTS
-            .iter()
-            .map(|key| (*key, i18n::text(lang, key)))
-            .collect()
-    };
-    json!({ "ja": of(Lang::Ja), "en": of(Lang::En) }).to_string()
-});
+static TEXTS_JSON: LazyLock<String> = LazyLock::new(|| super::script_texts(TEXTS));
 
 #[derive(Template)]
 #[template(path = "booking.html")]
@@ -380,21 +369,11 @@ mod tests {
     /// (the catalogue test checks that the keys exist; this one that the page has them).
     #[test]
     fn every_text_the_page_and_script_show_is_carried_by_the_page() {
-        for (name, source) in [
+        let sources = [
             ("booking.js", include_str!("../../assets/booking.js")),
             ("booking.html", include_str!("../../templates/booking.html")),
-        ] {
-            let asked: Vec<&str> = source
-                .split('"')
-                .skip(1)
-                .step_by(2)
-                .filter(|literal| literal.starts_with("booking_page."))
-                .collect();
-            assert!(asked.len() > 10, "sanity: {name} was read");
-            for key in asked {
-                assert!(TEXTS.contains(&key), "{name} shows {key}, not in TEXTS");
-            }
-        }
+        ];
+        super::super::assert_texts_carried(&["booking_page"], &sources, TEXTS);
     }
 
     #[test]

@@ -18,7 +18,6 @@
 //! the badge's secret, checked against the visit's stored hash: a wrong one, another visit
 //! or location, or a visitor who has left is 404.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use askama::Template;
@@ -30,7 +29,7 @@ use axum_extra::extract::CookieJar;
 use frontdesk_core::Error;
 use frontdesk_core::domain::visit::Category;
 use frontdesk_core::engine::tenant::validate_slug;
-use frontdesk_core::i18n::{self, Lang};
+use frontdesk_core::i18n::Lang;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -128,15 +127,7 @@ const TEXTS: &[&str] = &[
 ];
 
 /// [`TEXTS`] of both catalogues as JSON, `{"ja":{key:text},"en":{…}}`, made once.
-static TEXTS_JSON: LazyLock<String> = LazyLock::new(|| {
-    let of = |lang: Lang| -> BTreeMap<&str, String> {
-        TEXTS
-            .iter()
-            .map(|key| (*key, i18n::text(lang, key)))
-            .collect()
-    };
-    json!({ "ja": of(Lang::Ja), "en": of(Lang::En) }).to_string()
-});
+static TEXTS_JSON: LazyLock<String> = LazyLock::new(|| super::script_texts(TEXTS));
 
 #[derive(Template)]
 #[template(path = "kiosk.html")]
@@ -303,21 +294,11 @@ mod tests {
     /// (the catalogue test checks that the keys exist; this one that the page has them).
     #[test]
     fn every_text_the_page_and_script_show_is_carried_by_the_page() {
-        for (name, source) in [
+        let sources = [
             ("kiosk.js", include_str!("../../assets/kiosk.js")),
             ("kiosk.html", include_str!("../../templates/kiosk.html")),
-        ] {
-            let asked: Vec<&str> = source
-                .split('"')
-                .skip(1)
-                .step_by(2)
-                .filter(|literal| literal.starts_with("page.kiosk."))
-                .collect();
-            assert!(asked.len() > 10, "sanity: {name} was read");
-            for key in asked {
-                assert!(TEXTS.contains(&key), "{name} shows {key}, not in TEXTS");
-            }
-        }
+        ];
+        super::super::assert_texts_carried(&["page", "kiosk"], &sources, TEXTS);
     }
 
     #[test]

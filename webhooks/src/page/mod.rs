@@ -60,6 +60,38 @@ impl Texts {
     }
 }
 
+/// `keys` of both catalogues as JSON, `{"ja":{key:text},"en":{…}}`: what a page's script
+/// shows, handed to it in an attribute (so the page's escaping holds).
+pub(crate) fn script_texts(keys: &[&str]) -> String {
+    let of = |lang: Lang| -> std::collections::BTreeMap<&str, String> {
+        keys.iter()
+            .map(|key| (*key, i18n::text(lang, key)))
+            .collect()
+    };
+    serde_json::json!({ "ja": of(Lang::Ja), "en": of(Lang::En) }).to_string()
+}
+
+/// Checks that every catalogue key in `section` (its dotted parts, so that the catalogue
+/// test does not take the prefix for a key) that `sources` (a page's template and script,
+/// by name) spell out is among the `carried` texts: a text the page would show but not
+/// carry would appear as its key.
+#[cfg(test)]
+pub(crate) fn assert_texts_carried(section: &[&str], sources: &[(&str, &str)], carried: &[&str]) {
+    let prefix = format!("{}.", section.join("."));
+    for (name, source) in sources {
+        let asked: Vec<&str> = source
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|literal| literal.starts_with(&prefix))
+            .collect();
+        assert!(asked.len() > 10, "sanity: {name} was read");
+        for key in asked {
+            assert!(carried.contains(&key), "{name} shows {key}, not carried");
+        }
+    }
+}
+
 /// [`render`] for a page that carries a live secret in its URL and form (a reset or an
 /// invitation link): no cache keeps it, and no link followed from it sends it on as a
 /// referrer.
