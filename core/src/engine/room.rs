@@ -820,7 +820,7 @@ impl Engine {
         span: Interval,
         checked_in: bool,
         now: i64,
-    ) -> Result<i64> {
+    ) -> Result<()> {
         store::lock_room(tx, access.room.id).await?;
         let events =
             store::room_events(tx, access.room.id, span.start * 1000, span.end * 1000).await?;
@@ -879,19 +879,21 @@ impl Engine {
                     .await?;
             }
         }
-        let meeting = store::NewMeeting {
-            tenant_id,
-            room_id: access.room.id,
-            uid: &uid,
-            series: None,
-            starts_at: span.start * 1000,
-            ends_at: span.end * 1000,
-            organizer_id: organizer.map(|e| e.id),
-            private: false,
-            booked_at: Some(now * 1000),
-        };
-        let id = store::ensure_meeting(tx, &meeting, now * 1000).await?;
+        // Booked at the door, someone is there: the meeting is recorded checked in. Booked
+        // from chat, the sweep records it when it starts and reminds its organizer.
         if checked_in {
+            let meeting = store::NewMeeting {
+                tenant_id,
+                room_id: access.room.id,
+                uid: &uid,
+                series: None,
+                starts_at: span.start * 1000,
+                ends_at: span.end * 1000,
+                organizer_id: organizer.map(|e| e.id),
+                private: false,
+                booked_at: Some(now * 1000),
+            };
+            let id = store::ensure_meeting(tx, &meeting, now * 1000).await?;
             store::check_in(tx, id, now * 1000, organizer.map(|e| e.id)).await?;
         }
         let log = Event {
@@ -899,10 +901,10 @@ impl Engine {
             ip: "",
             action: "room.book",
             target: format!("room:{}", access.room.id),
-            detail: json!({"meeting": id, "start": span.start, "end": span.end}),
+            detail: json!({"event": uid, "start": span.start, "end": span.end}),
         };
         self.record(tx, tenant_id, now * 1000, log).await?;
-        Ok(id)
+        Ok(())
     }
 
     /// The meeting holding the room at `now` (not ended or released).
