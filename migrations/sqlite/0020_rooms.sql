@@ -1,7 +1,7 @@
 -- Rooms: what people search rooms by, each room's auto-release policy, and what Frontdesk
 -- knows of a room's meetings beyond its calendar (check-ins, early ends, releases, nudges).
 
--- Equipment as lower-case words separated by single spaces ("display video"), the floor,
+-- Equipment as sorted lower-case words separated by single spaces ("display video"), the floor,
 -- the location the room is in, and the release policy (JSON, validated by the engine).
 ALTER TABLE rooms ADD COLUMN equipment TEXT NOT NULL DEFAULT '';
 ALTER TABLE rooms ADD COLUMN floor BIGINT;
@@ -52,9 +52,11 @@ CREATE TABLE room_meetings (
 -- Meetings still waiting for a check-in (the release sweep reads only these).
 CREATE INDEX room_meetings_waiting ON room_meetings (ends_at)
     WHERE checked_in_at IS NULL AND released_at IS NULL AND ended_at IS NULL;
--- Meetings in use (the nudge sweep reads only these).
+-- Meetings in use (the nudges read only these).
 CREATE INDEX room_meetings_in_use ON room_meetings (ends_at)
-    WHERE checked_in_at IS NOT NULL AND ended_at IS NULL AND nudged_at IS NULL;
+    WHERE checked_in_at IS NOT NULL AND ended_at IS NULL;
+-- A room's meetings not over yet (what "is it free now" reads; history does not slow it).
+CREATE INDEX calendar_events_ends ON calendar_events (calendar_id, ends_at);
 CREATE INDEX room_meetings_history ON room_meetings (tenant_id, room_id, starts_at);
 CREATE INDEX room_meetings_series ON room_meetings (room_id, series, starts_at)
     WHERE series IS NOT NULL;

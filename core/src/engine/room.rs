@@ -274,8 +274,17 @@ fn meeting_of(event: &store::RoomEvent) -> Option<Meeting> {
     })
 }
 
-/// Validated equipment words: lower-case letters, digits and `-`, at most 30 characters,
-/// at most [`MAX_EQUIPMENT`], each once.
+/// Whether `word` can be an equipment word: 1–30 lower-case letters, digits and `-`.
+fn is_equipment_word(word: &str) -> bool {
+    !word.is_empty()
+        && word.chars().count() <= 30
+        && word
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Validated equipment words (see [`is_equipment_word`]), at most [`MAX_EQUIPMENT`], each
+/// once, sorted (so a search matches them with one `LIKE` pattern).
 fn checked_equipment(items: &[String]) -> Result<String> {
     if items.len() > MAX_EQUIPMENT {
         return Err(Error::invalid(
@@ -286,18 +295,13 @@ fn checked_equipment(items: &[String]) -> Result<String> {
     let mut words: Vec<String> = Vec::new();
     for item in items {
         let word = item.trim().to_lowercase();
-        let fine = !word.is_empty()
-            && word.chars().count() <= 30
-            && word
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !fine {
+        if !is_equipment_word(&word) {
             return Err(Error::invalid("equipment", Invalid::NotSlug));
         }
-        if !words.contains(&word) {
-            words.push(word);
-        }
+        words.push(word);
     }
+    words.sort_unstable();
+    words.dedup();
     Ok(words.join(" "))
 }
 
@@ -834,10 +838,10 @@ impl Engine {
         let title = match organizer {
             Some(person) => i18n::format(
                 lang,
-                "room.booked_now_by",
+                "rooms.booked_now_by",
                 &[("name", &person.profile.name)],
             ),
-            None => i18n::text(lang, "room.booked_now"),
+            None => i18n::text(lang, "rooms.booked_now"),
         };
         let uid = format!("room-{}@frontdesk", uuid::Uuid::new_v4());
         let facts = EventFacts {
@@ -1004,17 +1008,36 @@ impl Engine {
         wanted: &RoomWanted,
         span: Interval,
     ) -> Result<Vec<FoundRoom>> {
+        // Words rooms cannot have match no room (and cannot reach the LIKE pattern).
+        if !wanted.equipment.iter().all(|w| is_equipment_word(w)) {
+            return Ok(Vec::new());
+        }
+        let mut words: Vec<&str> = wanted.equipment.iter().map(String::as_str).collect();
+        words.sort_unstable();
+        words.dedup();
+        let pattern = words.iter().fold(String::from("%"), |mut pattern, word| {
+            pattern.push(' ');
+            pattern.push_str(word);
+            pattern.push_str(" %");
+            pattern
+        });
+        let search = store::FreeSearch {
+            seats: wanted.seats.unwrap_or(1),
+            floor: wanted.floor,
+            equipment_pattern: &pattern,
+            limit: MAX_FOUND as i64,
+        };
         let mut tx = self.db.statements().await?;
         let free = store::free_rooms(
             &mut tx,
             tenant_id,
-            wanted.seats.unwrap_or(1),
-            wanted.floor,
+            &search,
             (span.start * 1000, span.end * 1000),
         )
         .await?;
         Ok(free
             .into_iter()
+            // The database matched them; the rule says so in one place for everything else.
             .filter(|r| {
                 let facts = RoomFacts {
                     capacity: r.capacity,
@@ -1023,7 +1046,6 @@ impl Engine {
                 };
                 rules::suits(&facts, wanted)
             })
-            .take(MAX_FOUND)
             .map(|r| FoundRoom {
                 free_until: r.next_start.map(|s| s.div_euclid(1000)),
                 room: RoomSummary {
@@ -1250,7 +1272,7 @@ impl Engine {
         let zone = zone_of(&person.profile.time_zone);
         let mut message = Message::text(i18n::format(
             lang,
-            "room.released",
+            "rooms.released",
             &[
                 ("room", &meeting.room_name),
                 ("start", &clock_time(zone, meeting.starts_at / 1000)),
@@ -1260,7 +1282,7 @@ impl Engine {
         if series_left {
             message = message.paragraph(i18n::format(
                 lang,
-                "room.series_left",
+                "rooms.series_left",
                 &[("room", &meeting.room_name)],
             ));
         }
@@ -1336,7 +1358,7 @@ impl Engine {
                     let zone = zone_of(&person.profile.time_zone);
                     let message = Message::text(i18n::format(
                         person.profile.language,
-                        "room.nudge_end",
+                        "rooms.nudge_end",
                         &[
                             ("room", &meeting.room_name),
                             ("end", &clock_time(zone, meeting.ends_at / 1000)),
@@ -1389,7 +1411,7 @@ impl Engine {
                 // The visitor is not named: they are the host's guest, not the occupants'.
                 let message = Message::text(i18n::format(
                     person.profile.language,
-                    "room.nudge_visitor",
+                    "rooms.nudge_visitor",
                     &[
                         ("host", &host.profile.name),
                         ("room", &meeting.room_name),
@@ -1597,13 +1619,13 @@ impl Engine {
         let when = if request.now {
             i18n::format(
                 lang,
-                "room.search.now",
+                "rooms.search.now",
                 &[("minutes", &request.minutes.to_string())],
             )
         } else {
             i18n::format(
                 lang,
-                "room.search.at",
+                "rooms.search.at",
                 &[
                     ("start", &clock_time(zone, span.start)),
                     ("end", &clock_time(zone, span.end)),
@@ -1613,12 +1635,12 @@ impl Engine {
         if found.is_empty() {
             return Ok(Message::text(i18n::format(
                 lang,
-                "room.search.none",
+                "rooms.search.none",
                 &[("when", &when)],
             )));
         }
         let mut message =
-            Message::text(i18n::format(lang, "room.search.found", &[("when", &when)]));
+            Message::text(i18n::format(lang, "rooms.search.found", &[("when", &when)]));
         let mut buttons = Vec::new();
         let rooms = {
             let mut tx = self.db.read().await?;
@@ -1628,10 +1650,10 @@ impl Engine {
             let until = match found.free_until {
                 Some(until) => i18n::format(
                     lang,
-                    "room.search.until",
+                    "rooms.search.until",
                     &[("time", &clock_time(zone, until))],
                 ),
-                None => i18n::text(lang, "room.search.all_day"),
+                None => i18n::text(lang, "rooms.search.all_day"),
             };
             let equipment = if found.room.equipment.is_empty() {
                 String::new()
@@ -1640,7 +1662,7 @@ impl Engine {
             };
             message = message.paragraph(i18n::format(
                 lang,
-                "room.search.line",
+                "rooms.search.line",
                 &[
                     ("room", &found.room.name),
                     ("seats", &found.room.capacity.to_string()),
@@ -1659,7 +1681,7 @@ impl Engine {
                 },
                 label: i18n::format(
                     lang,
-                    "room.button.book",
+                    "rooms.button.book",
                     &[
                         ("room", &found.room.name),
                         ("minutes", &request.minutes.to_string()),
@@ -1690,14 +1712,14 @@ impl Engine {
         let now = self.ports.clock.now().timestamp();
         let start = if start == 0 { now / 60 * 60 } else { start };
         let Some(span) = Interval::new(start, start + minutes * 60).filter(|s| s.end > now) else {
-            return Ok(Message::text(i18n::text(lang, "room.search.past")));
+            return Ok(Message::text(i18n::text(lang, "rooms.search.past")));
         };
         let mut tx = self.db.write().await?;
         match self.book_room(&mut tx, &access, span, false, now).await {
             Err(Error::RoomNotFree) => {
                 return Ok(Message::text(i18n::format(
                     lang,
-                    "room.taken_meanwhile",
+                    "rooms.taken_meanwhile",
                     &[("room", &access.room.name)],
                 )));
             }
@@ -1708,7 +1730,7 @@ impl Engine {
         let policy = policy_of(&access.room.release_policy)?;
         Ok(Message::text(i18n::format(
             lang,
-            "room.booked",
+            "rooms.booked",
             &[
                 ("room", &access.room.name),
                 ("start", &clock_time(zone, span.start)),
@@ -1731,7 +1753,7 @@ impl Engine {
             store::meeting(&mut tx, who.tenant_id, meeting_id).await?
         };
         let Some(meeting) = meeting.filter(|m| m.organizer_id == Some(employee.id)) else {
-            return Ok(Message::text(i18n::text(lang, "room.not_yours")));
+            return Ok(Message::text(i18n::text(lang, "rooms.not_yours")));
         };
         let access = self
             .room_for_employee(who.tenant_id, meeting.room_id, employee)
@@ -1741,7 +1763,7 @@ impl Engine {
         if meeting.released_at.is_some() {
             return Ok(Message::text(i18n::format(
                 lang,
-                "room.already_released",
+                "rooms.already_released",
                 &[("room", &access.room.name)],
             )));
         }
@@ -1784,7 +1806,7 @@ impl Engine {
             store::meeting(&mut tx, who.tenant_id, meeting_id).await?
         };
         let Some(meeting) = meeting.filter(|m| m.organizer_id == Some(employee.id)) else {
-            return Ok(Message::text(i18n::text(lang, "room.not_yours")));
+            return Ok(Message::text(i18n::text(lang, "rooms.not_yours")));
         };
         let access = self
             .room_for_employee(who.tenant_id, meeting.room_id, employee)
@@ -1895,31 +1917,31 @@ fn reminder(
     match state {
         ReminderState::Waiting => {
             let key = if policy.enabled {
-                "room.reminder"
+                "rooms.reminder"
             } else {
-                "room.reminder_kept"
+                "rooms.reminder_kept"
             };
             Message::text(i18n::format(lang, key, &args)).buttons(vec![
                 Button {
                     action: Action::CheckInRoom {
                         meeting: meeting_id,
                     },
-                    label: i18n::text(lang, "room.button.check_in"),
+                    label: i18n::text(lang, "rooms.button.check_in"),
                     style: ButtonStyle::Primary,
                 },
                 Button {
                     action: Action::ReleaseRoom {
                         meeting: meeting_id,
                     },
-                    label: i18n::text(lang, "room.button.release"),
+                    label: i18n::text(lang, "rooms.button.release"),
                     style: ButtonStyle::Danger,
                 },
             ])
         }
-        ReminderState::CheckedIn => Message::text(i18n::format(lang, "room.checked_in", &args)),
+        ReminderState::CheckedIn => Message::text(i18n::format(lang, "rooms.checked_in", &args)),
         ReminderState::Released => {
-            Message::text(i18n::format(lang, "room.reminder_released", &args))
+            Message::text(i18n::format(lang, "rooms.reminder_released", &args))
         }
-        ReminderState::Ended => Message::text(i18n::format(lang, "room.ended", &args)),
+        ReminderState::Ended => Message::text(i18n::format(lang, "rooms.ended", &args)),
     }
 }

@@ -200,29 +200,41 @@ const FREE_ROOMS: &str = "SELECT r.id, r.slug, r.name, r.capacity, r.time_zone, 
     (SELECT MIN(e.starts_at) FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
      WHERE c.room_id = r.id AND e.starts_at >= $5) AS next_start \
     FROM rooms r WHERE r.tenant_id = $1 AND r.capacity >= $2 \
-    AND ($3 IS NULL OR r.floor = $3) \
+    AND ($3 IS NULL OR r.floor = $3) AND (' ' || r.equipment || ' ') LIKE $6 \
     AND NOT EXISTS (SELECT 1 FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
         LEFT JOIN room_meetings m ON m.room_id = c.room_id AND m.uid = e.uid \
         WHERE c.room_id = r.id AND e.ends_at > $4 AND e.starts_at < $5 \
         AND (m.ended_at IS NULL OR m.ended_at > $4) \
         AND (m.released_at IS NULL OR m.released_at > $4)) \
-    ORDER BY r.capacity, r.slug";
+    ORDER BY r.capacity, r.slug LIMIT $7";
 
-/// The tenant's rooms with at least `seats` seats (on `floor`, when given) that are free for
-/// all of `[from, to)`, smallest first. Equipment is matched by the caller.
+/// What a search for free rooms asks of the database.
+#[derive(Debug, Clone, Copy)]
+pub struct FreeSearch<'a> {
+    pub seats: i64,
+    pub floor: Option<i64>,
+    /// The equipment wanted, sorted, as a `LIKE` pattern over the room's sorted words with
+    /// a space on each side (`% display % video %`; `%` for none).
+    pub equipment_pattern: &'a str,
+    pub limit: i64,
+}
+
+/// The tenant's rooms that suit `search` and are free for all of `[from, to)`, smallest
+/// first, at most `search.limit`.
 pub async fn free_rooms(
     tx: &mut Tx,
     tenant_id: i64,
-    seats: i64,
-    floor: Option<i64>,
+    search: &FreeSearch<'_>,
     (from, to): (i64, i64),
 ) -> Result<Vec<FreeRoom>, StoreError> {
     Ok(on_tx!(tx, |c| sqlx::query_as(FREE_ROOMS)
         .bind(tenant_id)
-        .bind(seats)
-        .bind(floor)
+        .bind(search.seats)
+        .bind(search.floor)
         .bind(from)
         .bind(to)
+        .bind(search.equipment_pattern)
+        .bind(search.limit)
         .fetch_all(&mut *c)
         .await?))
 }
