@@ -41,6 +41,9 @@ struct Scripted {
     /// Events updated (id, new draft) and cancelled (id), in order.
     updates: Mutex<Vec<(String, EventDraft)>>,
     cancels: Mutex<Vec<String>>,
+    /// Answers to `free_busy`, in order (then no busy time), and the spans asked about.
+    live: Mutex<VecDeque<Result<Vec<Interval>, CalendarError>>>,
+    live_asked: Mutex<Vec<(i64, i64)>>,
 }
 
 impl Scripted {
@@ -56,6 +59,8 @@ impl Scripted {
             drafts: Mutex::default(),
             updates: Mutex::default(),
             cancels: Mutex::default(),
+            live: Mutex::default(),
+            live_asked: Mutex::default(),
         })
     }
 
@@ -113,6 +118,18 @@ impl Calendar for Scripted {
                 ..Changes::default()
             })
         })
+    }
+
+    async fn free_busy(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Interval>, CalendarError> {
+        self.live_asked.lock().unwrap().push((from, to));
+        let next = self.live.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| Ok(Vec::new()))
     }
 
     async fn create_event(
