@@ -1,8 +1,9 @@
 //! Calendars over HTTP (in-process, the whole middleware stack), on SQLite and PostgreSQL:
 //! rooms and ICS feeds connected through the admin API and synced by the real ICS connector
-//! from a feed server on loopback (ETag, a malformed feed, an oversized one), the sync state
-//! admins see, Graph's validation handshake, refused Google pushes, the private ICS feed of
-//! the built-in calendar, and the OAuth callback page.
+//! from a feed server on loopback (ETag, a malformed feed, an oversized one),
+//! the sync state admins see, the free/busy check of the built-in calendar,
+//! Graph's validation handshake, refused Google pushes, the private ICS feed of the built-in
+//! calendar, and the OAuth callback page.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -318,6 +319,29 @@ storage_tests! {
             .call(Method::GET, &format!("/api/v1/calendar-events?employee_id={alice}&from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z"), None)
             .await;
         assert_eq!(listed[0]["title"], "面談 / Interview");
+
+        // Its free/busy check is answered from the database: it agrees with itself.
+        let built_in = api.calendar_of(alice).await;
+        assert_eq!(built_in["provider"], "local");
+        let free_busy = format!("/api/v1/calendars/{}/free-busy", built_in["id"]);
+        let (status, _, check) = api
+            .call(Method::GET, &format!("{free_busy}?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{check}");
+        let busy = json!([{"start": "2026-11-25T09:00:00Z", "end": "2026-11-25T10:00:00Z"}]);
+        assert_eq!(check["provider_busy"], busy, "{check}");
+        assert_eq!(check["cached_busy"], busy);
+        assert_eq!((check["agrees"].clone(), check["stale"].clone()), (json!(true), json!(false)));
+        // More than 62 days, or backwards: 422 naming `to`; an unknown calendar: 404.
+        for span in ["from=2026-11-25T00:00:00Z&to=2027-01-26T00:00:01Z", "from=2026-11-25T00:00:00Z&to=2026-11-24T00:00:00Z"] {
+            let (status, _, problem) = api.call(Method::GET, &format!("{free_busy}?{span}"), None).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+            assert_eq!(problem["field"], "to", "{problem}");
+        }
+        let (status, _, _) = api
+            .call(Method::GET, "/api/v1/calendars/99999/free-busy?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z", None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
 
         let (status, _, issued) = api.call(Method::POST, "/api/v1/calendar-feeds", Some(json!({"employee_id": alice}))).await;
         assert_eq!(status, StatusCode::CREATED);
