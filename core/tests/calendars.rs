@@ -546,6 +546,26 @@ storage_tests! {
         assert_eq!(graph.watches.lock().unwrap().len(), 3, "renewed");
     }
 
+    async fn a_repeated_graph_notification_for_one_subscription_leads_to_one_sync(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let graph = Scripted::new(Provider::Microsoft);
+        let (engine, alice) = with_provider(&f, graph.clone()).await;
+        graph.then(full(vec![], "delta-1"));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Microsoft, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        engine.renew_calendar_watches().await.unwrap();
+        let request = graph.watches.lock().unwrap()[0].clone();
+        let (subscription, state) = (request.channel_id.clone(), request.secret.expose_secret().to_string());
+
+        // Graph delivers the same change again (its retry, or two changes in a row) before
+        // the sync has run: the calendar is due once.
+        assert_eq!(engine.microsoft_notification(&subscription, &state, None).await.unwrap(), PushOutcome::Queued);
+        assert_eq!(engine.microsoft_notification(&subscription, &state, None).await.unwrap(), PushOutcome::Ignored);
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 1);
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 0);
+        assert_eq!(graph.cursors(), vec![None, Some("delta-1".into())], "one incremental sync");
+    }
+
     async fn an_admin_sees_whether_the_cache_agrees_with_the_providers_busy_time(t: &TestDb) {
         let f = Fixture::new(t).await;
         let google = Scripted::new(Provider::Google);
