@@ -659,6 +659,37 @@ impl Calendar for GoogleCalendar {
         }
     }
 
+    async fn set_event_end(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        id: &str,
+        end: i64,
+    ) -> Result<(), CalendarError> {
+        // Read first and change only the end: the rest stays as its organizer made it.
+        let mut event = self.event(calendar, tokens, id).await?;
+        let time_zone = event.end.as_ref().and_then(|e| e.time_zone.clone());
+        event.end = Some(EventDateTime {
+            date_time: Some(instant(end)?),
+            time_zone,
+            date: None,
+        });
+        self.write_event(calendar, tokens, Some(id), event)
+            .await
+            .map(|_| ())
+    }
+
+    async fn leave_series(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        series: &str,
+    ) -> Result<(), CalendarError> {
+        // Deleting an event from an attendee's calendar (the room's) declines it for that
+        // attendee: the series leaves the room, and its organizer sees the room decline.
+        self.cancel_event(calendar, tokens, series).await
+    }
+
     async fn watch(
         &self,
         calendar: &CalendarRef,
@@ -878,6 +909,11 @@ fn details(event: &Event) -> EventDetails {
         title: event.summary.clone(),
         organizer: event.organizer.as_ref().and_then(|o| o.email.clone()),
         attendees,
+        series: event.recurring_event_id.clone(),
+        private: matches!(
+            event.visibility.as_deref(),
+            Some("private" | "confidential")
+        ),
     }
 }
 

@@ -274,6 +274,25 @@ impl Calendar for IcsFeeds {
         Err(read_only())
     }
 
+    async fn set_event_end(
+        &self,
+        _calendar: &CalendarRef,
+        _tokens: &dyn TokenStore,
+        _id: &str,
+        _end: i64,
+    ) -> Result<(), CalendarError> {
+        Err(read_only())
+    }
+
+    async fn leave_series(
+        &self,
+        _calendar: &CalendarRef,
+        _tokens: &dyn TokenStore,
+        _series: &str,
+    ) -> Result<(), CalendarError> {
+        Err(read_only())
+    }
+
     async fn watch(
         &self,
         _calendar: &CalendarRef,

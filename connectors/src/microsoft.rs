@@ -646,6 +646,55 @@ impl Calendar for MicrosoftCalendar {
         }
     }
 
+    async fn set_event_end(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        id: &str,
+        end: i64,
+    ) -> Result<(), CalendarError> {
+        let end = chrono::DateTime::<chrono::Utc>::from_timestamp(end, 0)
+            .ok_or_else(|| CalendarError::Invalid(format!("{end} is not an instant")))?;
+        // A PATCH of the end alone: the rest stays as its organizer made it.
+        let body = json!({
+            "end": {
+                "dateTime": end.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "timeZone": "UTC",
+            }
+        });
+        let mut session = self.session_for(calendar, tokens).await?;
+        self.send(&mut session, |client| {
+            Self::event(client, calendar, id).update_events(&body)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn leave_series(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        series: &str,
+    ) -> Result<(), CalendarError> {
+        // The room mailbox declines the series master: its occurrences leave the room, and
+        // the organizer is told.
+        let body = json!({
+            "sendResponse": true,
+            "comment": "Nobody checked in to the last meetings of this series, so the room was released. / 直近の会議でチェックインがなかったため、会議室を解放しました。",
+        });
+        let mut session = self.session_for(calendar, tokens).await?;
+        match self
+            .send(&mut session, |client| {
+                Self::event(client, calendar, series).decline(&body)
+            })
+            .await
+        {
+            // Already gone is what leaving wanted.
+            Ok(_) | Err(CalendarError::NotFound(_)) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
     async fn watch(
         &self,
         calendar: &CalendarRef,
@@ -958,6 +1007,11 @@ fn classify(item: Value) -> Result<(String, Option<(Interval, EventDetails)>), C
                 })
             })
             .collect(),
+        series: event.series_master_id,
+        private: matches!(
+            event.sensitivity.as_deref(),
+            Some("private" | "confidential")
+        ),
     };
     Ok((event.id, Some((interval, details))))
 }
@@ -1149,6 +1203,8 @@ struct DeltaEvent {
     organizer: Option<GraphRecipient>,
     #[serde(default)]
     attendees: Vec<GraphAttendee>,
+    series_master_id: Option<String>,
+    sensitivity: Option<String>,
 }
 
 /// Graph's `recipient`: `{"emailAddress": {"name", "address"}}`.

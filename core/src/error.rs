@@ -127,6 +127,19 @@ pub enum Error {
     /// A single-use booking link that has been used.
     #[error("this booking link has already been used")]
     LinkUsed,
+    /// The room is not free for the time asked (booked now, or extended into the next
+    /// meeting).
+    #[error("this room is not free for that long")]
+    RoomNotFree,
+    /// No meeting holds the room now (nothing to check in to, check out of or extend).
+    #[error("there is no meeting in this room now")]
+    NoMeetingNow,
+    /// The meeting was released because nobody checked in in time.
+    #[error("this booking was released because nobody checked in in time")]
+    MeetingReleased,
+    /// A room page acted on without a paired door display or a signed-in employee.
+    #[error("sign in to the web chat, or use the room's door display")]
+    RoomSignInNeeded,
     /// A booking's manage link that is unknown or whose token is wrong.
     #[error("this booking link is invalid or the booking no longer exists")]
     InvalidManageLink,

@@ -171,6 +171,25 @@ impl Calendar for Scripted {
         Ok(())
     }
 
+    async fn set_event_end(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        id: &str,
+        end: i64,
+    ) -> Result<(), CalendarError> {
+        Err(CalendarError::NotFound(format!("{id} ending at {end}")))
+    }
+
+    async fn leave_series(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        series: &str,
+    ) -> Result<(), CalendarError> {
+        Err(CalendarError::NotFound(series.to_string()))
+    }
+
     async fn watch(
         &self,
         _: &CalendarRef,

@@ -48,6 +48,8 @@ pub struct AppState {
     pub(crate) chat_streams: Arc<page::LiveStreams>,
     /// The kiosks' live visit streams, per visit (they are capped).
     pub(crate) kiosk_streams: Arc<page::LiveStreams>,
+    /// The rooms' live status streams (door displays, room pages), per room (capped).
+    pub(crate) room_streams: Arc<page::LiveStreams>,
     /// The Slack app's inbound settings, when Slack is configured.
     pub slack: Option<Arc<slack::SlackInbound>>,
     /// The Teams bot's inbound settings, when Teams is configured.
@@ -68,6 +70,7 @@ impl AppState {
             metrics_elsewhere: false,
             chat_streams: Arc::default(),
             kiosk_streams: Arc::default(),
+            room_streams: Arc::default(),
             slack: None,
             teams: None,
             discord: None,

@@ -188,6 +188,12 @@ impl ApiError {
                 Error::WrongPairingCode => plain(StatusCode::NOT_FOUND, "wrong_pairing_code", None),
                 Error::SlotTaken => plain(StatusCode::CONFLICT, "slot_taken", None),
                 Error::LinkUsed => plain(StatusCode::GONE, "link_used", None),
+                Error::RoomNotFree => plain(StatusCode::CONFLICT, "room_not_free", None),
+                Error::NoMeetingNow => plain(StatusCode::CONFLICT, "no_meeting_now", None),
+                Error::MeetingReleased => plain(StatusCode::CONFLICT, "meeting_released", None),
+                Error::RoomSignInNeeded => {
+                    plain(StatusCode::UNAUTHORIZED, "room_sign_in_needed", None)
+                }
                 Error::InvalidManageLink => {
                     plain(StatusCode::NOT_FOUND, "invalid_manage_link", None)
                 }
@@ -256,6 +262,10 @@ fn title_key(kind: &str) -> &'static str {
         "slot_taken" => "error.slot_taken",
         "link_used" => "error.link_used",
         "invalid_manage_link" => "error.invalid_manage_link",
+        "room_not_free" => "error.room_not_free",
+        "no_meeting_now" => "error.no_meeting_now",
+        "meeting_released" => "error.meeting_released",
+        "room_sign_in_needed" => "error.room_sign_in_needed",
         "bad_request" => "error.bad_request",
         "unauthorized" => "error.unauthorized",
         "payload_too_large" => "error.payload_too_large",

@@ -142,6 +142,13 @@ pub enum Action {
     /// Cancel the meeting booked from a chat proposal (the proposal's public id); only its
     /// requester may.
     CancelMeeting { proposal: u128 },
+    /// Book room `room` (its id) for `minutes` from `start` (epoch seconds; 0: now), from a
+    /// room search.
+    BookRoom { room: i64, start: i64, minutes: i64 },
+    /// Check in to a room's meeting (the recorded meeting's id; only its organizer may).
+    CheckInRoom { meeting: i64 },
+    /// Give a room's meeting back now (only its organizer may).
+    ReleaseRoom { meeting: i64 },
 }
 
 /// The longest action id any platform carries (Discord's `custom_id`).
@@ -158,6 +165,13 @@ impl Action {
             Action::CheckOutVisit { visit } => format!("checkout:{visit}"),
             Action::Book { proposal, start } => format!("book:{proposal:032x}:{start}"),
             Action::CancelMeeting { proposal } => format!("unbook:{proposal:032x}"),
+            Action::BookRoom {
+                room,
+                start,
+                minutes,
+            } => format!("room:{room}:{start}:{minutes}"),
+            Action::CheckInRoom { meeting } => format!("roomin:{meeting}"),
+            Action::ReleaseRoom { meeting } => format!("roomout:{meeting}"),
         };
         format!("{ACTION_VERSION}:{name}")
     }
@@ -168,6 +182,7 @@ impl Action {
             return None;
         }
         let name = id.strip_prefix(ACTION_VERSION)?.strip_prefix(':')?;
+        // A database id: a positive number.
         let visit_id = |text: &str| text.parse::<i64>().ok().filter(|id| *id > 0);
         match name.split(':').collect::<Vec<_>>().as_slice() {
             ["help"] => Some(Action::Help),
@@ -185,6 +200,17 @@ impl Action {
             }),
             ["unbook", proposal] => Some(Action::CancelMeeting {
                 proposal: proposal_id(proposal)?,
+            }),
+            ["room", room, start, minutes] => Some(Action::BookRoom {
+                room: visit_id(room)?,
+                start: start.parse::<i64>().ok().filter(|s| *s >= 0)?,
+                minutes: minutes.parse::<i64>().ok().filter(|m| *m > 0)?,
+            }),
+            ["roomin", meeting] => Some(Action::CheckInRoom {
+                meeting: visit_id(meeting)?,
+            }),
+            ["roomout", meeting] => Some(Action::ReleaseRoom {
+                meeting: visit_id(meeting)?,
             }),
             _ => None,
         }
@@ -231,6 +257,9 @@ pub enum Command {
     /// Book a meeting: the words after `book` / `予約` (or all of them, when the message
     /// starts with a day or a length, as in `来週 30分 @bob`), as typed but NFKC-normalised.
     Book(String),
+    /// Find a free room: the words after `rooms` / `会議室` (people, length, time, floor,
+    /// equipment), NFKC-normalised.
+    Rooms(String),
     /// Not understood; the first word, to quote back.
     Unknown(String),
 }
@@ -275,6 +304,9 @@ impl Command {
             "visitors" | "visitor" | "expect" | "invite" | "来客" | "来訪" | "らいきゃく"
             | "招待" | "しょうたい" => Command::ExpectVisitor(original(1)),
             "links" | "予約リンク" | "リンク一覧" => Command::Links,
+            "rooms" | "room" | "会議室" | "かいぎしつ" | "部屋" | "空室" => {
+                Command::Rooms(original(1))
+            }
             "link" | "連携" | "リンク" | "れんけい" => match words.next() {
                 Some(code) => Command::LinkCode(code.chars().take(40).collect()),
                 None => Command::Link,

@@ -99,6 +99,7 @@ pub fn occupancy(meetings: &[Meeting], now: i64, upcoming: usize) -> Occupancy<'
 
 /// When bookings nobody checked in to are released, and who is spared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ReleasePolicy {
     /// How long after the start a booking waits for a check-in.
     pub grace_seconds: i64,
@@ -276,6 +277,167 @@ pub fn utilisation(meetings: &[(Meeting, Option<i64>)], now: i64) -> Utilisation
     total
 }
 
+/// How long a room search asks for when it does not say (minutes).
+pub const DEFAULT_SEARCH_MINUTES: i64 = 30;
+/// The longest a room search may ask for (minutes).
+pub const MAX_SEARCH_MINUTES: i64 = 8 * 60;
+
+/// A room search as typed in chat: `rooms 6 people 30m`, `rooms 4 at 14:00 display`,
+/// `会議室 空き 6人 1時間 3階 モニター`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomRequest {
+    pub wanted: RoomWanted,
+    pub minutes: i64,
+    /// From now (to the minute), or from the time asked.
+    pub span: Interval,
+    /// No time was asked: from now.
+    pub now: bool,
+}
+
+impl RoomRequest {
+    /// The search in `text` (the words after the command), at `now`, times read in `zone`.
+    /// Words it does not know are left out: a search is never refused.
+    pub fn parse(
+        text: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        zone: chrono_tz::Tz,
+    ) -> RoomRequest {
+        use chrono::TimeZone;
+        use unicode_normalization::UnicodeNormalization;
+        let text: String = text.nfkc().collect::<String>().to_lowercase();
+        let mut wanted = RoomWanted::default();
+        let mut minutes = None;
+        let mut at: Option<(u32, u32)> = None;
+        let pieces: Vec<String> = text.split_whitespace().flat_map(split_at_numbers).collect();
+        let mut index = 0;
+        while index < pieces.len() {
+            let piece = pieces[index].as_str();
+            let following = pieces.get(index + 1).map(String::as_str).unwrap_or("");
+            let digits: String = piece.chars().take_while(char::is_ascii_digit).collect();
+            let unit = &piece[digits.len()..];
+            let number = digits.parse::<i64>().ok();
+            index += 1;
+            if let Some((hour, minute)) = clock(piece) {
+                at = Some((hour, minute));
+                continue;
+            }
+            if let Some(item) = equipment_word(piece) {
+                if !wanted.equipment.iter().any(|have| have == item) {
+                    wanted.equipment.push(item.to_owned());
+                }
+                continue;
+            }
+            if piece == "floor"
+                && let Ok(floor) = following.parse::<i64>()
+            {
+                wanted.floor = Some(floor);
+                index += 1;
+                continue;
+            }
+            let Some(number) = number else { continue };
+            match unit {
+                "people" | "person" | "persons" | "pax" | "seats" | "人" | "名" | "席" => {
+                    wanted.seats = Some(number)
+                }
+                "m" | "min" | "mins" | "minutes" | "分" => minutes = Some(number),
+                "h" | "hr" | "hrs" | "hour" | "hours" | "時間" => minutes = Some(number * 60),
+                "f" | "階" => wanted.floor = Some(number),
+                "時" => {
+                    at = u32::try_from(number)
+                        .ok()
+                        .filter(|h| *h < 24)
+                        .map(|h| (h, 0))
+                }
+                "" => match following {
+                    "people" | "person" | "persons" | "pax" | "seats" => {
+                        wanted.seats = Some(number);
+                        index += 1;
+                    }
+                    "min" | "mins" | "minutes" => {
+                        minutes = Some(number);
+                        index += 1;
+                    }
+                    "hour" | "hours" => {
+                        minutes = Some(number * 60);
+                        index += 1;
+                    }
+                    _ if wanted.seats.is_none() => wanted.seats = Some(number),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        let minutes = minutes
+            .unwrap_or(DEFAULT_SEARCH_MINUTES)
+            .clamp(5, MAX_SEARCH_MINUTES);
+        wanted.seats = wanted.seats.filter(|s| (1..=1000).contains(s));
+        let now_secs = now.timestamp();
+        let start = at.and_then(|(hour, minute)| {
+            let local = now.with_timezone(&zone).date_naive();
+            let wall = local.and_hms_opt(hour, minute, 0)?;
+            let mut start = zone.from_local_datetime(&wall).earliest()?.timestamp();
+            // A time already past today means tomorrow's.
+            if start + 60 <= now_secs {
+                start += 86_400;
+            }
+            Some(start)
+        });
+        let (start, asked_now) = match start {
+            Some(start) => (start, false),
+            None => (now_secs / 60 * 60, true),
+        };
+        RoomRequest {
+            wanted,
+            minutes,
+            span: Interval {
+                start,
+                end: start + minutes * 60,
+            },
+            now: asked_now,
+        }
+    }
+}
+
+/// `6人30分` → `6人`, `30分`: a number starts a new piece.
+fn split_at_numbers(word: &str) -> Vec<String> {
+    let mut pieces: Vec<String> = Vec::new();
+    let mut previous_digit = false;
+    for c in word.chars() {
+        let digit = c.is_ascii_digit() || c == ':';
+        if digit && !previous_digit && !pieces.last().is_none_or(|p| p.is_empty()) {
+            pieces.push(String::new());
+        }
+        if pieces.is_empty() {
+            pieces.push(String::new());
+        }
+        if let Some(last) = pieces.last_mut() {
+            last.push(c);
+        }
+        previous_digit = digit;
+    }
+    pieces
+}
+
+/// `14:00` or `9:30` as (hour, minute).
+fn clock(piece: &str) -> Option<(u32, u32)> {
+    let (hour, minute) = piece.split_once(':')?;
+    let hour: u32 = hour.parse().ok().filter(|h| *h < 24)?;
+    let minute: u32 = minute.parse().ok().filter(|m| *m < 60)?;
+    Some((hour, minute))
+}
+
+/// The equipment a word asks for, in the words rooms list.
+fn equipment_word(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "display" | "monitor" | "screen" | "tv" | "モニター" | "ディスプレイ" | "テレビ"
+        | "画面" => "display",
+        "video" | "camera" | "vc" | "conference" | "ビデオ" | "カメラ" | "テレビ会議"
+        | "web会議" => "video",
+        "whiteboard" | "board" | "ホワイトボード" => "whiteboard",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +532,36 @@ mod tests {
             release(&meeting("m", 0, 60), &off, at(30)),
             Err(Kept::Disabled)
         );
+    }
+
+    #[test]
+    fn room_searches_are_read_in_english_and_japanese() {
+        use chrono::TimeZone;
+        let zone: chrono_tz::Tz = "Asia/Tokyo".parse().unwrap();
+        // 2026-11-25 09:00:30 JST.
+        let now = chrono::Utc.timestamp_opt(NINE + 30, 0).unwrap();
+        let plain = RoomRequest::parse("", now, zone);
+        assert_eq!(plain.wanted, RoomWanted::default());
+        assert_eq!((plain.minutes, plain.now), (30, true));
+        assert_eq!(plain.span.start, NINE, "from the current minute");
+        let english = RoomRequest::parse("6 people 1h display floor 3", now, zone);
+        assert_eq!(english.wanted.seats, Some(6));
+        assert_eq!(english.wanted.floor, Some(3));
+        assert_eq!(english.wanted.equipment, vec!["display".to_string()]);
+        assert_eq!(english.minutes, 60);
+        let japanese = RoomRequest::parse("空き ６人30分 ３階 ビデオ", now, zone);
+        assert_eq!(japanese.wanted.seats, Some(6));
+        assert_eq!(japanese.minutes, 30);
+        assert_eq!(japanese.wanted.floor, Some(3));
+        assert_eq!(japanese.wanted.equipment, vec!["video".to_string()]);
+        let later = RoomRequest::parse("4 at 14:00 45m", now, zone);
+        assert!(!later.now);
+        assert_eq!(later.span.start, NINE + 5 * 3600);
+        assert_eq!(later.span.end, NINE + 5 * 3600 + 45 * 60);
+        assert_eq!(later.wanted.seats, Some(4));
+        // Earlier than now: tomorrow's.
+        let tomorrow = RoomRequest::parse("8時", now, zone);
+        assert_eq!(tomorrow.span.start, NINE - 3600 + 86_400);
     }
 
     #[test]

@@ -36,7 +36,8 @@ use crate::port::{
     TokenStore, WatchRequest,
 };
 use crate::port::{EventDraft, ProviderEvent, ProviderRoom};
-use crate::store::calendar::{self as store, EventLink, Room, StoredCalendar};
+use crate::store::calendar::{self as store, EventFacts, EventLink, StoredCalendar};
+use crate::store::room as room_store;
 use crate::store::{Tx, employee};
 use crate::{Error, Result};
 
@@ -75,16 +76,6 @@ pub const MAX_EXTERNAL_ID: usize = 512;
 /// Where push notifications arrive, below the public URL.
 pub const GOOGLE_PUSH_PATH: &str = "/webhooks/google/push";
 pub const MICROSOFT_NOTIFICATIONS_PATH: &str = "/webhooks/microsoft/notifications";
-
-/// A room as an admin adds it.
-#[derive(Debug, Clone, Copy)]
-pub struct NewRoom<'a> {
-    pub slug: &'a str,
-    pub name: &'a str,
-    pub capacity: i64,
-    /// Its IANA time zone (the building's).
-    pub time_zone: &'a str,
-}
 
 /// A calendar connection as admins see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,7 +333,7 @@ impl Engine {
                 .await?
                 .map(|e| Owner::Employee(e.id))
                 .ok_or(Error::NotFound("employee")),
-            (None, Some(slug)) => store::room_by_slug(&mut tx, tenant_id, slug)
+            (None, Some(slug)) => room_store::room_by_slug(&mut tx, tenant_id, slug)
                 .await?
                 .map(|r| Owner::Room(r.id))
                 .ok_or(Error::NotFound("room")),
@@ -353,48 +344,6 @@ impl Engine {
                 },
             )),
         }
-    }
-
-    /// Adds a room (admins).
-    pub async fn add_room(&self, actor: &Actor, room: NewRoom<'_>) -> Result<Room> {
-        actor.require(Permission::ManageLocations)?;
-        crate::engine::tenant::validate_slug(room.slug).map_err(|r| Error::invalid("slug", r))?;
-        let name =
-            checked_text(room.name, TextLimit::name(100)).map_err(|r| Error::invalid("name", r))?;
-        if !(1..=1000).contains(&room.capacity) {
-            return Err(Error::invalid(
-                "capacity",
-                Invalid::OutOfRange { min: 1, max: 1000 },
-            ));
-        }
-        if room.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(Error::invalid("time_zone", Invalid::NotTimeZone));
-        }
-        let mut room = Room {
-            id: 0,
-            slug: room.slug.to_string(),
-            name,
-            capacity: room.capacity,
-            time_zone: room.time_zone.to_string(),
-        };
-        let tenant_id = actor.account.tenant_id;
-        let now = self.ports.clock.now_ms();
-        let mut tx = self.db.write().await?;
-        room.id = match store::insert_room(&mut tx, tenant_id, &room, now).await {
-            Err(crate::store::StoreError::Duplicate) => {
-                return Err(Error::invalid("slug", Invalid::Taken));
-            }
-            other => other?,
-        };
-        let event = Event::by(
-            actor,
-            "room.create",
-            format!("room:{}", room.id),
-            json!({"slug": room.slug, "name": room.name, "capacity": room.capacity}),
-        );
-        self.record(&mut tx, tenant_id, now, event).await?;
-        tx.commit().await?;
-        Ok(room)
     }
 
     /// The meeting rooms `provider` lists (Microsoft 365's room mailboxes), to connect
@@ -415,13 +364,6 @@ impl Engine {
             .rooms()
             .await
             .map_err(|err| Error::CalendarRefused(err.to_string()))
-    }
-
-    /// The actor's tenant's rooms.
-    pub async fn rooms(&self, actor: &Actor) -> Result<Vec<Room>> {
-        actor.require(Permission::ViewDirectory)?;
-        let mut tx = self.db.read().await?;
-        Ok(store::rooms(&mut tx, actor.account.tenant_id).await?)
     }
 
     /// Subscribes the owner to an ICS feed (admins). The URL is sealed; the first sync is
@@ -881,6 +823,7 @@ impl Engine {
             store::delete_event(&mut tx, calendar.id, uid).await?;
         }
         for event in &changes.busy {
+            let organizer = event.details.organizer.as_deref().map(str::to_lowercase);
             store::upsert_event(
                 &mut tx,
                 calendar.id,
@@ -889,6 +832,12 @@ impl Engine {
                 event.interval.start * 1000,
                 event.interval.end * 1000,
                 None,
+                &EventFacts {
+                    organizer: organizer.as_deref(),
+                    private: event.details.private,
+                    series: event.details.series.as_deref(),
+                    booked_at: None,
+                },
             )
             .await?;
         }
@@ -942,6 +891,7 @@ impl Engine {
                     reference,
                     draft.interval,
                     &draft.title,
+                    &EventFacts::default(),
                 )
                 .await?;
             }
@@ -1081,6 +1031,9 @@ impl Engine {
             self.ports.clock.now_ms(),
         )
         .await?;
+        // A room booked at the door was held in the cache under its reference until the
+        // provider made the event: the event takes its place.
+        room_store::rename_held_event(tx, write.calendar_id, &write.reference, &event.id).await?;
         store::upsert_event(
             tx,
             write.calendar_id,
@@ -1089,9 +1042,55 @@ impl Engine {
             write.draft.interval.start * 1000,
             write.draft.interval.end * 1000,
             None,
+            &EventFacts::default(),
         )
         .await?;
         Ok(())
+    }
+
+    /// Sends a change of a room's event to its calendar's provider (the dispatcher's send).
+    pub(crate) async fn write_room_event(
+        &self,
+        tenant_id: i64,
+        change: &super::outbox::RoomEventChange,
+    ) -> std::result::Result<(), CalendarError> {
+        use super::outbox::RoomEventChange;
+        let failed = |e: crate::store::StoreError| CalendarError::Provider(e.to_string());
+        let calendar_id = match change {
+            RoomEventChange::End { calendar_id, .. }
+            | RoomEventChange::LeaveSeries { calendar_id, .. } => *calendar_id,
+        };
+        let calendar = {
+            let mut tx = self.db.read().await.map_err(failed)?;
+            store::get(&mut tx, calendar_id).await.map_err(failed)?
+        };
+        let calendar = calendar
+            .filter(|c| c.tenant_id == tenant_id)
+            .ok_or_else(|| CalendarError::NotFound("the calendar was disconnected".into()))?;
+        let provider = self.ports.calendars.get(calendar.provider).ok_or_else(|| {
+            CalendarError::Provider(format!("{} is not configured", calendar.provider.as_str()))
+        })?;
+        let reference = self.calendar_ref(&calendar).await?;
+        let tokens = self.tokens_of(&calendar);
+        match change {
+            RoomEventChange::End { event_id, end, .. } => {
+                // An event booked at the door is known by its reference until the provider
+                // made it.
+                let made = {
+                    let mut tx = self.db.read().await.map_err(failed)?;
+                    store::links(&mut tx, tenant_id, event_id)
+                        .await
+                        .map_err(failed)?
+                        .into_iter()
+                        .find(|l| l.calendar_id == calendar_id)
+                };
+                let id = made.map_or_else(|| event_id.clone(), |l| l.event_id);
+                provider.set_event_end(&reference, &tokens, &id, *end).await
+            }
+            RoomEventChange::LeaveSeries { series, .. } => {
+                provider.leave_series(&reference, &tokens, series).await
+            }
+        }
     }
 
     /// The provider events made for `reference` (with their video links), once created.
@@ -1448,7 +1447,7 @@ pub(crate) fn owner_text(owner: Owner) -> String {
 
 /// The owner's Google or Microsoft calendar, where Frontdesk writes their events, if they
 /// connected one.
-async fn provider_calendar(
+pub(crate) async fn provider_calendar(
     tx: &mut Tx,
     tenant_id: i64,
     owner: Owner,

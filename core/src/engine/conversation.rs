@@ -56,6 +56,19 @@ enum Request {
     CancelMeeting {
         proposal: u128,
     },
+    /// Find a free room (the words of the search).
+    Rooms(String),
+    BookRoom {
+        room: i64,
+        start: i64,
+        minutes: i64,
+    },
+    CheckInRoom {
+        meeting: i64,
+    },
+    ReleaseRoom {
+        meeting: i64,
+    },
     NotUnderstood(String),
     /// A button from an older version, or an id that was altered.
     UnknownButton,
@@ -119,6 +132,7 @@ impl Engine {
                     Command::Visitors => Request::Visitors,
                     Command::Links => Request::Links,
                     Command::Book(rest) => Request::Book(rest),
+                    Command::Rooms(rest) => Request::Rooms(rest),
                     Command::Unknown(word) => Request::NotUnderstood(word),
                 };
                 (request, language_of(text, fallback))
@@ -135,6 +149,17 @@ impl Engine {
                         Request::BookProposed { proposal, start }
                     }
                     Some(Action::CancelMeeting { proposal }) => Request::CancelMeeting { proposal },
+                    Some(Action::BookRoom {
+                        room,
+                        start,
+                        minutes,
+                    }) => Request::BookRoom {
+                        room,
+                        start,
+                        minutes,
+                    },
+                    Some(Action::CheckInRoom { meeting }) => Request::CheckInRoom { meeting },
+                    Some(Action::ReleaseRoom { meeting }) => Request::ReleaseRoom { meeting },
                     None => Request::UnknownButton,
                 };
                 (request, fallback)
@@ -195,6 +220,29 @@ impl Engine {
             },
             Request::CancelMeeting { proposal } => match &linked {
                 Some(employee) => self.cancel_proposed_meeting(who, employee, proposal).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::Rooms(rest) => match &linked {
+                Some(employee) => self.rooms_from_chat(who, employee, &rest).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::BookRoom {
+                room,
+                start,
+                minutes,
+            } => match &linked {
+                Some(employee) => {
+                    self.book_room_from_chat(who, employee, room, start, minutes)
+                        .await
+                }
+                None => Ok(not_linked(lang)),
+            },
+            Request::CheckInRoom { meeting } => match &linked {
+                Some(employee) => self.check_in_from_chat(who, employee, meeting).await,
+                None => Ok(not_linked(lang)),
+            },
+            Request::ReleaseRoom { meeting } => match &linked {
+                Some(employee) => self.release_from_chat(who, employee, meeting).await,
                 None => Ok(not_linked(lang)),
             },
         }

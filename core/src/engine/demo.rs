@@ -8,8 +8,9 @@ use crate::domain::calendar::{Interval, Owner};
 use crate::domain::people::{Lang, NotificationPreference, Platform, Role};
 use crate::domain::token;
 use crate::store::StoreError;
-use crate::store::calendar::{self, Room};
+use crate::store::calendar::EventFacts;
 use crate::store::employee::{self, EmployeeProfile};
+use crate::store::room::{self, Room};
 use crate::store::tenant::{self, Tenant};
 use crate::{Error, Result};
 
@@ -81,11 +82,107 @@ async fn seed_demo_booking_link(tx: &mut crate::store::Tx, tenant_id: i64, now: 
     Ok(())
 }
 
-/// The demo's rooms: slug, name, seats.
-const DEMO_ROOMS: [(&str, &str, i64); 2] = [
-    ("room-a", "Room A / 会議室A", 6),
-    ("room-b", "Room B / 会議室B", 12),
+/// The demo's rooms: slug, name, seats, equipment.
+const DEMO_ROOMS: [(&str, &str, i64, &str); 2] = [
+    ("room-a", "Room A / 会議室A", 6, "display whiteboard"),
+    ("room-b", "Room B / 会議室B", 12, "display video"),
 ];
+
+/// Today's bookings of the demo rooms, around the time the demo starts (so its door
+/// displays show each state): room B in use since the last quarter hour (Bob checked in),
+/// then a private interview; room A free now, booked by Alice from 20 minutes on, and a
+/// weekly sync later. Each uid names the day: seeding again the same day moves them.
+impl Engine {
+    async fn seed_demo_room_bookings(
+        &self,
+        tx: &mut crate::store::Tx,
+        tenant_id: i64,
+    ) -> Result<()> {
+        let now = self.ports.clock.now();
+        let day = now.with_timezone(&chrono_tz::Asia::Tokyo).date_naive();
+        let quarter = now.timestamp() / 900 * 900;
+        let soon = (now.timestamp() + 20 * 60) / 300 * 300;
+        let bookings: [(&str, i64, i64, &str, &str, bool); 4] = [
+            (
+                "room-b",
+                quarter,
+                quarter + 3600,
+                "bob@demo.example",
+                "Sprint planning / スプリント計画",
+                false,
+            ),
+            (
+                "room-b",
+                quarter + 3600,
+                quarter + 5400,
+                "carol@demo.example",
+                "Interview / 面接",
+                true,
+            ),
+            (
+                "room-a",
+                soon,
+                soon + 1800,
+                "alice@demo.example",
+                "Design review / デザインレビュー",
+                false,
+            ),
+            (
+                "room-a",
+                soon + 7200,
+                soon + 10800,
+                "alice@demo.example",
+                "Weekly sync / 週次定例",
+                false,
+            ),
+        ];
+        for (index, (slug, start, end, organizer, title, private)) in
+            bookings.into_iter().enumerate()
+        {
+            let (Some(room), Some(interval)) = (
+                room::room_by_slug(tx, tenant_id, slug).await?,
+                Interval::new(start, end),
+            ) else {
+                continue;
+            };
+            let uid = format!("demo-{slug}-{day}-{index}@frontdesk");
+            let facts = EventFacts {
+                organizer: Some(organizer),
+                private,
+                series: None,
+                booked_at: None,
+            };
+            self.put_local_event(
+                tx,
+                tenant_id,
+                Owner::Room(room.id),
+                &uid,
+                interval,
+                title,
+                &facts,
+            )
+            .await?;
+            // Bob is in room B already.
+            if index == 0 {
+                let bob = employee::find_by_email(tx, tenant_id, organizer).await?;
+                let meeting = room::NewMeeting {
+                    tenant_id,
+                    room_id: room.id,
+                    uid: &uid,
+                    series: None,
+                    starts_at: start * 1000,
+                    ends_at: end * 1000,
+                    organizer_id: bob.as_ref().map(|b| b.id),
+                    private,
+                    booked_at: None,
+                };
+                let id = room::ensure_meeting(tx, &meeting, now.timestamp_millis()).await?;
+                room::check_in(tx, id, start * 1000, bob.map(|b| b.id)).await?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Alice's busy time in this week and the next (Asia/Tokyo), so her booking link shows real
 /// gaps: a stand-up on Monday, Wednesday and Friday mornings, customer calls on Tuesday and
@@ -218,8 +315,9 @@ impl Engine {
                 employee::insert(&mut tx, tenant.id, &profile, now).await?;
             }
         }
-        for (slug, name, capacity) in DEMO_ROOMS {
-            if calendar::room_by_slug(&mut tx, tenant.id, slug)
+        let hq = tenant::find_location_by_slug(&mut tx, tenant.id, "hq").await?;
+        for (slug, name, capacity, equipment) in DEMO_ROOMS {
+            if room::room_by_slug(&mut tx, tenant.id, slug)
                 .await?
                 .is_none()
             {
@@ -229,10 +327,15 @@ impl Engine {
                     name: name.into(),
                     capacity,
                     time_zone: "Asia/Tokyo".into(),
+                    equipment: equipment.into(),
+                    floor: Some(3),
+                    location_id: hq.as_ref().map(|l| l.id),
+                    release_policy: "{}".into(),
                 };
-                calendar::insert_room(&mut tx, tenant.id, &room, now).await?;
+                room::insert_room(&mut tx, tenant.id, &room, now).await?;
             }
         }
+        self.seed_demo_room_bookings(&mut tx, tenant.id).await?;
         if let Some(alice) =
             employee::find_by_email(&mut tx, tenant.id, "alice@demo.example").await?
         {
@@ -244,6 +347,7 @@ impl Engine {
                     &uid,
                     interval,
                     title,
+                    &EventFacts::default(),
                 )
                 .await?;
             }

@@ -229,13 +229,12 @@ impl Engine {
                     write: write.clone(),
                     event,
                 })
-                .map_err(|err| match err {
-                    CalendarError::RateLimited { retry_after_secs } => {
-                        Failure::RateLimited { retry_after_secs }
-                    }
-                    CalendarError::Provider(reason) => Failure::Temporary(reason),
-                    other => Failure::Permanent(other.to_string()),
-                }),
+                .map_err(calendar_failure),
+            Ok(OutboxMessage::RoomEvent(change)) => self
+                .write_room_event(tenant_id, change)
+                .await
+                .map(|()| Delivered::Done)
+                .map_err(calendar_failure),
             Ok(OutboxMessage::Webhook(call)) => self
                 .send_webhook(tenant_id, message.id, call)
                 .await
@@ -574,5 +573,17 @@ mod tests {
         assert!(backoff(1) >= Duration::seconds(2) && backoff(1) <= Duration::milliseconds(2500));
         assert!(backoff(5) >= Duration::seconds(32));
         assert!(backoff(30) <= Duration::seconds(1800 + 450));
+    }
+}
+
+/// How a calendar provider's refusal is retried: a rate limit when it says, an outage with
+/// backoff, anything else (gone, refused) not at all.
+fn calendar_failure(err: CalendarError) -> Failure {
+    match err {
+        CalendarError::RateLimited { retry_after_secs } => {
+            Failure::RateLimited { retry_after_secs }
+        }
+        CalendarError::Provider(reason) => Failure::Temporary(reason),
+        other => Failure::Permanent(other.to_string()),
     }
 }

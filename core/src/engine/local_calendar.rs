@@ -19,7 +19,7 @@ use crate::domain::field::{Invalid, TextLimit, checked_text};
 use crate::domain::people::Permission;
 use crate::domain::token;
 use crate::port::SealedAt;
-use crate::store::calendar as store;
+use crate::store::calendar::{self as store, EventFacts};
 use crate::store::{Tx, employee};
 use crate::{Error, Result};
 
@@ -111,6 +111,7 @@ impl Engine {
         uid: &str,
         interval: Interval,
         title: &str,
+        facts: &EventFacts<'_>,
     ) -> Result<()> {
         let calendar_id = self.local_calendar(tx, tenant_id, owner).await?;
         let row = title_row(calendar_id, uid);
@@ -123,6 +124,7 @@ impl Engine {
             interval.start * 1000,
             interval.end * 1000,
             Some(&sealed),
+            facts,
         )
         .await?;
         Ok(())
@@ -144,7 +146,8 @@ impl Engine {
         let tenant_id = actor.account.tenant_id;
         let uid = format!("{}@frontdesk", uuid::Uuid::new_v4());
         let mut tx = self.db.write().await?;
-        self.put_local_event(&mut tx, tenant_id, owner, &uid, interval, &title)
+        let facts = EventFacts::default();
+        self.put_local_event(&mut tx, tenant_id, owner, &uid, interval, &title, &facts)
             .await?;
         let event = Event::by(
             actor,

@@ -28,6 +28,7 @@ pub mod outbox;
 pub mod outgoing_webhook;
 pub mod reception;
 pub mod reception_jobs;
+pub mod room;
 pub mod scheduler;
 pub mod secrets;
 pub mod sso;
@@ -141,6 +142,8 @@ pub struct Engine {
     pub calendar_due: Arc<Notify>,
     /// Counts visit changes of this instance; live kiosk streams watch it.
     visits_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Counts room changes of this instance; live door displays watch it.
+    rooms_changed: Arc<tokio::sync::watch::Sender<u64>>,
     /// Counts web chat writes of this instance; live web chat streams watch it.
     web_chat_written: Arc<tokio::sync::watch::Sender<u64>>,
     /// A hash verified against for unknown accounts (made once, with these settings).
@@ -161,6 +164,7 @@ impl Engine {
             calendar_due: Arc::new(Notify::new()),
             web_chat_written: Arc::new(tokio::sync::watch::Sender::new(0)),
             visits_changed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            rooms_changed: Arc::new(tokio::sync::watch::Sender::new(0)),
             decoy_hash: Arc::default(),
             hashers: Arc::new(hashers),
         }

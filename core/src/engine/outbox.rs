@@ -32,6 +32,41 @@ pub enum OutboxMessage {
     CalendarEvent(CalendarEventWrite),
     /// A signed POST to an outgoing webhook endpoint (a gate controller).
     Webhook(WebhookCall),
+    /// A change to a room's event at its calendar's provider (a release, an early end, an
+    /// extension, leaving a series).
+    RoomEvent(RoomEventChange),
+}
+
+/// A change Frontdesk makes to an event of a room's calendar that someone else booked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum RoomEventChange {
+    /// Move the event's end to `end` (epoch seconds). `event_id` is the provider's id, or
+    /// the reference of an event Frontdesk asked the provider to make.
+    End {
+        calendar_id: i64,
+        event_id: String,
+        end: i64,
+    },
+    /// The room declines the recurring series.
+    LeaveSeries { calendar_id: i64, series: String },
+}
+
+impl RoomEventChange {
+    /// What a newer change makes moot: the same event's end, the same series.
+    pub fn write_key(&self) -> String {
+        match self {
+            RoomEventChange::End {
+                calendar_id,
+                event_id,
+                ..
+            } => format!("room-end:{calendar_id}:{event_id}"),
+            RoomEventChange::LeaveSeries {
+                calendar_id,
+                series,
+            } => format!("room-series:{calendar_id}:{series}"),
+        }
+    }
 }
 
 /// One event for one outgoing webhook endpoint. The body is written with the change that
@@ -130,7 +165,7 @@ impl OutboxMessage {
         match self {
             OutboxMessage::Mail(_) => "mail",
             OutboxMessage::Chat(_) | OutboxMessage::ChatUpdate(_) => "chat",
-            OutboxMessage::CalendarEvent(_) => "calendar",
+            OutboxMessage::CalendarEvent(_) | OutboxMessage::RoomEvent(_) => "calendar",
             OutboxMessage::Webhook(_) => "webhook",
         }
     }
@@ -192,6 +227,7 @@ impl OutboxMessage {
             }
             // The body holds no secret (the signature is made when sending).
             OutboxMessage::Webhook(call) => OutboxMessage::Webhook(call.clone()),
+            OutboxMessage::RoomEvent(change) => OutboxMessage::RoomEvent(change.clone()),
         }
     }
 
@@ -221,6 +257,23 @@ impl OutboxMessage {
                 format!("webhook endpoint {}", call.endpoint_id),
                 call.event.clone(),
             ),
+            OutboxMessage::RoomEvent(change) => match change {
+                RoomEventChange::End {
+                    calendar_id,
+                    event_id,
+                    ..
+                } => (
+                    format!("calendar {calendar_id}: {event_id}"),
+                    "room event end".into(),
+                ),
+                RoomEventChange::LeaveSeries {
+                    calendar_id,
+                    series,
+                } => (
+                    format!("calendar {calendar_id}: {series}"),
+                    "room leaves series".into(),
+                ),
+            },
         }
     }
 }

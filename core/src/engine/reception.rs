@@ -162,7 +162,7 @@ impl Engine {
                     .ok_or(Error::DeviceNotPaired)?;
                 (device.tenant_id, Some(device))
             }
-            None => match self.open_kiosk_tenant(&mut tx).await? {
+            None => match self.demo_tenant().await? {
                 Some(tenant_id) => (tenant_id, None),
                 None => return Err(Error::DeviceNotPaired),
             },
@@ -194,16 +194,6 @@ impl Engine {
             settings,
             device_id: device_id.map(|d| d.id),
         })
-    }
-
-    /// The tenant whose kiosks need no pairing: the demo tenant, on a demo server only.
-    async fn open_kiosk_tenant(&self, tx: &mut Tx) -> Result<Option<i64>> {
-        if !self.settings.demo {
-            return Ok(None);
-        }
-        Ok(tenant::find_tenant_by_slug(tx, super::demo::TENANT)
-            .await?
-            .map(|t| t.id))
     }
 
     pub(crate) async fn load_settings(
@@ -479,6 +469,10 @@ impl Engine {
             (Some(host), _) => {
                 let message = details.message(host.profile.language, &NoticeState::Waiting);
                 self.notify_employee(&mut tx, kiosk.tenant_id, host, &notice_key(id), &message)
+                    .await?;
+                // The host's next meeting room may still be occupied: its occupants hear
+                // that the visitor is here.
+                self.tell_occupants_visitor_arrived(&mut tx, kiosk.tenant_id, host, now)
                     .await?;
             }
             (None, Some(category)) => {
@@ -1127,20 +1121,39 @@ impl Engine {
         name: &str,
     ) -> Result<(DeviceRow, String)> {
         actor.require(Permission::ManageReception)?;
+        let location = {
+            let mut tx = self.db.read().await?;
+            tenant::find_location_by_slug(&mut tx, actor.account.tenant_id, slug)
+                .await?
+                .ok_or(Error::NotFound("location"))?
+        };
+        self.add_device(actor, "kiosk", Some(location.id), None, name, slug)
+            .await
+    }
+
+    /// A new device of `kind` (a kiosk at a location, a door display at a room; `place` is
+    /// that slug, for the log), waiting to be paired with the returned code (valid for
+    /// [`PAIRING_TTL`]); logged. The caller checked the actor's permission.
+    pub(crate) async fn add_device(
+        &self,
+        actor: &Actor,
+        kind: &str,
+        location_id: Option<i64>,
+        room_id: Option<i64>,
+        name: &str,
+        place: &str,
+    ) -> Result<(DeviceRow, String)> {
         let name = checked_text(name, TextLimit::name(100))
             .map_err(|reason| Error::invalid("name", reason))?;
         let tenant_id = actor.account.tenant_id;
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
-        let location = tenant::find_location_by_slug(&mut tx, tenant_id, slug)
-            .await?
-            .ok_or(Error::NotFound("location"))?;
         let code = pairing_code();
         let device = store::NewDevice {
             tenant_id,
-            kind: "kiosk",
-            location_id: Some(location.id),
-            room_id: None,
+            kind,
+            location_id,
+            room_id,
             name: &name,
             pairing_hash: &token::hash(&code),
             pairing_expires_at: now + PAIRING_TTL.num_milliseconds(),
@@ -1151,10 +1164,10 @@ impl Engine {
             actor,
             "device.create",
             format!("device:{id}"),
-            json!({ "kind": "kiosk", "location": slug, "name": name }),
+            json!({ "kind": kind, "place": place, "name": name }),
         );
         self.record(&mut tx, tenant_id, now, event).await?;
-        let row = store::list_devices(&mut tx, tenant_id, "kiosk")
+        let row = store::list_devices(&mut tx, tenant_id, kind)
             .await?
             .into_iter()
             .find(|d| d.id == id)
@@ -1166,15 +1179,7 @@ impl Engine {
     /// Pairs the tablet that typed (or scanned) `code` as the kiosk of location `slug`: the
     /// device token it keeps from now on.
     pub async fn pair_kiosk(&self, slug: &str, code: &str) -> Result<(Kiosk, String)> {
-        let code: String = code
-            .trim()
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .flat_map(char::to_uppercase)
-            .collect();
-        if code.len() != PAIRING_CODE_LENGTH {
-            return Err(Error::WrongPairingCode);
-        }
+        let code = typed_pairing_code(code).ok_or(Error::WrongPairingCode)?;
         let now = self.ports.clock.now_ms();
         let device_token = token::generate();
         let mut tx = self.db.write().await?;
@@ -1532,4 +1537,16 @@ impl Engine {
         }
         Ok(views)
     }
+}
+
+/// A pairing code as typed or scanned (spaces and dashes left out, letters upper-cased);
+/// `None` when it cannot be one.
+pub(crate) fn typed_pairing_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .trim()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect();
+    (code.len() == PAIRING_CODE_LENGTH).then_some(code)
 }

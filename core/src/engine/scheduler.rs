@@ -129,6 +129,26 @@ pub fn standard_jobs() -> Vec<Job> {
                 Ok(())
             },
         ),
+        // Every fifteen seconds: meetings that began are recorded and their organizers
+        // reminded; no-shows released at the end of their grace period (their events end
+        // then, whenever the sweep runs); occupants nudged before the end.
+        Job::new(
+            "room_sweep",
+            "*/15 * * * * *",
+            |engine: Engine| async move {
+                let sweep = engine.sweep_rooms().await?;
+                if sweep.released + sweep.reminded + sweep.nudged > 0 {
+                    tracing::info!(
+                        sweep.reminded,
+                        sweep.released,
+                        sweep.series_left,
+                        sweep.nudged,
+                        "room sweep"
+                    );
+                }
+                Ok(())
+            },
+        ),
         // Daily: visitors' personal data past each location's retention period.
         Job::new(
             "visitor_data_retention",

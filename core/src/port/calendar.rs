@@ -121,6 +121,12 @@ pub struct EventDetails {
     pub organizer: Option<String>,
     /// Everyone invited, the organizer too when the provider lists them (Google does).
     pub attendees: Vec<Attendee>,
+    /// The recurring series it is an occurrence of (Google `recurringEventId`, Graph
+    /// `seriesMasterId`): a room leaves a series nobody comes to.
+    pub series: Option<String>,
+    /// Marked private (Google `visibility` private or confidential, Graph `sensitivity`
+    /// private or confidential): a door display shows no title or organizer.
+    pub private: bool,
 }
 
 impl fmt::Debug for EventDetails {
@@ -306,6 +312,25 @@ pub trait Calendar: Send + Sync + fmt::Debug {
         calendar: &CalendarRef,
         tokens: &dyn TokenStore,
         id: &str,
+    ) -> Result<(), CalendarError>;
+
+    /// Moves the end of event `id` to `end` (epoch seconds), changing nothing else: a room's
+    /// meeting released, ended early or extended.
+    async fn set_event_end(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        id: &str,
+        end: i64,
+    ) -> Result<(), CalendarError>;
+
+    /// Takes the calendar (a room's) out of the recurring series `series`: the room declines
+    /// it, and its occurrences leave the room's calendar.
+    async fn leave_series(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        series: &str,
     ) -> Result<(), CalendarError>;
 
     /// Opens a push channel; `None` when the provider has none (ICS feeds are polled).

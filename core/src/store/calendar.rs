@@ -4,16 +4,6 @@
 use super::{StoreError, Tx, on_tx};
 use crate::domain::calendar::{Owner, Provider};
 
-/// A meeting room.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Room {
-    pub id: i64,
-    pub slug: String,
-    pub name: String,
-    pub capacity: i64,
-    pub time_zone: String,
-}
-
 /// A calendar connection as stored (sealed columns still sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCalendar {
@@ -106,13 +96,6 @@ const COLUMNS: &str = "id, tenant_id, employee_id, room_id, provider, external_i
 
 // The column list is spelled out in each query (sqlx wants `&'static str`); `COLUMNS` is what
 // a test checks them against.
-const INSERT_ROOM: &str = "INSERT INTO rooms \
-    (tenant_id, slug, name, capacity, time_zone, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
-const ROOM_BY_SLUG: &str = "SELECT id, slug, name, capacity, time_zone FROM rooms \
-    WHERE tenant_id = $1 AND slug = $2";
-const ROOMS: &str = "SELECT id, slug, name, capacity, time_zone FROM rooms \
-    WHERE tenant_id = $1 ORDER BY slug";
 const ZONE_OF_OWNER: &str = "SELECT time_zone FROM employees WHERE id = $1 \
     UNION ALL SELECT time_zone FROM rooms WHERE id = $2";
 
@@ -177,12 +160,18 @@ const SET_FEED: &str = "UPDATE calendars SET feed_token_hash = $2 WHERE id = $1"
 
 const DELETE_EVENTS: &str = "DELETE FROM calendar_events WHERE calendar_id = $1";
 const DELETE_EVENT: &str = "DELETE FROM calendar_events WHERE calendar_id = $1 AND uid = $2";
+// Who organized it and when it was booked are kept from an earlier write when a later one
+// does not know them (a sync of an event Frontdesk booked).
 const UPSERT_EVENT: &str = "INSERT INTO calendar_events \
-    (calendar_id, tenant_id, uid, starts_at, ends_at, title_sealed, sequence) \
-    VALUES ($1, $2, $3, $4, $5, $6, 0) \
+    (calendar_id, tenant_id, uid, starts_at, ends_at, title_sealed, sequence, organizer, \
+    private, series, booked_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10) \
     ON CONFLICT (calendar_id, uid) DO UPDATE SET starts_at = excluded.starts_at, \
     ends_at = excluded.ends_at, title_sealed = excluded.title_sealed, \
-    sequence = calendar_events.sequence + 1";
+    sequence = calendar_events.sequence + 1, \
+    organizer = COALESCE(excluded.organizer, calendar_events.organizer), \
+    private = excluded.private, series = excluded.series, \
+    booked_at = COALESCE(calendar_events.booked_at, excluded.booked_at)";
 const BUSY_OF_OWNER: &str = "SELECT e.uid, e.starts_at, e.ends_at FROM calendar_events e \
     JOIN calendars c ON c.id = e.calendar_id \
     WHERE c.tenant_id = $1 AND (c.employee_id = $2 OR c.room_id = $3) \
@@ -208,37 +197,6 @@ const TAKE_ATTEMPT: &str = "DELETE FROM calendar_oauth_attempts \
     RETURNING tenant_id, employee_id, room_id, provider, verifier_sealed, started_by";
 const DELETE_OLD_ATTEMPTS: &str = "DELETE FROM calendar_oauth_attempts WHERE expires_at <= $1";
 
-/// A new room; `Duplicate` when the slug is taken in the tenant.
-pub async fn insert_room(
-    tx: &mut Tx,
-    tenant_id: i64,
-    room: &Room,
-    now: i64,
-) -> Result<i64, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_scalar(INSERT_ROOM)
-        .bind(tenant_id)
-        .bind(&room.slug)
-        .bind(&room.name)
-        .bind(room.capacity)
-        .bind(&room.time_zone)
-        .bind(now)
-        .fetch_one(&mut *c)
-        .await?))
-}
-
-/// The tenant's room `slug`.
-pub async fn room_by_slug(
-    tx: &mut Tx,
-    tenant_id: i64,
-    slug: &str,
-) -> Result<Option<Room>, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(ROOM_BY_SLUG)
-        .bind(tenant_id)
-        .bind(slug)
-        .fetch_optional(&mut *c)
-        .await?))
-}
-
 /// The IANA zone of a calendar's owner (an employee's, or a room's).
 pub async fn zone_of_owner(tx: &mut Tx, owner: Owner) -> Result<Option<String>, StoreError> {
     let (employee_id, room_id) = owner.columns();
@@ -246,14 +204,6 @@ pub async fn zone_of_owner(tx: &mut Tx, owner: Owner) -> Result<Option<String>, 
         .bind(employee_id)
         .bind(room_id)
         .fetch_optional(&mut *c)
-        .await?))
-}
-
-/// The tenant's rooms, by slug.
-pub async fn rooms(tx: &mut Tx, tenant_id: i64) -> Result<Vec<Room>, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(ROOMS)
-        .bind(tenant_id)
-        .fetch_all(&mut *c)
         .await?))
 }
 
@@ -553,7 +503,18 @@ pub async fn delete_event(tx: &mut Tx, calendar_id: i64, uid: &str) -> Result<bo
     Ok(deleted == 1)
 }
 
+/// What an event says beyond its time, for rooms: who organized it (an email address),
+/// whether it is private, the recurring series it belongs to, and when it was booked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventFacts<'a> {
+    pub organizer: Option<&'a str>,
+    pub private: bool,
+    pub series: Option<&'a str>,
+    pub booked_at: Option<i64>,
+}
+
 /// Writes event `uid` (a new one, or a change counting its sequence up).
+#[allow(clippy::too_many_arguments)]
 pub async fn upsert_event(
     tx: &mut Tx,
     calendar_id: i64,
@@ -562,6 +523,7 @@ pub async fn upsert_event(
     starts_at: i64,
     ends_at: i64,
     title_sealed: Option<&str>,
+    facts: &EventFacts<'_>,
 ) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(UPSERT_EVENT)
         .bind(calendar_id)
@@ -570,6 +532,10 @@ pub async fn upsert_event(
         .bind(starts_at)
         .bind(ends_at)
         .bind(title_sealed)
+        .bind(facts.organizer)
+        .bind(facts.private)
+        .bind(facts.series)
+        .bind(facts.booked_at)
         .execute(&mut *c)
         .await?
         .rows_affected());

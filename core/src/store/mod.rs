@@ -19,6 +19,7 @@ pub mod link_code;
 pub mod outbox;
 pub mod purge;
 pub mod reception;
+pub mod room;
 pub mod sso;
 pub mod tenant;
 pub mod web_chat;

@@ -1,4 +1,4 @@
-//! Rooms, calendar connections (ICS feeds, Google, Microsoft 365) of employees and rooms with
+//! Calendar connections (ICS feeds, Google, Microsoft 365) of employees and rooms with
 //! their sync state, and the built-in calendar's events and private feeds.
 //!
 //! An owner is named by `employee_id` or `room` (a room's slug), in the query or the body.
@@ -15,9 +15,8 @@ use frontdesk_core::Error;
 use frontdesk_core::domain::calendar::{Interval, Owner, Provider};
 use frontdesk_core::domain::field::Invalid;
 use frontdesk_core::engine::Actor;
-use frontdesk_core::engine::calendar::{CalendarStatus, FreeBusyCheck, NewRoom};
+use frontdesk_core::engine::calendar::{CalendarStatus, FreeBusyCheck};
 use frontdesk_core::engine::local_calendar::LocalEvent;
-use frontdesk_core::store::calendar::Room;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -29,7 +28,6 @@ use crate::problem::ApiResult;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_rooms, create_room))
         .routes(routes!(list_calendars, connect))
         .routes(routes!(disconnect))
         .routes(routes!(free_busy))
@@ -38,42 +36,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_feed, revoke_feed))
         .routes(routes!(list_events, create_event))
         .routes(routes!(delete_event))
-}
-
-/// A meeting room.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RoomView {
-    pub id: i64,
-    /// Used in room URLs (`/r/{slug}`).
-    pub slug: String,
-    pub name: String,
-    pub capacity: i64,
-    pub time_zone: String,
-}
-
-impl From<Room> for RoomView {
-    fn from(room: Room) -> Self {
-        RoomView {
-            id: room.id,
-            slug: room.slug,
-            name: room.name,
-            capacity: room.capacity,
-            time_zone: room.time_zone,
-        }
-    }
-}
-
-/// A new room.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRoomRequest {
-    /// Lower-case letters, digits and `-`.
-    pub slug: String,
-    pub name: String,
-    /// Seats, 1–1000.
-    pub capacity: i64,
-    /// IANA time zone, e.g. `Asia/Tokyo`.
-    pub time_zone: String,
 }
 
 /// Whose calendar: an employee or a room (exactly one; for `GET /calendars`, neither lists
@@ -332,34 +294,6 @@ fn provider(name: &str, allowed: &'static [&'static str]) -> ApiResult<Provider>
     Provider::parse(name)
         .filter(|p| allowed.contains(&p.as_str()))
         .ok_or_else(|| Error::invalid("provider", Invalid::NotOneOf { allowed }).into())
-}
-
-/// The tenant's rooms.
-#[utoipa::path(get, path = "/rooms", tag = "calendars", responses((status = 200, body = Vec<RoomView>)))]
-async fn list_rooms(
-    State(state): State<AppState>,
-    SignedIn(actor): SignedIn,
-) -> ApiResult<Json<Vec<RoomView>>> {
-    let rooms = state.engine.rooms(&actor).await?;
-    Ok(Json(rooms.into_iter().map(RoomView::from).collect()))
-}
-
-/// Add a room (admins).
-#[utoipa::path(post, path = "/rooms", tag = "calendars", request_body = NewRoomRequest,
-    responses((status = 201, body = RoomView), (status = 422)))]
-async fn create_room(
-    State(state): State<AppState>,
-    SignedIn(actor): SignedIn,
-    AppJson(input): AppJson<NewRoomRequest>,
-) -> ApiResult<(StatusCode, Json<RoomView>)> {
-    let room = NewRoom {
-        slug: &input.slug,
-        name: &input.name,
-        capacity: input.capacity,
-        time_zone: &input.time_zone,
-    };
-    let room = state.engine.add_room(&actor, room).await?;
-    Ok((StatusCode::CREATED, Json(room.into())))
 }
 
 /// Calendar connections and their sync state: one owner's, or every connected calendar of

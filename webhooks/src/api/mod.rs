@@ -11,6 +11,7 @@ pub mod kiosk;
 pub mod locations;
 pub mod outbox;
 pub mod reception;
+pub mod rooms;
 pub mod security;
 pub mod visit_history;
 pub mod visitor_labels;
@@ -38,7 +39,8 @@ use crate::AppState;
         (name = "access-log", description = "Who did what, when, from where"),
         (name = "outbox", description = "Messages that could not be delivered"),
         (name = "security", description = "The IP allow-list and single sign-on (owners only)"),
-        (name = "calendars", description = "Rooms, calendar connections and their sync state, the built-in calendar"),
+        (name = "calendars", description = "Calendar connections of employees and rooms and their sync state, the built-in calendar"),
+        (name = "rooms", description = "Meeting rooms: their status, check-in and booking at the door (a paired door display, or an employee signed in to the web chat), finding a free room, door displays and utilisation"),
         (name = "booking", description = "Booking links: the public offer, slots and bookings the booking page calls, the guest's manage link, and defining links"),
         (name = "kiosk", description = "What a location's kiosk calls (public: a paired device)"),
         (name = "reception", description = "Reception settings, kiosk pairing, expected visitors, who is on site, the visit history and its downloads, visitor labels, outgoing webhooks")
@@ -60,6 +62,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(booking::router())
         .merge(kiosk::router())
         .merge(reception::router())
+        .merge(rooms::router())
         .merge(visit_history::router())
         .merge(visitor_labels::router())
         .merge(webhook_endpoints::router())

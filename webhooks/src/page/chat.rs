@@ -60,7 +60,8 @@ pub(crate) fn router() -> axum::Router<AppState> {
         .route("/chat/events", get(events))
 }
 
-fn cookie_name(state: &AppState) -> &'static str {
+/// The web chat session cookie's name here (room pages read it too).
+pub(crate) fn cookie_name(state: &AppState) -> &'static str {
     if state.secure_cookies {
         SECURE_CHAT_COOKIE
     } else {

@@ -20,7 +20,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use frontdesk_core::i18n::{self, Lang};
 
-pub(crate) use chat::{LiveStreams, StreamSlot};
+pub(crate) use chat::{LiveStreams, StreamSlot, cookie_name as chat_cookie_name};
 
 use crate::AppState;
 use crate::problem::{ApiError, request_lang};

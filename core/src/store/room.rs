@@ -1,0 +1,682 @@
+//! Meeting rooms, their meetings as the room's calendar holds them, and what Frontdesk
+//! records of each meeting (`room_meetings`: check-ins, early ends, releases, reminders and
+//! nudges). Instants here are epoch milliseconds.
+//!
+//! The jobs act on a meeting by setting its column where it is still NULL (`claim_*`): of
+//! two instances sweeping at once, one sees the row change, so each reminder, release and
+//! nudge happens once.
+
+use super::{StoreError, Tx, on_tx};
+
+/// A meeting room.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Room {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub capacity: i64,
+    pub time_zone: String,
+    /// Lower-case words separated by single spaces (`display video`).
+    pub equipment: String,
+    pub floor: Option<i64>,
+    pub location_id: Option<i64>,
+    /// The release policy, JSON (the engine reads it; `{}` is the default).
+    pub release_policy: String,
+}
+
+#[cfg(test)]
+const ROOM_COLUMNS: &str =
+    "id, slug, name, capacity, time_zone, equipment, floor, location_id, release_policy";
+
+macro_rules! room_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, slug, name, capacity, time_zone, equipment, floor, location_id, \
+             release_policy FROM rooms ",
+            $rest
+        )
+    };
+}
+
+const INSERT_ROOM: &str = "INSERT INTO rooms (tenant_id, slug, name, capacity, time_zone, \
+    equipment, floor, location_id, release_policy, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+const UPDATE_ROOM: &str = "UPDATE rooms SET name = $3, capacity = $4, time_zone = $5, \
+    equipment = $6, floor = $7, location_id = $8, release_policy = $9 \
+    WHERE tenant_id = $1 AND id = $2";
+const ROOM_BY_SLUG: &str = room_select!("WHERE tenant_id = $1 AND slug = $2");
+const ROOM_BY_ID: &str = room_select!("WHERE tenant_id = $1 AND id = $2");
+const ROOMS: &str = room_select!("WHERE tenant_id = $1 ORDER BY slug");
+const LOCK_ROOM: &str = "SELECT id FROM rooms WHERE id = $1 FOR UPDATE";
+
+/// A new room; `Duplicate` when the slug is taken in the tenant.
+pub async fn insert_room(
+    tx: &mut Tx,
+    tenant_id: i64,
+    room: &Room,
+    now: i64,
+) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(INSERT_ROOM)
+        .bind(tenant_id)
+        .bind(&room.slug)
+        .bind(&room.name)
+        .bind(room.capacity)
+        .bind(&room.time_zone)
+        .bind(&room.equipment)
+        .bind(room.floor)
+        .bind(room.location_id)
+        .bind(&room.release_policy)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?))
+}
+
+/// Writes a room's settings (not its slug); `false` when there is no such room.
+pub async fn update_room(tx: &mut Tx, tenant_id: i64, room: &Room) -> Result<bool, StoreError> {
+    let updated = on_tx!(tx, |c| sqlx::query(UPDATE_ROOM)
+        .bind(tenant_id)
+        .bind(room.id)
+        .bind(&room.name)
+        .bind(room.capacity)
+        .bind(&room.time_zone)
+        .bind(&room.equipment)
+        .bind(room.floor)
+        .bind(room.location_id)
+        .bind(&room.release_policy)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(updated == 1)
+}
+
+/// The tenant's room `slug`.
+pub async fn room_by_slug(
+    tx: &mut Tx,
+    tenant_id: i64,
+    slug: &str,
+) -> Result<Option<Room>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(ROOM_BY_SLUG)
+        .bind(tenant_id)
+        .bind(slug)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+/// The tenant's room `id`.
+pub async fn room_by_id(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<Option<Room>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(ROOM_BY_ID)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+/// The tenant's rooms, by slug.
+pub async fn rooms(tx: &mut Tx, tenant_id: i64) -> Result<Vec<Room>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(ROOMS)
+        .bind(tenant_id)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// Holds the room until the transaction ends, so two bookings of it are made one after the
+/// other (PostgreSQL; SQLite's write transactions already run one at a time).
+pub async fn lock_room(tx: &mut Tx, room_id: i64) -> Result<(), StoreError> {
+    if let Tx::Postgres(tx) = tx {
+        sqlx::query(LOCK_ROOM)
+            .bind(room_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A meeting as the room's calendar holds it, with what Frontdesk recorded of it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RoomEvent {
+    pub calendar_id: i64,
+    pub provider: String,
+    pub uid: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub title_sealed: Option<String>,
+    pub private: bool,
+    pub series: Option<String>,
+    pub booked_at: Option<i64>,
+    pub organizer_id: Option<i64>,
+    pub organizer_name: Option<String>,
+    /// The `room_meetings` row, once the meeting started (or someone checked in).
+    pub meeting_id: Option<i64>,
+    pub checked_in_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub released_at: Option<i64>,
+}
+
+// The organizer is found by the address the calendar names; employees' addresses are
+// stored lower-cased, and so are events' organizers.
+const ROOM_EVENTS: &str = "SELECT c.id AS calendar_id, c.provider, e.uid, e.starts_at, \
+    e.ends_at, e.title_sealed, e.private, e.series, e.booked_at, o.id AS organizer_id, \
+    o.name AS organizer_name, m.id AS meeting_id, m.checked_in_at, m.ended_at, m.released_at \
+    FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
+    LEFT JOIN employees o ON o.tenant_id = c.tenant_id AND o.email = e.organizer \
+    LEFT JOIN room_meetings m ON m.room_id = c.room_id AND m.uid = e.uid \
+    WHERE c.room_id = $1 AND e.starts_at < $3 AND e.ends_at > $2 \
+    ORDER BY e.starts_at, e.uid";
+
+/// The meetings of room `room_id` overlapping `[from, to)`, by start.
+pub async fn room_events(
+    tx: &mut Tx,
+    room_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<RoomEvent>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(ROOM_EVENTS)
+        .bind(room_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// A room free for a whole span, and when its next meeting starts.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FreeRoom {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub capacity: i64,
+    pub time_zone: String,
+    pub equipment: String,
+    pub floor: Option<i64>,
+    pub location_id: Option<i64>,
+    pub release_policy: String,
+    pub next_start: Option<i64>,
+}
+
+// A meeting that ended early or was released frees the room from then. Rooms come smallest
+// first: the best fit for the people asking.
+const FREE_ROOMS: &str = "SELECT r.id, r.slug, r.name, r.capacity, r.time_zone, r.equipment, \
+    r.floor, r.location_id, r.release_policy, \
+    (SELECT MIN(e.starts_at) FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
+     WHERE c.room_id = r.id AND e.starts_at >= $5) AS next_start \
+    FROM rooms r WHERE r.tenant_id = $1 AND r.capacity >= $2 \
+    AND ($3 IS NULL OR r.floor = $3) \
+    AND NOT EXISTS (SELECT 1 FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
+        LEFT JOIN room_meetings m ON m.room_id = c.room_id AND m.uid = e.uid \
+        WHERE c.room_id = r.id AND e.ends_at > $4 AND e.starts_at < $5 \
+        AND (m.ended_at IS NULL OR m.ended_at > $4) \
+        AND (m.released_at IS NULL OR m.released_at > $4)) \
+    ORDER BY r.capacity, r.slug";
+
+/// The tenant's rooms with at least `seats` seats (on `floor`, when given) that are free for
+/// all of `[from, to)`, smallest first. Equipment is matched by the caller.
+pub async fn free_rooms(
+    tx: &mut Tx,
+    tenant_id: i64,
+    seats: i64,
+    floor: Option<i64>,
+    (from, to): (i64, i64),
+) -> Result<Vec<FreeRoom>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(FREE_ROOMS)
+        .bind(tenant_id)
+        .bind(seats)
+        .bind(floor)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// A meeting recorded as it started.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Started {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub room_id: i64,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub organizer_id: Option<i64>,
+}
+
+// Meetings of room calendars that have begun (since `$2`) and not ended, not yet recorded.
+// Inserting is claiming: a row another instance inserted first is skipped. (The WHERE
+// makes SQLite read `ON CONFLICT` as the upsert clause, not as part of the join.)
+const RECORD_STARTED: &str = "INSERT INTO room_meetings (tenant_id, room_id, uid, series, \
+    starts_at, ends_at, organizer_id, private, booked_at, created_at) \
+    SELECT c.tenant_id, c.room_id, e.uid, e.series, e.starts_at, e.ends_at, o.id, e.private, \
+    e.booked_at, $1 \
+    FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
+    LEFT JOIN employees o ON o.tenant_id = c.tenant_id AND o.email = e.organizer \
+    WHERE c.room_id IS NOT NULL AND e.starts_at > $2 AND e.starts_at <= $1 AND e.ends_at > $1 \
+    ON CONFLICT (room_id, uid) DO NOTHING \
+    RETURNING id, tenant_id, room_id, starts_at, ends_at, organizer_id";
+
+/// Records the room meetings that started after `since` and are running at `now`; returns
+/// those this call recorded.
+pub async fn record_started(tx: &mut Tx, now: i64, since: i64) -> Result<Vec<Started>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(RECORD_STARTED)
+        .bind(now)
+        .bind(since)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// A meeting to record because someone acts on it before the sweep did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMeeting<'a> {
+    pub tenant_id: i64,
+    pub room_id: i64,
+    pub uid: &'a str,
+    pub series: Option<&'a str>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub organizer_id: Option<i64>,
+    pub private: bool,
+    pub booked_at: Option<i64>,
+}
+
+// `DO UPDATE` (to itself) rather than `DO NOTHING`, so the id comes back either way.
+const ENSURE_MEETING: &str = "INSERT INTO room_meetings (tenant_id, room_id, uid, series, \
+    starts_at, ends_at, organizer_id, private, booked_at, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+    ON CONFLICT (room_id, uid) DO UPDATE SET uid = excluded.uid RETURNING id";
+
+/// The id of the meeting's record, made now if the sweep has not made it yet.
+pub async fn ensure_meeting(
+    tx: &mut Tx,
+    meeting: &NewMeeting<'_>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(ENSURE_MEETING)
+        .bind(meeting.tenant_id)
+        .bind(meeting.room_id)
+        .bind(meeting.uid)
+        .bind(meeting.series)
+        .bind(meeting.starts_at)
+        .bind(meeting.ends_at)
+        .bind(meeting.organizer_id)
+        .bind(meeting.private)
+        .bind(meeting.booked_at)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?))
+}
+
+/// A recorded meeting.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MeetingRecord {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub room_id: i64,
+    pub uid: String,
+    pub series: Option<String>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub organizer_id: Option<i64>,
+    pub private: bool,
+    pub booked_at: Option<i64>,
+    pub checked_in_at: Option<i64>,
+    pub checked_in_by: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub released_at: Option<i64>,
+    pub reminded_at: Option<i64>,
+}
+
+const MEETING: &str = "SELECT id, tenant_id, room_id, uid, series, starts_at, ends_at, \
+    organizer_id, private, booked_at, checked_in_at, checked_in_by, ended_at, released_at, \
+    reminded_at FROM room_meetings WHERE tenant_id = $1 AND id = $2";
+
+/// The tenant's recorded meeting `id`.
+pub async fn meeting(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+) -> Result<Option<MeetingRecord>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(MEETING)
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+const CHECK_IN: &str = "UPDATE room_meetings SET checked_in_at = $2, checked_in_by = $3 \
+    WHERE id = $1 AND checked_in_at IS NULL AND released_at IS NULL AND ended_at IS NULL";
+const END_MEETING: &str = "UPDATE room_meetings SET ended_at = $2 \
+    WHERE id = $1 AND ended_at IS NULL AND released_at IS NULL";
+const SET_MEETING_END: &str = "UPDATE room_meetings SET ends_at = $2 WHERE id = $1";
+const CLAIM_REMINDER: &str = "UPDATE room_meetings SET reminded_at = $2 \
+    WHERE id = $1 AND reminded_at IS NULL";
+const CLAIM_RELEASE: &str = "UPDATE room_meetings SET released_at = $2 \
+    WHERE id = $1 AND released_at IS NULL AND checked_in_at IS NULL AND ended_at IS NULL";
+const CLAIM_NUDGE: &str = "UPDATE room_meetings SET nudged_at = $2 \
+    WHERE id = $1 AND nudged_at IS NULL AND ended_at IS NULL";
+const CLAIM_VISITOR_NUDGE: &str = "UPDATE room_meetings SET visitor_nudged_at = $2 \
+    WHERE id = $1 AND visitor_nudged_at IS NULL AND ended_at IS NULL";
+
+/// Sets one of a meeting's "done once" columns with `sql`; whether this call set it.
+async fn claim(tx: &mut Tx, sql: &'static str, id: i64, at: i64) -> Result<bool, StoreError> {
+    let claimed = on_tx!(tx, |c| sqlx::query(sql)
+        .bind(id)
+        .bind(at)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(claimed == 1)
+}
+
+/// Checks the meeting in at `at` (by employee `by`, when known); `false` when it was
+/// already checked in, ended or released.
+pub async fn check_in(tx: &mut Tx, id: i64, at: i64, by: Option<i64>) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(CHECK_IN)
+        .bind(id)
+        .bind(at)
+        .bind(by)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(done == 1)
+}
+
+/// Ends the meeting at `at` (checked out); `false` when it had already ended.
+pub async fn end_meeting(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreError> {
+    claim(tx, END_MEETING, id, at).await
+}
+
+/// Moves the booked end of the meeting (extended).
+pub async fn set_meeting_end(tx: &mut Tx, id: i64, ends_at: i64) -> Result<(), StoreError> {
+    claim(tx, SET_MEETING_END, id, ends_at).await?;
+    Ok(())
+}
+
+/// Marks the start reminder sent; `false` when it already was.
+pub async fn claim_reminder(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreError> {
+    claim(tx, CLAIM_REMINDER, id, at).await
+}
+
+/// Releases the meeting at `at`; `false` when someone checked in, it ended, or another
+/// instance released it first.
+pub async fn claim_release(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreError> {
+    claim(tx, CLAIM_RELEASE, id, at).await
+}
+
+/// Marks the end nudge sent; `false` when it already was.
+pub async fn claim_nudge(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreError> {
+    claim(tx, CLAIM_NUDGE, id, at).await
+}
+
+/// Marks the "your next visitor is here" nudge sent; `false` when it already was.
+pub async fn claim_visitor_nudge(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreError> {
+    claim(tx, CLAIM_VISITOR_NUDGE, id, at).await
+}
+
+/// A running meeting nobody has checked in to, with its room's policy and its event as the
+/// calendar holds it now.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Waiting {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub room_id: i64,
+    pub room_name: String,
+    pub uid: String,
+    pub series: Option<String>,
+    pub calendar_id: i64,
+    pub provider: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub organizer_id: Option<i64>,
+    pub booked_at: Option<i64>,
+    pub reminded_at: Option<i64>,
+    pub release_policy: String,
+}
+
+// Reads `room_meetings_waiting`: only meetings not yet ended.
+const WAITING: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name, m.uid, \
+    m.series, c.id AS calendar_id, c.provider, e.starts_at, e.ends_at, m.organizer_id, \
+    m.booked_at, m.reminded_at, r.release_policy \
+    FROM room_meetings m JOIN rooms r ON r.id = m.room_id \
+    JOIN calendars c ON c.room_id = m.room_id \
+    JOIN calendar_events e ON e.calendar_id = c.id AND e.uid = m.uid \
+    WHERE m.checked_in_at IS NULL AND m.released_at IS NULL AND m.ended_at IS NULL \
+    AND m.ends_at > $1 AND e.starts_at <= $1 AND e.ends_at > $1";
+
+/// The running meetings (at `now`) nobody has checked in to.
+pub async fn waiting(tx: &mut Tx, now: i64) -> Result<Vec<Waiting>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(WAITING)
+        .bind(now)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// Shortens event `uid` of calendar `calendar_id` to end at `ends_at` (a release or an early
+/// end: the event stays, so history shows how long the room was held).
+pub async fn shorten_event(
+    tx: &mut Tx,
+    calendar_id: i64,
+    uid: &str,
+    ends_at: i64,
+) -> Result<(), StoreError> {
+    set_event_end(tx, calendar_id, uid, ends_at, true).await
+}
+
+const SHORTEN_EVENT: &str = "UPDATE calendar_events SET ends_at = $3, \
+    sequence = sequence + 1 WHERE calendar_id = $1 AND uid = $2 \
+    AND starts_at < $3 AND ends_at > $3";
+const MOVE_EVENT_END: &str = "UPDATE calendar_events SET ends_at = $3, \
+    sequence = sequence + 1 WHERE calendar_id = $1 AND uid = $2 AND starts_at < $3";
+
+/// Moves the end of event `uid` to `ends_at` (only earlier when `shorter_only`).
+pub async fn set_event_end(
+    tx: &mut Tx,
+    calendar_id: i64,
+    uid: &str,
+    ends_at: i64,
+    shorter_only: bool,
+) -> Result<(), StoreError> {
+    let sql = if shorter_only {
+        SHORTEN_EVENT
+    } else {
+        MOVE_EVENT_END
+    };
+    on_tx!(tx, |c| sqlx::query(sql)
+        .bind(calendar_id)
+        .bind(uid)
+        .bind(ends_at)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+const DROP_HELD_EVENT: &str = "DELETE FROM calendar_events WHERE calendar_id = $1 AND uid = $2 \
+    AND EXISTS (SELECT 1 FROM calendar_events WHERE calendar_id = $1 AND uid = $3)";
+const RENAME_HELD_EVENT: &str =
+    "UPDATE calendar_events SET uid = $3 WHERE calendar_id = $1 AND uid = $2";
+const RENAME_MEETING: &str = "UPDATE room_meetings SET uid = $3 \
+    WHERE uid = $2 AND room_id = (SELECT room_id FROM calendars WHERE id = $1)";
+
+/// Gives the event held in calendar `calendar_id` under `held` (a room booked at the door,
+/// before its provider made the event) the provider's id `made`, and the room's record of
+/// the meeting with it. When a sync already brought the event, the held copy goes.
+pub async fn rename_held_event(
+    tx: &mut Tx,
+    calendar_id: i64,
+    held: &str,
+    made: &str,
+) -> Result<(), StoreError> {
+    for sql in [DROP_HELD_EVENT, RENAME_HELD_EVENT, RENAME_MEETING] {
+        on_tx!(tx, |c| sqlx::query(sql)
+            .bind(calendar_id)
+            .bind(held)
+            .bind(made)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+    }
+    Ok(())
+}
+
+const SERIES_RECORD: &str = "SELECT checked_in_at IS NULL AND ended_at IS NULL \
+    FROM room_meetings WHERE room_id = $1 AND series = $2 AND starts_at <= $3 \
+    ORDER BY starts_at DESC LIMIT $4";
+
+/// Whether each of the last `count` recorded occurrences of `series` in the room up to
+/// `until` was missed (nobody checked in), oldest first.
+pub async fn series_record(
+    tx: &mut Tx,
+    room_id: i64,
+    series: &str,
+    until: i64,
+    count: i64,
+) -> Result<Vec<bool>, StoreError> {
+    let mut missed: Vec<bool> = on_tx!(tx, |c| sqlx::query_scalar(SERIES_RECORD)
+        .bind(room_id)
+        .bind(series)
+        .bind(until)
+        .bind(count)
+        .fetch_all(&mut *c)
+        .await?);
+    missed.reverse();
+    Ok(missed)
+}
+
+const DELETE_SERIES_FROM: &str = "DELETE FROM calendar_events \
+    WHERE calendar_id = $1 AND series = $2 AND starts_at >= $3";
+
+/// Removes the occurrences of `series` from `from` on from the calendar's events; how many.
+pub async fn delete_series_from(
+    tx: &mut Tx,
+    calendar_id: i64,
+    series: &str,
+    from: i64,
+) -> Result<u64, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query(DELETE_SERIES_FROM)
+        .bind(calendar_id)
+        .bind(series)
+        .bind(from)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()))
+}
+
+/// A meeting in use that ends soon, and when the room's next meeting starts.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Ending {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub room_id: i64,
+    pub room_name: String,
+    pub uid: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub checked_in_at: i64,
+    pub organizer_id: Option<i64>,
+    pub checked_in_by: Option<i64>,
+    pub next_uid: Option<String>,
+    pub next_start: Option<i64>,
+}
+
+// Reads `room_meetings_in_use`. The next meeting is the first other one starting from this
+// one's start on (a released one does not count: it does not need the room).
+const ENDING: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name, m.uid, \
+    m.starts_at, m.ends_at, m.checked_in_at, m.organizer_id, m.checked_in_by, \
+    (SELECT e.uid FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
+     WHERE c.room_id = m.room_id AND e.uid <> m.uid AND e.starts_at >= m.starts_at \
+     AND e.ends_at > m.ends_at ORDER BY e.starts_at LIMIT 1) AS next_uid, \
+    (SELECT MIN(e.starts_at) FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
+     WHERE c.room_id = m.room_id AND e.uid <> m.uid AND e.starts_at >= m.starts_at \
+     AND e.ends_at > m.ends_at) AS next_start \
+    FROM room_meetings m JOIN rooms r ON r.id = m.room_id \
+    WHERE m.checked_in_at IS NOT NULL AND m.ended_at IS NULL AND m.nudged_at IS NULL \
+    AND m.ends_at > $1 AND m.ends_at <= $2";
+
+/// Meetings in use ending in `(now, until]` whose occupants have not been nudged.
+pub async fn ending(tx: &mut Tx, now: i64, until: i64) -> Result<Vec<Ending>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(ENDING)
+        .bind(now)
+        .bind(until)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// A meeting in use in a room that `organizer` has booked next.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Occupied {
+    pub id: i64,
+    pub room_id: i64,
+    pub room_name: String,
+    pub organizer_id: Option<i64>,
+    pub checked_in_by: Option<i64>,
+    pub next_start: i64,
+}
+
+// From the meetings in use (few), the rooms whose next meeting `$2` organizes, starting by
+// `$4`.
+const OCCUPIED_BEFORE: &str = "SELECT m.id, m.room_id, r.name AS room_name, m.organizer_id, \
+    m.checked_in_by, MIN(e.starts_at) AS next_start \
+    FROM room_meetings m JOIN rooms r ON r.id = m.room_id \
+    JOIN calendars c ON c.room_id = m.room_id \
+    JOIN calendar_events e ON e.calendar_id = c.id \
+    WHERE m.tenant_id = $1 AND m.checked_in_at IS NOT NULL AND m.ended_at IS NULL \
+    AND m.visitor_nudged_at IS NULL AND m.starts_at <= $3 AND m.ends_at > $3 \
+    AND e.uid <> m.uid AND e.organizer = $2 AND e.starts_at >= m.starts_at \
+    AND e.starts_at <= $4 \
+    GROUP BY m.id, m.room_id, r.name, m.organizer_id, m.checked_in_by";
+
+/// Meetings in use at `now` in rooms where `organizer` (an email address) has a meeting
+/// starting by `by`, whose occupants have not been told of a visitor yet.
+pub async fn occupied_before(
+    tx: &mut Tx,
+    tenant_id: i64,
+    organizer: &str,
+    now: i64,
+    by: i64,
+) -> Result<Vec<Occupied>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(OCCUPIED_BEFORE)
+        .bind(tenant_id)
+        .bind(organizer)
+        .bind(now)
+        .bind(by)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// A recorded meeting, for utilisation.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Past {
+    pub room_id: i64,
+    pub uid: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub checked_in_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub released_at: Option<i64>,
+}
+
+const HISTORY: &str = "SELECT room_id, uid, starts_at, ends_at, checked_in_at, ended_at, \
+    released_at FROM room_meetings WHERE tenant_id = $1 AND starts_at >= $2 AND starts_at < $3 \
+    ORDER BY room_id, starts_at";
+
+/// The tenant's recorded meetings that started in `[from, to)`, by room and start.
+pub async fn history(
+    tx: &mut Tx,
+    tenant_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Past>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(HISTORY)
+        .bind(tenant_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn room_queries_select_every_room_column() {
+        for sql in [super::ROOM_BY_SLUG, super::ROOM_BY_ID, super::ROOMS] {
+            assert!(sql.contains(super::ROOM_COLUMNS), "{sql}");
+        }
+    }
+}
