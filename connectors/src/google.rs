@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use frontdesk_core::domain::calendar::{Interval, Provider};
+use frontdesk_core::domain::calendar::{Interval, Provider, merge};
 use frontdesk_core::error::with_causes;
 use frontdesk_core::port::{
     Attendee, AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef,
@@ -32,7 +32,7 @@ use frontdesk_core::port::{
 use google_calendar3::CalendarHub;
 use google_calendar3::api::{
     Channel, ConferenceData, ConferenceSolutionKey, CreateConferenceRequest, Event, EventAttendee,
-    EventDateTime,
+    EventDateTime, FreeBusyCalendar, FreeBusyRequest, FreeBusyRequestItem,
 };
 use google_calendar3::common::{Delegate, GetToken, Retry};
 use ring::rand::SystemRandom;
@@ -563,6 +563,51 @@ impl Calendar for GoogleCalendar {
         )))
     }
 
+    async fn free_busy(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Interval>, CalendarError> {
+        let request = FreeBusyRequest {
+            time_min: Some(instant(from)?),
+            time_max: Some(instant(to)?),
+            items: Some(vec![FreeBusyRequestItem {
+                id: Some(calendar.external_id.clone()),
+            }]),
+            ..FreeBusyRequest::default()
+        };
+        let answer = self
+            .call(calendar, tokens, |hub| {
+                let request = request.clone();
+                async move {
+                    let mut notes = FailureNotes::default();
+                    let result = hub
+                        .freebusy()
+                        .query(request)
+                        .delegate(&mut notes)
+                        .doit()
+                        .await;
+                    settle(result, &notes).map(|(_, answer)| answer)
+                }
+            })
+            .await?;
+        // Keyed by the id as it was asked for (matched loosely: calendar ids are email
+        // addresses, not case-sensitive).
+        let (_, found) = answer
+            .calendars
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(id, _)| id.eq_ignore_ascii_case(&calendar.external_id))
+            .ok_or_else(|| {
+                CalendarError::Invalid(
+                    "Google's free/busy answer does not name the calendar asked about".into(),
+                )
+            })?;
+        free_busy_periods(found, from, to)
+    }
+
     async fn create_event(
         &self,
         calendar: &CalendarRef,
@@ -816,6 +861,32 @@ fn busy_event(event: &Event, zone: Tz) -> Option<Busy> {
         // A zero-length event takes no time.
         None => Some(Busy::Free(uid)),
     }
+}
+
+/// One calendar's part of a free/busy answer as busy time in `[from, to)`. A calendar Google
+/// cannot answer for comes back inside the HTTP 200, as `errors`.
+fn free_busy_periods(
+    calendar: FreeBusyCalendar,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Interval>, CalendarError> {
+    if let Some(error) = calendar.errors.iter().flatten().next() {
+        let reason = error.reason.as_deref().unwrap_or_default();
+        let what = format!("Google Calendar free/busy: {reason}");
+        return Err(match reason {
+            "notFound" => CalendarError::NotFound(what),
+            _ => CalendarError::Provider(what),
+        });
+    }
+    let busy = calendar
+        .busy
+        .into_iter()
+        .flatten()
+        .filter_map(|period| {
+            Interval::new(period.start?.timestamp(), period.end?.timestamp())?.clip(from, to)
+        })
+        .collect();
+    Ok(merge(busy))
 }
 
 /// The event's title, organizer and attendees (those without an address are left out:

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono_tz::Tz;
-use frontdesk_core::domain::calendar::Provider;
+use frontdesk_core::domain::calendar::{Interval, Provider};
 use frontdesk_core::port::{
     AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Changes,
     EventDraft, ProviderEvent, SyncWindow, TokenStore, Watch, WatchRequest,
@@ -166,6 +166,22 @@ fn describe(err: &reqwest::Error) -> String {
     }
 }
 
+/// The feed's busy time in `[from, to)`. Parsing and expanding is bounded (size,
+/// occurrences) but CPU-heavy: off the async threads. Floating and all-day events happen in
+/// the owner's zone (a feed gives them none).
+async fn busy_time(
+    text: String,
+    calendar: &CalendarRef,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Interval>, CalendarError> {
+    let zone: Tz = calendar.time_zone.parse().unwrap_or(Tz::UTC);
+    tokio::task::spawn_blocking(move || crate::ics::parse(&text)?.busy(from, to, zone))
+        .await
+        .map_err(|err| CalendarError::Provider(format!("expanding the feed failed: {err}")))?
+        .map_err(|err| CalendarError::Invalid(format!("the feed cannot be read: {err}")))
+}
+
 fn read_only() -> CalendarError {
     CalendarError::Invalid("an ICS feed is read-only".into())
 }
@@ -195,16 +211,7 @@ impl Calendar for IcsFeeds {
                 ..Changes::default()
             });
         };
-        // Parsing and expanding is bounded (size, occurrences) but CPU-heavy: off the
-        // async threads.
-        // Floating and all-day events happen in the owner's zone (a feed gives them none).
-        let zone: Tz = calendar.time_zone.parse().unwrap_or(Tz::UTC);
-        let intervals = tokio::task::spawn_blocking(move || {
-            crate::ics::parse(&text)?.busy(window.from, window.to, zone)
-        })
-        .await
-        .map_err(|err| CalendarError::Provider(format!("expanding the feed failed: {err}")))?
-        .map_err(|err| CalendarError::Invalid(format!("the feed cannot be read: {err}")))?;
+        let intervals = busy_time(text, calendar, window.from, window.to).await?;
         next.expanded_to = window.to;
         let busy = intervals
             .into_iter()
@@ -221,6 +228,22 @@ impl Calendar for IcsFeeds {
             removed: Vec::new(),
             cursor: serde_json::to_string(&next).ok(),
         })
+    }
+
+    async fn free_busy(
+        &self,
+        calendar: &CalendarRef,
+        _tokens: &dyn TokenStore,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Interval>, CalendarError> {
+        // Unconditional: a check wants the feed as it is now, whatever the cache holds.
+        let Some((text, _)) = self.fetch(&calendar.external_id, None).await? else {
+            return Err(CalendarError::Provider(
+                "the feed answered 304 Not Modified to a request that named no version".into(),
+            ));
+        };
+        busy_time(text, calendar, from, to).await
     }
 
     async fn create_event(

@@ -1,6 +1,6 @@
 //! Microsoft 365 calendars over Microsoft Graph, behind the [`Calendar`] port: busy time
-//! from `calendarView/delta`, events with a Teams link, push through Graph subscriptions,
-//! and the tenant's rooms from `places`.
+//! from `calendarView/delta` (and asked live from `calendar/getSchedule`), events with a
+//! Teams link, push through Graph subscriptions, and the tenant's rooms from `places`.
 //!
 //! Graph calls go through `graph-rs-sdk` (its typed API where it has the call, its `custom`
 //! request otherwise). Tokens are ours: the SDK's OAuth clients cannot be pointed at another
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
-use frontdesk_core::domain::calendar::{Interval, Provider};
+use frontdesk_core::domain::calendar::{Interval, Provider, merge};
 use frontdesk_core::error::with_causes;
 use frontdesk_core::port::{
     Attendee, AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef,
@@ -35,7 +35,9 @@ use frontdesk_core::port::{
 };
 use graph_http::api_impl::RequestHandler;
 use graph_rs_sdk::http::Method;
-use graph_rs_sdk::users::{CalendarViewApiClient, EventsApiClient, EventsIdApiClient};
+use graph_rs_sdk::users::{
+    CalendarViewApiClient, DefaultCalendarApiClient, EventsApiClient, EventsIdApiClient,
+};
 use graph_rs_sdk::{GraphClient, GraphClientConfiguration, GraphFailure};
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
@@ -74,6 +76,9 @@ const EXPIRY_MARGIN_SECS: i64 = 120;
 const MAX_CLIENT_STATE: usize = 128;
 /// Asks for event times in UTC (parsed without a zone table) and pages of up to 100.
 const PREFER: &str = "outlook.timezone=\"UTC\", odata.maxpagesize=100";
+/// The slot length of `getSchedule`'s `availabilityView`, in minutes. Only its
+/// `scheduleItems` are read: the coarsest view Graph allows keeps the answer small.
+const AVAILABILITY_VIEW_MINUTES: u32 = 1440;
 
 /// How Frontdesk reaches a Microsoft 365 tenant.
 #[derive(Debug, Clone)]
@@ -437,6 +442,15 @@ impl MicrosoftCalendar {
         }
     }
 
+    /// The mailbox's own calendar: `/users/{id}/calendar` or `/me/calendar`.
+    fn default_calendar(client: &GraphClient, calendar: &CalendarRef) -> DefaultCalendarApiClient {
+        if calendar.app_credentials {
+            client.user(&calendar.external_id).default_calendar()
+        } else {
+            client.me().default_calendar()
+        }
+    }
+
     /// Writes an event (create or update) and reads back its id and Teams link.
     async fn write_event(
         &self,
@@ -552,6 +566,45 @@ impl Calendar for MicrosoftCalendar {
             }
         }
         Err(too_many_pages())
+    }
+
+    async fn free_busy(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Interval>, CalendarError> {
+        let body = json!({
+            "schedules": [calendar.external_id],
+            "startTime": utc_wall_clock(from)?,
+            "endTime": utc_wall_clock(to)?,
+            "availabilityViewInterval": AVAILABILITY_VIEW_MINUTES,
+        });
+        let mut session = self.session_for(calendar, tokens).await?;
+        let response = self
+            .send(&mut session, |client| {
+                Self::default_calendar(client, calendar)
+                    .get_schedule(&body)
+                    .header(
+                        reqwest::header::HeaderName::from_static("prefer"),
+                        HeaderValue::from_static(PREFER),
+                    )
+            })
+            .await?;
+        let answer: ScheduleAnswer = read_json(response).await?;
+        // One schedule was asked for; Graph names it as it was asked (matched loosely:
+        // mailbox addresses are not case-sensitive).
+        let schedule = answer
+            .value
+            .into_iter()
+            .find(|s| s.schedule_id.eq_ignore_ascii_case(&calendar.external_id))
+            .ok_or_else(|| {
+                CalendarError::Invalid(
+                    "Graph's getSchedule answer does not name the mailbox asked about".into(),
+                )
+            })?;
+        schedule_busy(schedule, from, to)
     }
 
     async fn create_event(
@@ -963,6 +1016,59 @@ fn classify(item: Value) -> Result<(String, Option<(Interval, EventDetails)>), C
     Ok((event.id, Some((interval, details))))
 }
 
+/// One schedule of a `getSchedule` answer as busy time in `[from, to)`. A mailbox Graph
+/// cannot answer for comes back inside the HTTP 200, as `error`.
+///
+/// Every item whose status is not `free` is busy: `busy`, `tentative`, `oof` (out of office),
+/// `workingElsewhere` and `unknown`. That is the rule of the cache ([`classify`] drops only
+/// what shows as free, or is cancelled, which Graph leaves out of a schedule), so a check
+/// compares like with like; and none of those times can be offered to someone else: a
+/// tentative hold or an absence is not free time.
+fn schedule_busy(
+    schedule: ScheduleInformation,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Interval>, CalendarError> {
+    if let Some(error) = schedule.error {
+        let what = format!(
+            "Graph's getSchedule: {} {}",
+            error.response_code,
+            first_line(&error.message)
+        );
+        return Err(match error.response_code.as_str() {
+            "ErrorNoFreeBusyAccess" | "ErrorAccessDenied" => CalendarError::Unauthorized(format!(
+                "{what}; the account or the application lacks a calendar permission"
+            )),
+            code if code.contains("NotFound") || code == "ErrorInvalidRecipients" => {
+                CalendarError::NotFound(what)
+            }
+            _ => CalendarError::Provider(what),
+        });
+    }
+    let mut busy = Vec::new();
+    for item in schedule.schedule_items {
+        if item.status == "free" {
+            continue;
+        }
+        let (start, end) = (
+            item.start.epoch("(schedule item)")?,
+            item.end.epoch("(schedule item)")?,
+        );
+        busy.extend(Interval::new(start, end).and_then(|i| i.clip(from, to)));
+    }
+    Ok(merge(busy))
+}
+
+/// `epoch` as a `dateTimeTimeZone` in UTC (`{"dateTime": "2026-05-01T00:00:00", "timeZone": "UTC"}`).
+fn utc_wall_clock(epoch: i64) -> Result<Value, CalendarError> {
+    let at = DateTime::<Utc>::from_timestamp(epoch, 0)
+        .ok_or_else(|| CalendarError::Invalid(format!("{epoch} is not a representable instant")))?;
+    Ok(json!({
+        "dateTime": at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        "timeZone": "UTC",
+    }))
+}
+
 /// `epoch` as Graph's query parameters want it (`2026-05-01T00:00:00Z`).
 fn instant(epoch: i64) -> Result<String, CalendarError> {
     DateTime::<Utc>::from_timestamp(epoch, 0)
@@ -1167,6 +1273,42 @@ impl GraphTime {
     }
 }
 
+/// `getSchedule`'s answer: one `scheduleInformation` per mailbox asked about.
+#[derive(Deserialize)]
+struct ScheduleAnswer {
+    #[serde(default)]
+    value: Vec<ScheduleInformation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScheduleInformation {
+    #[serde(default)]
+    schedule_id: String,
+    #[serde(default)]
+    schedule_items: Vec<ScheduleItem>,
+    error: Option<FreeBusyError>,
+}
+
+/// Graph's `scheduleItem` (its subject and location, when shared, are not read).
+#[derive(Deserialize)]
+struct ScheduleItem {
+    #[serde(default)]
+    status: String,
+    start: GraphTime,
+    end: GraphTime,
+}
+
+/// Graph's `freeBusyError`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FreeBusyError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    response_code: String,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct WrittenEvent {
@@ -1357,6 +1499,30 @@ mod tests {
         assert!(matches!(
             graph_error(StatusCode::FORBIDDEN, None, b"not json"),
             CalendarError::Unauthorized(_)
+        ));
+    }
+
+    #[test]
+    fn a_schedule_graph_cannot_answer_for_is_told_by_its_response_code() {
+        let refused = |code: &str| {
+            let schedule = serde_json::from_value::<ScheduleInformation>(json!({
+                "scheduleId": "room@contoso.test", "availabilityView": "",
+                "error": {"message": "m", "responseCode": code}
+            }))
+            .unwrap();
+            schedule_busy(schedule, 0, 3600).unwrap_err()
+        };
+        assert!(matches!(
+            refused("ErrorNoFreeBusyAccess"),
+            CalendarError::Unauthorized(_)
+        ));
+        assert!(matches!(
+            refused("ErrorMailRecipientNotFound"),
+            CalendarError::NotFound(_)
+        ));
+        assert!(matches!(
+            refused("ErrorProxyRequestProcessingFailed"),
+            CalendarError::Provider(_)
         ));
     }
 

@@ -10,8 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use frontdesk_connectors::google::{GoogleCalendar, GoogleSettings};
 use frontdesk_connectors::testing::FakeGoogle;
-use frontdesk_connectors::testing::google::{CLIENT_ID, FakeEvent, SERVICE_ACCOUNT_EMAIL, Trouble};
-use frontdesk_core::domain::calendar::{Interval, Provider};
+use frontdesk_connectors::testing::google::{
+    CLIENT_ID, FakeAttendee, FakeEvent, SERVICE_ACCOUNT_EMAIL, Trouble,
+};
+use frontdesk_core::domain::calendar::{Interval, Provider, merge};
 use frontdesk_core::port::{
     AuthorizationRequest, BusyEvent, Calendar, CalendarError, CalendarRef, EventDraft, OAuthTokens,
     SyncWindow, TokenStore, WatchRequest,
@@ -501,6 +503,157 @@ async fn rate_limits_say_how_long_to_wait_and_failures_are_worth_retrying() {
         matches!(missing, Err(CalendarError::NotFound(_))),
         "{missing:?}"
     );
+}
+
+/// `[start, end)` as an interval (seconds after `MONDAY`).
+fn iv(start: i64, end: i64) -> Interval {
+    Interval::new(MONDAY + start, MONDAY + end).unwrap()
+}
+
+/// Alice's calendar with busy, overlapping, free, cancelled, declined, all-day and
+/// straddling events over Monday and Tuesday (Tokyo's).
+fn put_a_mixed_week(google: &FakeGoogle) {
+    let events = [
+        FakeEvent::timed("standup", MONDAY + 9 * HOUR, MONDAY + 10 * HOUR),
+        FakeEvent::timed("review", MONDAY + 9 * HOUR + 1800, MONDAY + 11 * HOUR),
+        FakeEvent::timed("lunch", MONDAY + 12 * HOUR, MONDAY + 13 * HOUR).transparent(),
+        FakeEvent::timed("dropped", MONDAY + 13 * HOUR, MONDAY + 14 * HOUR),
+        FakeEvent::timed("declined", MONDAY + 14 * HOUR, MONDAY + 15 * HOUR)
+            .attendees(&[FakeAttendee::person(ALICE, None).answered("declined")]),
+        // Tuesday in Tokyo: 2026-03-02T15:00Z to 2026-03-03T15:00Z.
+        FakeEvent::all_day("holiday", "2026-03-03", "2026-03-04"),
+        FakeEvent::timed("late", MONDAY + 2 * DAY - HOUR, MONDAY + 2 * DAY + HOUR),
+    ];
+    for event in events {
+        google.put_event(ALICE, event);
+    }
+    google.cancel_event(ALICE, "dropped");
+}
+
+#[tokio::test]
+async fn free_busy_is_the_time_of_the_busy_events_as_a_sync_would_cache_it() {
+    let (google, connector, tokens) = alice().await;
+    put_a_mixed_week(&google);
+    let alice = calendar(ALICE, false);
+
+    let busy = connector
+        .free_busy(&alice, &tokens, MONDAY, MONDAY + 2 * DAY)
+        .await
+        .unwrap();
+
+    // Overlaps merged; not the lunch shown as available, the cancelled or the declined
+    // meeting; the last one cut at the end of the span.
+    assert_eq!(
+        busy,
+        vec![
+            iv(9 * HOUR, 11 * HOUR),
+            iv(15 * HOUR, DAY + 15 * HOUR),
+            iv(2 * DAY - HOUR, 2 * DAY)
+        ]
+    );
+    let asked = google.requests_of("calendar.freebusy.query");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].method, "POST");
+    assert_eq!(asked[0].path, "/calendar/v3/freeBusy");
+    assert_eq!(asked[0].body["items"], json!([{"id": ALICE}]));
+    assert_eq!(instant(asked[0].body["timeMin"].as_str()), Some(MONDAY));
+    assert_eq!(
+        instant(asked[0].body["timeMax"].as_str()),
+        Some(MONDAY + 2 * DAY)
+    );
+
+    // What a full sync of the same span caches is the same busy time.
+    let span = SyncWindow {
+        from: MONDAY,
+        to: MONDAY + 2 * DAY,
+    };
+    let synced = connector
+        .changes(&alice, &tokens, None, span)
+        .await
+        .unwrap();
+    let cached = synced
+        .busy
+        .iter()
+        .filter_map(|event| event.interval.clip(span.from, span.to))
+        .collect();
+    assert_eq!(merge(cached), busy);
+
+    // Through the service account too; a calendar Google does not know is not found.
+    let with_app = connector
+        .free_busy(&calendar(ALICE, true), &NoTokens, MONDAY, MONDAY + DAY)
+        .await
+        .unwrap();
+    assert_eq!(with_app, vec![iv(9 * HOUR, 11 * HOUR), iv(15 * HOUR, DAY)]);
+    let missing = connector
+        .free_busy(
+            &calendar("nobody@example.com", false),
+            &tokens,
+            MONDAY,
+            MONDAY + DAY,
+        )
+        .await;
+    assert!(
+        matches!(&missing, Err(CalendarError::NotFound(m)) if m.contains("notFound")),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_free_busy_query_refused_for_its_token_is_refreshed_and_asked_again() {
+    let (google, connector, tokens) = alice().await;
+    google.put_event(ALICE, FakeEvent::timed("standup", MONDAY, MONDAY + HOUR));
+    let old = tokens.access_token();
+    google.trouble([Trouble::Unauthorized]);
+
+    let busy = connector
+        .free_busy(&calendar(ALICE, false), &tokens, MONDAY, MONDAY + DAY)
+        .await
+        .unwrap();
+
+    assert_eq!(busy, vec![iv(0, HOUR)]);
+    let saved = tokens.saved();
+    assert_eq!(saved.len(), 1, "the refreshed tokens were saved");
+    let new = saved[0].access_token.expose_secret().to_owned();
+    let asked = google.requests_of("calendar.freebusy.query");
+    assert_eq!(
+        asked
+            .iter()
+            .map(|r| r.authorization.clone())
+            .collect::<Vec<_>>(),
+        vec![Some(format!("Bearer {old}")), Some(format!("Bearer {new}"))]
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_free_busy_query_says_how_long_to_wait_and_an_outage_is_the_providers() {
+    let (google, connector, tokens) = alice().await;
+    let alice = calendar(ALICE, false);
+    let ask = || connector.free_busy(&alice, &tokens, MONDAY, MONDAY + DAY);
+
+    google.trouble([Trouble::RateLimited {
+        retry_after: Some(42),
+    }]);
+    assert_eq!(
+        ask().await,
+        Err(CalendarError::RateLimited {
+            retry_after_secs: 42
+        })
+    );
+    google.trouble([Trouble::QuotaExceeded { retry_after: None }]);
+    assert_eq!(
+        ask().await,
+        Err(CalendarError::RateLimited {
+            retry_after_secs: 60
+        })
+    );
+    google.trouble([Trouble::ServerError]);
+    assert!(matches!(ask().await, Err(CalendarError::Provider(m)) if m.contains("backendError")));
+    assert_eq!(
+        google.count("calendar.freebusy.query"),
+        3,
+        "none retried: the caller decides"
+    );
+    assert_eq!(ask().await, Ok(vec![]), "answered once Google is back");
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use frontdesk_connectors::microsoft::{MicrosoftCalendar, MicrosoftRoom};
 use frontdesk_connectors::testing::microsoft::{
     ALICE_ID, ALICE_MAIL, FakeGraph, TOKEN_LIFETIME_SECS, Trouble,
 };
-use frontdesk_core::domain::calendar::{Interval, Provider};
+use frontdesk_core::domain::calendar::{Interval, Provider, merge};
 use frontdesk_core::port::{
     AuthorizationRequest, BusyEvent, Calendar, CalendarError, CalendarRef, EventDraft, OAuthTokens,
     SyncWindow, TokenStore, WatchRequest,
@@ -473,6 +473,148 @@ async fn throttling_and_outages_are_told_apart() {
     );
 
     assert!(sync().await.is_ok(), "the calendar works once Graph does");
+}
+
+fn iv(start: i64, end: i64) -> Interval {
+    Interval::new(start, end).unwrap()
+}
+
+#[tokio::test]
+async fn free_busy_asks_get_schedule_and_counts_every_status_but_free_as_busy() {
+    let Setup {
+        fake,
+        graph,
+        tokens,
+    } = setup().await;
+    fake.seed_event(ALICE_MAIL, "Stand-up", T0, T0 + HOUR);
+    fake.seed_event(ALICE_MAIL, "Overlapping", T0 + HOUR / 2, T0 + 3 * HOUR / 2);
+    for (n, show_as) in [
+        (2, "tentative"),
+        (4, "oof"),
+        (6, "workingElsewhere"),
+        (8, "free"),
+    ] {
+        let id = fake.seed_event(ALICE_MAIL, show_as, T0 + n * HOUR, T0 + (n + 1) * HOUR);
+        fake.set_show_as(&id, show_as);
+    }
+    let cancelled = fake.seed_event(ALICE_MAIL, "Cancelled", T0 + 10 * HOUR, T0 + 11 * HOUR);
+    fake.cancel_event(&cancelled);
+    let deleted = fake.seed_event(ALICE_MAIL, "Deleted", T0 + 12 * HOUR, T0 + 13 * HOUR);
+    fake.delete_event(&deleted);
+    fake.seed_event(ALICE_MAIL, "Late", T0 + 23 * HOUR, T0 + 25 * HOUR);
+    let (from, to) = (T0 - HOUR, T0 + 24 * HOUR);
+
+    let busy = graph.free_busy(&alice(), &tokens, from, to).await.unwrap();
+
+    // Tentative, out of office and working elsewhere are busy (as the cache counts them);
+    // free, cancelled and deleted are not; overlaps merged; the last cut at the span's end.
+    assert_eq!(
+        busy,
+        vec![
+            iv(T0, T0 + 3 * HOUR / 2),
+            iv(T0 + 2 * HOUR, T0 + 3 * HOUR),
+            iv(T0 + 4 * HOUR, T0 + 5 * HOUR),
+            iv(T0 + 6 * HOUR, T0 + 7 * HOUR),
+            iv(T0 + 23 * HOUR, T0 + 24 * HOUR),
+        ]
+    );
+    let asked = fake.requests_to("POST", "getSchedule");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].path, "/v1.0/me/calendar/getSchedule");
+    assert_eq!(asked[0].status, 200);
+    let body = &asked[0].body;
+    assert_eq!(body["schedules"], serde_json::json!([ALICE_MAIL]));
+    assert_eq!(body["startTime"]["dateTime"], "2027-01-15T07:00:00");
+    assert_eq!(body["startTime"]["timeZone"], "UTC");
+    assert_eq!(body["endTime"]["dateTime"], "2027-01-16T08:00:00");
+    assert!(body["availabilityViewInterval"].is_u64());
+    assert!(
+        asked[0].prefer.contains("outlook.timezone=\"UTC\""),
+        "{}",
+        asked[0].prefer
+    );
+
+    // A full sync of the same span caches the same busy time.
+    let span = SyncWindow { from, to };
+    let synced = graph.changes(&alice(), &tokens, None, span).await.unwrap();
+    let cached = synced
+        .busy
+        .iter()
+        .filter_map(|event| event.interval.clip(from, to))
+        .collect();
+    assert_eq!(merge(cached), busy);
+
+    // With the application's credentials, the mailbox is addressed by its id.
+    fake.add_room("aurora@contoso.test", "Aurora", 8, 3);
+    fake.seed_event("aurora@contoso.test", "Board", T0, T0 + 2 * HOUR);
+    let room = graph
+        .free_busy(&mailbox("aurora@contoso.test"), &no_tokens(), from, to)
+        .await
+        .unwrap();
+    assert_eq!(room, vec![iv(T0, T0 + 2 * HOUR)]);
+    assert_eq!(
+        fake.requests_to("POST", "getSchedule")[1].path,
+        "/v1.0/users/aurora@contoso.test/calendar/getSchedule"
+    );
+    // A mailbox Graph cannot answer for is said in the answer's body.
+    let unknown = CalendarRef {
+        external_id: "nobody@contoso.test".into(),
+        ..alice()
+    };
+    let missing = graph.free_busy(&unknown, &tokens, from, to).await;
+    assert!(
+        matches!(&missing, Err(CalendarError::NotFound(m)) if m.contains("ErrorMailRecipientNotFound")),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn free_busy_refreshes_a_rejected_token_once_and_says_how_long_to_wait_when_throttled() {
+    let Setup {
+        fake,
+        graph,
+        tokens,
+    } = setup().await;
+    fake.seed_event(ALICE_MAIL, "Stand-up", T0, T0 + HOUR);
+    let (from, to) = (T0, T0 + 24 * HOUR);
+    let calendar = alice();
+    let ask = || graph.free_busy(&calendar, &tokens, from, to);
+
+    fake.trouble([Trouble::Unauthorized]);
+    assert_eq!(ask().await.unwrap(), vec![iv(T0, T0 + HOUR)]);
+    assert_eq!(fake.grants("refresh_token"), 1);
+    let saved = tokens.saved();
+    assert_eq!(saved.len(), 1, "the refreshed tokens were saved");
+    let asked = fake.requests_to("POST", "getSchedule");
+    assert_eq!(
+        asked.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [401, 200]
+    );
+    assert_eq!(
+        asked[1].authorization,
+        format!("Bearer {}", saved[0].access_token.expose_secret())
+    );
+
+    fake.trouble([Trouble::RateLimited {
+        retry_after: Some(7),
+    }]);
+    assert_eq!(
+        ask().await,
+        Err(CalendarError::RateLimited {
+            retry_after_secs: 7
+        })
+    );
+    fake.trouble([Trouble::Unavailable { retry_after: None }]);
+    assert!(matches!(ask().await, Err(CalendarError::Provider(m)) if m.contains("503")));
+    fake.trouble([Trouble::ServerError]);
+    assert!(
+        matches!(ask().await, Err(CalendarError::Provider(m)) if m.contains("generalException"))
+    );
+    assert_eq!(
+        fake.count("POST", "getSchedule"),
+        5,
+        "only the 401 was retried"
+    );
 }
 
 #[tokio::test]

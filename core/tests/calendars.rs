@@ -41,6 +41,9 @@ struct Scripted {
     /// Events updated (id, new draft) and cancelled (id), in order.
     updates: Mutex<Vec<(String, EventDraft)>>,
     cancels: Mutex<Vec<String>>,
+    /// Answers to `free_busy`, in order (then no busy time), and the spans asked about.
+    live: Mutex<VecDeque<Result<Vec<Interval>, CalendarError>>>,
+    live_asked: Mutex<Vec<(i64, i64)>>,
 }
 
 impl Scripted {
@@ -56,6 +59,8 @@ impl Scripted {
             drafts: Mutex::default(),
             updates: Mutex::default(),
             cancels: Mutex::default(),
+            live: Mutex::default(),
+            live_asked: Mutex::default(),
         })
     }
 
@@ -113,6 +118,18 @@ impl Calendar for Scripted {
                 ..Changes::default()
             })
         })
+    }
+
+    async fn free_busy(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Interval>, CalendarError> {
+        self.live_asked.lock().unwrap().push((from, to));
+        let next = self.live.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| Ok(Vec::new()))
     }
 
     async fn create_event(
@@ -546,6 +563,86 @@ storage_tests! {
             .unwrap();
         engine.renew_calendar_watches().await.unwrap();
         assert_eq!(graph.watches.lock().unwrap().len(), 3, "renewed");
+    }
+
+    async fn a_repeated_graph_notification_for_one_subscription_leads_to_one_sync(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let graph = Scripted::new(Provider::Microsoft);
+        let (engine, alice) = with_provider(&f, graph.clone()).await;
+        graph.then(full(vec![], "delta-1"));
+        engine.connect_with_app_credentials(&f.owner, alice, Provider::Microsoft, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+        engine.renew_calendar_watches().await.unwrap();
+        let request = graph.watches.lock().unwrap()[0].clone();
+        let (subscription, state) = (request.channel_id.clone(), request.secret.expose_secret().to_string());
+
+        // Graph delivers the same change again (its retry, or two changes in a row) before
+        // the sync has run: the calendar is due once.
+        assert_eq!(engine.microsoft_notification(&subscription, &state, None).await.unwrap(), PushOutcome::Queued);
+        assert_eq!(engine.microsoft_notification(&subscription, &state, None).await.unwrap(), PushOutcome::Ignored);
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 1);
+        assert_eq!(engine.sync_due_calendars().await.unwrap(), 0);
+        assert_eq!(graph.cursors(), vec![None, Some("delta-1".into())], "one incremental sync");
+    }
+
+    async fn an_admin_sees_whether_the_cache_agrees_with_the_providers_busy_time(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let google = Scripted::new(Provider::Google);
+        let (engine, alice) = with_provider(&f, google.clone()).await;
+        let now = now_secs(&f);
+        let iv = |start: i64, end: i64| Interval::new(now + start, now + end).unwrap();
+        google.then(full(vec![busy("a", now + 3600, now + 7200), busy("b", now + 7000, now + 9000)], "t1"));
+        let connected = engine.connect_with_app_credentials(&f.owner, alice, Provider::Google, "alice@acme.example").await.unwrap();
+        engine.sync_due_calendars().await.unwrap();
+
+        // The provider says what the cache holds.
+        google.live.lock().unwrap().push_back(Ok(vec![iv(3600, 9000)]));
+        let check = engine.provider_free_busy(&f.owner, connected.id, now, now + 86_400).await.unwrap();
+        assert_eq!(*google.live_asked.lock().unwrap(), vec![(now, now + 86_400)]);
+        assert_eq!(check.provider, Provider::Google);
+        assert_eq!(check.cached_busy, vec![iv(3600, 9000)]);
+        assert_eq!(check.provider_busy, vec![iv(3600, 9000)]);
+        assert!(check.agrees() && !check.stale);
+        // A change the sync has not seen yet: they differ, and the cache is left alone.
+        google.live.lock().unwrap().push_back(Ok(vec![iv(3600, 9000), iv(20_000, 21_000)]));
+        let check = engine.provider_free_busy(&f.owner, connected.id, now, now + 86_400).await.unwrap();
+        assert!(!check.agrees());
+        assert_eq!(check.cached_busy, vec![iv(3600, 9000)]);
+        // Only the span asked about.
+        google.live.lock().unwrap().push_back(Ok(vec![]));
+        let check = engine.provider_free_busy(&f.owner, connected.id, now + 8000, now + 8500).await.unwrap();
+        assert_eq!(check.cached_busy, vec![iv(8000, 8500)]);
+        assert!(!check.agrees());
+
+        // The provider's refusal is said, and recorded nowhere (the sync owns the state).
+        google.live.lock().unwrap().push_back(Err(CalendarError::RateLimited { retry_after_secs: 30 }));
+        let refused = engine.provider_free_busy(&f.owner, connected.id, now, now + 86_400).await;
+        assert!(matches!(&refused, Err(Error::CalendarRefused(m)) if m.contains("retry after 30 s")), "{refused:?}");
+        let status = &engine.calendar_statuses(&f.owner, alice).await.unwrap()[0];
+        assert_eq!(status.last_error, None);
+
+        // At most 62 days, forwards; the field is named.
+        for (from, to) in [(now, now + 62 * 86_400 + 1), (now, now), (now + 10, now)] {
+            let refused = engine.provider_free_busy(&f.owner, connected.id, from, to).await;
+            assert!(matches!(&refused, Err(Error::Invalid { field, .. }) if field == "to"), "{refused:?}");
+        }
+        assert!(engine.provider_free_busy(&f.owner, connected.id, now, now + 62 * 86_400).await.is_ok());
+        assert_eq!(google.live_asked.lock().unwrap().len(), 5, "refused spans ask no provider");
+
+        // The built-in calendar is answered from the database.
+        engine.add_calendar_event(&f.owner, alice, now + 30_000, now + 31_800, "Interview").await.unwrap();
+        let statuses = engine.calendar_statuses(&f.owner, alice).await.unwrap();
+        let built_in = statuses.iter().find(|c| c.provider == Provider::Local).expect("the built-in calendar");
+        let check = engine.provider_free_busy(&f.owner, built_in.id, now, now + 86_400).await.unwrap();
+        assert_eq!(check.provider_busy, vec![iv(30_000, 31_800)]);
+        assert!(check.agrees());
+        assert_eq!(google.live_asked.lock().unwrap().len(), 5, "no provider asked");
+
+        // Another tenant's calendar does not exist for this one.
+        let other = engine.ensure_tenant("globex", "Globex").await.unwrap();
+        let other_owner = common::owner_of(&engine, &other, "owner@globex.example").await;
+        let missing = engine.provider_free_busy(&other_owner, connected.id, now, now + 86_400).await;
+        assert!(matches!(missing, Err(Error::NotFound("calendar"))), "{missing:?}");
     }
 
     async fn disconnecting_removes_the_connection_and_its_busy_time(t: &TestDb) {

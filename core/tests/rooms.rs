@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::{Duration, NaiveDate, TimeZone};
 use common::{Fixture, person};
 use frontdesk_core::Error;
-use frontdesk_core::domain::calendar::{Interval, Owner, Provider};
+use frontdesk_core::domain::calendar::{Interval, Owner, Provider, merge};
 use frontdesk_core::domain::chat::{Action, Block, Message};
 use frontdesk_core::domain::people::{Lang, Platform};
 use frontdesk_core::domain::room::RoomState;
@@ -62,6 +62,22 @@ impl Calendar for RoomCalendar {
             removed: vec![],
             cursor: None,
         })
+    }
+
+    async fn free_busy(
+        &self,
+        _: &CalendarRef,
+        _: &dyn TokenStore,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Interval>, CalendarError> {
+        let events = self.events.lock().unwrap();
+        Ok(merge(
+            events
+                .iter()
+                .filter_map(|e| e.interval.clip(from, to))
+                .collect(),
+        ))
     }
 
     async fn create_event(

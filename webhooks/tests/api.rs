@@ -1057,7 +1057,7 @@ storage_tests! {
         let long = "x".repeat(frontdesk_webhooks::extract::MAX_TEXT_FIELD + 1);
         let mut checked = 0;
         for (path, operations) in doc["paths"].as_object().unwrap() {
-            let uri = format!("/api/v1{}", path.replace("{id}", "1").replace("{slug}", "hq"));
+            let uri = format!("/api/v1{}", path.replace("{id}", "1").replace("{calendar}", "1").replace("{slug}", "hq"));
             for (method, operation) in operations.as_object().unwrap() {
                 let method: Method = method.to_uppercase().parse().unwrap();
                 let body = &operation["requestBody"]["content"]["application/json"]["schema"];
@@ -1391,6 +1391,13 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
             Some(
                 json!({"room": "room-a", "provider": "ics", "url": "https://calendar.example/a.ics"}),
             ),
+        ),
+        // Before the calendar is disconnected below: asks the fake Google.
+        (
+            Method::GET,
+            "/api/v1/calendars/{calendar}/free-busy?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z",
+            Some(ViewDirectory),
+            None,
         ),
         (
             Method::DELETE,
@@ -1752,7 +1759,8 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
             ));
         let api = Api::with_calendars(&t, calendars).await;
         let owner = api.tenant_with("acme", Role::Owner, true).await;
-        // Rooms with a connected calendar and a built-in event, for the calendar routes.
+        // Rooms with a connected calendar (Google's, through the service account) and a
+        // built-in event, for the calendar routes.
         for slug in ["room-a", "room-b"] {
             let room =
                 json!({"slug": slug, "name": slug, "capacity": 6, "time_zone": "Asia/Tokyo"});
@@ -1762,7 +1770,7 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
             assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         }
         let connect =
-            json!({"room": "room-b", "provider": "ics", "url": "https://calendar.example/b.ics"});
+            json!({"room": "room-b", "provider": "google", "calendar_id": "room-b@acme.example"});
         let calendar = api
             .call(
                 Method::POST,

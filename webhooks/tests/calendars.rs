@@ -1,8 +1,9 @@
 //! Calendars over HTTP (in-process, the whole middleware stack), on SQLite and PostgreSQL:
 //! rooms and ICS feeds connected through the admin API and synced by the real ICS connector
-//! from a feed server on loopback (ETag, a malformed feed, an oversized one), the sync state
-//! admins see, Graph's validation handshake, refused Google pushes, the private ICS feed of
-//! the built-in calendar, and the OAuth callback page.
+//! from a feed server on loopback (ETag, Last-Modified, a malformed feed, an oversized one),
+//! the sync state admins see, the free/busy check of the built-in calendar and of a feed,
+//! Graph's validation handshake, refused Google pushes, the private ICS feed of the built-in
+//! calendar, and the OAuth callback page.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,12 +25,18 @@ use frontdesk_webhooks::{AppState, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// ICS feeds served on loopback by name, with ETags; counts requests and 304s.
+/// ICS feeds served on loopback by name, with ETags (or, for those given a date, with
+/// `Last-Modified` only, as plain file servers do); counts requests and 304s and keeps the
+/// conditional headers each request carried.
 #[derive(Default)]
 struct Feeds {
     bodies: Mutex<HashMap<String, String>>,
+    /// Feed name → its `Last-Modified` (an HTTP date).
+    dated: Mutex<HashMap<String, String>>,
     requests: Mutex<usize>,
     not_modified: Mutex<usize>,
+    /// `(If-None-Match, If-Modified-Since)` of every request.
+    conditions: Mutex<Vec<(Option<String>, Option<String>)>>,
 }
 
 struct FeedServer {
@@ -52,9 +59,40 @@ impl FeedServer {
             headers: HeaderMap,
         ) -> Response {
             *feeds.requests.lock().unwrap() += 1;
+            let text = |name| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            feeds
+                .conditions
+                .lock()
+                .unwrap()
+                .push((text(header::IF_NONE_MATCH), text(header::IF_MODIFIED_SINCE)));
             let Some(body) = feeds.bodies.lock().unwrap().get(&name).cloned() else {
                 return StatusCode::NOT_FOUND.into_response();
             };
+            let dated = feeds.dated.lock().unwrap().get(&name).cloned();
+            if let Some(last_modified) = dated {
+                let date = |text: &str| chrono::DateTime::parse_from_rfc2822(text).ok();
+                let since = text(header::IF_MODIFIED_SINCE);
+                if let (Some(since), Some(modified)) =
+                    (since.as_deref().and_then(date), date(&last_modified))
+                    && modified <= since
+                {
+                    *feeds.not_modified.lock().unwrap() += 1;
+                    return StatusCode::NOT_MODIFIED.into_response();
+                }
+                return (
+                    [
+                        (header::LAST_MODIFIED, last_modified),
+                        (header::CONTENT_TYPE, "text/calendar".into()),
+                    ],
+                    body,
+                )
+                    .into_response();
+            }
             let etag = format!(
                 "\"{:x}\"",
                 body.len() * 31 + body.bytes().map(usize::from).sum::<usize>()
@@ -94,6 +132,16 @@ impl FeedServer {
             .lock()
             .unwrap()
             .insert(name.into(), body.into());
+    }
+
+    /// Serves `name` dated `last_modified` (an HTTP date), without an ETag.
+    fn set_dated(&self, name: &str, body: &str, last_modified: &str) {
+        self.set(name, body);
+        self.feeds
+            .dated
+            .lock()
+            .unwrap()
+            .insert(name.into(), last_modified.into());
     }
 
     fn url_of(&self, name: &str) -> String {
@@ -267,6 +315,56 @@ storage_tests! {
         assert_eq!(status["stale"], false);
     }
 
+    async fn a_feed_dated_by_last_modified_is_asked_if_modified_since_and_a_304_keeps_its_data(t: &TestDb) {
+        let feeds = FeedServer::start().await;
+        let api = Api::new(t, 64 * 1024).await;
+        let alice = api.employee("alice@acme.example").await;
+        // The test clock starts 2026-11-25T00:00Z.
+        feeds.set_dated("alice.ics", &feed("20261125T090000", "20261125T100000"), "Tue, 24 Nov 2026 08:00:00 GMT");
+        let (status, _, connected) = api
+            .call(Method::POST, "/api/v1/calendars", Some(json!({"employee_id": alice, "provider": "ics", "url": feeds.url_of("alice.ics")})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{connected}");
+        assert_eq!(api.engine.sync_due_calendars().await.unwrap(), 1);
+        let now = api.engine.ports.clock.now().timestamp();
+        let day = |h: i64| now + h * 3600;
+        let busy = async || api.engine.busy(api.tenant_id, Owner::Employee(alice), now, now + 86_400).await.unwrap();
+        assert_eq!(busy().await.intervals, vec![Interval::new(day(9), day(10)).unwrap()]);
+
+        // The next fetch names the stored date; the feed answers 304 and the data stays, fresh.
+        api.clock.advance(RECONCILE_EVERY);
+        assert_eq!(api.engine.sync_due_calendars().await.unwrap(), 1);
+        let conditions = feeds.feeds.conditions.lock().unwrap().clone();
+        assert_eq!(conditions, vec![
+            (None, None),
+            (None, Some("Tue, 24 Nov 2026 08:00:00 GMT".to_string())),
+        ]);
+        assert_eq!(*feeds.feeds.not_modified.lock().unwrap(), 1);
+        let status = api.calendar_of(alice).await;
+        assert_eq!(status["events"], 1, "{status}");
+        assert!(status["last_error"].is_null(), "{status}");
+        assert_eq!(status["stale"], false);
+        let seen = busy().await;
+        assert_eq!(seen.intervals, vec![Interval::new(day(9), day(10)).unwrap()]);
+        assert!(!seen.stale);
+        // Checking it against the feed fetches the feed whole, whatever the cache holds.
+        let (status, _, check) = api
+            .call(Method::GET, &format!("/api/v1/calendars/{}/free-busy?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z", status["id"]), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{check}");
+        assert_eq!(check["provider"], "ics");
+        assert_eq!(check["provider_busy"], json!([{"start": "2026-11-25T09:00:00Z", "end": "2026-11-25T10:00:00Z"}]));
+        assert_eq!(check["agrees"], true, "{check}");
+        assert_eq!(feeds.feeds.conditions.lock().unwrap().last(), Some(&(None, None)));
+
+        // A newer version is fetched whole and replaces the old.
+        feeds.set_dated("alice.ics", &feed("20261125T110000", "20261125T120000"), "Wed, 25 Nov 2026 06:00:00 GMT");
+        api.clock.advance(RECONCILE_EVERY);
+        assert_eq!(api.engine.sync_due_calendars().await.unwrap(), 1);
+        assert_eq!(*feeds.feeds.not_modified.lock().unwrap(), 1);
+        assert_eq!(busy().await.intervals, vec![Interval::new(day(11), day(12)).unwrap()]);
+    }
+
     async fn connecting_refuses_bad_input_with_the_field_named(t: &TestDb) {
         let api = Api::new(t, 1024).await;
         let alice = api.employee("alice@acme.example").await;
@@ -318,6 +416,29 @@ storage_tests! {
             .call(Method::GET, &format!("/api/v1/calendar-events?employee_id={alice}&from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z"), None)
             .await;
         assert_eq!(listed[0]["title"], "面談 / Interview");
+
+        // Its free/busy check is answered from the database: it agrees with itself.
+        let built_in = api.calendar_of(alice).await;
+        assert_eq!(built_in["provider"], "local");
+        let free_busy = format!("/api/v1/calendars/{}/free-busy", built_in["id"]);
+        let (status, _, check) = api
+            .call(Method::GET, &format!("{free_busy}?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{check}");
+        let busy = json!([{"start": "2026-11-25T09:00:00Z", "end": "2026-11-25T10:00:00Z"}]);
+        assert_eq!(check["provider_busy"], busy, "{check}");
+        assert_eq!(check["cached_busy"], busy);
+        assert_eq!((check["agrees"].clone(), check["stale"].clone()), (json!(true), json!(false)));
+        // More than 62 days, or backwards: 422 naming `to`; an unknown calendar: 404.
+        for span in ["from=2026-11-25T00:00:00Z&to=2027-01-26T00:00:01Z", "from=2026-11-25T00:00:00Z&to=2026-11-24T00:00:00Z"] {
+            let (status, _, problem) = api.call(Method::GET, &format!("{free_busy}?{span}"), None).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+            assert_eq!(problem["field"], "to", "{problem}");
+        }
+        let (status, _, _) = api
+            .call(Method::GET, "/api/v1/calendars/99999/free-busy?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z", None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
 
         let (status, _, issued) = api.call(Method::POST, "/api/v1/calendar-feeds", Some(json!({"employee_id": alice}))).await;
         assert_eq!(status, StatusCode::CREATED);

@@ -3,7 +3,8 @@
 //! account through OAuth (PKCE); her busy time is synced; a change at Google is pushed,
 //! verified and synced incrementally; an expired sync token leads to a full resync with
 //! nothing duplicated; a 401 is followed by a token refresh; an event is created with a
-//! Meet link through the outbox.
+//! Meet link through the outbox; an admin checks the cached busy time against Google's
+//! free/busy.
 
 mod calendar_support;
 
@@ -16,6 +17,7 @@ use frontdesk_core::engine::calendar::RECONCILE_EVERY;
 use frontdesk_core::port::EventDraft;
 use frontdesk_core::storage_tests;
 use frontdesk_core::testing::TestDb;
+use serde_json::json;
 
 storage_tests! {
     async fn a_connected_google_calendar_is_synced_pushed_resynced_and_refreshed(t: &TestDb) {
@@ -82,6 +84,45 @@ storage_tests! {
         s.clock.advance(Duration::minutes(10));
         assert_eq!(s.engine.sync_due_calendars().await.unwrap(), 0, "not before the 15 minutes asked");
         assert_eq!(s.busy(alice).await.len(), 2);
+    }
+
+    async fn an_admin_checks_the_cached_busy_time_against_googles_free_busy(t: &TestDb) {
+        let google = FakeGoogle::start().await;
+        let s = Setup::start(t, Arc::new(google.connector())).await;
+        let (alice_id, _) = s.alice_connected("google", "alice@acme.example").await;
+        // The test clock starts 2026-11-25T00:00Z.
+        let now = s.now();
+        google.put_event("alice@acme.example", FakeEvent::timed("standup", now + 3600, now + 5400));
+        google.put_event("alice@acme.example", FakeEvent::timed("lunch", now + 10_800, now + 14_400).transparent());
+        s.engine.sync_due_calendars().await.unwrap();
+        let id = s.status_of(alice_id).await["id"].as_i64().unwrap();
+        let path = format!("/api/v1/calendars/{id}/free-busy?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z");
+
+        let check = s.get_json(&path).await;
+        let standup = json!({"start": "2026-11-25T01:00:00Z", "end": "2026-11-25T01:30:00Z"});
+        assert_eq!(check["provider"], "google");
+        assert_eq!(check["provider_busy"], json!([standup]), "{check}");
+        assert_eq!(check["cached_busy"], json!([standup]));
+        assert_eq!(check["agrees"], true);
+        let asked = google.requests_of("calendar.freebusy.query").pop().expect("Google was asked");
+        assert_eq!(asked.body["items"], json!([{"id": "alice@acme.example"}]));
+        assert_eq!(asked.body["timeMin"], "2026-11-25T00:00:00Z");
+        assert_eq!(asked.body["timeMax"], "2026-11-26T00:00:00Z");
+
+        // A change at Google the cache has not synced yet: the check shows it.
+        google.put_event("alice@acme.example", FakeEvent::timed("review", now + 7200, now + 9000));
+        let check = s.get_json(&path).await;
+        assert_eq!(check["provider_busy"], json!([standup, {"start": "2026-11-25T02:00:00Z", "end": "2026-11-25T02:30:00Z"}]));
+        assert_eq!(check["cached_busy"], json!([standup]));
+        assert_eq!(check["agrees"], false);
+
+        // Google rate-limits the check: 502, saying how long to wait; the sync state is untouched.
+        google.trouble([Trouble::RateLimited { retry_after: Some(30) }]);
+        let refused = s.http.get(format!("{}{path}", s.url)).send().await.unwrap();
+        assert_eq!(refused.status(), reqwest::StatusCode::BAD_GATEWAY);
+        let problem: serde_json::Value = refused.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("retry after 30 s"), "{problem}");
+        assert!(s.status_of(alice_id).await["last_error"].is_null());
     }
 
     async fn an_event_is_created_with_a_meet_link_through_the_outbox(t: &TestDb) {

@@ -8,6 +8,9 @@
 //! - Events: list (full, in a window, in small pages; or the changes since a sync token, which
 //!   [`FakeGoogle::expire_sync_tokens`] invalidates: 410 `fullSyncRequired`), get, insert,
 //!   update, patch, delete; a Meet link for `conferenceDataVersion=1` with a `createRequest`.
+//! - Free/busy: `freeBusy` answers each calendar asked about with the busy time of the events
+//!   it holds (not cancelled, not shown as available, not declined by the calendar's owner),
+//!   merged and clipped to the window; an unknown calendar with `errors: [{reason: notFound}]`.
 //! - Push channels: `events/watch`, `channels/stop`, and [`FakeGoogle::push`] delivering a
 //!   notification with Google's `X-Goog-*` headers.
 //! - Trouble ([`Trouble`]): 401, 429 or 403 with `Retry-After`, 500, 410, queued in order.
@@ -31,6 +34,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use frontdesk_core::domain::calendar::{Interval, merge};
 use frontdesk_core::port::OAuthTokens;
 use ring::signature::{KeyPair, RSA_PKCS1_2048_8192_SHA256, RsaKeyPair, UnparsedPublicKey};
 use serde_json::{Map, Value, json};
@@ -765,6 +769,7 @@ fn operation(method: &Method, segments: &[&str]) -> &'static str {
         ("PATCH", ["calendar", "v3", "calendars", _, "events", _]) => "calendar.events.patch",
         ("DELETE", ["calendar", "v3", "calendars", _, "events", _]) => "calendar.events.delete",
         ("POST", ["calendar", "v3", "channels", "stop"]) => "calendar.channels.stop",
+        ("POST", ["calendar", "v3", "freeBusy"]) => "calendar.freebusy.query",
         _ => "unknown",
     }
 }
@@ -983,8 +988,10 @@ impl Api<'_> {
         else {
             return google_error(StatusCode::UNAUTHORIZED, "authError", "Invalid Credentials");
         };
-        if operation == "calendar.channels.stop" {
-            return self.stop_channel();
+        match operation {
+            "calendar.channels.stop" => return self.stop_channel(),
+            "calendar.freebusy.query" => return self.free_busy(),
+            _ => {}
         }
         // `calendars/{id}/…` or `users/me/calendarList/{id}`.
         let named = if rest.first() == Some(&"users") {
@@ -1259,6 +1266,54 @@ impl Api<'_> {
         axum::Json(page).into_response()
     }
 
+    /// `freeBusy`: the busy periods of each calendar in `items` between `timeMin` and
+    /// `timeMax`, as Google computes them from the calendar's events.
+    fn free_busy(self) -> Response {
+        let bound = |name: &str| {
+            self.body[name]
+                .as_str()
+                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+                .map(|at| at.timestamp())
+        };
+        let (Some(from), Some(to)) = (bound("timeMin"), bound("timeMax")) else {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                "required",
+                "Missing timeMin or timeMax parameter.",
+            );
+        };
+        if to <= from {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                "timeRangeEmpty",
+                "The specified time range is empty.",
+            );
+        }
+        let mut calendars = Map::new();
+        for id in self.body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item["id"].as_str())
+        {
+            let answer = if self.state.calendars.contains_key(id) {
+                let periods: Vec<Value> = busy_periods(self.state, id, from, to)
+                    .into_iter()
+                    .map(|busy| json!({"start": rfc3339(busy.start), "end": rfc3339(busy.end)}))
+                    .collect();
+                json!({ "busy": periods })
+            } else {
+                json!({"errors": [{"domain": "global", "reason": "notFound"}], "busy": []})
+            };
+            calendars.insert(id.to_owned(), answer);
+        }
+        axum::Json(
+            json!({"kind": "calendar#freeBusy", "timeMin": rfc3339(from),
+            "timeMax": rfc3339(to), "calendars": calendars}),
+        )
+        .into_response()
+    }
+
     fn watch(self, calendar: &str) -> Response {
         let body = &self.body;
         let (Some(id), Some(address)) = (body["id"].as_str(), body["address"].as_str()) else {
@@ -1329,6 +1384,34 @@ fn meeting_code(n: u64) -> String {
         .collect();
     let text: String = letters.into_iter().collect();
     format!("{}-{}-{}", &text[0..3], &text[3..7], &text[7..10])
+}
+
+/// The busy time of `calendar`'s events in `[from, to)`, merged: what is neither cancelled,
+/// nor shown as available, nor declined by the calendar's owner.
+fn busy_periods(state: &FakeState, calendar: &str, from: i64, to: i64) -> Vec<Interval> {
+    let zone = state.zone(calendar);
+    let busy = state
+        .events
+        .get(calendar)
+        .into_iter()
+        .flat_map(|events| events.values())
+        .map(|stored| &stored.body)
+        .filter(|body| body["status"] != "cancelled" && body["transparency"] != "transparent")
+        .filter(|body| {
+            !body["attendees"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|attendee| {
+                    attendee["self"] == true && attendee["responseStatus"] == "declined"
+                })
+        })
+        .filter_map(|body| {
+            let (start, end) = event_span(body, zone)?;
+            Interval::new(start, end)?.clip(from, to)
+        })
+        .collect();
+    merge(busy)
 }
 
 /// An event's span in seconds; a date is midnight in `zone`.

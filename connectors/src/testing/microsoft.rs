@@ -4,8 +4,9 @@
 //! It speaks Graph's JSON, errors included (`{"error": {"code", "message"}}`, 401, 410,
 //! 429 with `Retry-After`, 5xx), checks bearer tokens, client secrets and PKCE, pages
 //! `calendarView/delta` in small pages with delta links that return only what changed
-//! since, and performs the subscription validation handshake against the test's own
-//! receiver before a subscription exists. It records every request and stops when dropped.
+//! since, answers `calendar/getSchedule` from the events it holds, and performs the
+//! subscription validation handshake against the test's own receiver before a subscription
+//! exists. It records every request and stops when dropped.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -1123,6 +1124,7 @@ fn respond(
                 Err(response) => return *response,
             };
             match (method, rest) {
+                (&Method::POST, ["calendar", "getSchedule"]) => get_schedule(state, base, body),
                 (&Method::GET, ["calendarView", "delta" | "delta()"]) => {
                     let link = format!("{base}/v1.0/{}", segments.join("/"));
                     delta(state, &link, &mailbox, query)
@@ -1149,6 +1151,113 @@ fn respond(
                 _ => not_found_segment(rest.first().copied().unwrap_or_default()),
             }
         }
+    }
+}
+
+/// Graph's longest `getSchedule` window.
+const MAX_SCHEDULE_DAYS: i64 = 62;
+
+/// `calendar/getSchedule`: for each mailbox in `schedules`, its events overlapping the window
+/// (not deleted, not cancelled) as `scheduleItems` with their `showAs` as `status` (times in
+/// UTC), and the `availabilityView` of the window in slots of `availabilityViewInterval`
+/// minutes. A mailbox the fake does not know is answered with an `error` in its place.
+fn get_schedule(state: &FakeState, base: &str, body: &Value) -> Response {
+    let invalid =
+        |message: &str| graph_failure(StatusCode::BAD_REQUEST, "ErrorInvalidParameter", message);
+    let (Some(start), Some(end)) = (
+        parse_graph_time(&body["startTime"]),
+        parse_graph_time(&body["endTime"]),
+    ) else {
+        return invalid("startTime and endTime (dateTime, timeZone) are required.");
+    };
+    if end <= start || end - start > MAX_SCHEDULE_DAYS * 24 * 3600 {
+        return invalid("The time window must be positive and at most 62 days long.");
+    }
+    let interval = body["availabilityViewInterval"].as_i64().unwrap_or(30);
+    if !(5..=1440).contains(&interval) {
+        return invalid("availabilityViewInterval must be between 5 and 1440 minutes.");
+    }
+    let Some(schedules) = body["schedules"].as_array().filter(|s| !s.is_empty()) else {
+        return invalid("schedules is required.");
+    };
+    let answers: Vec<Value> = schedules
+        .iter()
+        .map(|schedule| {
+            let schedule = schedule.as_str().unwrap_or_default();
+            let Some(mailbox) = state.mailbox(schedule) else {
+                return json!({
+                    "scheduleId": schedule,
+                    "availabilityView": "",
+                    "error": {
+                        "message": format!("The requested user '{schedule}' is invalid."),
+                        "responseCode": "ErrorMailRecipientNotFound",
+                    },
+                });
+            };
+            let items: Vec<&Event> = state
+                .events
+                .values()
+                .filter(|e| e.mailbox == mailbox && !e.deleted && !e.is_cancelled)
+                .filter(|e| e.start < end && e.end > start)
+                .collect();
+            let slot = interval * 60;
+            let view: String = (0..(end - start + slot - 1) / slot)
+                .map(|n| {
+                    let (from, to) = (start + n * slot, start + (n + 1) * slot);
+                    items
+                        .iter()
+                        .filter(|e| e.start < to && e.end > from)
+                        .map(|e| availability_code(&e.show_as))
+                        .max()
+                        .unwrap_or('0')
+                })
+                .collect();
+            let schedule_items: Vec<Value> = items
+                .iter()
+                .map(|e| {
+                    json!({
+                        "isPrivate": false,
+                        "status": e.show_as,
+                        "subject": e.subject,
+                        "location": e.location["displayName"],
+                        "isMeeting": e.attendees.as_array().is_some_and(|a| !a.is_empty()),
+                        "isRecurring": false,
+                        "isException": false,
+                        "isReminderSet": true,
+                        "start": graph_time(e.start),
+                        "end": graph_time(e.end),
+                    })
+                })
+                .collect();
+            json!({
+                "scheduleId": schedule,
+                "availabilityView": view,
+                "scheduleItems": schedule_items,
+                "workingHours": {
+                    "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                    "startTime": "08:00:00.0000000",
+                    "endTime": "17:00:00.0000000",
+                    "timeZone": {"name": "UTC"},
+                },
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "@odata.context": format!("{base}/v1.0/$metadata#Collection(microsoft.graph.scheduleInformation)"),
+        "value": answers,
+    }))
+    .into_response()
+}
+
+/// A status's digit in an `availabilityView` (0 free, 1 tentative, 2 busy, 3 oof,
+/// 4 working elsewhere).
+fn availability_code(show_as: &str) -> char {
+    match show_as {
+        "free" => '0',
+        "tentative" => '1',
+        "oof" => '3',
+        "workingElsewhere" => '4',
+        _ => '2',
     }
 }
 

@@ -66,6 +66,8 @@ pub const WATCH_TTL: Duration = Duration::days(7);
 pub const RENEW_BEFORE: Duration = Duration::days(1);
 /// How long an OAuth authorization may take.
 const OAUTH_ATTEMPT_TTL: Duration = Duration::minutes(10);
+/// The longest span one free/busy check asks a provider about (Graph's `getSchedule` limit).
+pub const MAX_FREE_BUSY_SPAN: Duration = Duration::days(62);
 /// The longest ICS feed URL accepted.
 pub const MAX_FEED_URL: usize = 2048;
 /// The longest calendar id accepted (Google ids are email-like; Graph mailboxes too).
@@ -106,6 +108,28 @@ pub struct Busy {
     pub intervals: Vec<Interval>,
     /// Some of it comes from a calendar whose last sync failed or is old.
     pub stale: bool,
+}
+
+/// One calendar's busy time over a span as its provider says it now, beside what the cache
+/// holds for the same span: whether the cache agrees with the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeBusyCheck {
+    pub calendar_id: i64,
+    pub provider: Provider,
+    /// What the provider answered just now (for the built-in calendar, the database);
+    /// sorted, merged.
+    pub provider_busy: Vec<Interval>,
+    /// What the cache holds, which free slots are computed from; sorted, merged.
+    pub cached_busy: Vec<Interval>,
+    /// The cache's last sync failed, or none succeeded recently.
+    pub stale: bool,
+}
+
+impl FreeBusyCheck {
+    /// The cache holds the busy time the provider reports.
+    pub fn agrees(&self) -> bool {
+        self.provider_busy == self.cached_busy
+    }
 }
 
 /// What a push notification led to.
@@ -562,18 +586,74 @@ impl Engine {
         let rows =
             store::busy_of_owner(&mut tx, tenant_id, owner, (from * 1000, to * 1000), &[]).await?;
         let calendars = store::of_owner(&mut tx, tenant_id, owner).await?;
-        let intervals = rows
-            .into_iter()
-            .filter_map(|(start, end)| {
-                Interval::new(start.div_euclid(1000), (end + 999).div_euclid(1000))
-            })
-            .filter_map(|i| i.clip(from, to))
-            .collect();
         Ok(Busy {
-            intervals: merge(intervals),
+            intervals: cached_busy(rows, from, to),
             stale: calendars
                 .iter()
                 .any(|c| c.provider != Provider::Local && is_stale(c, now)),
+        })
+    }
+
+    /// Calendar `id`'s busy time in `[from, to)` (epoch seconds, at most
+    /// [`MAX_FREE_BUSY_SPAN`]) asked live from its provider, beside what the cache holds for
+    /// the same span, so an admin can see whether the cache agrees (admins, like the sync
+    /// state). The built-in calendar is the database: both come from it. A provider's
+    /// refusal or failure is [`Error::CalendarRefused`]; nothing is recorded either way
+    /// (the sync keeps the calendar's state).
+    pub async fn provider_free_busy(
+        &self,
+        actor: &Actor,
+        calendar_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<FreeBusyCheck> {
+        actor.require(Permission::ViewDirectory)?;
+        let longest = MAX_FREE_BUSY_SPAN.num_seconds();
+        if to <= from || to - from > longest {
+            return Err(Error::invalid(
+                "to",
+                Invalid::OutOfRange {
+                    min: from.saturating_add(1),
+                    max: from.saturating_add(longest),
+                },
+            ));
+        }
+        let tenant_id = actor.account.tenant_id;
+        let (calendar, cached) = {
+            let mut tx = self.db.read().await?;
+            let calendar = store::get(&mut tx, calendar_id)
+                .await?
+                .filter(|c| c.tenant_id == tenant_id)
+                .ok_or(Error::NotFound("calendar"))?;
+            let events = store::events_of(&mut tx, calendar.id, from * 1000, to * 1000).await?;
+            let rows = events.into_iter().map(|e| (e.starts_at, e.ends_at));
+            (calendar, cached_busy(rows, from, to))
+        };
+        let provider_busy = match calendar.provider {
+            Provider::Local => cached.clone(),
+            provider => {
+                self.require_provider(provider)?;
+                let connector = self
+                    .ports
+                    .calendars
+                    .get(provider)
+                    .ok_or(Error::NotFound("provider"))?;
+                let refused = |err: CalendarError| Error::CalendarRefused(err.to_string());
+                let reference = self.calendar_ref(&calendar).await.map_err(refused)?;
+                let tokens = self.tokens_of(&calendar);
+                connector
+                    .free_busy(&reference, &tokens, from, to)
+                    .await
+                    .map_err(refused)?
+            }
+        };
+        let now = self.ports.clock.now_ms();
+        Ok(FreeBusyCheck {
+            calendar_id: calendar.id,
+            provider: calendar.provider,
+            provider_busy,
+            cached_busy: cached,
+            stale: calendar.provider != Provider::Local && is_stale(&calendar, now),
         })
     }
 
@@ -1376,6 +1456,19 @@ pub(crate) async fn provider_calendar(
         .await?
         .into_iter()
         .find(|c| matches!(c.provider, Provider::Google | Provider::Microsoft)))
+}
+
+/// Cached events (`(start, end)` in epoch ms) as busy time in `[from, to)` in seconds (a
+/// part second counts whole), sorted and merged.
+fn cached_busy(rows: impl IntoIterator<Item = (i64, i64)>, from: i64, to: i64) -> Vec<Interval> {
+    let intervals = rows
+        .into_iter()
+        .filter_map(|(start, end)| {
+            Interval::new(start.div_euclid(1000), (end + 999).div_euclid(1000))
+        })
+        .filter_map(|i| i.clip(from, to))
+        .collect();
+    merge(intervals)
 }
 
 fn is_stale(calendar: &StoredCalendar, now: i64) -> bool {

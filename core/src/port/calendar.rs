@@ -278,6 +278,17 @@ pub trait Calendar: Send + Sync + fmt::Debug {
         window: SyncWindow,
     ) -> Result<Changes, CalendarError>;
 
+    /// The calendar's busy time in `[from, to)` (seconds since the epoch) as the provider
+    /// tells it now, sorted and merged: what the cache of [`Calendar::changes`] should
+    /// hold for that span (the same events count as busy), asked live to check it.
+    async fn free_busy(
+        &self,
+        calendar: &CalendarRef,
+        tokens: &dyn TokenStore,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Interval>, CalendarError>;
+
     /// Creates an event on the calendar.
     async fn create_event(
         &self,

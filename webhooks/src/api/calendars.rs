@@ -2,16 +2,20 @@
 //! their sync state, and the built-in calendar's events and private feeds.
 //!
 //! An owner is named by `employee_id` or `room` (a room's slug), in the query or the body.
+//!
+//! `GET /calendars/{calendar}/free-busy` asks the calendar's provider for its busy time
+//! while the admin waits (the one route that does: free slots never do), to check the
+//! cache against it.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use frontdesk_core::Error;
-use frontdesk_core::domain::calendar::{Owner, Provider};
+use frontdesk_core::domain::calendar::{Interval, Owner, Provider};
 use frontdesk_core::domain::field::Invalid;
 use frontdesk_core::engine::Actor;
-use frontdesk_core::engine::calendar::CalendarStatus;
+use frontdesk_core::engine::calendar::{CalendarStatus, FreeBusyCheck};
 use frontdesk_core::engine::local_calendar::LocalEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -26,6 +30,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_calendars, connect))
         .routes(routes!(disconnect))
+        .routes(routes!(free_busy))
         .routes(routes!(authorize))
         .routes(routes!(provider_rooms))
         .routes(routes!(issue_feed, revoke_feed))
@@ -107,6 +112,73 @@ pub struct ConnectRequest {
     pub url: Option<String>,
     /// For `google` and `microsoft`: the calendar or mailbox (an email address).
     pub calendar_id: Option<String>,
+}
+
+/// The span to check a calendar's busy time over.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FreeBusyQuery {
+    /// From (RFC 3339).
+    pub from: DateTime<Utc>,
+    /// Until (RFC 3339), after `from` and at most 62 days after it.
+    pub to: DateTime<Utc>,
+}
+
+/// A span of busy time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BusyView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl From<Interval> for BusyView {
+    fn from(busy: Interval) -> Self {
+        BusyView {
+            start: DateTime::from_timestamp(busy.start, 0).unwrap_or_default(),
+            end: DateTime::from_timestamp(busy.end, 0).unwrap_or_default(),
+        }
+    }
+}
+
+/// A calendar's busy time over a span as its provider says it now, beside what Frontdesk
+/// holds for it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FreeBusyView {
+    pub calendar_id: i64,
+    /// `local`, `ics`, `google` or `microsoft`.
+    pub provider: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// What the provider answered just now (for the built-in calendar, the database);
+    /// sorted, overlaps merged.
+    pub provider_busy: Vec<BusyView>,
+    /// What the cache holds for the span, which free slots are computed from.
+    pub cached_busy: Vec<BusyView>,
+    /// The two are the same. When not, a change may not be synced yet (see `stale` and the
+    /// calendar's `last_error`); the next sync brings it.
+    pub agrees: bool,
+    /// The cache's last sync failed, or none succeeded recently.
+    pub stale: bool,
+}
+
+impl FreeBusyView {
+    fn new(check: FreeBusyCheck, query: &FreeBusyQuery) -> FreeBusyView {
+        FreeBusyView {
+            calendar_id: check.calendar_id,
+            provider: check.provider.as_str().into(),
+            from: query.from,
+            to: query.to,
+            agrees: check.agrees(),
+            stale: check.stale,
+            provider_busy: check
+                .provider_busy
+                .into_iter()
+                .map(BusyView::from)
+                .collect(),
+            cached_busy: check.cached_busy.into_iter().map(BusyView::from).collect(),
+        }
+    }
 }
 
 /// Start connecting a person's own Google or Microsoft 365 account.
@@ -281,6 +353,27 @@ async fn disconnect(
 ) -> ApiResult<StatusCode> {
     state.engine.disconnect_calendar(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A calendar's busy time asked live from its provider (Google's `freeBusy`, Graph's
+/// `getSchedule`, the ICS feed fetched anew), beside the cached busy time of the same span:
+/// whether the cache agrees with the provider (admins). The built-in calendar is answered
+/// from the database. The span is at most 62 days; a provider that refuses or fails is a
+/// 502 saying why.
+#[utoipa::path(get, path = "/calendars/{calendar}/free-busy", tag = "calendars",
+    params(("calendar" = i64, Path), FreeBusyQuery),
+    responses((status = 200, body = FreeBusyView), (status = 404), (status = 409), (status = 422), (status = 502)))]
+async fn free_busy(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppPath(id): AppPath<i64>,
+    AppQuery(query): AppQuery<FreeBusyQuery>,
+) -> ApiResult<Json<FreeBusyView>> {
+    let check = state
+        .engine
+        .provider_free_busy(&actor, id, query.from.timestamp(), query.to.timestamp())
+        .await?;
+    Ok(Json(FreeBusyView::new(check, &query)))
 }
 
 /// Start connecting a person's own Google or Microsoft 365 account (admins): OAuth with
