@@ -1383,6 +1383,38 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
                 json!({"slug": "room-x", "name": "Room X", "capacity": 4, "time_zone": "Asia/Tokyo"}),
             ),
         ),
+        (
+            Method::PUT,
+            "/api/v1/rooms/{room}",
+            Some(ManageLocations),
+            Some(
+                json!({"name": "Room A", "capacity": 6, "time_zone": "Asia/Tokyo", "equipment": ["display"]}),
+            ),
+        ),
+        (
+            Method::POST,
+            "/api/v1/rooms/{room}/door-displays",
+            Some(ManageLocations),
+            Some(json!({"name": "Door A"})),
+        ),
+        (
+            Method::GET,
+            "/api/v1/door-displays",
+            Some(ManageLocations),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/rooms/utilisation?from=2026-11-01&to=2026-11-30",
+            Some(ViewDirectory),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/rooms/utilisation.csv?from=2026-11-01&to=2026-11-30",
+            Some(ViewDirectory),
+            None,
+        ),
         (Method::GET, "/api/v1/calendars", Some(ViewDirectory), None),
         (
             Method::POST,
@@ -1396,7 +1428,7 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
         (
             Method::GET,
             "/api/v1/calendars/{calendar}/free-busy?from=2026-11-25T00:00:00Z&to=2026-11-26T00:00:00Z",
-            Some(ViewDirectory),
+            Some(EditDirectory),
             None,
         ),
         (
@@ -1715,6 +1747,16 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
         "/kiosk/{location}/visits/{visit}",
         "/kiosk/{location}/visits/{visit}/events",
         "/kiosk/{location}/checkouts",
+        // A room's door display or an employee signed in to the web chat acts on it (and
+        // anyone finds rooms with a session of either kind; webhooks/tests/rooms.rs).
+        "/rooms/{room}/status",
+        "/rooms/{room}/events",
+        "/rooms/{room}/check-in",
+        "/rooms/{room}/check-out",
+        "/rooms/{room}/extend",
+        "/rooms/{room}/book-now",
+        "/rooms/{room}/pairing",
+        "/rooms/free",
         // The booking page's API: public (webhooks/tests/booking.rs).
         "/public/links/{link}",
         "/public/links/{link}/slots",
@@ -1932,6 +1974,7 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
                 .replace("{employee}", &employee)
                 .replace("{other}", &other.id.to_string())
                 .replace("{calendar}", &calendar)
+                .replace("{room}", "room-a")
                 .replace("{event}", &event)
                 .replace("{kiosk}", &kiosk_device.to_string())
                 .replace("{expected_visit}", &expected)

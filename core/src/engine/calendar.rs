@@ -596,7 +596,8 @@ impl Engine {
 
     /// Calendar `id`'s busy time in `[from, to)` (epoch seconds, at most
     /// [`MAX_FREE_BUSY_SPAN`]) asked live from its provider, beside what the cache holds for
-    /// the same span, so an admin can see whether the cache agrees (admins, like the sync
+    /// the same span, so an admin can see whether the cache agrees (those who manage
+    /// calendars: a live call spends the provider's quota, so viewers only see the sync
     /// state). The built-in calendar is the database: both come from it. A provider's
     /// refusal or failure is [`Error::CalendarRefused`]; nothing is recorded either way
     /// (the sync keeps the calendar's state).
@@ -607,7 +608,7 @@ impl Engine {
         from: i64,
         to: i64,
     ) -> Result<FreeBusyCheck> {
-        actor.require(Permission::ViewDirectory)?;
+        actor.require(Permission::EditDirectory)?;
         let longest = MAX_FREE_BUSY_SPAN.num_seconds();
         if to <= from || to - from > longest {
             return Err(Error::invalid(

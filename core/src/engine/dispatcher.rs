@@ -564,18 +564,6 @@ impl Engine {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(1) >= Duration::seconds(2) && backoff(1) <= Duration::milliseconds(2500));
-        assert!(backoff(5) >= Duration::seconds(32));
-        assert!(backoff(30) <= Duration::seconds(1800 + 450));
-    }
-}
-
 /// How a calendar provider's refusal is retried: a rate limit when it says, an outage with
 /// backoff, anything else (gone, refused) not at all.
 fn calendar_failure(err: CalendarError) -> Failure {
@@ -585,5 +573,17 @@ fn calendar_failure(err: CalendarError) -> Failure {
         }
         CalendarError::Provider(reason) => Failure::Temporary(reason),
         other => Failure::Permanent(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) >= Duration::seconds(2) && backoff(1) <= Duration::milliseconds(2500));
+        assert!(backoff(5) >= Duration::seconds(32));
+        assert!(backoff(30) <= Duration::seconds(1800 + 450));
     }
 }

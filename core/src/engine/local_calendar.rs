@@ -103,6 +103,7 @@ impl Engine {
 
     /// Writes event `uid` to the owner's built-in calendar in the caller's transaction (a
     /// booking writes its event with itself). Writing an existing uid changes it.
+    #[allow(clippy::too_many_arguments)]
     pub async fn put_local_event(
         &self,
         tx: &mut Tx,

@@ -200,7 +200,7 @@ const FREE_ROOMS: &str = "SELECT r.id, r.slug, r.name, r.capacity, r.time_zone, 
     (SELECT MIN(e.starts_at) FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
      WHERE c.room_id = r.id AND e.starts_at >= $5) AS next_start \
     FROM rooms r WHERE r.tenant_id = $1 AND r.capacity >= $2 \
-    AND ($3 IS NULL OR r.floor = $3) AND (' ' || r.equipment || ' ') LIKE $6 \
+    AND ($3 IS NULL OR r.floor = $3) AND (' ' || REPLACE(r.equipment, ' ', '  ') || ' ') LIKE $6 \
     AND NOT EXISTS (SELECT 1 FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
         LEFT JOIN room_meetings m ON m.room_id = c.room_id AND m.uid = e.uid \
         WHERE c.room_id = r.id AND e.ends_at > $4 AND e.starts_at < $5 \
@@ -213,8 +213,8 @@ const FREE_ROOMS: &str = "SELECT r.id, r.slug, r.name, r.capacity, r.time_zone, 
 pub struct FreeSearch<'a> {
     pub seats: i64,
     pub floor: Option<i64>,
-    /// The equipment wanted, sorted, as a `LIKE` pattern over the room's sorted words with
-    /// a space on each side (`% display % video %`; `%` for none).
+    /// The equipment wanted, sorted, as a `LIKE` pattern over the room's sorted words, each
+    /// between its own two spaces (`% display % video %`; `%` for none).
     pub equipment_pattern: &'a str,
     pub limit: i64,
 }
