@@ -1005,6 +1005,20 @@ async fn the_demo_has_rooms_and_busy_blocks_in_alices_calendar_this_week_and_nex
         .collect();
     assert_eq!(slugs, ["room-a", "room-b"]);
     assert_eq!(rooms[0]["capacity"], 6);
+    assert_eq!(
+        rooms[1]["equipment"],
+        serde_json::json!(["display", "video"])
+    );
+    // Today's bookings: Bob is in room B, a private interview follows (masked); room A is
+    // free until Alice's review. The demo's room pages need no pairing.
+    let b = get_json(&http, &server, "/api/v1/rooms/room-b/status").await;
+    assert_eq!(b["state"], "in_use", "{b}");
+    assert_eq!(b["current"]["organizer"], "Bob Tanaka", "{b}");
+    assert_eq!(b["next"][0]["private"], true, "{b}");
+    assert!(b["next"][0].get("title").is_none(), "{b}");
+    let a = get_json(&http, &server, "/api/v1/rooms/room-a/status").await;
+    assert_eq!(a["state"], "free", "{a}");
+    assert_eq!(a["next"][0]["organizer"], "Alice Sato", "{a}");
 
     let page = get_json(&http, &server, "/api/v1/employees").await;
     let alice = page["employees"]

@@ -52,6 +52,8 @@ CREATE TABLE room_meetings (
 -- Meetings still waiting for a check-in (the release sweep reads only these).
 CREATE INDEX room_meetings_waiting ON room_meetings (ends_at)
     WHERE checked_in_at IS NULL AND released_at IS NULL AND ended_at IS NULL;
+-- Meetings whose organizer is still to be reminded (the reminders read only these).
+CREATE INDEX room_meetings_unreminded ON room_meetings (starts_at) WHERE reminded_at IS NULL;
 -- Meetings in use (the nudges read only these).
 CREATE INDEX room_meetings_in_use ON room_meetings (ends_at)
     WHERE checked_in_at IS NOT NULL AND ended_at IS NULL;

@@ -1092,49 +1092,60 @@ impl Engine {
 
     async fn record_and_remind(&self, now: i64, sweep: &mut RoomSweep) -> Result<()> {
         let mut tx = self.db.write().await?;
-        let started =
+        sweep.recorded =
             store::record_started(&mut tx, now * 1000, now * 1000 - RECORD_LOOKBACK_MS).await?;
-        sweep.recorded = started.len();
-        for meeting in &started {
-            let Some(organizer_id) = meeting.organizer_id else {
-                continue;
-            };
-            // A meeting recorded late (the server was down) is not reminded past its
-            // grace: the release notice says what happened.
-            if now * 1000 - meeting.starts_at > rules::DEFAULT_GRACE_SECONDS * 1000 {
-                continue;
-            }
-            if !store::claim_reminder(&mut tx, meeting.id, now * 1000).await? {
-                continue;
-            }
-            let Some(person) = employee::find(&mut tx, meeting.tenant_id, organizer_id).await?
-            else {
-                continue;
-            };
-            let Some(room) = store::room_by_id(&mut tx, meeting.tenant_id, meeting.room_id).await?
-            else {
-                continue;
-            };
-            let policy = policy_of(&room.release_policy)?;
-            let message = reminder(
-                &person,
-                &room,
-                meeting.id,
-                meeting.starts_at / 1000,
-                &policy,
-                ReminderState::Waiting,
-            );
-            self.notify_employee(
-                &mut tx,
-                meeting.tenant_id,
-                &person,
-                &reminder_key(meeting.id),
-                &message,
-            )
-            .await?;
-            sweep.reminded += 1;
-        }
         tx.commit().await?;
+        // Reminders go to meetings still waiting within their first minutes (one recorded
+        // late, after the server was down, is not reminded past the default grace: the
+        // release notice says what happened), in chunks, each claimed once.
+        let due = {
+            let mut tx = self.db.statements().await?;
+            store::unreminded(
+                &mut tx,
+                (now - rules::DEFAULT_GRACE_SECONDS) * 1000,
+                now * 1000,
+            )
+            .await?
+        };
+        for chunk in due.chunks(SWEEP_CHUNK) {
+            let mut tx = self.db.write().await?;
+            for meeting in chunk {
+                let Some(organizer_id) = meeting.organizer_id else {
+                    continue;
+                };
+                if !store::claim_reminder(&mut tx, meeting.id, now * 1000).await? {
+                    continue;
+                }
+                let Some(person) = employee::find(&mut tx, meeting.tenant_id, organizer_id).await?
+                else {
+                    continue;
+                };
+                let Some(room) =
+                    store::room_by_id(&mut tx, meeting.tenant_id, meeting.room_id).await?
+                else {
+                    continue;
+                };
+                let policy = policy_of(&room.release_policy)?;
+                let message = reminder(
+                    &person,
+                    &room,
+                    meeting.id,
+                    meeting.starts_at / 1000,
+                    &policy,
+                    ReminderState::Waiting,
+                );
+                self.notify_employee(
+                    &mut tx,
+                    meeting.tenant_id,
+                    &person,
+                    &reminder_key(meeting.id),
+                    &message,
+                )
+                .await?;
+                sweep.reminded += 1;
+            }
+            tx.commit().await?;
+        }
         Ok(())
     }
 

@@ -239,14 +239,13 @@ pub async fn free_rooms(
         .await?))
 }
 
-/// A meeting recorded as it started.
+/// A meeting whose organizer has not been reminded yet.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Started {
     pub id: i64,
     pub tenant_id: i64,
     pub room_id: i64,
     pub starts_at: i64,
-    pub ends_at: i64,
     pub organizer_id: Option<i64>,
 }
 
@@ -260,15 +259,32 @@ const RECORD_STARTED: &str = "INSERT INTO room_meetings (tenant_id, room_id, uid
     FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
     LEFT JOIN employees o ON o.tenant_id = c.tenant_id AND o.email = e.organizer \
     WHERE c.room_id IS NOT NULL AND e.starts_at > $2 AND e.starts_at <= $1 AND e.ends_at > $1 \
-    ON CONFLICT (room_id, uid) DO NOTHING \
-    RETURNING id, tenant_id, room_id, starts_at, ends_at, organizer_id";
+    ON CONFLICT (room_id, uid) DO NOTHING";
 
-/// Records the room meetings that started after `since` and are running at `now`; returns
-/// those this call recorded.
-pub async fn record_started(tx: &mut Tx, now: i64, since: i64) -> Result<Vec<Started>, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(RECORD_STARTED)
+/// Records the room meetings that started after `since` and are running at `now`; how many
+/// this call recorded.
+pub async fn record_started(tx: &mut Tx, now: i64, since: i64) -> Result<usize, StoreError> {
+    let recorded = on_tx!(tx, |c| sqlx::query(RECORD_STARTED)
         .bind(now)
         .bind(since)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(usize::try_from(recorded).unwrap_or(usize::MAX))
+}
+
+// Reads `room_meetings_unreminded`.
+const UNREMINDED: &str = "SELECT id, tenant_id, room_id, starts_at, organizer_id \
+    FROM room_meetings WHERE reminded_at IS NULL AND organizer_id IS NOT NULL \
+    AND checked_in_at IS NULL AND released_at IS NULL AND ended_at IS NULL \
+    AND starts_at > $1 AND starts_at <= $2 ORDER BY starts_at, id";
+
+/// Recorded meetings that began in `(from, to]`, still waiting for a check-in, whose
+/// organizer has not been reminded.
+pub async fn unreminded(tx: &mut Tx, from: i64, to: i64) -> Result<Vec<Started>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_as(UNREMINDED)
+        .bind(from)
+        .bind(to)
         .fetch_all(&mut *c)
         .await?))
 }
