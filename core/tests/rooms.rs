@@ -674,7 +674,9 @@ storage_tests! {
     async fn two_instances_sweeping_together_release_and_remind_once(t: &TestDb) {
         let o = Office::new(t).await;
         o.book_a("U1", "09:30", "10:30").await;
-        let other = Engine::new(o.engine.db.clone(), o.engine.ports.clone(), common::settings());
+        // Another server: its own connection pool to the same database.
+        let pool = frontdesk_core::store::Db::connect(t.url()).await.unwrap();
+        let other = Engine::new(pool, o.engine.ports.clone(), common::settings());
         o.at("09:30");
         let (a, b) = tokio::join!(o.engine.sweep_rooms(), other.sweep_rooms());
         let (a, b) = (a.unwrap(), b.unwrap());
