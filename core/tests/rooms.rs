@@ -25,6 +25,7 @@ use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::conversation::{ChatUser, Input};
 use frontdesk_core::engine::reception::{CheckIn, Kiosk};
 use frontdesk_core::engine::room::{ReleaseSettings, RoomAccess, RoomSettings};
+use frontdesk_core::engine::scheduler::{Scheduler, standard_jobs};
 use frontdesk_core::engine::tenant::LocationInput;
 use frontdesk_core::port::{
     AuthorizationRequest, Authorized, BusyEvent, Calendar, CalendarError, CalendarRef, Calendars,
@@ -688,6 +689,17 @@ storage_tests! {
         let told = all_text(&o.told("U1").await);
         assert_eq!(told.matches("Check in by 09:40").count(), 1, "{told}");
         assert_eq!(told.matches("was released at 09:40").count(), 1, "{told}");
+    }
+
+    async fn the_room_sweep_runs_inside_the_server_on_its_schedule(t: &TestDb) {
+        let o = Office::new(t).await;
+        o.book_a("U1", "09:30", "10:30").await;
+        let scheduler = Scheduler::new(o.engine.clone(), standard_jobs());
+        scheduler.tick().await.unwrap();
+        o.at("09:40");
+        scheduler.tick().await.unwrap();
+        assert_eq!(o.state_of_a().await.state, RoomState::Free);
+        assert_eq!(o.a_event_ends().await, vec![tokyo("09:40")]);
     }
 
     async fn at_the_door_a_room_is_booked_now_extended_and_checked_out(t: &TestDb) {
