@@ -691,6 +691,30 @@ storage_tests! {
         assert_eq!(told.matches("was released at 09:40").count(), 1, "{told}");
     }
 
+    async fn the_organizer_gives_the_room_back_from_the_reminder(t: &TestDb) {
+        let o = Office::new(t).await;
+        o.book_a("U1", "09:30", "10:30").await;
+        o.at("09:30");
+        o.sweep().await;
+        let release = o
+            .told("U1")
+            .await
+            .pop()
+            .unwrap()
+            .all_buttons()
+            .find(|b| matches!(b.action, Action::ReleaseRoom { .. }))
+            .unwrap()
+            .action;
+        o.at("09:31:20");
+        let answer = o.press("U1", release).await;
+        assert!(text_of(&answer).contains("You gave Room A back"), "{answer:?}");
+        assert!(answer.all_buttons().next().is_none(), "nothing left to press");
+        assert_eq!(o.state_of_a().await.state, RoomState::Free);
+        assert_eq!(o.a_event_ends().await, vec![tokyo("09:31")]);
+        o.at("09:40");
+        assert_eq!(o.sweep().await.released, 0, "given back, not released");
+    }
+
     async fn the_room_sweep_runs_inside_the_server_on_its_schedule(t: &TestDb) {
         let o = Office::new(t).await;
         o.book_a("U1", "09:30", "10:30").await;

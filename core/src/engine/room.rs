@@ -732,29 +732,43 @@ impl Engine {
         let id = self
             .record_meeting(&mut tx, access.tenant_id, access.room.id, &event, now)
             .await?;
-        // The event ends at the minute the room was left (a calendar shows minutes).
-        let end = (now / 60 * 60)
-            .max(event.starts_at / 1000 + 60)
-            .min(event.ends_at / 1000);
-        if store::end_meeting(&mut tx, id, now * 1000).await? {
-            self.change_room_event_end(&mut tx, access.tenant_id, &event, end)
-                .await?;
-            let log = Event {
-                actor: &access.caller.log_name(),
-                ip: "",
-                action: "room.check_out",
-                target: format!("room:{}", access.room.id),
-                detail: json!({"meeting": id}),
-            };
-            self.record(&mut tx, access.tenant_id, now * 1000, log)
-                .await?;
-            self.update_reminder(&mut tx, access.tenant_id, id, ReminderState::Ended)
-                .await?;
-        }
+        self.end_now(&mut tx, access, id, &event, now).await?;
         let status = self.status_in(&mut tx, access, now).await?;
         tx.commit().await?;
         self.after_room_change();
         Ok(status)
+    }
+
+    /// Ends meeting `id` (the room's `event`) now, in the caller's transaction: the room is
+    /// free from now, its event ends at this minute (a calendar shows minutes), the
+    /// organizer's reminder says so; logged. `false` when it had already ended.
+    async fn end_now(
+        &self,
+        tx: &mut Tx,
+        access: &RoomAccess,
+        id: i64,
+        event: &store::RoomEvent,
+        now: i64,
+    ) -> Result<bool> {
+        if !store::end_meeting(tx, id, now * 1000).await? {
+            return Ok(false);
+        }
+        let end = (now / 60 * 60)
+            .max(event.starts_at / 1000 + 60)
+            .min(event.ends_at / 1000);
+        self.change_room_event_end(tx, access.tenant_id, event, end)
+            .await?;
+        let log = Event {
+            actor: &access.caller.log_name(),
+            ip: "",
+            action: "room.check_out",
+            target: format!("room:{}", access.room.id),
+            detail: json!({"meeting": id}),
+        };
+        self.record(tx, access.tenant_id, now * 1000, log).await?;
+        self.update_reminder(tx, access.tenant_id, id, ReminderState::Ended)
+            .await?;
+        Ok(true)
     }
 
     /// Extends the room's meeting by `minutes` (15, 30 or 60) when the room is free that
@@ -1831,23 +1845,9 @@ impl Engine {
             meeting.ends_at.max(meeting.starts_at + 1),
         )
         .await?;
-        let event = events.into_iter().find(|e| e.uid == meeting.uid);
-        if let Some(event) = event
-            && store::end_meeting(&mut tx, meeting.id, now * 1000).await?
-        {
-            let end = (now / 60 * 60)
-                .max(event.starts_at / 1000 + 60)
-                .min(event.ends_at / 1000);
-            self.change_room_event_end(&mut tx, who.tenant_id, &event, end)
+        if let Some(event) = events.into_iter().find(|e| e.uid == meeting.uid) {
+            self.end_now(&mut tx, &access, meeting.id, &event, now)
                 .await?;
-            let log = Event {
-                actor: &access.caller.log_name(),
-                ip: "",
-                action: "room.check_out",
-                target: format!("room:{}", access.room.id),
-                detail: json!({"meeting": meeting.id, "from": "chat"}),
-            };
-            self.record(&mut tx, who.tenant_id, now * 1000, log).await?;
         }
         let policy = policy_of(&access.room.release_policy)?;
         let message = reminder(
@@ -1858,8 +1858,6 @@ impl Engine {
             &policy,
             ReminderState::Ended,
         );
-        self.update_notice(&mut tx, who.tenant_id, &reminder_key(meeting.id), &message)
-            .await?;
         tx.commit().await?;
         self.after_room_change();
         Ok(message)
