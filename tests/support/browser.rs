@@ -13,7 +13,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use frontdesk_core::engine::{Engine, Settings};
 use frontdesk_core::port::OpenIdProvider;
-use frontdesk_core::testing::{RecordingMailer, TestDb, TestEngine, test_settings};
+use frontdesk_core::testing::{ManualClock, RecordingMailer, TestDb, TestEngine, test_settings};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -37,6 +37,8 @@ const SHUTDOWN: Duration = Duration::from_secs(10);
 pub struct Site {
     pub engine: Engine,
     pub mailer: Arc<RecordingMailer>,
+    /// The engine's clock (it moves only when a test moves it).
+    pub clock: Arc<ManualClock>,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     /// Stops the server, and the server's task (while it serves).
@@ -69,10 +71,12 @@ impl Site {
             None => test_engine.engine,
         };
         let mailer = test_engine.mailer;
+        let clock = test_engine.clock;
         let serving = Some(serve(listener, &engine));
         Site {
             engine,
             mailer,
+            clock,
             base,
             serving,
             db,

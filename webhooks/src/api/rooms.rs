@@ -758,7 +758,7 @@ pub struct UtilisationQuery {
 
 impl UtilisationQuery {
     /// The span as epoch seconds.
-    fn span(&self) -> ApiResult<(i64, i64)> {
+    pub(crate) fn span(&self) -> ApiResult<(i64, i64)> {
         let zone: Tz = match self.tz.as_deref() {
             Some(name) => name
                 .parse()

@@ -1,7 +1,7 @@
 //! The static files, compiled into the binary: `/assets/frontdesk.css` (the one stylesheet),
-//! the scripts of the web chat, the booking page and the kiosk, the kiosk's app icon, and
-//! the kiosk's service worker at `/kiosk/service-worker.js` (a worker controls pages under
-//! its own path, so it lives under `/kiosk/` to control every kiosk page).
+//! the scripts of the web chat, the booking page, the kiosk and the room pages, the kiosk's
+//! app icon, and the kiosk's service worker at `/kiosk/service-worker.js` (a worker controls
+//! pages under its own path, so it lives under `/kiosk/` to control every kiosk page).
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -16,6 +16,8 @@ const CHAT_SCRIPT: &str = include_str!("../../assets/chat.js");
 const BOOKING_SCRIPT: &str = include_str!("../../assets/booking.js");
 /// The visitor kiosk's script.
 const KIOSK_SCRIPT: &str = include_str!("../../assets/kiosk.js");
+/// The room pages' script: the room page, its door display, its QR code, the rooms admin page.
+const ROOM_SCRIPT: &str = include_str!("../../assets/room.js");
 /// What keeps the kiosk working while the server cannot be reached.
 const KIOSK_SERVICE_WORKER: &str = include_str!("../../assets/kiosk-service-worker.js");
 /// The kiosk's icon when installed on a tablet's home screen.
@@ -33,6 +35,7 @@ pub(crate) fn router() -> axum::Router<AppState> {
         .route("/assets/chat.js", get(chat_script))
         .route("/assets/kiosk.js", get(kiosk_script))
         .route("/assets/kiosk-icon.svg", get(kiosk_icon))
+        .route("/assets/room.js", get(room_script))
         .route("/kiosk/service-worker.js", get(kiosk_service_worker))
 }
 
@@ -73,6 +76,16 @@ async fn kiosk_script() -> impl IntoResponse {
             (header::CACHE_CONTROL, A_DAY),
         ],
         KIOSK_SCRIPT,
+    )
+}
+
+async fn room_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, JAVASCRIPT),
+            (header::CACHE_CONTROL, A_DAY),
+        ],
+        ROOM_SCRIPT,
     )
 }
 

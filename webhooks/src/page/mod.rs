@@ -12,6 +12,8 @@ mod home;
 mod invitation;
 mod kiosk;
 mod reset;
+mod rooms;
+mod rooms_admin;
 mod sso;
 
 use askama::Template;
@@ -36,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .merge(invitation::router())
         .merge(kiosk::router())
         .merge(reset::router())
+        .merge(rooms::router())
+        .merge(rooms_admin::router())
         .merge(sso::router())
 }
 
@@ -57,6 +61,11 @@ impl Texts {
     /// The catalogue text for `key`.
     pub(crate) fn text(&self, key: &str) -> String {
         i18n::text(self.0, key)
+    }
+
+    /// The catalogue text for `key` with each `{name}` replaced by its value from `args`.
+    pub(crate) fn format(&self, key: &str, args: &[(&str, &str)]) -> String {
+        i18n::format(self.0, key, args)
     }
 }
 
