@@ -225,8 +225,11 @@ async fn room_a_is_booked_now_and_freed_again_while_its_door_display_follows_liv
         "checked in"
     );
     assert_eq!(page.count("#room-book:not([hidden])").await, 0);
-    // The booking's title, as the room's calendar holds it (the server's language).
-    assert_eq!(page.text_of("#room-current").await, "入口で予約");
+    // The booking's title, as the room's calendar holds it (in both languages).
+    assert_eq!(
+        page.text_of("#room-current").await,
+        "Booked on the spot / 当日予約"
+    );
     page.screenshot("room-a-in-use").await;
 
     // The door display follows by itself.

@@ -848,15 +848,13 @@ impl Engine {
         }
         let tenant_id = access.tenant_id;
         let organizer = access.caller.employee();
-        let lang = organizer.map_or(Lang::default(), |e| e.profile.language);
-        let title = match organizer {
-            Some(person) => i18n::format(
-                lang,
-                "rooms.booked_now_by",
-                &[("name", &person.profile.name)],
-            ),
-            None => i18n::text(lang, "rooms.booked_now"),
-        };
+        // The room's calendar is read by everyone: its title is in both languages (the
+        // organizer is shown beside it).
+        let title = format!(
+            "{} / {}",
+            i18n::text(Lang::En, "rooms.booked_now"),
+            i18n::text(Lang::Ja, "rooms.booked_now")
+        );
         let uid = format!("room-{}@frontdesk", uuid::Uuid::new_v4());
         let facts = EventFacts {
             organizer: organizer.map(|e| e.profile.email.as_str()),
