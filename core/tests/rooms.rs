@@ -319,6 +319,18 @@ impl Office {
         self.f.clock.advance(target - now);
     }
 
+    async fn employee(&self, email: &str) -> frontdesk_core::store::employee::Employee {
+        let page = self
+            .engine
+            .employees(&self.f.owner, Some(email), 10, 0)
+            .await
+            .unwrap();
+        page.employees
+            .into_iter()
+            .find(|e| e.profile.email == email)
+            .unwrap()
+    }
+
     async fn sweep(&self) -> frontdesk_core::engine::room::RoomSweep {
         self.engine.sweep_rooms().await.unwrap()
     }
@@ -689,6 +701,84 @@ storage_tests! {
         let told = all_text(&o.told("U1").await);
         assert_eq!(told.matches("Check in by 09:40").count(), 1, "{told}");
         assert_eq!(told.matches("was released at 09:40").count(), 1, "{told}");
+    }
+
+    async fn a_released_meeting_moved_later_is_a_new_meeting_of_the_room(t: &TestDb) {
+        let o = Office::new(t).await;
+        *o.google.events.lock().unwrap() =
+            vec![google_event("m1", tokyo("09:30"), tokyo("10:30"), "alice@acme.example", None)];
+        o.at("09:30");
+        o.engine.sync_due_calendars().await.unwrap();
+        o.sweep().await;
+        o.at("09:40");
+        assert_eq!(o.sweep().await.released, 1);
+        // The organizer moves it to the afternoon (the same event, a new start).
+        *o.google.events.lock().unwrap() =
+            vec![google_event("m1", tokyo("14:00"), tokyo("15:00"), "alice@acme.example", None)];
+        o.f.clock.advance(Duration::minutes(20));
+        o.engine.sync_due_calendars().await.unwrap();
+        o.at("14:00");
+        let sweep = o.sweep().await;
+        assert_eq!((sweep.recorded, sweep.reminded), (1, 1));
+        let (_, code) = o.engine.add_door_display(&o.f.owner, "room-b", "Door B").await.unwrap();
+        let (door_b, _) = o.engine.pair_door_display("room-b", &code).await.unwrap();
+        assert_eq!(o.engine.room_status(&door_b).await.unwrap().state, RoomState::Booked);
+        assert_eq!(o.engine.check_in_room(&door_b).await.unwrap().state, RoomState::InUse);
+    }
+
+    async fn a_private_next_meeting_does_not_name_its_host_to_the_occupants(t: &TestDb) {
+        let o = Office::new(t).await;
+        let mut next = google_event("next", tokyo("10:00"), tokyo("10:30"), "bob@acme.example", None);
+        next.details.private = true;
+        *o.google.events.lock().unwrap() =
+            vec![google_event("now", tokyo("09:30"), tokyo("10:00"), "alice@acme.example", None), next];
+        o.at("09:30");
+        o.engine.sync_due_calendars().await.unwrap();
+        o.sweep().await;
+        let check_in = o
+            .told("U1")
+            .await
+            .pop()
+            .unwrap()
+            .all_buttons()
+            .find(|b| matches!(b.action, Action::CheckInRoom { .. }))
+            .unwrap()
+            .action;
+        o.press("U1", check_in).await;
+        o.at("09:52");
+        let visitor = CheckIn {
+            host: Some(serde_json::json!("bob@acme.example")),
+            visitor_name: Some("Kenji Mori".into()),
+            ..CheckIn::default()
+        };
+        o.engine.check_in(&o.kiosk, "192.0.2.50", visitor, None).await.unwrap();
+        let told = all_text(&o.told("U1").await);
+        assert!(told.contains("The visitor for the 10:00 meeting in Room B has arrived"), "{told}");
+        assert!(!told.contains("Bob"), "{told}");
+    }
+
+    async fn an_employee_ends_or_extends_only_their_own_meeting_and_checks_in_to_the_next(t: &TestDb) {
+        let o = Office::new(t).await;
+        o.book_a("U1", "09:30", "10:00").await;
+        o.book_a("U2", "10:00", "10:30").await;
+        o.at("09:30");
+        o.sweep().await;
+        o.engine.check_in_room(&o.door).await.unwrap();
+        let as_employee = |who| RoomAccess {
+            caller: frontdesk_core::engine::room::RoomCaller::Employee(who),
+            ..o.door.clone()
+        };
+        let carol = as_employee(o.employee("carol@acme.example").await);
+        assert!(matches!(o.engine.check_out_room(&carol).await, Err(Error::Forbidden)));
+        assert!(matches!(o.engine.extend_room(&carol, 15).await, Err(Error::Forbidden)));
+        // Bob, early for his 10:00 while Alice's meeting is on: his is checked in.
+        o.at("09:55");
+        let bob = as_employee(o.employee("bob@acme.example").await);
+        let status = o.engine.check_in_room(&bob).await.unwrap();
+        assert_eq!(status.state, RoomState::InUse, "Alice is still in");
+        assert!(status.next[0].checked_in, "Bob's meeting is checked in");
+        let alice = as_employee(o.employee("alice@acme.example").await);
+        assert_eq!(o.engine.check_out_room(&alice).await.unwrap().state, RoomState::Free);
     }
 
     async fn the_organizer_gives_the_room_back_from_the_reminder(t: &TestDb) {

@@ -7,6 +7,9 @@ ALTER TABLE rooms ADD COLUMN equipment TEXT NOT NULL DEFAULT '';
 ALTER TABLE rooms ADD COLUMN floor BIGINT;
 ALTER TABLE rooms ADD COLUMN location_id BIGINT REFERENCES locations(id) ON DELETE SET NULL;
 ALTER TABLE rooms ADD COLUMN release_policy TEXT NOT NULL DEFAULT '{}';
+-- Rooms smallest first, as a search answers: it reads them in this order and stops at the
+-- first few that are free.
+CREATE INDEX rooms_by_size ON rooms (tenant_id, capacity, slug);
 
 -- What a room's meeting needs beyond its time: who organized it (an email address, as the
 -- provider or Frontdesk knows it), whether it is private (its title and organizer are not
@@ -46,7 +49,8 @@ CREATE TABLE room_meetings (
     -- Told that the next meeting's visitor arrived at reception.
     visitor_nudged_at  BIGINT,
     created_at         BIGINT NOT NULL,
-    UNIQUE (room_id, uid),
+    -- A meeting moved to another start (same uid) is another meeting of the room.
+    UNIQUE (room_id, uid, starts_at),
     CHECK (starts_at < ends_at)
 );
 -- Meetings still waiting for a check-in (the release sweep reads only these).

@@ -1085,7 +1085,16 @@ impl Engine {
                         .into_iter()
                         .find(|l| l.calendar_id == calendar_id)
                 };
-                let id = made.map_or_else(|| event_id.clone(), |l| l.event_id);
+                let id = match made {
+                    Some(link) => link.event_id,
+                    // Booked on the spot and not made yet: try again after it is.
+                    None if crate::engine::room::is_held_uid(event_id) => {
+                        return Err(CalendarError::Provider(
+                            "the event is not made at the provider yet".into(),
+                        ));
+                    }
+                    None => event_id.clone(),
+                };
                 provider.set_event_end(&reference, &tokens, &id, *end).await
             }
             RoomEventChange::LeaveSeries { series, .. } => {

@@ -10,6 +10,8 @@
 //! room's event (in the built-in calendar at once; at a provider through the outbox), so the
 //! calendar's history stays true.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
@@ -48,6 +50,10 @@ const RECORD_LOOKBACK_MS: i64 = 24 * 3600 * 1000;
 pub const VISITOR_LOOKAHEAD_SECONDS: i64 = 30 * 60;
 /// The most rooms a search answers with.
 pub const MAX_FOUND: usize = 10;
+/// The longest grace period a room may set (minutes × 60).
+const MAX_GRACE_SECONDS: i64 = 120 * 60;
+/// How far from now a room booked from chat may start.
+const CHAT_BOOKING_AHEAD_SECONDS: i64 = 62 * 86_400;
 /// Slugs a room cannot have: the rooms API uses these names below `/rooms/`.
 const RESERVED_SLUGS: [&str; 3] = ["free", "utilisation", "utilisation.csv"];
 /// The most equipment words a room lists.
@@ -150,6 +156,8 @@ impl From<&Room> for RoomSummary {
 /// A room a search found free.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundRoom {
+    /// The room's id (chat buttons name it).
+    pub id: i64,
     pub room: RoomSummary,
     /// When its next meeting starts, if any.
     pub free_until: Option<i64>,
@@ -432,10 +440,13 @@ impl Engine {
             None => None,
         };
         let release = &settings.release;
-        if !(1..=120).contains(&release.grace_minutes) {
+        if !(1..=MAX_GRACE_SECONDS / 60).contains(&release.grace_minutes) {
             return Err(Error::invalid(
                 "release.grace_minutes",
-                Invalid::OutOfRange { min: 1, max: 120 },
+                Invalid::OutOfRange {
+                    min: 1,
+                    max: MAX_GRACE_SECONDS / 60,
+                },
             ));
         }
         if let Some(hours) = release.long_meeting_hours
@@ -686,13 +697,24 @@ impl Engine {
             (now + EARLY_CHECK_IN_SECONDS) * 1000 + 1,
         )
         .await?;
-        // The meeting holding the room, else the next one about to start.
+        let open = |e: &&store::RoomEvent| e.released_at.is_none() && e.ended_at.is_none();
+        // The meeting holding the room that nobody checked in to yet, else the next one
+        // about to start (someone early while the one before is still on).
         let event = events
             .iter()
-            .filter(|e| e.released_at.is_none() && e.ended_at.is_none())
+            .filter(open)
+            .filter(|e| e.checked_in_at.is_none())
             .min_by_key(|e| (e.starts_at > now * 1000, e.starts_at))
             .cloned();
         let Some(event) = event else {
+            if events
+                .iter()
+                .filter(open)
+                .any(|e| e.checked_in_at.is_some())
+            {
+                // Already checked in: nothing to do.
+                return self.status_in(&mut tx, access, now).await;
+            }
             return Err(if events.iter().any(|e| e.released_at.is_some()) {
                 Error::MeetingReleased
             } else {
@@ -729,6 +751,7 @@ impl Engine {
         let mut tx = self.db.write().await?;
         store::lock_room(&mut tx, access.room.id).await?;
         let event = self.current_event(&mut tx, access, now).await?;
+        may_change(access, &event)?;
         let id = self
             .record_meeting(&mut tx, access.tenant_id, access.room.id, &event, now)
             .await?;
@@ -779,6 +802,7 @@ impl Engine {
         let mut tx = self.db.write().await?;
         store::lock_room(&mut tx, access.room.id).await?;
         let event = self.current_event(&mut tx, access, now).await?;
+        may_change(access, &event)?;
         let end = event.ends_at / 1000;
         let new_end = end + minutes * 60;
         let after = store::room_events(&mut tx, access.room.id, end * 1000, new_end * 1000).await?;
@@ -855,7 +879,7 @@ impl Engine {
             i18n::text(Lang::En, "rooms.booked_now"),
             i18n::text(Lang::Ja, "rooms.booked_now")
         );
-        let uid = format!("room-{}@frontdesk", uuid::Uuid::new_v4());
+        let uid = held_uid();
         let facts = EventFacts {
             organizer: organizer.map(|e| e.profile.email.as_str()),
             private: false,
@@ -976,7 +1000,7 @@ impl Engine {
         event: &store::RoomEvent,
         end: i64,
     ) -> Result<()> {
-        store::set_event_end(tx, event.calendar_id, &event.uid, end * 1000, false).await?;
+        store::set_event_end(tx, event.calendar_id, &event.uid, end * 1000).await?;
         if is_writable_provider(&event.provider) {
             self.queue_room_event_change(
                 tx,
@@ -1059,6 +1083,7 @@ impl Engine {
                 rules::suits(&facts, wanted)
             })
             .map(|r| FoundRoom {
+                id: r.id,
                 free_until: r.next_start.map(|s| s.div_euclid(1000)),
                 room: RoomSummary {
                     slug: r.slug,
@@ -1107,17 +1132,12 @@ impl Engine {
         sweep.recorded =
             store::record_started(&mut tx, now * 1000, now * 1000 - RECORD_LOOKBACK_MS).await?;
         tx.commit().await?;
-        // Reminders go to meetings still waiting within their first minutes (one recorded
-        // late, after the server was down, is not reminded past the default grace: the
-        // release notice says what happened), in chunks, each claimed once.
+        // Reminders go to meetings still waiting within their room's grace period (one
+        // recorded late, after the server was down, is not reminded past it: the release
+        // notice says what happened), in chunks, each claimed once.
         let due = {
             let mut tx = self.db.statements().await?;
-            store::unreminded(
-                &mut tx,
-                (now - rules::DEFAULT_GRACE_SECONDS) * 1000,
-                now * 1000,
-            )
-            .await?
+            store::unreminded(&mut tx, (now - MAX_GRACE_SECONDS) * 1000, now * 1000).await?
         };
         for chunk in due.chunks(SWEEP_CHUNK) {
             let mut tx = self.db.write().await?;
@@ -1138,9 +1158,13 @@ impl Engine {
                     continue;
                 };
                 let policy = policy_of(&room.release_policy)?;
+                // Past its room's grace period a reminder would come too late.
+                if now - meeting.starts_at / 1000 >= policy.grace_seconds {
+                    continue;
+                }
                 let message = reminder(
                     &person,
-                    &room,
+                    &room.name,
                     meeting.id,
                     meeting.starts_at / 1000,
                     &policy,
@@ -1188,6 +1212,7 @@ impl Engine {
                 due.push((meeting, at));
             }
         }
+        let mut people = HashMap::new();
         for chunk in due.chunks(SWEEP_CHUNK) {
             let mut tx = self.db.write().await?;
             for (meeting, at) in chunk {
@@ -1209,6 +1234,7 @@ impl Engine {
                     organizer_name: None,
                     meeting_id: Some(meeting.id),
                     checked_in_at: None,
+                    checked_in_by: None,
                     ended_at: None,
                     released_at: Some(at * 1000),
                 };
@@ -1236,7 +1262,7 @@ impl Engine {
                 if series_left {
                     sweep.series_left += 1;
                 }
-                self.tell_released(&mut tx, meeting, *at, series_left)
+                self.tell_released(&mut tx, meeting, *at, series_left, &mut people)
                     .await?;
             }
             tx.commit().await?;
@@ -1284,11 +1310,21 @@ impl Engine {
         meeting: &store::Waiting,
         at: i64,
         series_left: bool,
+        people: &mut HashMap<i64, Option<Employee>>,
     ) -> Result<()> {
         let Some(organizer_id) = meeting.organizer_id else {
             return Ok(());
         };
-        let Some(person) = employee::find(tx, meeting.tenant_id, organizer_id).await? else {
+        // A sweep releasing many meetings meets the same organizers again.
+        let person = match people.get(&organizer_id) {
+            Some(known) => known.clone(),
+            None => {
+                let found = employee::find(tx, meeting.tenant_id, organizer_id).await?;
+                people.insert(organizer_id, found.clone());
+                found
+            }
+        };
+        let Some(person) = person else {
             return Ok(());
         };
         let lang = person.profile.language;
@@ -1318,7 +1354,16 @@ impl Engine {
         )
         .await?;
         if meeting.reminded_at.is_some() {
-            self.update_reminder(tx, meeting.tenant_id, meeting.id, ReminderState::Released)
+            let policy = policy_of(&meeting.release_policy)?;
+            let updated = reminder(
+                &person,
+                &meeting.room_name,
+                meeting.id,
+                meeting.starts_at / 1000,
+                &policy,
+                ReminderState::Released,
+            );
+            self.update_notice(tx, meeting.tenant_id, &reminder_key(meeting.id), &updated)
                 .await?;
         }
         Ok(())
@@ -1354,7 +1399,8 @@ impl Engine {
                 private: false,
             };
             let next_meeting = next.map(|interval| Meeting {
-                uid: meeting.next_uid.clone().unwrap_or_default(),
+                // Another meeting than the current one (the query saw to that).
+                uid: String::new(),
                 interval,
                 organizer: None,
                 booked_at: None,
@@ -1432,9 +1478,15 @@ impl Engine {
                 };
                 let zone = zone_of(&person.profile.time_zone);
                 // The visitor is not named: they are the host's guest, not the occupants'.
+                // Nor is the host when their meeting is private.
+                let key = if meeting.next_private {
+                    "rooms.nudge_visitor_private"
+                } else {
+                    "rooms.nudge_visitor"
+                };
                 let message = Message::text(i18n::format(
                     person.profile.language,
-                    "rooms.nudge_visitor",
+                    key,
                     &[
                         ("host", &host.profile.name),
                         ("room", &meeting.room_name),
@@ -1481,7 +1533,7 @@ impl Engine {
         let policy = policy_of(&room.release_policy)?;
         let message = reminder(
             &person,
-            &room,
+            &room.name,
             meeting.id,
             meeting.starts_at / 1000,
             &policy,
@@ -1517,29 +1569,33 @@ impl Engine {
         let mut tx = self.db.statements().await?;
         let rooms = store::rooms(&mut tx, tenant_id).await?;
         let history = store::history(&mut tx, tenant_id, from * 1000, to * 1000).await?;
+        let mut by_room: HashMap<i64, Vec<(Meeting, Option<i64>)>> = HashMap::new();
+        for past in history {
+            let Some(interval) = Interval::new(past.starts_at / 1000, past.ends_at / 1000) else {
+                continue;
+            };
+            let meeting = Meeting {
+                uid: past.uid,
+                interval,
+                organizer: None,
+                booked_at: None,
+                checked_in_at: past.checked_in_at.map(|c| c / 1000),
+                ended_at: past.ended_at.or(past.released_at).map(|e| e / 1000),
+                private: false,
+            };
+            by_room
+                .entry(past.room_id)
+                .or_default()
+                .push((meeting, past.released_at.map(|r| r / 1000)));
+        }
         Ok(rooms
             .iter()
-            .map(|room| {
-                let meetings: Vec<(Meeting, Option<i64>)> = history
-                    .iter()
-                    .filter(|p| p.room_id == room.id)
-                    .filter_map(|p| {
-                        let meeting = Meeting {
-                            uid: p.uid.clone(),
-                            interval: Interval::new(p.starts_at / 1000, p.ends_at / 1000)?,
-                            organizer: None,
-                            booked_at: None,
-                            checked_in_at: p.checked_in_at.map(|c| c / 1000),
-                            ended_at: p.ended_at.or(p.released_at).map(|e| e / 1000),
-                            private: false,
-                        };
-                        Some((meeting, p.released_at.map(|r| r / 1000)))
-                    })
-                    .collect();
-                RoomUse {
-                    room: RoomSummary::from(room),
-                    usage: rules::utilisation(&meetings, now),
-                }
+            .map(|room| RoomUse {
+                room: RoomSummary::from(room),
+                usage: rules::utilisation(
+                    by_room.get(&room.id).map_or(&[][..], Vec::as_slice),
+                    now,
+                ),
             })
             .collect())
     }
@@ -1665,10 +1721,6 @@ impl Engine {
         let mut message =
             Message::text(i18n::format(lang, "rooms.search.found", &[("when", &when)]));
         let mut buttons = Vec::new();
-        let rooms = {
-            let mut tx = self.db.read().await?;
-            store::rooms(&mut tx, who.tenant_id).await?
-        };
         for found in found.iter().take(5) {
             let until = match found.free_until {
                 Some(until) => i18n::format(
@@ -1693,12 +1745,9 @@ impl Engine {
                     ("until", &until),
                 ],
             ));
-            let Some(room) = rooms.iter().find(|r| r.slug == found.room.slug) else {
-                continue;
-            };
             buttons.push(Button {
                 action: Action::BookRoom {
-                    room: room.id,
+                    room: found.id,
                     start: if request.now { 0 } else { span.start },
                     minutes: request.minutes,
                 },
@@ -1734,7 +1783,12 @@ impl Engine {
         let minutes = minutes.clamp(5, rules::MAX_SEARCH_MINUTES);
         let now = self.ports.clock.now().timestamp();
         let start = if start == 0 { now / 60 * 60 } else { start };
-        let Some(span) = Interval::new(start, start + minutes * 60).filter(|s| s.end > now) else {
+        // An action id can be altered: only a time a search could have offered.
+        let Some(span) = Some(start)
+            .filter(|s| (now - 86_400..=now + CHAT_BOOKING_AHEAD_SECONDS).contains(s))
+            .and_then(|s| Interval::new(s, s + minutes * 60))
+            .filter(|s| s.end > now)
+        else {
             return Ok(Message::text(i18n::text(lang, "rooms.search.past")));
         };
         let mut tx = self.db.write().await?;
@@ -1783,10 +1837,22 @@ impl Engine {
             .await?;
         let now = self.ports.clock.now().timestamp();
         let mut tx = self.db.write().await?;
+        // Read again in the transaction that checks in: the sweep may have released it.
+        let meeting = store::meeting(&mut tx, who.tenant_id, meeting.id)
+            .await?
+            .ok_or(Error::NotFound("meeting"))?;
         if meeting.released_at.is_some() {
             return Ok(Message::text(i18n::format(
                 lang,
                 "rooms.already_released",
+                &[("room", &access.room.name)],
+            )));
+        }
+        let over = meeting.ended_at.is_some() || now * 1000 >= meeting.ends_at;
+        if over {
+            return Ok(Message::text(i18n::format(
+                lang,
+                "rooms.meeting_over",
                 &[("room", &access.room.name)],
             )));
         }
@@ -1803,7 +1869,7 @@ impl Engine {
         let policy = policy_of(&access.room.release_policy)?;
         let message = reminder(
             employee,
-            &access.room,
+            &access.room.name,
             meeting.id,
             meeting.starts_at / 1000,
             &policy,
@@ -1850,7 +1916,7 @@ impl Engine {
         let policy = policy_of(&access.room.release_policy)?;
         let message = reminder(
             employee,
-            &access.room,
+            &access.room.name,
             meeting.id,
             meeting.starts_at / 1000,
             &policy,
@@ -1859,6 +1925,32 @@ impl Engine {
         tx.commit().await?;
         self.after_room_change();
         Ok(message)
+    }
+}
+
+/// A new uid for a room booked on the spot: in the built-in calendar its event's uid; at a
+/// provider the uid it is held under until the provider made the event.
+fn held_uid() -> String {
+    format!("room-{}@frontdesk", uuid::Uuid::new_v4())
+}
+
+/// Whether `uid` is one of [`held_uid`]'s.
+pub(crate) fn is_held_uid(uid: &str) -> bool {
+    uid.starts_with("room-") && uid.ends_with("@frontdesk")
+}
+
+/// Whether the caller may end or extend the meeting `event`: at the door (or in the demo)
+/// anyone there may; an employee from their phone only for a meeting they organized or
+/// checked in to (not someone else's, from afar).
+fn may_change(access: &RoomAccess, event: &store::RoomEvent) -> Result<()> {
+    match &access.caller {
+        RoomCaller::Employee(employee)
+            if event.organizer_id != Some(employee.id)
+                && event.checked_in_by != Some(employee.id) =>
+        {
+            Err(Error::Forbidden)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -1908,7 +2000,7 @@ enum ReminderState {
 /// while that is open.
 fn reminder(
     person: &Employee,
-    room: &Room,
+    room: &str,
     meeting_id: i64,
     start: i64,
     policy: &ReleasePolicy,
@@ -1917,7 +2009,7 @@ fn reminder(
     let lang = person.profile.language;
     let zone = zone_of(&person.profile.time_zone);
     let args = [
-        ("room", room.name.as_str()),
+        ("room", room),
         ("start", &clock_time(zone, start)),
         ("deadline", &clock_time(zone, start + policy.grace_seconds)),
     ];

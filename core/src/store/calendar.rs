@@ -158,7 +158,10 @@ const WATCHES_TO_RENEW: &str = "SELECT id FROM calendars \
     AND (watch_id IS NULL OR watch_expires_at <= $1) ORDER BY id LIMIT $2";
 const SET_FEED: &str = "UPDATE calendars SET feed_token_hash = $2 WHERE id = $1";
 
-const DELETE_EVENTS: &str = "DELETE FROM calendar_events WHERE calendar_id = $1";
+// A room booked on the spot is held under its own uid (`room-…@frontdesk`) until its
+// provider made the event (see `room::rename_held_event`): a full sync keeps it.
+const DELETE_EVENTS: &str = "DELETE FROM calendar_events WHERE calendar_id = $1 \
+    AND uid NOT LIKE 'room-%@frontdesk'";
 const DELETE_EVENT: &str = "DELETE FROM calendar_events WHERE calendar_id = $1 AND uid = $2";
 // Who organized it and when it was booked are kept from an earlier write when a later one
 // does not know them (a sync of an event Frontdesk booked).
@@ -483,7 +486,8 @@ pub struct StoredEvent {
     pub sequence: i64,
 }
 
-/// Removes every event of calendar `id` (before a full sync writes them anew).
+/// Removes every event of calendar `id` (before a full sync writes them anew), but the
+/// rooms booked on the spot that its provider has not made yet.
 pub async fn delete_events(tx: &mut Tx, calendar_id: i64) -> Result<u64, StoreError> {
     Ok(on_tx!(tx, |c| sqlx::query(DELETE_EVENTS)
         .bind(calendar_id)

@@ -148,6 +148,7 @@ pub struct RoomEvent {
     /// The `room_meetings` row, once the meeting started (or someone checked in).
     pub meeting_id: Option<i64>,
     pub checked_in_at: Option<i64>,
+    pub checked_in_by: Option<i64>,
     pub ended_at: Option<i64>,
     pub released_at: Option<i64>,
 }
@@ -156,10 +157,12 @@ pub struct RoomEvent {
 // stored lower-cased, and so are events' organizers.
 const ROOM_EVENTS: &str = "SELECT c.id AS calendar_id, c.provider, e.uid, e.starts_at, \
     e.ends_at, e.title_sealed, e.private, e.series, e.booked_at, o.id AS organizer_id, \
-    o.name AS organizer_name, m.id AS meeting_id, m.checked_in_at, m.ended_at, m.released_at \
+    o.name AS organizer_name, m.id AS meeting_id, m.checked_in_at, m.checked_in_by, \
+    m.ended_at, m.released_at \
     FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
     LEFT JOIN employees o ON o.tenant_id = c.tenant_id AND o.email = e.organizer \
     LEFT JOIN room_meetings m ON m.room_id = c.room_id AND m.uid = e.uid \
+    AND m.starts_at = e.starts_at \
     WHERE c.room_id = $1 AND e.starts_at < $3 AND e.ends_at > $2 \
     ORDER BY e.starts_at, e.uid";
 
@@ -203,6 +206,7 @@ const FREE_ROOMS: &str = "SELECT r.id, r.slug, r.name, r.capacity, r.time_zone, 
     AND ($3 IS NULL OR r.floor = $3) AND (' ' || REPLACE(r.equipment, ' ', '  ') || ' ') LIKE $6 \
     AND NOT EXISTS (SELECT 1 FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
         LEFT JOIN room_meetings m ON m.room_id = c.room_id AND m.uid = e.uid \
+        AND m.starts_at = e.starts_at \
         WHERE c.room_id = r.id AND e.ends_at > $4 AND e.starts_at < $5 \
         AND (m.ended_at IS NULL OR m.ended_at > $4) \
         AND (m.released_at IS NULL OR m.released_at > $4)) \
@@ -259,7 +263,7 @@ const RECORD_STARTED: &str = "INSERT INTO room_meetings (tenant_id, room_id, uid
     FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
     LEFT JOIN employees o ON o.tenant_id = c.tenant_id AND o.email = e.organizer \
     WHERE c.room_id IS NOT NULL AND e.starts_at > $2 AND e.starts_at <= $1 AND e.ends_at > $1 \
-    ON CONFLICT (room_id, uid) DO NOTHING";
+    ON CONFLICT (room_id, uid, starts_at) DO NOTHING";
 
 /// Records the room meetings that started after `since` and are running at `now`; how many
 /// this call recorded.
@@ -307,7 +311,7 @@ pub struct NewMeeting<'a> {
 const ENSURE_MEETING: &str = "INSERT INTO room_meetings (tenant_id, room_id, uid, series, \
     starts_at, ends_at, organizer_id, private, booked_at, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-    ON CONFLICT (room_id, uid) DO UPDATE SET uid = excluded.uid RETURNING id";
+    ON CONFLICT (room_id, uid, starts_at) DO UPDATE SET uid = excluded.uid RETURNING id";
 
 /// The id of the meeting's record, made now if the sweep has not made it yet.
 pub async fn ensure_meeting(
@@ -412,7 +416,12 @@ pub async fn end_meeting(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreErr
 
 /// Moves the booked end of the meeting (extended).
 pub async fn set_meeting_end(tx: &mut Tx, id: i64, ends_at: i64) -> Result<(), StoreError> {
-    claim(tx, SET_MEETING_END, id, ends_at).await?;
+    on_tx!(tx, |c| sqlx::query(SET_MEETING_END)
+        .bind(id)
+        .bind(ends_at)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
     Ok(())
 }
 
@@ -463,9 +472,9 @@ const WAITING: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name,
     m.booked_at, m.reminded_at, r.release_policy \
     FROM room_meetings m JOIN rooms r ON r.id = m.room_id \
     JOIN calendars c ON c.room_id = m.room_id \
-    JOIN calendar_events e ON e.calendar_id = c.id AND e.uid = m.uid \
+    JOIN calendar_events e ON e.calendar_id = c.id AND e.uid = m.uid AND e.starts_at = m.starts_at \
     WHERE m.checked_in_at IS NULL AND m.released_at IS NULL AND m.ended_at IS NULL \
-    AND m.ends_at > $1 AND e.starts_at <= $1 AND e.ends_at > $1";
+    AND m.ends_at > $1 AND e.starts_at <= $1 AND e.ends_at > $1 ORDER BY m.id";
 
 /// The running meetings (at `now`) nobody has checked in to.
 pub async fn waiting(tx: &mut Tx, now: i64) -> Result<Vec<Waiting>, StoreError> {
@@ -475,37 +484,18 @@ pub async fn waiting(tx: &mut Tx, now: i64) -> Result<Vec<Waiting>, StoreError> 
         .await?))
 }
 
-/// Shortens event `uid` of calendar `calendar_id` to end at `ends_at` (a release or an early
-/// end: the event stays, so history shows how long the room was held).
-pub async fn shorten_event(
-    tx: &mut Tx,
-    calendar_id: i64,
-    uid: &str,
-    ends_at: i64,
-) -> Result<(), StoreError> {
-    set_event_end(tx, calendar_id, uid, ends_at, true).await
-}
-
-const SHORTEN_EVENT: &str = "UPDATE calendar_events SET ends_at = $3, \
-    sequence = sequence + 1 WHERE calendar_id = $1 AND uid = $2 \
-    AND starts_at < $3 AND ends_at > $3";
-const MOVE_EVENT_END: &str = "UPDATE calendar_events SET ends_at = $3, \
+const SET_EVENT_END: &str = "UPDATE calendar_events SET ends_at = $3, \
     sequence = sequence + 1 WHERE calendar_id = $1 AND uid = $2 AND starts_at < $3";
 
-/// Moves the end of event `uid` to `ends_at` (only earlier when `shorter_only`).
+/// Moves the end of event `uid` of calendar `calendar_id` to `ends_at` (a release, an early
+/// end or an extension: the event stays, so history shows how long the room was held).
 pub async fn set_event_end(
     tx: &mut Tx,
     calendar_id: i64,
     uid: &str,
     ends_at: i64,
-    shorter_only: bool,
 ) -> Result<(), StoreError> {
-    let sql = if shorter_only {
-        SHORTEN_EVENT
-    } else {
-        MOVE_EVENT_END
-    };
-    on_tx!(tx, |c| sqlx::query(sql)
+    on_tx!(tx, |c| sqlx::query(SET_EVENT_END)
         .bind(calendar_id)
         .bind(uid)
         .bind(ends_at)
@@ -599,23 +589,19 @@ pub struct Ending {
     pub checked_in_at: i64,
     pub organizer_id: Option<i64>,
     pub checked_in_by: Option<i64>,
-    pub next_uid: Option<String>,
     pub next_start: Option<i64>,
 }
 
-// Reads `room_meetings_in_use`. The next meeting is the first other one starting from this
-// one's start on (a released one does not count: it does not need the room).
+// Reads `room_meetings_in_use`. The next meeting is the first other one starting from
+// this one's start on and ending after it.
 const ENDING: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name, m.uid, \
     m.starts_at, m.ends_at, m.checked_in_at, m.organizer_id, m.checked_in_by, \
-    (SELECT e.uid FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
-     WHERE c.room_id = m.room_id AND e.uid <> m.uid AND e.starts_at >= m.starts_at \
-     AND e.ends_at > m.ends_at ORDER BY e.starts_at LIMIT 1) AS next_uid, \
     (SELECT MIN(e.starts_at) FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
      WHERE c.room_id = m.room_id AND e.uid <> m.uid AND e.starts_at >= m.starts_at \
      AND e.ends_at > m.ends_at) AS next_start \
     FROM room_meetings m JOIN rooms r ON r.id = m.room_id \
     WHERE m.checked_in_at IS NOT NULL AND m.ended_at IS NULL AND m.nudged_at IS NULL \
-    AND m.ends_at > $1 AND m.ends_at <= $2";
+    AND m.ends_at > $1 AND m.ends_at <= $2 ORDER BY m.id";
 
 /// Meetings in use ending in `(now, until]` whose occupants have not been nudged.
 pub async fn ending(tx: &mut Tx, now: i64, until: i64) -> Result<Vec<Ending>, StoreError> {
@@ -635,12 +621,15 @@ pub struct Occupied {
     pub organizer_id: Option<i64>,
     pub checked_in_by: Option<i64>,
     pub next_start: i64,
+    /// The host's next meeting there is private.
+    pub next_private: bool,
 }
 
 // From the meetings in use (few), the rooms whose next meeting `$2` organizes, starting by
 // `$4`.
 const OCCUPIED_BEFORE: &str = "SELECT m.id, m.room_id, r.name AS room_name, m.organizer_id, \
-    m.checked_in_by, MIN(e.starts_at) AS next_start \
+    m.checked_in_by, MIN(e.starts_at) AS next_start, \
+    MAX(CASE WHEN e.private THEN 1 ELSE 0 END) = 1 AS next_private \
     FROM room_meetings m JOIN rooms r ON r.id = m.room_id \
     JOIN calendars c ON c.room_id = m.room_id \
     JOIN calendar_events e ON e.calendar_id = c.id \

@@ -585,13 +585,41 @@ pub struct RoomRequest {
     pub release: Option<ReleaseView>,
 }
 
-/// A new room: its slug and settings.
+/// A new room: its slug and settings (as `RoomRequest`; spelled out, because a flattened
+/// body would accept unknown fields).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewRoomRequest {
     /// Lower-case letters, digits and `-`.
     pub slug: String,
-    #[serde(flatten)]
-    pub settings: RoomRequest,
+    pub name: String,
+    /// Seats, 1–1000.
+    pub capacity: i64,
+    /// IANA time zone, e.g. `Asia/Tokyo`.
+    pub time_zone: String,
+    /// Lower-case words (`display`, `video`, `whiteboard` …), at most 10.
+    #[serde(default)]
+    pub equipment: Vec<String>,
+    pub floor: Option<i64>,
+    /// The slug of the location it is in.
+    pub location: Option<String>,
+    pub release: Option<ReleaseView>,
+}
+
+impl NewRoomRequest {
+    /// Its slug and settings.
+    fn split(self) -> (String, RoomRequest) {
+        let settings = RoomRequest {
+            name: self.name,
+            capacity: self.capacity,
+            time_zone: self.time_zone,
+            equipment: self.equipment,
+            floor: self.floor,
+            location: self.location,
+            release: self.release,
+        };
+        (self.slug, settings)
+    }
 }
 
 impl RoomRequest {
@@ -633,10 +661,10 @@ async fn create_room(
     SignedIn(actor): SignedIn,
     AppJson(input): AppJson<NewRoomRequest>,
 ) -> ApiResult<(StatusCode, Json<RoomView>)> {
-    let slug = input.slug;
+    let (slug, settings) = input.split();
     let room = state
         .engine
-        .add_room(&actor, &slug, &input.settings.settings())
+        .add_room(&actor, &slug, &settings.settings())
         .await?;
     Ok((StatusCode::CREATED, Json(room.into())))
 }
