@@ -1048,19 +1048,10 @@ impl Engine {
         if !wanted.equipment.iter().all(|w| is_equipment_word(w)) {
             return Ok(Vec::new());
         }
-        let mut words: Vec<&str> = wanted.equipment.iter().map(String::as_str).collect();
-        words.sort_unstable();
-        words.dedup();
-        let pattern = words.iter().fold(String::from("%"), |mut pattern, word| {
-            pattern.push(' ');
-            pattern.push_str(word);
-            pattern.push_str(" %");
-            pattern
-        });
         let search = store::FreeSearch {
             seats: wanted.seats.unwrap_or(1),
             floor: wanted.floor,
-            equipment_pattern: &pattern,
+            equipment: &wanted.equipment,
             limit: MAX_FOUND as i64,
         };
         let mut tx = self.db.statements().await?;

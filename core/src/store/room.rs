@@ -197,29 +197,46 @@ pub struct FreeRoom {
 }
 
 // A meeting that ended early or was released frees the room from then. Rooms come smallest
-// first: the best fit for the people asking.
-const FREE_ROOMS: &str = "SELECT r.id, r.slug, r.name, r.capacity, r.time_zone, r.equipment, \
-    r.floor, r.location_id, r.release_policy, \
-    (SELECT MIN(e.starts_at) FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
-     WHERE c.room_id = r.id AND e.starts_at >= $5) AS next_start \
-    FROM rooms r WHERE r.tenant_id = $1 AND r.capacity >= $2 \
-    AND ($3 IS NULL OR r.floor = $3) AND (' ' || REPLACE(r.equipment, ' ', '  ') || ' ') LIKE $6 \
-    AND NOT EXISTS (SELECT 1 FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
-        LEFT JOIN room_meetings m ON m.room_id = c.room_id AND m.uid = e.uid \
-        AND m.starts_at = e.starts_at \
-        WHERE c.room_id = r.id AND e.ends_at > $4 AND e.starts_at < $5 \
-        AND (m.ended_at IS NULL OR m.ended_at > $4) \
-        AND (m.released_at IS NULL OR m.released_at > $4)) \
-    ORDER BY r.capacity, r.slug LIMIT $7";
+// first (the best fit for the people asking), read in that order from `rooms_by_size` and
+// no further than the `LIMIT` needs. The equipment test is spelled per database: SQLite
+// matches the sorted words with one `LIKE` pattern (each word between its own two spaces,
+// `% display % video %`); PostgreSQL, which would estimate that `LIKE` keeps almost no room
+// and so sort them all instead of stopping early, checks each word with `strpos`.
+macro_rules! free_rooms_sql {
+    ($equipment:literal) => {
+        concat!(
+            "SELECT r.id, r.slug, r.name, r.capacity, r.time_zone, r.equipment, \
+             r.floor, r.location_id, r.release_policy, \
+             (SELECT MIN(e.starts_at) FROM calendars c JOIN calendar_events e \
+              ON e.calendar_id = c.id WHERE c.room_id = r.id AND e.starts_at >= $5) AS next_start \
+             FROM rooms r WHERE r.tenant_id = $1 AND r.capacity >= $2 \
+             AND ($3 IS NULL OR r.floor = $3) AND ",
+            $equipment,
+            " AND NOT EXISTS (SELECT 1 FROM calendars c JOIN calendar_events e \
+              ON e.calendar_id = c.id \
+              LEFT JOIN room_meetings m ON m.room_id = c.room_id AND m.uid = e.uid \
+              AND m.starts_at = e.starts_at \
+              WHERE c.room_id = r.id AND e.ends_at > $4 AND e.starts_at < $5 \
+              AND (m.ended_at IS NULL OR m.ended_at > $4) \
+              AND (m.released_at IS NULL OR m.released_at > $4)) \
+             ORDER BY r.capacity, r.slug LIMIT $7"
+        )
+    };
+}
+const FREE_ROOMS_SQLITE: &str =
+    free_rooms_sql!("(' ' || REPLACE(r.equipment, ' ', '  ') || ' ') LIKE $6");
+const FREE_ROOMS_POSTGRES: &str = free_rooms_sql!(
+    "NOT EXISTS (SELECT 1 FROM unnest($6::text[]) AS w(word) \
+     WHERE strpos(' ' || r.equipment || ' ', ' ' || w.word || ' ') = 0)"
+);
 
 /// What a search for free rooms asks of the database.
 #[derive(Debug, Clone, Copy)]
 pub struct FreeSearch<'a> {
     pub seats: i64,
     pub floor: Option<i64>,
-    /// The equipment wanted, sorted, as a `LIKE` pattern over the room's sorted words, each
-    /// between its own two spaces (`% display % video %`; `%` for none).
-    pub equipment_pattern: &'a str,
+    /// Equipment every room found has: words of lower-case letters, digits and `-`.
+    pub equipment: &'a [String],
     pub limit: i64,
 }
 
@@ -231,16 +248,40 @@ pub async fn free_rooms(
     search: &FreeSearch<'_>,
     (from, to): (i64, i64),
 ) -> Result<Vec<FreeRoom>, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(FREE_ROOMS)
-        .bind(tenant_id)
-        .bind(search.seats)
-        .bind(search.floor)
-        .bind(from)
-        .bind(to)
-        .bind(search.equipment_pattern)
-        .bind(search.limit)
-        .fetch_all(&mut *c)
-        .await?))
+    let postgres = |sql| {
+        sqlx::query_as(sql)
+            .bind(tenant_id)
+            .bind(search.seats)
+            .bind(search.floor)
+            .bind(from)
+            .bind(to)
+            .bind(search.equipment.to_vec())
+            .bind(search.limit)
+    };
+    match tx {
+        Tx::Postgres(c) => Ok(postgres(FREE_ROOMS_POSTGRES).fetch_all(&mut **c).await?),
+        Tx::PostgresStatements(c) => Ok(postgres(FREE_ROOMS_POSTGRES).fetch_all(&mut **c).await?),
+        sqlite => {
+            let mut words: Vec<&str> = search.equipment.iter().map(String::as_str).collect();
+            words.sort_unstable();
+            let pattern = words.iter().fold(String::from("%"), |mut pattern, word| {
+                pattern.push(' ');
+                pattern.push_str(word);
+                pattern.push_str(" %");
+                pattern
+            });
+            Ok(on_tx!(sqlite, |c| sqlx::query_as(FREE_ROOMS_SQLITE)
+                .bind(tenant_id)
+                .bind(search.seats)
+                .bind(search.floor)
+                .bind(from)
+                .bind(to)
+                .bind(&pattern)
+                .bind(search.limit)
+                .fetch_all(&mut *c)
+                .await?))
+        }
+    }
 }
 
 /// A meeting whose organizer has not been reminded yet.
