@@ -726,15 +726,14 @@ impl Engine {
             .await?;
         let by = access.caller.employee().map(|e| e.id);
         if store::check_in(&mut tx, id, now * 1000, by).await? {
-            let event = Event {
-                actor: &access.caller.log_name(),
-                ip: "",
-                action: "room.check_in",
-                target: format!("room:{}", access.room.id),
-                detail: json!({"meeting": id}),
-            };
-            self.record(&mut tx, access.tenant_id, now * 1000, event)
-                .await?;
+            self.log_room(
+                &mut tx,
+                access,
+                "room.check_in",
+                json!({"meeting": id}),
+                now,
+            )
+            .await?;
             self.update_reminder(&mut tx, access.tenant_id, id, ReminderState::CheckedIn)
                 .await?;
         }
@@ -781,14 +780,8 @@ impl Engine {
             .min(event.ends_at / 1000);
         self.change_room_event_end(tx, access.tenant_id, event, end)
             .await?;
-        let log = Event {
-            actor: &access.caller.log_name(),
-            ip: "",
-            action: "room.check_out",
-            target: format!("room:{}", access.room.id),
-            detail: json!({"meeting": id}),
-        };
-        self.record(tx, access.tenant_id, now * 1000, log).await?;
+        self.log_room(tx, access, "room.check_out", json!({"meeting": id}), now)
+            .await?;
         self.update_reminder(tx, access.tenant_id, id, ReminderState::Ended)
             .await?;
         Ok(true)
@@ -821,14 +814,8 @@ impl Engine {
         store::set_meeting_end(&mut tx, id, new_end * 1000).await?;
         self.change_room_event_end(&mut tx, access.tenant_id, &event, new_end)
             .await?;
-        let log = Event {
-            actor: &access.caller.log_name(),
-            ip: "",
-            action: "room.extend",
-            target: format!("room:{}", access.room.id),
-            detail: json!({"meeting": id, "minutes": minutes}),
-        };
-        self.record(&mut tx, access.tenant_id, now * 1000, log)
+        let detail = json!({"meeting": id, "minutes": minutes});
+        self.log_room(&mut tx, access, "room.extend", detail, now)
             .await?;
         let status = self.status_in(&mut tx, access, now).await?;
         tx.commit().await?;
@@ -936,14 +923,8 @@ impl Engine {
             let id = store::ensure_meeting(tx, &meeting, now * 1000).await?;
             store::check_in(tx, id, now * 1000, organizer.map(|e| e.id)).await?;
         }
-        let log = Event {
-            actor: &access.caller.log_name(),
-            ip: "",
-            action: "room.book",
-            target: format!("room:{}", access.room.id),
-            detail: json!({"event": uid, "start": span.start, "end": span.end}),
-        };
-        self.record(tx, tenant_id, now * 1000, log).await?;
+        let detail = json!({"event": uid, "start": span.start, "end": span.end});
+        self.log_room(tx, access, "room.book", detail, now).await?;
         Ok(())
     }
 
@@ -1025,6 +1006,27 @@ impl Engine {
         let key = change.write_key();
         self.queue_write(tx, tenant_id, &OutboxMessage::RoomEvent(change), &key)
             .await?;
+        Ok(())
+    }
+
+    /// Records `action` on the room by its caller in the access log, in the caller's
+    /// transaction.
+    async fn log_room(
+        &self,
+        tx: &mut Tx,
+        access: &RoomAccess,
+        action: &str,
+        detail: serde_json::Value,
+        now: i64,
+    ) -> Result<()> {
+        let event = Event {
+            actor: &access.caller.log_name(),
+            ip: "",
+            action,
+            target: format!("room:{}", access.room.id),
+            detail,
+        };
+        self.record(tx, access.tenant_id, now * 1000, event).await?;
         Ok(())
     }
 
@@ -1808,6 +1810,27 @@ impl Engine {
         )))
     }
 
+    /// Meeting `meeting_id` and its room, when `employee` organized it (only the organizer
+    /// acts on a meeting from its reminder).
+    async fn organizers_meeting(
+        &self,
+        who: &ChatUser,
+        employee: &Employee,
+        meeting_id: i64,
+    ) -> Result<Option<(store::MeetingRecord, RoomAccess)>> {
+        let meeting = {
+            let mut tx = self.db.read().await?;
+            store::meeting(&mut tx, who.tenant_id, meeting_id).await?
+        };
+        let Some(meeting) = meeting.filter(|m| m.organizer_id == Some(employee.id)) else {
+            return Ok(None);
+        };
+        let access = self
+            .room_for_employee(who.tenant_id, meeting.room_id, employee)
+            .await?;
+        Ok(Some((meeting, access)))
+    }
+
     /// The reminder's Check in button.
     pub(crate) async fn check_in_from_chat(
         &self,
@@ -1816,16 +1839,10 @@ impl Engine {
         meeting_id: i64,
     ) -> Result<Message> {
         let lang = employee.profile.language;
-        let meeting = {
-            let mut tx = self.db.read().await?;
-            store::meeting(&mut tx, who.tenant_id, meeting_id).await?
-        };
-        let Some(meeting) = meeting.filter(|m| m.organizer_id == Some(employee.id)) else {
+        let Some((meeting, access)) = self.organizers_meeting(who, employee, meeting_id).await?
+        else {
             return Ok(Message::text(i18n::text(lang, "rooms.not_yours")));
         };
-        let access = self
-            .room_for_employee(who.tenant_id, meeting.room_id, employee)
-            .await?;
         let now = self.ports.clock.now().timestamp();
         let mut tx = self.db.write().await?;
         // Read again in the transaction that checks in: the sweep may have released it.
@@ -1848,14 +1865,9 @@ impl Engine {
             )));
         }
         if store::check_in(&mut tx, meeting.id, now * 1000, Some(employee.id)).await? {
-            let log = Event {
-                actor: &access.caller.log_name(),
-                ip: "",
-                action: "room.check_in",
-                target: format!("room:{}", access.room.id),
-                detail: json!({"meeting": meeting.id, "from": "chat"}),
-            };
-            self.record(&mut tx, who.tenant_id, now * 1000, log).await?;
+            let detail = json!({"meeting": meeting.id, "from": "chat"});
+            self.log_room(&mut tx, &access, "room.check_in", detail, now)
+                .await?;
         }
         let policy = policy_of(&access.room.release_policy)?;
         let message = reminder(
@@ -1881,16 +1893,10 @@ impl Engine {
         meeting_id: i64,
     ) -> Result<Message> {
         let lang = employee.profile.language;
-        let meeting = {
-            let mut tx = self.db.read().await?;
-            store::meeting(&mut tx, who.tenant_id, meeting_id).await?
-        };
-        let Some(meeting) = meeting.filter(|m| m.organizer_id == Some(employee.id)) else {
+        let Some((meeting, access)) = self.organizers_meeting(who, employee, meeting_id).await?
+        else {
             return Ok(Message::text(i18n::text(lang, "rooms.not_yours")));
         };
-        let access = self
-            .room_for_employee(who.tenant_id, meeting.room_id, employee)
-            .await?;
         let now = self.ports.clock.now().timestamp();
         let mut tx = self.db.write().await?;
         let events = store::room_events(
