@@ -10,7 +10,7 @@ use chrono::{NaiveDate, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use frontdesk_core::domain::booking::{CheckedRules, HostAvailability, LinkKind, link_slots};
 use frontdesk_core::domain::calendar::Interval;
-use frontdesk_core::domain::slots::{DayRange, SlotRules, WorkingHours, free_slots};
+use frontdesk_core::domain::slots::{DayRange, SlotRules, WorkingHours, free_slots, local_instant};
 use proptest::prelude::*;
 
 const ZONES: [Tz; 6] = [
@@ -90,26 +90,27 @@ fn situation() -> impl Strategy<Value = (i64, i64, i64, Vec<Interval>)> {
         })
 }
 
-/// Whether `slot` lies inside one of the day's working ranges on the wall clock of `hours`.
+/// Whether `slot` lies inside one of the day's working ranges of `hours`: it starts at or
+/// after the range's start on the wall clock (so not in the second pass through a repeated
+/// hour before it), and ends by the range's end read as RFC 5545 reads a local time (the
+/// first of two occurrences; in a spring-forward gap, the offset before it, so "02:15" that
+/// never happens is 03:15 by the clock).
 fn inside_working_hours(hours: &WorkingHours, slot: Interval) -> bool {
-    let local = |at: i64| {
-        chrono::DateTime::from_timestamp(at, 0)
-            .unwrap()
-            .with_timezone(&hours.zone)
-    };
-    let (start, end) = (local(slot.start), local(slot.end));
+    use chrono::Datelike;
+    let start = chrono::DateTime::from_timestamp(slot.start, 0)
+        .unwrap()
+        .with_timezone(&hours.zone);
     let date = start.date_naive();
     let start_minute = start.hour() * 60 + start.minute();
-    // A slot ending at midnight ends at 24:00 of its start's day.
-    let end_minute = if end.date_naive() > date {
-        24 * 60 + end.hour() * 60 + end.minute()
-    } else {
-        end.hour() * 60 + end.minute()
+    let range_end = |minute: u32| {
+        local_instant(
+            hours.zone,
+            date.and_time(NaiveTime::MIN) + chrono::Duration::minutes(i64::from(minute)),
+        )
     };
-    use chrono::Datelike;
     hours.weekly[date.weekday().num_days_from_monday() as usize]
         .iter()
-        .any(|r| r.start_minute <= start_minute && end_minute <= r.end_minute)
+        .any(|r| r.start_minute <= start_minute && slot.end <= range_end(r.end_minute))
 }
 
 proptest! {

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use chrono::{
     Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
+    Timelike,
 };
 use chrono_tz::Tz;
 
@@ -130,6 +131,7 @@ pub fn free_slots(
             while start + rules.duration <= range_end && start + rules.duration <= to {
                 let end = start + rules.duration;
                 if start >= earliest_start
+                    && starts_inside_on_the_wall_clock(hours.zone, start, day, range)
                     && is_clear(&busy, start - rules.buffer_before, end + rules.buffer_after)
                 {
                     slots.push(Interval { start, end });
@@ -141,6 +143,17 @@ pub fn free_slots(
     slots.sort_unstable();
     slots.dedup();
     slots
+}
+
+/// Whether instant `start` reads as a time of `range` on `day`'s wall clock. On a fall-back
+/// day a range starting inside the repeated hour (02:15 on a day when 03:00 becomes 02:00)
+/// spans, as instants, the second pass through 02:00–02:15 too; those slots would show a
+/// time before the range starts, so they are left out.
+fn starts_inside_on_the_wall_clock(zone: Tz, start: i64, day: NaiveDate, range: &DayRange) -> bool {
+    chrono::DateTime::from_timestamp(start, 0).is_some_and(|at| {
+        let local = at.with_timezone(&zone);
+        local.date_naive() != day || local.hour() * 60 + local.minute() >= range.start_minute
+    })
 }
 
 /// The date in `zone` of instant `at`.
@@ -326,6 +339,38 @@ mod tests {
                 "2026-10-25T02:00:00Z"
             ]
         );
+    }
+
+    #[test]
+    fn a_range_starting_inside_the_repeated_hour_offers_no_slot_before_its_start() {
+        // Adelaide falls back on 5 April 2026: 03:00 ACDT becomes 02:00 ACST. Hours
+        // 02:15–04:30 start at the first 02:15; the second pass through 02:00–02:15 reads
+        // as before the start and offers nothing.
+        let adelaide = every_day(chrono_tz::Australia::Adelaide, "02:15", "04:30");
+        let slots = free_slots(
+            &adelaide,
+            rules(15, 15),
+            0,
+            at("2026-04-05T00:00:00+10:30"),
+            at("2026-04-06T00:00:00+09:30"),
+            vec![],
+        );
+        let starts = starts(&slots);
+        assert_eq!(
+            starts.first().unwrap(),
+            "2026-04-04T15:45:00Z",
+            "02:15 ACDT"
+        );
+        assert!(
+            !starts.contains(&"2026-04-04T16:30:00Z".to_string()),
+            "02:00 ACST"
+        );
+        assert!(!starts.contains(&"2026-04-04T16:40:00Z".to_string()));
+        assert!(
+            starts.contains(&"2026-04-04T16:45:00Z".to_string()),
+            "02:15 ACST"
+        );
+        assert_eq!(starts.last().unwrap(), "2026-04-04T18:45:00Z", "04:15 ACST");
     }
 
     #[test]
