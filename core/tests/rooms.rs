@@ -459,6 +459,64 @@ storage_tests! {
         );
     }
 
+    async fn one_sweep_releases_many_meetings_and_tells_each_organizer_once_per_meeting(t: &TestDb) {
+        let o = Office::new(t).await;
+        // Alice holds room A and room C, Bob (in Japanese) room D, Carol room E; Carol
+        // checks in. One sweep releases the other three together.
+        let mut rooms = BTreeMap::new();
+        for (slug, name) in [("room-c", "Room C"), ("room-d", "Room D"), ("room-e", "Room E")] {
+            let added = o.engine.add_room(&o.f.owner, slug, &room(name, 4, &[])).await.unwrap();
+            rooms.insert(slug, added.id);
+        }
+        o.book_a("U1", "09:30", "10:30").await;
+        for (slack, slug) in [("U1", "room-c"), ("U2", "room-d"), ("U3", "room-e")] {
+            let book = Action::BookRoom { room: rooms[slug], start: tokyo("09:30"), minutes: 60 };
+            o.press(slack, book).await;
+        }
+        o.at("09:30");
+        assert_eq!(o.sweep().await.reminded, 4);
+        let carols = o.told("U3").await.pop().unwrap();
+        let check_in = carols
+            .all_buttons()
+            .find(|b| matches!(b.action, Action::CheckInRoom { .. }))
+            .unwrap()
+            .action;
+        o.press("U3", check_in).await;
+
+        o.at("09:40");
+        assert_eq!(o.sweep().await.released, 3);
+        let alice = all_text(&o.told("U1").await);
+        assert_eq!(alice.matches("so the room was released at 09:40").count(), 2, "{alice}");
+        assert!(alice.contains("meeting in Room A") && alice.contains("meeting in Room C"), "{alice}");
+        let bob = all_text(&o.told("U2").await);
+        assert_eq!(bob.matches("Room D の 09:30 からの会議にチェックインがなかったため、09:40 に会議室を解放しました").count(), 1, "{bob}");
+        assert!(!all_text(&o.told("U3").await).contains("so the room was released"), "Carol checked in");
+        // Each released meeting's reminder lost its Check-in button, in place.
+        let updated: Vec<Message> = o.bot.updated().into_iter().map(|(_, m)| m).collect();
+        let released_reminders: Vec<&Message> = updated
+            .iter()
+            .filter(|m| m.all_buttons().all(|b| !matches!(b.action, Action::CheckInRoom { .. })))
+            .filter(|m| text_of(m).contains("09:40"))
+            .collect();
+        assert_eq!(released_reminders.len(), 3, "{updated:?}");
+        // The rooms' events end at the release; Carol's does not.
+        assert_eq!(o.a_event_ends().await, vec![tokyo("09:40")]);
+        for (slug, end) in [("room-c", "09:40"), ("room-d", "09:40"), ("room-e", "10:30")] {
+            let from = tokyo("00:00");
+            let events = o
+                .engine
+                .calendar_events(&o.f.owner, Owner::Room(rooms[slug]), from, from + 86_400)
+                .await
+                .unwrap();
+            let ends: Vec<i64> = events.into_iter().map(|e| e.interval.end).collect();
+            assert_eq!(ends, vec![tokyo(end)], "{slug}");
+        }
+        o.at("09:41");
+        assert_eq!(o.sweep().await.released, 0);
+        let alice = all_text(&o.told("U1").await);
+        assert_eq!(alice.matches("so the room was released").count(), 2, "told once each");
+    }
+
     async fn a_check_in_in_time_keeps_the_booking(t: &TestDb) {
         let o = Office::new(t).await;
         o.book_a("U1", "09:30", "10:30").await;

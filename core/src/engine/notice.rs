@@ -26,6 +26,24 @@ impl Engine {
         notice: &str,
         message: &Message,
     ) -> Result<usize> {
+        let mut queued = Vec::new();
+        self.notify_employee_into(tx, tenant_id, employee, notice, message, &mut queued)
+            .await?;
+        self.queue_all(tx, tenant_id, &queued).await?;
+        Ok(queued.len())
+    }
+
+    /// [`Engine::notify_employee`], with the outbox messages added to `queued` for the
+    /// caller to queue: a sweep queues all its notices in one go.
+    pub(crate) async fn notify_employee_into(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        employee: &Employee,
+        notice: &str,
+        message: &Message,
+        queued: &mut Vec<OutboxMessage>,
+    ) -> Result<()> {
         // The web chat is always there: an employee who has signed in to it gets the notice
         // in its history, written now (see `web_chat`). It does not count as a chat that
         // reaches them for the mail fallback below: nothing pushes it to them.
@@ -37,6 +55,17 @@ impl Engine {
             self.notify_web_chat(tx, tenant_id, employee, notice, message)
                 .await?;
         }
+        queued.extend(self.notice_messages(employee, notice, message));
+        Ok(())
+    }
+
+    /// The outbox messages that carry `message` about `notice` to `employee`.
+    fn notice_messages(
+        &self,
+        employee: &Employee,
+        notice: &str,
+        message: &Message,
+    ) -> Vec<OutboxMessage> {
         let mut chats = Vec::new();
         for platform in Platform::ALL {
             if platform == Platform::Web || self.ports.chat.get(platform).is_none() {
@@ -65,25 +94,22 @@ impl Engine {
             NotificationPreference::Email | NotificationPreference::ChatAndEmail => true,
             NotificationPreference::Chat => chats.is_empty(),
         };
-        let mut queued = 0;
-        for (platform, to) in chats {
-            let chat = ChatNotice {
-                platform,
-                to,
-                notice: notice.to_owned(),
-                message: message.clone(),
-                fallback: (!by_mail).then(|| mail.clone()),
-            };
-            self.queue(tx, tenant_id, &OutboxMessage::Chat(chat))
-                .await?;
-            queued += 1;
-        }
+        let mut messages: Vec<OutboxMessage> = chats
+            .into_iter()
+            .map(|(platform, to)| {
+                OutboxMessage::Chat(ChatNotice {
+                    platform,
+                    to,
+                    notice: notice.to_owned(),
+                    message: message.clone(),
+                    fallback: (!by_mail).then(|| mail.clone()),
+                })
+            })
+            .collect();
         if by_mail {
-            self.queue(tx, tenant_id, &OutboxMessage::Mail(mail))
-                .await?;
-            queued += 1;
+            messages.push(OutboxMessage::Mail(mail));
         }
-        Ok(queued)
+        messages
     }
 
     /// Queues `message` as the answer to platform user `user_id` (a reply in the
@@ -123,23 +149,37 @@ impl Engine {
         notice: &str,
         message: &Message,
     ) -> Result<usize> {
-        // The web chat's copies are updated now, in place (see `web_chat`).
-        let mut queued = self
-            .update_web_chat_notice(tx, tenant_id, notice, message)
+        let mut queued = Vec::new();
+        let updated = self
+            .update_notices_into(tx, tenant_id, &[(notice, message)], &mut queued)
             .await?;
-        for platform in Platform::ALL {
-            if platform == Platform::Web || self.ports.chat.get(platform).is_none() {
-                continue;
+        self.queue_all(tx, tenant_id, &queued).await?;
+        Ok(updated + queued.len())
+    }
+
+    /// [`Engine::update_notice`] for each `(notice, message)`, with the outbox messages added
+    /// to `queued` for the caller to queue; returns how many web chat messages it updated.
+    pub(crate) async fn update_notices_into(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        updates: &[(&str, &Message)],
+        queued: &mut Vec<OutboxMessage>,
+    ) -> Result<usize> {
+        // The web chat's copies are updated now, in place (see `web_chat`).
+        let updated = self.update_web_chat_notices(tx, tenant_id, updates).await?;
+        for (notice, message) in updates {
+            for platform in Platform::ALL {
+                if platform == Platform::Web || self.ports.chat.get(platform).is_none() {
+                    continue;
+                }
+                queued.push(OutboxMessage::ChatUpdate(ChatNoticeUpdate {
+                    platform,
+                    notice: (*notice).to_owned(),
+                    message: (*message).clone(),
+                }));
             }
-            let update = ChatNoticeUpdate {
-                platform,
-                notice: notice.to_owned(),
-                message: message.clone(),
-            };
-            self.queue(tx, tenant_id, &OutboxMessage::ChatUpdate(update))
-                .await?;
-            queued += 1;
         }
-        Ok(queued)
+        Ok(updated)
     }
 }

@@ -6,6 +6,8 @@
 //! rows an older one wrote, and a row of an unknown version is dead-lettered with that
 //! reason instead of being misread.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
@@ -288,11 +290,46 @@ impl Engine {
         tenant_id: i64,
         message: &OutboxMessage,
     ) -> Result<i64> {
+        let ids = self
+            .queue_all(tx, tenant_id, std::slice::from_ref(message))
+            .await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| Error::internal("queueing a message", "no outbox row was made"))
+    }
+
+    /// Queues `messages` as [`Engine::queue`] does one, in two statements however many
+    /// there are (a sweep's notices); returns their row ids, in order.
+    pub(crate) async fn queue_all(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        messages: &[OutboxMessage],
+    ) -> Result<Vec<i64>> {
         let now = self.ports.clock.now_ms();
-        let id = outbox::insert(tx, tenant_id, message.channel(), "", now).await?;
-        let sealed = self.seal_payload(tenant_id, id, message)?;
-        outbox::set_payload(tx, id, &sealed).await?;
-        Ok(id)
+        let channels: Vec<&str> = messages.iter().map(OutboxMessage::channel).collect();
+        // A row's payload is sealed for its id, so the rows are made first. Rows of one
+        // channel are alike until then: each message takes one of its channel's.
+        let mut rows_of: HashMap<String, Vec<i64>> = HashMap::new();
+        for (id, channel) in outbox::insert_many(tx, tenant_id, &channels, now).await? {
+            rows_of.entry(channel).or_default().push(id);
+        }
+        // Smallest id first, so messages go out in the order given.
+        for ids in rows_of.values_mut() {
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        let mut payloads = Vec::with_capacity(messages.len());
+        for message in messages {
+            let id = rows_of
+                .get_mut(message.channel())
+                .and_then(Vec::pop)
+                .ok_or_else(|| {
+                    Error::internal("queueing messages", "fewer outbox rows than messages")
+                })?;
+            payloads.push((id, self.seal_payload(tenant_id, id, message)?));
+        }
+        outbox::set_payloads(tx, &payloads).await?;
+        Ok(payloads.into_iter().map(|(id, _)| id).collect())
     }
 
     /// Queues `message` as the newest write of `key` (see [`Engine::queue`]): waiting

@@ -10,7 +10,7 @@
 //! room's event (in the built-in calendar at once; at a provider through the outbox), so the
 //! calendar's history stays true.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -1205,62 +1205,97 @@ impl Engine {
                 due.push((meeting, at));
             }
         }
+        // A chunk is one tenant's (its organizers and notices are read and queued together)
+        // and one transaction: a few statements for all its releases, not a few each.
+        due.sort_by_key(|(meeting, _)| (meeting.tenant_id, meeting.id));
         let mut people = HashMap::new();
-        for chunk in due.chunks(SWEEP_CHUNK) {
-            let mut tx = self.db.write().await?;
-            for (meeting, at) in chunk {
-                if !store::claim_release(&mut tx, meeting.id, at * 1000).await? {
-                    continue;
-                }
-                sweep.released += 1;
-                let event = store::RoomEvent {
-                    calendar_id: meeting.calendar_id,
-                    provider: meeting.provider.clone(),
-                    uid: meeting.uid.clone(),
-                    starts_at: meeting.starts_at,
-                    ends_at: meeting.ends_at,
-                    title_sealed: None,
-                    private: false,
-                    series: meeting.series.clone(),
-                    booked_at: meeting.booked_at,
-                    organizer_id: meeting.organizer_id,
-                    organizer_name: None,
-                    meeting_id: Some(meeting.id),
-                    checked_in_at: None,
-                    checked_in_by: None,
-                    ended_at: None,
-                    released_at: Some(at * 1000),
-                };
-                self.change_room_event_end(&mut tx, meeting.tenant_id, &event, *at)
+        for tenant_due in due.chunk_by(|(a, _), (b, _)| a.tenant_id == b.tenant_id) {
+            for chunk in tenant_due.chunks(SWEEP_CHUNK) {
+                let mut tx = self.db.write().await?;
+                self.release_chunk(&mut tx, chunk, now, sweep, &mut people)
                     .await?;
-                let series_left = match &meeting.series {
-                    Some(series) => {
-                        let record = store::series_record(
-                            &mut tx,
-                            meeting.room_id,
-                            series,
-                            meeting.starts_at,
-                            i64::from(rules::STRIKES_TO_LEAVE_SERIES),
-                        )
-                        .await?;
-                        if rules::series_strikes_out(&record) {
-                            self.leave_series(&mut tx, meeting, series, now).await?;
-                            true
-                        } else {
-                            false
-                        }
-                    }
-                    None => false,
-                };
-                if series_left {
-                    sweep.series_left += 1;
-                }
-                self.tell_released(&mut tx, meeting, *at, series_left, &mut people)
-                    .await?;
+                tx.commit().await?;
             }
-            tx.commit().await?;
         }
         Ok(())
+    }
+
+    /// Releases one tenant's `chunk` of due meetings (each with its release time) in `tx`:
+    /// claims them, ends their events, takes strikes-out series out of the room, and tells
+    /// the organizers.
+    async fn release_chunk(
+        &self,
+        tx: &mut Tx,
+        chunk: &[(store::Waiting, i64)],
+        now: i64,
+        sweep: &mut RoomSweep,
+        people: &mut HashMap<i64, Option<Employee>>,
+    ) -> Result<()> {
+        let Some(tenant_id) = chunk.first().map(|(meeting, _)| meeting.tenant_id) else {
+            return Ok(());
+        };
+        let claims: Vec<(i64, i64)> = chunk
+            .iter()
+            .map(|(meeting, at)| (meeting.id, at * 1000))
+            .collect();
+        // Those another instance released first, or someone checked in to meanwhile, stay.
+        let claimed: HashSet<i64> = store::claim_releases(tx, &claims)
+            .await?
+            .into_iter()
+            .collect();
+        let released: Vec<&(store::Waiting, i64)> = chunk
+            .iter()
+            .filter(|(meeting, _)| claimed.contains(&meeting.id))
+            .collect();
+        sweep.released += released.len();
+        let ends: Vec<(i64, &str, i64)> = released
+            .iter()
+            .map(|(meeting, at)| (meeting.calendar_id, meeting.uid.as_str(), at * 1000))
+            .collect();
+        store::set_event_ends(tx, &ends).await?;
+        let mut series_left = HashSet::new();
+        for (meeting, at) in &released {
+            if is_writable_provider(&meeting.provider) {
+                let end = RoomEventChange::End {
+                    calendar_id: meeting.calendar_id,
+                    event_id: meeting.uid.clone(),
+                    end: *at,
+                };
+                self.queue_room_event_change(tx, tenant_id, end).await?;
+            }
+            let Some(series) = &meeting.series else {
+                continue;
+            };
+            let record = store::series_record(
+                tx,
+                meeting.room_id,
+                series,
+                meeting.starts_at,
+                i64::from(rules::STRIKES_TO_LEAVE_SERIES),
+            )
+            .await?;
+            if rules::series_strikes_out(&record) {
+                self.leave_series(tx, meeting, series, now).await?;
+                series_left.insert(meeting.id);
+                sweep.series_left += 1;
+            }
+        }
+        // The organizers not met before in this sweep, read at once.
+        let mut unknown: Vec<i64> = released
+            .iter()
+            .filter_map(|(meeting, _)| meeting.organizer_id)
+            .filter(|id| !people.contains_key(id))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        for person in employee::find_many(tx, tenant_id, &unknown).await? {
+            people.insert(person.id, Some(person));
+        }
+        for id in unknown {
+            people.entry(id).or_insert(None);
+        }
+        self.tell_released(tx, tenant_id, &released, &series_left, people)
+            .await
     }
 
     /// Takes the room out of a series nobody comes to: its later occurrences leave the
@@ -1295,70 +1330,64 @@ impl Engine {
         Ok(())
     }
 
-    /// Tells the organizer their booking was released (and the series left): a new
-    /// message, and the start reminder loses its buttons.
+    /// Tells each organizer their booking was released (and the series left): a new
+    /// message, and the start reminder loses its buttons. The messages of all `released`
+    /// are queued together.
     async fn tell_released(
         &self,
         tx: &mut Tx,
-        meeting: &store::Waiting,
-        at: i64,
-        series_left: bool,
-        people: &mut HashMap<i64, Option<Employee>>,
+        tenant_id: i64,
+        released: &[&(store::Waiting, i64)],
+        series_left: &HashSet<i64>,
+        people: &HashMap<i64, Option<Employee>>,
     ) -> Result<()> {
-        let Some(organizer_id) = meeting.organizer_id else {
-            return Ok(());
-        };
-        // A sweep releasing many meetings meets the same organizers again.
-        let person = match people.get(&organizer_id) {
-            Some(known) => known.clone(),
-            None => {
-                let found = employee::find(tx, meeting.tenant_id, organizer_id).await?;
-                people.insert(organizer_id, found.clone());
-                found
-            }
-        };
-        let Some(person) = person else {
-            return Ok(());
-        };
-        let lang = person.profile.language;
-        let zone = zone_of(&person.profile.time_zone);
-        let mut message = Message::text(i18n::format(
-            lang,
-            "rooms.released",
-            &[
-                ("room", &meeting.room_name),
-                ("start", &clock_time(zone, meeting.starts_at / 1000)),
-                ("time", &clock_time(zone, at)),
-            ],
-        ));
-        if series_left {
-            message = message.paragraph(i18n::format(
+        let mut messages = Vec::new();
+        let mut reminders = Vec::new();
+        for (meeting, at) in released {
+            let Some(Some(person)) = meeting.organizer_id.and_then(|id| people.get(&id)) else {
+                continue;
+            };
+            let lang = person.profile.language;
+            let zone = zone_of(&person.profile.time_zone);
+            let mut message = Message::text(i18n::format(
                 lang,
-                "rooms.series_left",
-                &[("room", &meeting.room_name)],
+                "rooms.released",
+                &[
+                    ("room", &meeting.room_name),
+                    ("start", &clock_time(zone, meeting.starts_at / 1000)),
+                    ("time", &clock_time(zone, *at)),
+                ],
             ));
-        }
-        self.notify_employee(
-            tx,
-            meeting.tenant_id,
-            &person,
-            &format!("room-meeting:{}:released", meeting.id),
-            &message,
-        )
-        .await?;
-        if meeting.reminded_at.is_some() {
-            let policy = policy_of(&meeting.release_policy)?;
-            let updated = reminder(
-                &person,
-                &meeting.room_name,
-                meeting.id,
-                meeting.starts_at / 1000,
-                &policy,
-                ReminderState::Released,
-            );
-            self.update_notice(tx, meeting.tenant_id, &reminder_key(meeting.id), &updated)
+            if series_left.contains(&meeting.id) {
+                message = message.paragraph(i18n::format(
+                    lang,
+                    "rooms.series_left",
+                    &[("room", &meeting.room_name)],
+                ));
+            }
+            let notice = format!("room-meeting:{}:released", meeting.id);
+            self.notify_employee_into(tx, tenant_id, person, &notice, &message, &mut messages)
                 .await?;
+            if meeting.reminded_at.is_some() {
+                let policy = policy_of(&meeting.release_policy)?;
+                let updated = reminder(
+                    person,
+                    &meeting.room_name,
+                    meeting.id,
+                    meeting.starts_at / 1000,
+                    &policy,
+                    ReminderState::Released,
+                );
+                reminders.push((reminder_key(meeting.id), updated));
+            }
         }
+        let updates: Vec<(&str, &Message)> = reminders
+            .iter()
+            .map(|(key, message)| (key.as_str(), message))
+            .collect();
+        self.update_notices_into(tx, tenant_id, &updates, &mut messages)
+            .await?;
+        self.queue_all(tx, tenant_id, &messages).await?;
         Ok(())
     }
 

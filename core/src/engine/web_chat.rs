@@ -379,20 +379,24 @@ impl Engine {
         Ok(())
     }
 
-    /// Replaces every web chat message of `notice` with `message` in `tx`, each under a new
-    /// event number so live streams show the new version; returns how many.
-    pub(crate) async fn update_web_chat_notice(
+    /// Replaces every web chat message of each `(notice, message)` with its message in `tx`,
+    /// each under a new event number so live streams show the new version; returns how
+    /// many. Their messages are found in one statement (a sweep updates many reminders).
+    pub(crate) async fn update_web_chat_notices(
         &self,
         tx: &mut Tx,
         tenant_id: i64,
-        notice: &str,
-        message: &Message,
+        updates: &[(&str, &Message)],
     ) -> Result<usize> {
         let now = self.ports.clock.now_ms();
-        let mut found = web_chat::of_notice(tx, tenant_id, notice).await?;
+        let notices: Vec<&str> = updates.iter().map(|(notice, _)| *notice).collect();
+        let mut found = web_chat::of_notices(tx, tenant_id, &notices).await?;
         // Heads are locked in employee order, so two updates cannot wait on each other.
-        found.sort_by_key(|(id, employee_id)| (*employee_id, *id));
-        for (id, employee_id) in &found {
+        found.sort_by_key(|(id, employee_id, _)| (*employee_id, *id));
+        for (id, employee_id, notice) in &found {
+            let Some((_, message)) = updates.iter().find(|(wanted, _)| wanted == notice) else {
+                continue;
+            };
             let seq = web_chat::next_seq(tx, tenant_id, *employee_id).await?;
             let body = self.seal_web_chat(tenant_id, *id, message)?;
             web_chat::replace(tx, tenant_id, *id, &body, seq, now).await?;

@@ -217,6 +217,49 @@ pub async fn find(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<Option<Employe
     with_identities(tx, tenant_id, row).await
 }
 
+// Many at once: `$2` is a JSON array of ids.
+const FIND_MANY_POSTGRES: &str = "SELECT id, email, name, name_kana, department, time_zone, \
+    language, notification FROM employees WHERE tenant_id = $1 \
+    AND id IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($2::jsonb))";
+const FIND_MANY_SQLITE: &str = "SELECT id, email, name, name_kana, department, time_zone, \
+    language, notification FROM employees WHERE tenant_id = $1 \
+    AND id IN (SELECT value FROM json_each($2))";
+const IDENTITIES_OF_MANY_POSTGRES: &str = "SELECT employee_id, platform, external_id \
+    FROM employee_chat_identities WHERE tenant_id = $1 \
+    AND employee_id IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($2::jsonb))";
+const IDENTITIES_OF_MANY_SQLITE: &str = "SELECT employee_id, platform, external_id \
+    FROM employee_chat_identities WHERE tenant_id = $1 \
+    AND employee_id IN (SELECT value FROM json_each($2))";
+
+/// The employees of this tenant among `ids` (those that exist), in two statements however
+/// many there are: a sweep telling many organizers reads them at once.
+pub async fn find_many(
+    tx: &mut Tx,
+    tenant_id: i64,
+    ids: &[i64],
+) -> Result<Vec<Employee>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::json!(ids).to_string();
+    let (find, identities_of) = if tx.is_postgres() {
+        (FIND_MANY_POSTGRES, IDENTITIES_OF_MANY_POSTGRES)
+    } else {
+        (FIND_MANY_SQLITE, IDENTITIES_OF_MANY_SQLITE)
+    };
+    let rows: Vec<EmployeeRow> = on_tx!(tx, |c| sqlx::query_as(find)
+        .bind(tenant_id)
+        .bind(&ids)
+        .fetch_all(&mut *c)
+        .await?);
+    let identities: Vec<IdentityRow> = on_tx!(tx, |c| sqlx::query_as(identities_of)
+        .bind(tenant_id)
+        .bind(&ids)
+        .fetch_all(&mut *c)
+        .await?);
+    assemble(rows, identities)
+}
+
 /// The employee with this (lower-case) email in this tenant.
 pub async fn find_by_email(
     tx: &mut Tx,

@@ -82,6 +82,21 @@ pub enum Tx {
     PostgresStatements(PoolConnection<Postgres>),
 }
 
+impl Tx {
+    /// Whether this runs on PostgreSQL: for the few statements spelled once per dialect
+    /// (those reading a list of rows from one JSON parameter, see [`json_rows`]).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_) | Tx::PostgresStatements(_))
+    }
+}
+
+/// Rows passed as one parameter, a JSON array of objects: a statement over many rows (a
+/// sweep's releases, a batch of outbox messages) is one round trip instead of one per row.
+/// PostgreSQL reads it with `jsonb_to_recordset`, SQLite with `json_each`.
+pub fn json_rows(rows: Vec<serde_json::Value>) -> String {
+    serde_json::Value::Array(rows).to_string()
+}
+
 /// Runs `$body` with `$conn` bound to the transaction's connection, once per backend.
 ///
 /// The body is written once; the macro expands it for SQLite and for PostgreSQL, so the

@@ -1,7 +1,7 @@
 //! The outbox: messages written in the same transaction as the change that causes them,
 //! sent later by the dispatcher.
 
-use super::{StoreError, Tx, on_tx};
+use super::{StoreError, Tx, json_rows, on_tx};
 
 /// A message leased for sending.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -37,9 +37,6 @@ pub struct DeadLetter {
     pub last_error: Option<String>,
 }
 
-const INSERT: &str = "INSERT INTO outbox (tenant_id, channel, payload, state, due_at, attempts, created_at) \
-    VALUES ($1, $2, $3, 'pending', $4, 0, $4) RETURNING id";
-const SET_PAYLOAD: &str = "UPDATE outbox SET payload = $2 WHERE id = $1";
 const SET_WRITE_KEY: &str = "UPDATE outbox SET write_key = $2 WHERE id = $1";
 // Only messages no dispatcher holds: one being sent finishes, and its result stands.
 const RETIRE: &str = "UPDATE outbox SET state = 'sent', sent_at = $3, payload = '', \
@@ -73,21 +70,75 @@ const NEXT_DUE: &str = "SELECT MIN(CASE WHEN lease_until > due_at THEN lease_unt
     FROM outbox WHERE state = 'pending'";
 const PURGE_SENT: &str = "DELETE FROM outbox WHERE state = 'sent' AND sent_at < $1";
 
-/// Queues a message on `channel`, due at `now`.
-pub async fn insert(
+// Many at once: `$1` is a JSON array of `{"channel"}`; the payloads follow (sealed for their
+// rows' ids, see `set_payloads`).
+const INSERT_MANY_POSTGRES: &str = "INSERT INTO outbox \
+    (tenant_id, channel, payload, state, due_at, attempts, created_at) \
+    SELECT $2, j.channel, '', 'pending', $3, 0, $3 \
+    FROM jsonb_to_recordset($1::jsonb) AS j(channel TEXT) RETURNING id, channel";
+const INSERT_MANY_SQLITE: &str = "INSERT INTO outbox \
+    (tenant_id, channel, payload, state, due_at, attempts, created_at) \
+    SELECT $2, json_extract(value, '$.channel'), '', 'pending', $3, 0, $3 \
+    FROM json_each($1) RETURNING id, channel";
+const SET_PAYLOADS_POSTGRES: &str = "UPDATE outbox SET payload = j.payload \
+    FROM jsonb_to_recordset($1::jsonb) AS j(id BIGINT, payload TEXT) WHERE outbox.id = j.id";
+const SET_PAYLOADS_SQLITE: &str = "UPDATE outbox SET payload = j.payload \
+    FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.payload') AS payload \
+    FROM json_each($1)) AS j WHERE outbox.id = j.id";
+
+/// Inserts one message of tenant `tenant_id` for each of `channels`, payloads to follow,
+/// in one statement; returns each new row's `(id, channel)`, in no particular order (rows
+/// of one channel are alike until their payloads are set).
+pub async fn insert_many(
     tx: &mut Tx,
     tenant_id: i64,
-    channel: &str,
-    payload: &str,
+    channels: &[&str],
     now: i64,
-) -> Result<i64, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_scalar(INSERT)
+) -> Result<Vec<(i64, String)>, StoreError> {
+    if channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = json_rows(
+        channels
+            .iter()
+            .map(|channel| serde_json::json!({"channel": channel}))
+            .collect(),
+    );
+    let sql = if tx.is_postgres() {
+        INSERT_MANY_POSTGRES
+    } else {
+        INSERT_MANY_SQLITE
+    };
+    Ok(on_tx!(tx, |c| sqlx::query_as(sql)
+        .bind(&rows)
         .bind(tenant_id)
-        .bind(channel)
-        .bind(payload)
         .bind(now)
-        .fetch_one(&mut *c)
+        .fetch_all(&mut *c)
         .await?))
+}
+
+/// Sets each `(id, payload)`, in one statement.
+pub async fn set_payloads(tx: &mut Tx, payloads: &[(i64, String)]) -> Result<(), StoreError> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    let rows = json_rows(
+        payloads
+            .iter()
+            .map(|(id, payload)| serde_json::json!({"id": id, "payload": payload}))
+            .collect(),
+    );
+    let sql = if tx.is_postgres() {
+        SET_PAYLOADS_POSTGRES
+    } else {
+        SET_PAYLOADS_SQLITE
+    };
+    on_tx!(tx, |c| sqlx::query(sql)
+        .bind(&rows)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
 }
 
 /// Marks queued message `id` as writing `key` (see [`retire_writes`]).
@@ -116,17 +167,6 @@ pub async fn retire_writes(
         .execute(&mut *c)
         .await?
         .rows_affected()))
-}
-
-/// Replaces a queued message's payload (it is sealed for its row once the row has an id).
-pub async fn set_payload(tx: &mut Tx, id: i64, payload: &str) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(SET_PAYLOAD)
-        .bind(id)
-        .bind(payload)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
-    Ok(())
 }
 
 /// Every stored payload: `(id, tenant_id, sealed payload)`.

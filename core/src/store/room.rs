@@ -6,7 +6,7 @@
 //! two instances sweeping at once, one sees the row change, so each reminder, release and
 //! nudge happens once.
 
-use super::{StoreError, Tx, on_tx};
+use super::{StoreError, Tx, json_rows, on_tx};
 
 /// A meeting room.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -419,8 +419,6 @@ const END_MEETING: &str = "UPDATE room_meetings SET ended_at = $2 \
 const SET_MEETING_END: &str = "UPDATE room_meetings SET ends_at = $2 WHERE id = $1";
 const CLAIM_REMINDER: &str = "UPDATE room_meetings SET reminded_at = $2 \
     WHERE id = $1 AND reminded_at IS NULL";
-const CLAIM_RELEASE: &str = "UPDATE room_meetings SET released_at = $2 \
-    WHERE id = $1 AND released_at IS NULL AND checked_in_at IS NULL AND ended_at IS NULL";
 const CLAIM_NUDGE: &str = "UPDATE room_meetings SET nudged_at = $2 \
     WHERE id = $1 AND nudged_at IS NULL AND ended_at IS NULL";
 const CLAIM_VISITOR_NUDGE: &str = "UPDATE room_meetings SET visitor_nudged_at = $2 \
@@ -474,7 +472,42 @@ pub async fn claim_reminder(tx: &mut Tx, id: i64, at: i64) -> Result<bool, Store
 /// Releases the meeting at `at`; `false` when someone checked in, it ended, or another
 /// instance released it first.
 pub async fn claim_release(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreError> {
-    claim(tx, CLAIM_RELEASE, id, at).await
+    Ok(!claim_releases(tx, &[(id, at)]).await?.is_empty())
+}
+
+// Many claims at once: `$1` is a JSON array of `{"id", "at"}` (see `json_rows`).
+const CLAIM_RELEASES_POSTGRES: &str = "UPDATE room_meetings SET released_at = j.at \
+    FROM jsonb_to_recordset($1::jsonb) AS j(id BIGINT, at BIGINT) \
+    WHERE room_meetings.id = j.id AND released_at IS NULL AND checked_in_at IS NULL \
+    AND ended_at IS NULL RETURNING room_meetings.id";
+const CLAIM_RELEASES_SQLITE: &str = "UPDATE room_meetings SET released_at = j.at \
+    FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.at') AS at \
+    FROM json_each($1)) AS j \
+    WHERE room_meetings.id = j.id AND released_at IS NULL AND checked_in_at IS NULL \
+    AND ended_at IS NULL RETURNING room_meetings.id";
+
+/// Marks each `(meeting id, at)` released at its `at`, as [`claim_release`] does one, in
+/// one statement; returns the ids this call released (not those released meanwhile, by
+/// another instance, or checked in).
+pub async fn claim_releases(tx: &mut Tx, claims: &[(i64, i64)]) -> Result<Vec<i64>, StoreError> {
+    if claims.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = json_rows(
+        claims
+            .iter()
+            .map(|(id, at)| serde_json::json!({"id": id, "at": at}))
+            .collect(),
+    );
+    let sql = if tx.is_postgres() {
+        CLAIM_RELEASES_POSTGRES
+    } else {
+        CLAIM_RELEASES_SQLITE
+    };
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(sql)
+        .bind(&rows)
+        .fetch_all(&mut *c)
+        .await?))
 }
 
 /// Marks the end nudge sent; `false` when it already was.
@@ -525,9 +558,6 @@ pub async fn waiting(tx: &mut Tx, now: i64) -> Result<Vec<Waiting>, StoreError> 
         .await?))
 }
 
-const SET_EVENT_END: &str = "UPDATE calendar_events SET ends_at = $3, \
-    sequence = sequence + 1 WHERE calendar_id = $1 AND uid = $2 AND starts_at < $3";
-
 /// Moves the end of event `uid` of calendar `calendar_id` to `ends_at` (a release, an early
 /// end or an extension: the event stays, so history shows how long the room was held).
 pub async fn set_event_end(
@@ -536,10 +566,43 @@ pub async fn set_event_end(
     uid: &str,
     ends_at: i64,
 ) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(SET_EVENT_END)
-        .bind(calendar_id)
-        .bind(uid)
-        .bind(ends_at)
+    set_event_ends(tx, &[(calendar_id, uid, ends_at)]).await
+}
+
+// Many ends at once: `$1` is a JSON array of `{"calendar_id", "uid", "ends_at"}`.
+const SET_EVENT_ENDS_POSTGRES: &str = "UPDATE calendar_events \
+    SET ends_at = j.ends_at, sequence = sequence + 1 \
+    FROM jsonb_to_recordset($1::jsonb) AS j(calendar_id BIGINT, uid TEXT, ends_at BIGINT) \
+    WHERE calendar_events.calendar_id = j.calendar_id AND calendar_events.uid = j.uid \
+    AND calendar_events.starts_at < j.ends_at";
+const SET_EVENT_ENDS_SQLITE: &str = "UPDATE calendar_events \
+    SET ends_at = j.ends_at, sequence = sequence + 1 \
+    FROM (SELECT json_extract(value, '$.calendar_id') AS calendar_id, \
+    json_extract(value, '$.uid') AS uid, json_extract(value, '$.ends_at') AS ends_at \
+    FROM json_each($1)) AS j \
+    WHERE calendar_events.calendar_id = j.calendar_id AND calendar_events.uid = j.uid \
+    AND calendar_events.starts_at < j.ends_at";
+
+/// Moves the end of each `(calendar id, event uid, end)`, as [`set_event_end`] does one,
+/// in one statement.
+pub async fn set_event_ends(tx: &mut Tx, ends: &[(i64, &str, i64)]) -> Result<(), StoreError> {
+    if ends.is_empty() {
+        return Ok(());
+    }
+    let rows = json_rows(
+        ends.iter()
+            .map(|(calendar_id, uid, ends_at)| {
+                serde_json::json!({"calendar_id": calendar_id, "uid": uid, "ends_at": ends_at})
+            })
+            .collect(),
+    );
+    let sql = if tx.is_postgres() {
+        SET_EVENT_ENDS_POSTGRES
+    } else {
+        SET_EVENT_ENDS_SQLITE
+    };
+    on_tx!(tx, |c| sqlx::query(sql)
+        .bind(&rows)
         .execute(&mut *c)
         .await?
         .rows_affected());

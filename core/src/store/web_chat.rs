@@ -85,8 +85,11 @@ const INSERT_MESSAGE: &str = "INSERT INTO web_chat_messages \
     (tenant_id, employee_id, author, notice, body, seq, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, '', $5, $6, $6) RETURNING id";
 const SET_BODY: &str = "UPDATE web_chat_messages SET body = $3 WHERE tenant_id = $1 AND id = $2";
-const OF_NOTICE: &str = "SELECT id, employee_id FROM web_chat_messages \
-    WHERE tenant_id = $1 AND notice = $2 ORDER BY id";
+// `$2` is a JSON array of notices.
+const OF_NOTICES_POSTGRES: &str = "SELECT id, employee_id, notice FROM web_chat_messages \
+    WHERE tenant_id = $1 AND notice IN (SELECT jsonb_array_elements_text($2::jsonb)) ORDER BY id";
+const OF_NOTICES_SQLITE: &str = "SELECT id, employee_id, notice FROM web_chat_messages \
+    WHERE tenant_id = $1 AND notice IN (SELECT value FROM json_each($2)) ORDER BY id";
 const RENUMBER: &str = "UPDATE web_chat_messages SET body = $3, seq = $4, updated_at = $5 \
     WHERE tenant_id = $1 AND id = $2";
 const AFTER: &str = "SELECT id, author, body, seq, created_at FROM web_chat_messages \
@@ -246,15 +249,24 @@ pub async fn set_body(tx: &mut Tx, tenant_id: i64, id: i64, body: &str) -> Resul
     Ok(())
 }
 
-/// The messages of `notice`: each one's id and employee.
-pub async fn of_notice(
+/// The messages of the `notices`: each one's id, employee and notice, in one statement.
+pub async fn of_notices(
     tx: &mut Tx,
     tenant_id: i64,
-    notice: &str,
-) -> Result<Vec<(i64, i64)>, StoreError> {
-    Ok(on_tx!(tx, |c| sqlx::query_as(OF_NOTICE)
+    notices: &[&str],
+) -> Result<Vec<(i64, i64, String)>, StoreError> {
+    if notices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let notices = serde_json::json!(notices).to_string();
+    let sql = if tx.is_postgres() {
+        OF_NOTICES_POSTGRES
+    } else {
+        OF_NOTICES_SQLITE
+    };
+    Ok(on_tx!(tx, |c| sqlx::query_as(sql)
         .bind(tenant_id)
-        .bind(notice)
+        .bind(&notices)
         .fetch_all(&mut *c)
         .await?))
 }
