@@ -4,6 +4,8 @@
 //!
 //! - `sweep, nothing due`: the sweep at 10:20, when every running meeting was recorded at
 //!   10:00 and the no-shows released at 10:10 (what every sweep but one an hour does).
+//! - `sweep at the hour, reminding 10000`: the sweep at 10:00, when every room's meeting
+//!   begins: it records them all and reminds each organizer.
 //! - `sweep releasing N`: the sweep at 10:10 when N of the 10:00 meetings had nobody check
 //!   in (300: 3 %, what one sweep meets when starts spread over the hour; 3,000: 30 %, every
 //!   no-show of a top-of-the-hour start at once), so it releases them, shortens their
@@ -150,6 +152,13 @@ async fn execute(engine: &Engine, sql: &'static str, values: &[i64]) {
     tx.commit().await.unwrap();
 }
 
+/// Forgets the 10:00 meetings and the queued reminders, as before the 10:00 sweep.
+async fn before_the_hour(engine: &Engine) {
+    let sql = "DELETE FROM room_meetings WHERE starts_at = $1";
+    execute(engine, sql, &[tokyo(10, 0) * 1000]).await;
+    execute(engine, "DELETE FROM outbox", &[]).await;
+}
+
 /// Makes `no_shows_per_thousand` of the 10:00 meetings no-shows (spread evenly over the
 /// rooms) and the others checked in; nothing released yet, the outbox empty.
 async fn before_the_release(engine: &Engine, no_shows_per_thousand: i64) {
@@ -187,6 +196,20 @@ fn bench_backend(c: &mut Criterion, name: &str, db: TestDb, runtime: &tokio::run
     let mut group = c.benchmark_group(format!("rooms ({name})"));
     group.sample_size(10);
     group.measurement_time(StdDuration::from_secs(20));
+
+    // 10:00 once more: every meeting recorded and its organizer reminded anew (the records
+    // and the outbox are cleared before each run, not timed).
+    group.bench_function(format!("sweep at the hour, reminding {ROOMS}"), |b| {
+        b.iter_batched(
+            || runtime.block_on(before_the_hour(&engine)),
+            |()| {
+                let sweep = runtime.block_on(engine.sweep_rooms()).unwrap();
+                assert_eq!((sweep.recorded, sweep.reminded), (ROOMS, ROOMS));
+                sweep
+            },
+            BatchSize::PerIteration,
+        )
+    });
 
     set_clock(&clock, tokyo(10, 10));
     // 3 %: what one sweep meets when starts spread over the hour; 30 %: every no-show of

@@ -1128,52 +1128,101 @@ impl Engine {
         // Reminders go to meetings still waiting within their room's grace period (one
         // recorded late, after the server was down, is not reminded past it: the release
         // notice says what happened), in chunks, each claimed once.
-        let due = {
+        let mut due = {
             let mut tx = self.db.statements().await?;
             store::unreminded(&mut tx, (now - MAX_GRACE_SECONDS) * 1000, now * 1000).await?
         };
-        for chunk in due.chunks(SWEEP_CHUNK) {
-            let mut tx = self.db.write().await?;
-            for meeting in chunk {
-                let Some(organizer_id) = meeting.organizer_id else {
-                    continue;
-                };
-                if !store::claim_reminder(&mut tx, meeting.id, now * 1000).await? {
-                    continue;
-                }
-                let Some(person) = employee::find(&mut tx, meeting.tenant_id, organizer_id).await?
-                else {
-                    continue;
-                };
-                let Some(room) =
-                    store::room_by_id(&mut tx, meeting.tenant_id, meeting.room_id).await?
-                else {
-                    continue;
-                };
-                let policy = policy_of(&room.release_policy)?;
-                // Past its room's grace period a reminder would come too late.
-                if now - meeting.starts_at / 1000 >= policy.grace_seconds {
-                    continue;
-                }
-                let message = reminder(
-                    &person,
-                    &room.name,
-                    meeting.id,
-                    meeting.starts_at / 1000,
-                    &policy,
-                    ReminderState::Waiting,
-                );
-                self.notify_employee(
-                    &mut tx,
-                    meeting.tenant_id,
-                    &person,
-                    &reminder_key(meeting.id),
-                    &message,
-                )
-                .await?;
-                sweep.reminded += 1;
+        // A chunk is one tenant's, as in `release_no_shows`.
+        due.sort_by_key(|meeting| (meeting.tenant_id, meeting.starts_at, meeting.id));
+        let mut people = HashMap::new();
+        for tenant_due in due.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
+            for chunk in tenant_due.chunks(SWEEP_CHUNK) {
+                let mut tx = self.db.write().await?;
+                sweep.reminded += self.remind_chunk(&mut tx, chunk, now, &mut people).await?;
+                tx.commit().await?;
             }
-            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the start reminders of one tenant's `chunk` of meetings in `tx`, each claimed
+    /// once, queued together; returns how many were sent.
+    async fn remind_chunk(
+        &self,
+        tx: &mut Tx,
+        chunk: &[store::Started],
+        now: i64,
+        people: &mut HashMap<i64, Option<Employee>>,
+    ) -> Result<usize> {
+        let Some(tenant_id) = chunk.first().map(|meeting| meeting.tenant_id) else {
+            return Ok(0);
+        };
+        let ids: Vec<i64> = chunk.iter().map(|meeting| meeting.id).collect();
+        let claimed: HashSet<i64> = store::claim_reminders(tx, &ids, now * 1000)
+            .await?
+            .into_iter()
+            .collect();
+        let claimed: Vec<&store::Started> = chunk
+            .iter()
+            .filter(|meeting| claimed.contains(&meeting.id))
+            .collect();
+        let organizers: Vec<i64> = claimed.iter().filter_map(|m| m.organizer_id).collect();
+        self.meet_people(tx, tenant_id, &organizers, people).await?;
+        let mut messages = Vec::new();
+        let mut reminded = 0;
+        for meeting in claimed {
+            let Some(Some(person)) = meeting.organizer_id.and_then(|id| people.get(&id)) else {
+                continue;
+            };
+            let policy = policy_of(&meeting.release_policy)?;
+            // Past its room's grace period a reminder would come too late.
+            if now - meeting.starts_at / 1000 >= policy.grace_seconds {
+                continue;
+            }
+            let message = reminder(
+                person,
+                &meeting.room_name,
+                meeting.id,
+                meeting.starts_at / 1000,
+                &policy,
+                ReminderState::Waiting,
+            );
+            self.notify_employee_into(
+                tx,
+                tenant_id,
+                person,
+                &reminder_key(meeting.id),
+                &message,
+                &mut messages,
+            )
+            .await?;
+            reminded += 1;
+        }
+        self.queue_all(tx, tenant_id, &messages).await?;
+        Ok(reminded)
+    }
+
+    /// Adds to `people` the employees of `ids` not met before in this sweep (`None` for one
+    /// that is gone), read at once: a sweep meets the same organizers again and again.
+    async fn meet_people(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        ids: &[i64],
+        people: &mut HashMap<i64, Option<Employee>>,
+    ) -> Result<()> {
+        let mut unknown: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !people.contains_key(id))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        for person in employee::find_many(tx, tenant_id, &unknown).await? {
+            people.insert(person.id, Some(person));
+        }
+        for id in unknown {
+            people.entry(id).or_insert(None);
         }
         Ok(())
     }
@@ -1206,7 +1255,7 @@ impl Engine {
             }
         }
         // A chunk is one tenant's (its organizers and notices are read and queued together)
-        // and one transaction: a few statements for all its releases, not a few each.
+        // and one transaction: a few statements for all its meetings, not a few each.
         due.sort_by_key(|(meeting, _)| (meeting.tenant_id, meeting.id));
         let mut people = HashMap::new();
         for tenant_due in due.chunk_by(|(a, _), (b, _)| a.tenant_id == b.tenant_id) {
@@ -1280,20 +1329,11 @@ impl Engine {
                 sweep.series_left += 1;
             }
         }
-        // The organizers not met before in this sweep, read at once.
-        let mut unknown: Vec<i64> = released
+        let organizers: Vec<i64> = released
             .iter()
             .filter_map(|(meeting, _)| meeting.organizer_id)
-            .filter(|id| !people.contains_key(id))
             .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
-        for person in employee::find_many(tx, tenant_id, &unknown).await? {
-            people.insert(person.id, Some(person));
-        }
-        for id in unknown {
-            people.entry(id).or_insert(None);
-        }
+        self.meet_people(tx, tenant_id, &organizers, people).await?;
         self.tell_released(tx, tenant_id, &released, &series_left, people)
             .await
     }

@@ -292,12 +292,14 @@ pub async fn free_rooms(
     }
 }
 
-/// A meeting whose organizer has not been reminded yet.
+/// A meeting whose organizer has not been reminded yet, with its room's name and policy.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Started {
     pub id: i64,
     pub tenant_id: i64,
     pub room_id: i64,
+    pub room_name: String,
+    pub release_policy: String,
     pub starts_at: i64,
     pub organizer_id: Option<i64>,
 }
@@ -331,10 +333,12 @@ pub async fn record_started(tx: &mut Tx, now: i64, since: i64) -> Result<usize, 
 }
 
 // Reads `room_meetings_unreminded`.
-const UNREMINDED: &str = "SELECT id, tenant_id, room_id, starts_at, organizer_id \
-    FROM room_meetings WHERE reminded_at IS NULL AND organizer_id IS NOT NULL \
-    AND checked_in_at IS NULL AND released_at IS NULL AND ended_at IS NULL \
-    AND starts_at > $1 AND starts_at <= $2 ORDER BY starts_at, id";
+const UNREMINDED: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name, \
+    r.release_policy, m.starts_at, m.organizer_id \
+    FROM room_meetings m JOIN rooms r ON r.id = m.room_id \
+    WHERE m.reminded_at IS NULL AND m.organizer_id IS NOT NULL \
+    AND m.checked_in_at IS NULL AND m.released_at IS NULL AND m.ended_at IS NULL \
+    AND m.starts_at > $1 AND m.starts_at <= $2 ORDER BY m.starts_at, m.id";
 
 /// Recorded meetings that began in `(from, to]`, still waiting for a check-in, whose
 /// organizer has not been reminded.
@@ -429,8 +433,6 @@ const CHECK_IN: &str = "UPDATE room_meetings SET checked_in_at = $2, checked_in_
 const END_MEETING: &str = "UPDATE room_meetings SET ended_at = $2 \
     WHERE id = $1 AND ended_at IS NULL AND released_at IS NULL";
 const SET_MEETING_END: &str = "UPDATE room_meetings SET ends_at = $2 WHERE id = $1";
-const CLAIM_REMINDER: &str = "UPDATE room_meetings SET reminded_at = $2 \
-    WHERE id = $1 AND reminded_at IS NULL";
 const CLAIM_NUDGE: &str = "UPDATE room_meetings SET nudged_at = $2 \
     WHERE id = $1 AND nudged_at IS NULL AND ended_at IS NULL";
 const CLAIM_VISITOR_NUDGE: &str = "UPDATE room_meetings SET visitor_nudged_at = $2 \
@@ -476,15 +478,36 @@ pub async fn set_meeting_end(tx: &mut Tx, id: i64, ends_at: i64) -> Result<(), S
     Ok(())
 }
 
-/// Marks the start reminder sent; `false` when it already was.
-pub async fn claim_reminder(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreError> {
-    claim(tx, CLAIM_REMINDER, id, at).await
-}
-
 /// Releases the meeting at `at`; `false` when someone checked in, it ended, or another
 /// instance released it first.
 pub async fn claim_release(tx: &mut Tx, id: i64, at: i64) -> Result<bool, StoreError> {
     Ok(!claim_releases(tx, &[(id, at)]).await?.is_empty())
+}
+
+// Many reminder claims at once: `$1` is a JSON array of ids.
+const CLAIM_REMINDERS_POSTGRES: &str = "UPDATE room_meetings SET reminded_at = $2 \
+    WHERE id IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($1::jsonb)) \
+    AND reminded_at IS NULL RETURNING id";
+const CLAIM_REMINDERS_SQLITE: &str = "UPDATE room_meetings SET reminded_at = $2 \
+    WHERE id IN (SELECT value FROM json_each($1)) AND reminded_at IS NULL RETURNING id";
+
+/// Marks the start reminders of meetings `ids` sent at `at`, in one statement; returns the
+/// ids this call marked (not those another instance marked first).
+pub async fn claim_reminders(tx: &mut Tx, ids: &[i64], at: i64) -> Result<Vec<i64>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::json!(ids).to_string();
+    let sql = if tx.is_postgres() {
+        CLAIM_REMINDERS_POSTGRES
+    } else {
+        CLAIM_REMINDERS_SQLITE
+    };
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(sql)
+        .bind(&ids)
+        .bind(at)
+        .fetch_all(&mut *c)
+        .await?))
 }
 
 // Many claims at once: `$1` is a JSON array of `{"id", "at"}` (see `json_rows`).
