@@ -517,6 +517,18 @@ storage_tests! {
         assert_eq!(alice.matches("so the room was released").count(), 2, "told once each");
     }
 
+    async fn a_meeting_first_seen_after_its_grace_period_gets_no_reminder_only_the_release(t: &TestDb) {
+        let o = Office::new(t).await;
+        o.book_a("U1", "09:30", "10:30").await;
+        // The server was down from before 09:30 until 09:45.
+        o.at("09:45");
+        let sweep = o.sweep().await;
+        assert_eq!((sweep.recorded, sweep.reminded, sweep.released), (1, 0, 1));
+        let told = all_text(&o.told("U1").await);
+        assert!(!told.contains("Check in by"), "{told}");
+        assert!(told.contains("so the room was released at 09:40"), "{told}");
+    }
+
     async fn a_check_in_in_time_keeps_the_booking(t: &TestDb) {
         let o = Office::new(t).await;
         o.book_a("U1", "09:30", "10:30").await;
