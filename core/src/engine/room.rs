@@ -981,18 +981,36 @@ impl Engine {
         event: &store::RoomEvent,
         end: i64,
     ) -> Result<()> {
-        store::set_event_end(tx, event.calendar_id, &event.uid, end * 1000).await?;
-        if is_writable_provider(&event.provider) {
-            self.queue_room_event_change(
-                tx,
-                tenant_id,
-                RoomEventChange::End {
-                    calendar_id: event.calendar_id,
-                    event_id: event.uid.clone(),
-                    end,
-                },
-            )
-            .await?;
+        let change = EventEnd {
+            calendar_id: event.calendar_id,
+            provider: &event.provider,
+            uid: &event.uid,
+            end,
+        };
+        self.change_room_event_ends(tx, tenant_id, &[change]).await
+    }
+
+    /// [`Engine::change_room_event_end`] for many events, the cache changed in one statement.
+    async fn change_room_event_ends(
+        &self,
+        tx: &mut Tx,
+        tenant_id: i64,
+        changes: &[EventEnd<'_>],
+    ) -> Result<()> {
+        let ends: Vec<(i64, &str, i64)> = changes
+            .iter()
+            .map(|change| (change.calendar_id, change.uid, change.end * 1000))
+            .collect();
+        store::set_event_ends(tx, &ends).await?;
+        for change in changes {
+            if is_writable_provider(change.provider) {
+                let end = RoomEventChange::End {
+                    calendar_id: change.calendar_id,
+                    event_id: change.uid.to_owned(),
+                    end: change.end,
+                };
+                self.queue_room_event_change(tx, tenant_id, end).await?;
+            }
         }
         Ok(())
     }
@@ -1297,21 +1315,18 @@ impl Engine {
             .filter(|(meeting, _)| claimed.contains(&meeting.id))
             .collect();
         sweep.released += released.len();
-        let ends: Vec<(i64, &str, i64)> = released
+        let ends: Vec<EventEnd> = released
             .iter()
-            .map(|(meeting, at)| (meeting.calendar_id, meeting.uid.as_str(), at * 1000))
+            .map(|(meeting, at)| EventEnd {
+                calendar_id: meeting.calendar_id,
+                provider: &meeting.provider,
+                uid: &meeting.uid,
+                end: *at,
+            })
             .collect();
-        store::set_event_ends(tx, &ends).await?;
+        self.change_room_event_ends(tx, tenant_id, &ends).await?;
         let mut series_left = HashSet::new();
-        for (meeting, at) in &released {
-            if is_writable_provider(&meeting.provider) {
-                let end = RoomEventChange::End {
-                    calendar_id: meeting.calendar_id,
-                    event_id: meeting.uid.clone(),
-                    end: *at,
-                };
-                self.queue_room_event_change(tx, tenant_id, end).await?;
-            }
+        for (meeting, _) in &released {
             let Some(series) = &meeting.series else {
                 continue;
             };
@@ -2047,6 +2062,14 @@ fn occupants(organizer: Option<i64>, checked_in_by: Option<i64>) -> Vec<i64> {
     let mut ids: Vec<i64> = organizer.into_iter().chain(checked_in_by).collect();
     ids.dedup();
     ids
+}
+
+/// A room's event to end at `end` (epoch seconds), and where it is kept.
+struct EventEnd<'a> {
+    calendar_id: i64,
+    provider: &'a str,
+    uid: &'a str,
+    end: i64,
 }
 
 fn reminder_key(meeting_id: i64) -> String {

@@ -593,17 +593,6 @@ pub async fn waiting(tx: &mut Tx, now: i64) -> Result<Vec<Waiting>, StoreError> 
         .await?))
 }
 
-/// Moves the end of event `uid` of calendar `calendar_id` to `ends_at` (a release, an early
-/// end or an extension: the event stays, so history shows how long the room was held).
-pub async fn set_event_end(
-    tx: &mut Tx,
-    calendar_id: i64,
-    uid: &str,
-    ends_at: i64,
-) -> Result<(), StoreError> {
-    set_event_ends(tx, &[(calendar_id, uid, ends_at)]).await
-}
-
 // Many ends at once: `$1` is a JSON array of `{"calendar_id", "uid", "ends_at"}`.
 const SET_EVENT_ENDS_POSTGRES: &str = "UPDATE calendar_events \
     SET ends_at = j.ends_at, sequence = sequence + 1 \
@@ -618,8 +607,9 @@ const SET_EVENT_ENDS_SQLITE: &str = "UPDATE calendar_events \
     WHERE calendar_events.calendar_id = j.calendar_id AND calendar_events.uid = j.uid \
     AND calendar_events.starts_at < j.ends_at";
 
-/// Moves the end of each `(calendar id, event uid, end)`, as [`set_event_end`] does one,
-/// in one statement.
+/// Moves the end of each `(calendar id, event uid, end)` (a release, an early end or an
+/// extension: the event stays, so history shows how long the room was held), in one
+/// statement.
 pub async fn set_event_ends(tx: &mut Tx, ends: &[(i64, &str, i64)]) -> Result<(), StoreError> {
     if ends.is_empty() {
         return Ok(());
