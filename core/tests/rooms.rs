@@ -350,6 +350,15 @@ impl Office {
             .collect()
     }
 
+    /// The action of the first button `wanted` picks in the last message sent to `slack`.
+    async fn button(&self, slack: &str, wanted: impl Fn(&Action) -> bool) -> Action {
+        let last = self.told(slack).await.pop().expect("a message");
+        last.all_buttons()
+            .map(|b| b.action)
+            .find(|action| wanted(action))
+            .expect("the button")
+    }
+
     /// Room A's built-in event of `uid`… or rather its only event's end (epoch seconds).
     async fn a_event_ends(&self) -> Vec<i64> {
         let from = tokyo("00:00");
@@ -475,12 +484,7 @@ storage_tests! {
         }
         o.at("09:30");
         assert_eq!(o.sweep().await.reminded, 4);
-        let carols = o.told("U3").await.pop().unwrap();
-        let check_in = carols
-            .all_buttons()
-            .find(|b| matches!(b.action, Action::CheckInRoom { .. }))
-            .unwrap()
-            .action;
+        let check_in = o.button("U3", |a| matches!(a, Action::CheckInRoom { .. })).await;
         o.press("U3", check_in).await;
 
         o.at("09:40");
@@ -535,12 +539,7 @@ storage_tests! {
         o.book_a("U2", "11:00", "11:30").await;
         o.at("09:30");
         o.sweep().await;
-        let reminder = o.told("U1").await.pop().unwrap();
-        let check_in = reminder
-            .all_buttons()
-            .find(|b| matches!(b.action, Action::CheckInRoom { .. }))
-            .unwrap()
-            .action;
+        let check_in = o.button("U1", |a| matches!(a, Action::CheckInRoom { .. })).await;
         // Only the organizer may press it.
         assert!(text_of(&o.press("U2", check_in).await).contains("主催者"));
         o.at("09:39");
@@ -805,15 +804,7 @@ storage_tests! {
         o.at("09:30");
         o.engine.sync_due_calendars().await.unwrap();
         o.sweep().await;
-        let check_in = o
-            .told("U1")
-            .await
-            .pop()
-            .unwrap()
-            .all_buttons()
-            .find(|b| matches!(b.action, Action::CheckInRoom { .. }))
-            .unwrap()
-            .action;
+        let check_in = o.button("U1", |a| matches!(a, Action::CheckInRoom { .. })).await;
         o.press("U1", check_in).await;
         o.at("09:52");
         let visitor = CheckIn {
@@ -856,15 +847,7 @@ storage_tests! {
         o.book_a("U1", "09:30", "10:30").await;
         o.at("09:30");
         o.sweep().await;
-        let release = o
-            .told("U1")
-            .await
-            .pop()
-            .unwrap()
-            .all_buttons()
-            .find(|b| matches!(b.action, Action::ReleaseRoom { .. }))
-            .unwrap()
-            .action;
+        let release = o.button("U1", |a| matches!(a, Action::ReleaseRoom { .. })).await;
         o.at("09:31:20");
         let answer = o.press("U1", release).await;
         assert!(text_of(&answer).contains("You gave Room A back"), "{answer:?}");

@@ -242,11 +242,8 @@ pub async fn find_many(
         return Ok(Vec::new());
     }
     let ids = serde_json::json!(ids).to_string();
-    let (find, identities_of) = if tx.is_postgres() {
-        (FIND_MANY_POSTGRES, IDENTITIES_OF_MANY_POSTGRES)
-    } else {
-        (FIND_MANY_SQLITE, IDENTITIES_OF_MANY_SQLITE)
-    };
+    let find = tx.dialect(FIND_MANY_POSTGRES, FIND_MANY_SQLITE);
+    let identities_of = tx.dialect(IDENTITIES_OF_MANY_POSTGRES, IDENTITIES_OF_MANY_SQLITE);
     let rows: Vec<EmployeeRow> = on_tx!(tx, |c| sqlx::query_as(find)
         .bind(tenant_id)
         .bind(&ids)

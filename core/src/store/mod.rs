@@ -83,10 +83,13 @@ pub enum Tx {
 }
 
 impl Tx {
-    /// Whether this runs on PostgreSQL: for the few statements spelled once per dialect
-    /// (those reading a list of rows from one JSON parameter, see [`json_rows`]).
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Postgres(_) | Tx::PostgresStatements(_))
+    /// `postgres` or `sqlite`, whichever this runs on: for the few statements spelled once
+    /// per dialect (those reading a list of rows from one JSON parameter, see [`json_rows`]).
+    pub fn dialect(&self, postgres: &'static str, sqlite: &'static str) -> &'static str {
+        match self {
+            Tx::Postgres(_) | Tx::PostgresStatements(_) => postgres,
+            Tx::Sqlite(_) | Tx::SqliteStatements(_) => sqlite,
+        }
     }
 }
 

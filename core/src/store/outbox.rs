@@ -104,11 +104,7 @@ pub async fn insert_many(
             .map(|channel| serde_json::json!({"channel": channel}))
             .collect(),
     );
-    let sql = if tx.is_postgres() {
-        INSERT_MANY_POSTGRES
-    } else {
-        INSERT_MANY_SQLITE
-    };
+    let sql = tx.dialect(INSERT_MANY_POSTGRES, INSERT_MANY_SQLITE);
     Ok(on_tx!(tx, |c| sqlx::query_as(sql)
         .bind(&rows)
         .bind(tenant_id)
@@ -128,11 +124,7 @@ pub async fn set_payloads(tx: &mut Tx, payloads: &[(i64, String)]) -> Result<(),
             .map(|(id, payload)| serde_json::json!({"id": id, "payload": payload}))
             .collect(),
     );
-    let sql = if tx.is_postgres() {
-        SET_PAYLOADS_POSTGRES
-    } else {
-        SET_PAYLOADS_SQLITE
-    };
+    let sql = tx.dialect(SET_PAYLOADS_POSTGRES, SET_PAYLOADS_SQLITE);
     on_tx!(tx, |c| sqlx::query(sql)
         .bind(&rows)
         .execute(&mut *c)

@@ -498,11 +498,7 @@ pub async fn claim_reminders(tx: &mut Tx, ids: &[i64], at: i64) -> Result<Vec<i6
         return Ok(Vec::new());
     }
     let ids = serde_json::json!(ids).to_string();
-    let sql = if tx.is_postgres() {
-        CLAIM_REMINDERS_POSTGRES
-    } else {
-        CLAIM_REMINDERS_SQLITE
-    };
+    let sql = tx.dialect(CLAIM_REMINDERS_POSTGRES, CLAIM_REMINDERS_SQLITE);
     Ok(on_tx!(tx, |c| sqlx::query_scalar(sql)
         .bind(&ids)
         .bind(at)
@@ -534,11 +530,7 @@ pub async fn claim_releases(tx: &mut Tx, claims: &[(i64, i64)]) -> Result<Vec<i6
             .map(|(id, at)| serde_json::json!({"id": id, "at": at}))
             .collect(),
     );
-    let sql = if tx.is_postgres() {
-        CLAIM_RELEASES_POSTGRES
-    } else {
-        CLAIM_RELEASES_SQLITE
-    };
+    let sql = tx.dialect(CLAIM_RELEASES_POSTGRES, CLAIM_RELEASES_SQLITE);
     Ok(on_tx!(tx, |c| sqlx::query_scalar(sql)
         .bind(&rows)
         .fetch_all(&mut *c)
@@ -621,11 +613,7 @@ pub async fn set_event_ends(tx: &mut Tx, ends: &[(i64, &str, i64)]) -> Result<()
             })
             .collect(),
     );
-    let sql = if tx.is_postgres() {
-        SET_EVENT_ENDS_POSTGRES
-    } else {
-        SET_EVENT_ENDS_SQLITE
-    };
+    let sql = tx.dialect(SET_EVENT_ENDS_POSTGRES, SET_EVENT_ENDS_SQLITE);
     on_tx!(tx, |c| sqlx::query(sql)
         .bind(&rows)
         .execute(&mut *c)

@@ -259,11 +259,7 @@ pub async fn of_notices(
         return Ok(Vec::new());
     }
     let notices = serde_json::json!(notices).to_string();
-    let sql = if tx.is_postgres() {
-        OF_NOTICES_POSTGRES
-    } else {
-        OF_NOTICES_SQLITE
-    };
+    let sql = tx.dialect(OF_NOTICES_POSTGRES, OF_NOTICES_SQLITE);
     Ok(on_tx!(tx, |c| sqlx::query_as(sql)
         .bind(tenant_id)
         .bind(&notices)
