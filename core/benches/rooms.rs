@@ -11,8 +11,11 @@
 //!   no-show of a top-of-the-hour start at once), so it releases them, shortens their
 //!   events and queues a notice to each organizer. The state is put back before each run
 //!   (not timed).
+//! - `sweep nudging 10000`: the sweep at 10:56 when every room's meeting is in use until
+//!   11:00 and the room is booked from then: it tells each meeting's occupants.
 //! - `free now`: rooms for 4 people with a display, free for 30 minutes, at 10:55 (every
-//!   room between meetings) and at 10:20 (every room taken but the 3,000 released).
+//!   room between meetings), at 10:20 (every room taken but the 3,000 released) and at
+//!   10:05 (every room taken: the no-shows are not released yet, so each room is ruled out).
 //!
 //! SQLite always; PostgreSQL too when `FRONTDESK_TEST_DATABASE_URL` is set.
 //! `cargo bench -p frontdesk-core --bench rooms`
@@ -152,6 +155,24 @@ async fn execute(engine: &Engine, sql: &'static str, values: &[i64]) {
     tx.commit().await.unwrap();
 }
 
+/// Clears old row versions and gathers statistics, as PostgreSQL's autovacuum does (outside
+/// a transaction, as `VACUUM` must run).
+async fn vacuum(engine: &Engine) {
+    let mut statements = engine.db.statements().await.unwrap();
+    match &mut statements {
+        frontdesk_core::store::Tx::PostgresStatements(c) => {
+            sqlx::query("VACUUM ANALYZE")
+                .execute(&mut **c)
+                .await
+                .unwrap();
+        }
+        frontdesk_core::store::Tx::SqliteStatements(c) => {
+            sqlx::query("ANALYZE").execute(&mut **c).await.unwrap();
+        }
+        _ => unreachable!(),
+    };
+}
+
 /// Forgets the 10:00 meetings and the queued reminders, as before the 10:00 sweep.
 async fn before_the_hour(engine: &Engine) {
     let sql = "DELETE FROM room_meetings WHERE starts_at = $1";
@@ -177,6 +198,31 @@ async fn before_the_release(engine: &Engine, no_shows_per_thousand: i64) {
         &[],
     )
     .await;
+    execute(engine, "DELETE FROM outbox", &[]).await;
+}
+
+/// Makes every 10:00 meeting checked in and booked until 11:00, when the room's next
+/// meeting starts.
+async fn in_use_until_the_next(engine: &Engine) {
+    let start = tokyo(10, 0) * 1000;
+    execute(
+        engine,
+        "UPDATE room_meetings SET checked_in_at = starts_at + 120000, released_at = NULL, \
+         ends_at = starts_at + 3600000 WHERE starts_at = $1",
+        &[start],
+    )
+    .await;
+    execute(
+        engine,
+        "UPDATE calendar_events SET ends_at = starts_at + 3600000 WHERE starts_at = $1",
+        &[start],
+    )
+    .await;
+}
+
+/// Forgets the end nudges and the queued messages.
+async fn before_the_nudge(engine: &Engine) {
+    execute(engine, "UPDATE room_meetings SET nudged_at = NULL", &[]).await;
     execute(engine, "DELETE FROM outbox", &[]).await;
 }
 
@@ -211,34 +257,15 @@ fn bench_backend(c: &mut Criterion, name: &str, db: TestDb, runtime: &tokio::run
         )
     });
 
+    // The searches see the rooms as a live server does at 10:10: one sweep released the
+    // 3,000 no-shows (their events now end at 10:10), and autovacuum cleared the old row
+    // versions the runs above left (which a search for busy rooms would visit). They run
+    // before the release runs, which put each 10:00 meeting back dozens of times.
     set_clock(&clock, tokyo(10, 10));
-    // 3 %: what one sweep meets when starts spread over the hour; 30 %: every no-show of
-    // a top-of-the-hour start at once (industry surveys: 25–37 % of meetings go unused).
-    for per_thousand in [30, 300] {
-        let released = ROOMS * per_thousand as usize / 1000;
-        group.bench_function(format!("sweep releasing {released}"), |b| {
-            b.iter_batched(
-                || runtime.block_on(before_the_release(&engine, per_thousand)),
-                |()| {
-                    let sweep = runtime.block_on(engine.sweep_rooms()).unwrap();
-                    assert_eq!(sweep.released, released);
-                    sweep
-                },
-                BatchSize::PerIteration,
-            )
-        });
-    }
-
-    set_clock(&clock, tokyo(10, 20));
-    runtime.block_on(engine.sweep_rooms()).unwrap();
-    group.bench_function("sweep, nothing due", |b| {
-        b.iter(|| {
-            let sweep = runtime.block_on(engine.sweep_rooms()).unwrap();
-            assert_eq!(sweep.released + sweep.recorded, 0);
-            black_box(sweep)
-        })
-    });
-
+    runtime.block_on(before_the_release(&engine, 300));
+    let sweep = runtime.block_on(engine.sweep_rooms()).unwrap();
+    assert_eq!(sweep.released, 3_000);
+    runtime.block_on(vacuum(&engine));
     let wanted = RoomWanted {
         seats: Some(4),
         equipment: vec!["display".into()],
@@ -277,6 +304,50 @@ fn bench_backend(c: &mut Criterion, name: &str, db: TestDb, runtime: &tokio::run
             assert_eq!(found.len(), 10);
             black_box(found)
         })
+    });
+    set_clock(&clock, tokyo(10, 10));
+    // 3 %: what one sweep meets when starts spread over the hour; 30 %: every no-show of
+    // a top-of-the-hour start at once (industry surveys: 25–37 % of meetings go unused).
+    for per_thousand in [30, 300] {
+        let released = ROOMS * per_thousand as usize / 1000;
+        group.bench_function(format!("sweep releasing {released}"), |b| {
+            b.iter_batched(
+                || runtime.block_on(before_the_release(&engine, per_thousand)),
+                |()| {
+                    let sweep = runtime.block_on(engine.sweep_rooms()).unwrap();
+                    assert_eq!(sweep.released, released);
+                    sweep
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+
+    set_clock(&clock, tokyo(10, 20));
+    runtime.block_on(engine.sweep_rooms()).unwrap();
+    group.bench_function("sweep, nothing due", |b| {
+        b.iter(|| {
+            let sweep = runtime.block_on(engine.sweep_rooms()).unwrap();
+            assert_eq!(sweep.released + sweep.recorded, 0);
+            black_box(sweep)
+        })
+    });
+
+    // 10:56: every room's 10:00 meeting is in use and runs until 11:00, when the room's
+    // next meeting begins, so each one's occupants are told (the nudges are put back
+    // before each run, not timed).
+    set_clock(&clock, tokyo(10, 56));
+    runtime.block_on(in_use_until_the_next(&engine));
+    group.bench_function(format!("sweep nudging {ROOMS}"), |b| {
+        b.iter_batched(
+            || runtime.block_on(before_the_nudge(&engine)),
+            |()| {
+                let sweep = runtime.block_on(engine.sweep_rooms()).unwrap();
+                assert_eq!(sweep.nudged, ROOMS);
+                sweep
+            },
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 }

@@ -20,7 +20,7 @@ use frontdesk_core::Error;
 use frontdesk_core::domain::calendar::{Interval, Owner, Provider, merge};
 use frontdesk_core::domain::chat::{Action, Block, Message};
 use frontdesk_core::domain::people::{Lang, Platform};
-use frontdesk_core::domain::room::RoomState;
+use frontdesk_core::domain::room::{RoomState, RoomWanted};
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::conversation::{ChatUser, Input};
 use frontdesk_core::engine::reception::{CheckIn, Kiosk};
@@ -653,6 +653,32 @@ storage_tests! {
         assert!(free.iter().any(|r| r.room.slug == "room-b"), "{free:?}");
     }
 
+    async fn a_released_room_stays_free_when_its_calendar_is_read_again_before_the_provider_changed_it(t: &TestDb) {
+        let o = Office::new(t).await;
+        *o.google.events.lock().unwrap() = vec![google_event("planning", tokyo("10:00"), tokyo("11:00"), "alice@acme.example", None)];
+        o.at("10:00");
+        o.engine.sync_due_calendars().await.unwrap();
+        o.sweep().await;
+        let twelve = RoomWanted { seats: Some(12), ..Default::default() };
+        let find = |from: &str| {
+            let span = Interval::new(tokyo(from), tokyo(from) + 1800).unwrap();
+            let engine = o.engine.clone();
+            let (tenant, twelve) = (o.f.tenant.id, twelve.clone());
+            async move { engine.find_rooms(tenant, &twelve, span).await.unwrap() }
+        };
+        assert!(find("10:05").await.is_empty(), "room B is booked");
+        o.at("10:10");
+        assert_eq!(o.sweep().await.released, 1);
+        // The provider has not taken the new end yet: the next read brings the old one back.
+        o.at("10:15");
+        assert_eq!(o.engine.sync_due_calendars().await.unwrap(), 1);
+        let cached_end = "SELECT MAX(ends_at) FROM calendar_events WHERE uid = 'planning'";
+        assert_eq!(t.count(cached_end).await, tokyo("11:00") * 1000);
+        let room_b = find("10:20").await;
+        assert_eq!(room_b.iter().map(|r| r.room.slug.as_str()).collect::<Vec<_>>(), ["room-b"], "released at 10:10");
+        assert!(find("10:05").await.is_empty(), "before its release it was taken");
+    }
+
     async fn a_checked_in_series_keeps_the_room(t: &TestDb) {
         let o = Office::new(t).await;
         let days = ["2026-11-25", "2026-11-26", "2026-11-27"];
@@ -714,6 +740,30 @@ storage_tests! {
         o.at("10:26");
         assert_eq!(o.sweep().await.nudged, 0);
         assert!(!all_text(&o.told("U2").await).contains("時間どおり"));
+    }
+
+    async fn one_sweep_nudges_the_occupants_of_every_room_booked_next_each_in_their_language(t: &TestDb) {
+        let o = Office::new(t).await;
+        o.book_a("U1", "09:30", "10:00").await;
+        o.book_a("U3", "10:00", "10:30").await;
+        *o.google.events.lock().unwrap() = vec![
+            google_event("standup", tokyo("09:30"), tokyo("10:00"), "bob@acme.example", None),
+            google_event("review", tokyo("10:00"), tokyo("11:00"), "carol@acme.example", None),
+        ];
+        o.at("09:30");
+        o.engine.sync_due_calendars().await.unwrap();
+        assert_eq!(o.sweep().await.reminded, 2);
+        o.engine.check_in_room(&o.door).await.unwrap();
+        let check_in_b = o.button("U2", |a| matches!(a, Action::CheckInRoom { .. })).await;
+        o.press("U2", check_in_b).await;
+        o.at("09:55");
+        assert_eq!(o.sweep().await.nudged, 2, "both rooms, in one sweep");
+        assert_eq!(o.sweep().await.nudged, 0, "once");
+        let alice = all_text(&o.told("U1").await);
+        assert_eq!(alice.matches("Your meeting in Room A ends at 10:00, and the room is booked right after").count(), 1, "{alice}");
+        let bob = all_text(&o.told("U2").await);
+        assert_eq!(bob.matches("Room B の会議は 10:00 に終了予定で、すぐ後に次の予約があります").count(), 1, "{bob}");
+        assert!(!all_text(&o.told("U3").await).contains("wrap up"), "Carol's meeting is the next one");
     }
 
     async fn the_occupants_hear_when_the_next_meetings_visitor_arrives_at_reception(t: &TestDb) {

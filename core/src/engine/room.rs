@@ -1150,15 +1150,12 @@ impl Engine {
             let mut tx = self.db.statements().await?;
             store::unreminded(&mut tx, (now - MAX_GRACE_SECONDS) * 1000, now * 1000).await?
         };
-        // A chunk is one tenant's, as in `release_no_shows`.
         due.sort_by_key(|meeting| (meeting.tenant_id, meeting.starts_at, meeting.id));
         let mut people = HashMap::new();
-        for tenant_due in due.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
-            for chunk in tenant_due.chunks(SWEEP_CHUNK) {
-                let mut tx = self.db.write().await?;
-                sweep.reminded += self.remind_chunk(&mut tx, chunk, now, &mut people).await?;
-                tx.commit().await?;
-            }
+        for chunk in tenant_chunks(&due, |meeting| meeting.tenant_id) {
+            let mut tx = self.db.write().await?;
+            sweep.reminded += self.remind_chunk(&mut tx, chunk, now, &mut people).await?;
+            tx.commit().await?;
         }
         Ok(())
     }
@@ -1276,13 +1273,11 @@ impl Engine {
         // and one transaction: a few statements for all its meetings, not a few each.
         due.sort_by_key(|(meeting, _)| (meeting.tenant_id, meeting.id));
         let mut people = HashMap::new();
-        for tenant_due in due.chunk_by(|(a, _), (b, _)| a.tenant_id == b.tenant_id) {
-            for chunk in tenant_due.chunks(SWEEP_CHUNK) {
-                let mut tx = self.db.write().await?;
-                self.release_chunk(&mut tx, chunk, now, sweep, &mut people)
-                    .await?;
-                tx.commit().await?;
-            }
+        for chunk in tenant_chunks(&due, |(meeting, _)| meeting.tenant_id) {
+            let mut tx = self.db.write().await?;
+            self.release_chunk(&mut tx, chunk, now, sweep, &mut people)
+                .await?;
+            tx.commit().await?;
         }
         Ok(())
     }
@@ -1489,40 +1484,65 @@ impl Engine {
                 due.push(meeting);
             }
         }
-        for chunk in due.chunks(SWEEP_CHUNK) {
+        due.sort_by_key(|meeting| (meeting.tenant_id, meeting.id));
+        let mut people = HashMap::new();
+        for chunk in tenant_chunks(&due, |meeting| meeting.tenant_id) {
             let mut tx = self.db.write().await?;
-            for meeting in chunk {
-                if !store::claim_nudge(&mut tx, meeting.id, now * 1000).await? {
-                    continue;
-                }
-                sweep.nudged += 1;
-                let occupants = occupants(meeting.organizer_id, meeting.checked_in_by);
-                for id in occupants {
-                    let Some(person) = employee::find(&mut tx, meeting.tenant_id, id).await? else {
-                        continue;
-                    };
-                    let zone = zone_of(&person.profile.time_zone);
-                    let message = Message::text(i18n::format(
-                        person.profile.language,
-                        "rooms.nudge_end",
-                        &[
-                            ("room", &meeting.room_name),
-                            ("end", &clock_time(zone, meeting.ends_at / 1000)),
-                        ],
-                    ));
-                    self.notify_employee(
-                        &mut tx,
-                        meeting.tenant_id,
-                        &person,
-                        &format!("room-meeting:{}:ending", meeting.id),
-                        &message,
-                    )
-                    .await?;
-                }
-            }
+            sweep.nudged += self.nudge_chunk(&mut tx, chunk, now, &mut people).await?;
             tx.commit().await?;
         }
         Ok(())
+    }
+
+    /// Tells the occupants of one tenant's `chunk` of meetings that their meeting ends soon
+    /// and the room is booked next, in `tx`, each meeting claimed once and the messages
+    /// queued together; returns how many meetings were nudged.
+    async fn nudge_chunk(
+        &self,
+        tx: &mut Tx,
+        chunk: &[store::Ending],
+        now: i64,
+        people: &mut HashMap<i64, Option<Employee>>,
+    ) -> Result<usize> {
+        let Some(tenant_id) = chunk.first().map(|meeting| meeting.tenant_id) else {
+            return Ok(0);
+        };
+        let ids: Vec<i64> = chunk.iter().map(|meeting| meeting.id).collect();
+        let claimed: HashSet<i64> = store::claim_nudges(tx, &ids, now * 1000)
+            .await?
+            .into_iter()
+            .collect();
+        let claimed: Vec<&store::Ending> = chunk
+            .iter()
+            .filter(|meeting| claimed.contains(&meeting.id))
+            .collect();
+        let everyone: Vec<i64> = claimed
+            .iter()
+            .flat_map(|meeting| occupants(meeting.organizer_id, meeting.checked_in_by))
+            .collect();
+        self.meet_people(tx, tenant_id, &everyone, people).await?;
+        let mut messages = Vec::new();
+        for meeting in &claimed {
+            for id in occupants(meeting.organizer_id, meeting.checked_in_by) {
+                let Some(Some(person)) = people.get(&id) else {
+                    continue;
+                };
+                let zone = zone_of(&person.profile.time_zone);
+                let message = Message::text(i18n::format(
+                    person.profile.language,
+                    "rooms.nudge_end",
+                    &[
+                        ("room", &meeting.room_name),
+                        ("end", &clock_time(zone, meeting.ends_at / 1000)),
+                    ],
+                ));
+                let notice = format!("room-meeting:{}:ending", meeting.id);
+                self.notify_employee_into(tx, tenant_id, person, &notice, &message, &mut messages)
+                    .await?;
+            }
+        }
+        self.queue_all(tx, tenant_id, &messages).await?;
+        Ok(claimed.len())
     }
 
     /// A visitor of `host` checked in at reception (in the caller's transaction): where a
@@ -2058,6 +2078,15 @@ fn checked_span(minutes: i64) -> Result<i64> {
 }
 
 /// Who is in a meeting: its organizer and whoever checked in (each once).
+/// `items` (sorted by tenant) in the chunks a sweep works in: each one tenant's (its people
+/// and notices are read and queued together) and at most `SWEEP_CHUNK` long (one
+/// transaction each, short enough not to hold others up).
+fn tenant_chunks<T>(items: &[T], tenant: impl Fn(&T) -> i64) -> impl Iterator<Item = &[T]> {
+    items
+        .chunk_by(move |a, b| tenant(a) == tenant(b))
+        .flat_map(|tenant_items| tenant_items.chunks(SWEEP_CHUNK))
+}
+
 fn occupants(organizer: Option<i64>, checked_in_by: Option<i64>) -> Vec<i64> {
     let mut ids: Vec<i64> = organizer.into_iter().chain(checked_in_by).collect();
     ids.dedup();

@@ -165,10 +165,12 @@ const DELETE_EVENTS: &str = "DELETE FROM calendar_events WHERE calendar_id = $1 
 const DELETE_EVENT: &str = "DELETE FROM calendar_events WHERE calendar_id = $1 AND uid = $2";
 // Who organized it and when it was booked are kept from an earlier write when a later one
 // does not know them (a sync of an event Frontdesk booked).
+// An event keeps the room its calendar belongs to (what "which rooms are busy" reads).
 const UPSERT_EVENT: &str = "INSERT INTO calendar_events \
     (calendar_id, tenant_id, uid, starts_at, ends_at, title_sealed, sequence, organizer, \
-    private, series, booked_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10) \
+    private, series, booked_at, room_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, \
+    (SELECT room_id FROM calendars WHERE id = $1)) \
     ON CONFLICT (calendar_id, uid) DO UPDATE SET starts_at = excluded.starts_at, \
     ends_at = excluded.ends_at, title_sealed = excluded.title_sealed, \
     sequence = calendar_events.sequence + 1, \
