@@ -58,9 +58,10 @@ const CHAT_BOOKING_AHEAD_SECONDS: i64 = 62 * 86_400;
 const RESERVED_SLUGS: [&str; 3] = ["free", "utilisation", "utilisation.csv"];
 /// The most equipment words a room lists.
 const MAX_EQUIPMENT: usize = 10;
-/// Releases and nudges are written in transactions of at most this many meetings, so a big
-/// sweep does not hold the database from check-ins for long.
-const SWEEP_CHUNK: usize = 200;
+/// Reminders, releases and nudges are written in transactions of at most this many
+/// meetings, so a big sweep does not hold the database from check-ins for long (on SQLite,
+/// the one writer: about 25 ms for a chunk of releases).
+const SWEEP_CHUNK: usize = 500;
 
 /// Who acts on a room.
 #[derive(Debug, Clone)]
