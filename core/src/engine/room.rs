@@ -60,7 +60,7 @@ const RESERVED_SLUGS: [&str; 3] = ["free", "utilisation", "utilisation.csv"];
 const MAX_EQUIPMENT: usize = 10;
 /// Reminders, releases and nudges are written in transactions of at most this many
 /// meetings, so a big sweep does not hold the database from check-ins for long (on SQLite,
-/// the one writer: about 25 ms for a chunk of releases).
+/// the one writer: about 30 ms for a chunk of releases).
 const SWEEP_CHUNK: usize = 500;
 
 /// Who acts on a room.
@@ -1174,14 +1174,8 @@ impl Engine {
             return Ok(0);
         };
         let ids: Vec<i64> = chunk.iter().map(|meeting| meeting.id).collect();
-        let claimed: HashSet<i64> = store::claim_reminders(tx, &ids, now * 1000)
-            .await?
-            .into_iter()
-            .collect();
-        let claimed: Vec<&store::Started> = chunk
-            .iter()
-            .filter(|meeting| claimed.contains(&meeting.id))
-            .collect();
+        let claimed = store::claim_reminders(tx, &ids, now * 1000).await?;
+        let claimed = claimed_of(chunk, claimed, |meeting| meeting.id);
         let organizers: Vec<i64> = claimed.iter().filter_map(|m| m.organizer_id).collect();
         self.meet_people(tx, tenant_id, &organizers, people).await?;
         let mut messages = Vec::new();
@@ -1270,8 +1264,6 @@ impl Engine {
                 due.push((meeting, at));
             }
         }
-        // A chunk is one tenant's (its organizers and notices are read and queued together)
-        // and one transaction: a few statements for all its meetings, not a few each.
         due.sort_by_key(|(meeting, _)| (meeting.tenant_id, meeting.id));
         let mut people = HashMap::new();
         for chunk in tenant_chunks(&due, |(meeting, _)| meeting.tenant_id) {
@@ -1302,14 +1294,8 @@ impl Engine {
             .map(|(meeting, at)| (meeting.id, at * 1000))
             .collect();
         // Those another instance released first, or someone checked in to meanwhile, stay.
-        let claimed: HashSet<i64> = store::claim_releases(tx, &claims)
-            .await?
-            .into_iter()
-            .collect();
-        let released: Vec<&(store::Waiting, i64)> = chunk
-            .iter()
-            .filter(|(meeting, _)| claimed.contains(&meeting.id))
-            .collect();
+        let claimed = store::claim_releases(tx, &claims).await?;
+        let released = claimed_of(chunk, claimed, |(meeting, _)| meeting.id);
         sweep.released += released.len();
         let ends: Vec<EventEnd> = released
             .iter()
@@ -1509,14 +1495,8 @@ impl Engine {
             return Ok(0);
         };
         let ids: Vec<i64> = chunk.iter().map(|meeting| meeting.id).collect();
-        let claimed: HashSet<i64> = store::claim_nudges(tx, &ids, now * 1000)
-            .await?
-            .into_iter()
-            .collect();
-        let claimed: Vec<&store::Ending> = chunk
-            .iter()
-            .filter(|meeting| claimed.contains(&meeting.id))
-            .collect();
+        let claimed = store::claim_nudges(tx, &ids, now * 1000).await?;
+        let claimed = claimed_of(chunk, claimed, |meeting| meeting.id);
         let everyone: Vec<i64> = claimed
             .iter()
             .flat_map(|meeting| occupants(meeting.organizer_id, meeting.checked_in_by))
@@ -2078,7 +2058,6 @@ fn checked_span(minutes: i64) -> Result<i64> {
     }
 }
 
-/// Who is in a meeting: its organizer and whoever checked in (each once).
 /// `items` (sorted by tenant) in the chunks a sweep works in: each one tenant's (its people
 /// and notices are read and queued together) and at most `SWEEP_CHUNK` long (one
 /// transaction each, short enough not to hold others up).
@@ -2088,6 +2067,17 @@ fn tenant_chunks<T>(items: &[T], tenant: impl Fn(&T) -> i64) -> impl Iterator<It
         .flat_map(|tenant_items| tenant_items.chunks(SWEEP_CHUNK))
 }
 
+/// The meetings of `chunk` whose ids a batch claim returned (`claimed`: those this instance
+/// claimed, not another instance first), in the chunk's order.
+fn claimed_of<T>(chunk: &[T], claimed: Vec<i64>, id: impl Fn(&T) -> i64) -> Vec<&T> {
+    let claimed: HashSet<i64> = claimed.into_iter().collect();
+    chunk
+        .iter()
+        .filter(|item| claimed.contains(&id(item)))
+        .collect()
+}
+
+/// Who is in a meeting: its organizer and whoever checked in (each once).
 fn occupants(organizer: Option<i64>, checked_in_by: Option<i64>) -> Vec<i64> {
     let mut ids: Vec<i64> = organizer.into_iter().chain(checked_in_by).collect();
     ids.dedup();
