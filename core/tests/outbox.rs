@@ -228,4 +228,23 @@ storage_tests! {
         engine.housekeeping().await.unwrap();
         assert!(payloads(&engine.db).await.is_empty());
     }
+
+    async fn a_purged_messages_id_is_not_given_again_so_its_old_payload_opens_nowhere(t: &TestDb) {
+        let f = Fixture::new(t).await;
+        let engine = sending_through(&f, ScriptedMailer::failing_with([]));
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        // What a backup taken before delivery holds.
+        let (old_id, tenant_id, old_payload) = rows(&engine.db).await.remove(0);
+        engine.dispatch_due().await.unwrap();
+        f.clock.advance(Duration::days(31));
+        engine.housekeeping().await.unwrap();
+        assert!(rows(&engine.db).await.is_empty(), "purged");
+        engine.request_password_reset("acme", "owner@acme.example", "192.0.2.1").await.unwrap();
+        let new = rows(&engine.db).await.remove(0);
+        assert!(new.0 > old_id, "a new id: {} after {old_id}", new.0);
+        assert!(opened(&engine, &new).contains("token="));
+        let row = new.0.to_string();
+        let at = SealedAt { tenant_id, table: "outbox", column: "payload", row: &row };
+        assert!(engine.open_for_tenant(&old_payload, at).is_err(), "the old link stays sealed");
+    }
 }

@@ -6,8 +6,6 @@
 //! rows an older one wrote, and a row of an unknown version is dead-lettered with that
 //! reason instead of being misread.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::Engine;
@@ -307,29 +305,34 @@ impl Engine {
         messages: &[OutboxMessage],
     ) -> Result<Vec<i64>> {
         let now = self.ports.clock.now_ms();
-        let channels: Vec<&str> = messages.iter().map(OutboxMessage::channel).collect();
-        // A row's payload is sealed for its id, so the rows are made first. Rows of one
-        // channel are alike until then: each message takes one of its channel's.
-        let mut rows_of: HashMap<String, Vec<i64>> = HashMap::new();
-        for (id, channel) in outbox::insert_many(tx, tenant_id, &channels, now).await? {
-            rows_of.entry(channel).or_default().push(id);
+        // A row's payload is sealed for its id, so the ids are taken first; ascending, so
+        // messages go out in the order given.
+        let ids = outbox::reserve_ids(tx, messages.len()).await?;
+        if ids.len() != messages.len() {
+            return Err(Error::internal(
+                "queueing messages",
+                "fewer outbox ids than messages",
+            ));
         }
-        // Smallest id first, so messages go out in the order given.
-        for ids in rows_of.values_mut() {
-            ids.sort_unstable_by(|a, b| b.cmp(a));
-        }
-        let mut payloads = Vec::with_capacity(messages.len());
-        for message in messages {
-            let id = rows_of
-                .get_mut(message.channel())
-                .and_then(Vec::pop)
-                .ok_or_else(|| {
-                    Error::internal("queueing messages", "fewer outbox rows than messages")
-                })?;
-            payloads.push((id, self.seal_payload(tenant_id, id, message)?));
-        }
-        outbox::set_payloads(tx, &payloads).await?;
-        Ok(payloads.into_iter().map(|(id, _)| id).collect())
+        let row_names: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let plains = messages
+            .iter()
+            .map(OutboxMessage::encode)
+            .collect::<Result<Vec<String>>>()?;
+        let values: Vec<(&[u8], SealedAt<'_>)> = plains
+            .iter()
+            .zip(&row_names)
+            .map(|(plain, row)| (plain.as_bytes(), payload_at(tenant_id, row)))
+            .collect();
+        let sealed = self.seal_all_for_tenant(tenant_id, &values)?;
+        let rows: Vec<(i64, &str, String)> = ids
+            .iter()
+            .zip(messages)
+            .zip(sealed)
+            .map(|((&id, message), payload)| (id, message.channel(), payload))
+            .collect();
+        outbox::insert_many(tx, tenant_id, &rows, now).await?;
+        Ok(ids)
     }
 
     /// Queues `message` as the newest write of `key` (see [`Engine::queue`]): waiting

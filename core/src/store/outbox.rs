@@ -70,63 +70,68 @@ const NEXT_DUE: &str = "SELECT MIN(CASE WHEN lease_until > due_at THEN lease_unt
     FROM outbox WHERE state = 'pending'";
 const PURGE_SENT: &str = "DELETE FROM outbox WHERE state = 'sent' AND sent_at < $1";
 
-// Many at once: `$1` is a JSON array of `{"channel"}`; the payloads follow (sealed for their
-// rows' ids, see `set_payloads`).
+// The next `$1` ids of the outbox, taken for rows about to be inserted (a row's payload is
+// sealed for its id, so the id comes first). PostgreSQL takes them from the identity's
+// sequence, as a plain insert would, so no other transaction gets them; SQLite's writer
+// holds the database's write lock from `BEGIN IMMEDIATE` to commit, so nobody else inserts
+// before its rows are in (and if one did, the primary key would refuse the second row).
+// SQLite counts on from the highest id ever used (`sqlite_sequence`, which an insert with
+// its own id advances too), as AUTOINCREMENT does: a purged row's id is not used again.
+const RESERVE_IDS_POSTGRES: &str =
+    "SELECT nextval(pg_get_serial_sequence('outbox', 'id')) FROM generate_series(1, $1)";
+const RESERVE_IDS_SQLITE: &str = "WITH RECURSIVE ids(id, last) AS (\
+    SELECT seq + 1, seq + $1 FROM (SELECT COALESCE(\
+    (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0) AS seq) \
+    UNION ALL SELECT id + 1, last FROM ids WHERE id < last) SELECT id FROM ids";
+// Many at once: `$1` is a JSON array of `{"id", "channel", "payload"}`.
 const INSERT_MANY_POSTGRES: &str = "INSERT INTO outbox \
-    (tenant_id, channel, payload, state, due_at, attempts, created_at) \
-    SELECT $2, j.channel, '', 'pending', $3, 0, $3 \
-    FROM jsonb_to_recordset($1::jsonb) AS j(channel TEXT) RETURNING id, channel";
+    (id, tenant_id, channel, payload, state, due_at, attempts, created_at) OVERRIDING SYSTEM VALUE \
+    SELECT j.id, $2, j.channel, j.payload, 'pending', $3, 0, $3 \
+    FROM jsonb_to_recordset($1::jsonb) AS j(id BIGINT, channel TEXT, payload TEXT)";
 const INSERT_MANY_SQLITE: &str = "INSERT INTO outbox \
-    (tenant_id, channel, payload, state, due_at, attempts, created_at) \
-    SELECT $2, json_extract(value, '$.channel'), '', 'pending', $3, 0, $3 \
-    FROM json_each($1) RETURNING id, channel";
-const SET_PAYLOADS_POSTGRES: &str = "UPDATE outbox SET payload = j.payload \
-    FROM jsonb_to_recordset($1::jsonb) AS j(id BIGINT, payload TEXT) WHERE outbox.id = j.id";
-const SET_PAYLOADS_SQLITE: &str = "UPDATE outbox SET payload = j.payload \
-    FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.payload') AS payload \
-    FROM json_each($1)) AS j WHERE outbox.id = j.id";
+    (id, tenant_id, channel, payload, state, due_at, attempts, created_at) \
+    SELECT json_extract(value, '$.id'), $2, json_extract(value, '$.channel'), \
+    json_extract(value, '$.payload'), 'pending', $3, 0, $3 FROM json_each($1)";
 
-/// Inserts one message of tenant `tenant_id` for each of `channels`, payloads to follow,
-/// in one statement; returns each new row's `(id, channel)`, in no particular order (rows
-/// of one channel are alike until their payloads are set).
+/// `count` outbox ids no other row has or will have, smallest first, for rows this
+/// transaction inserts next ([`insert_many`]).
+pub async fn reserve_ids(tx: &mut Tx, count: usize) -> Result<Vec<i64>, StoreError> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    let sql = tx.dialect(RESERVE_IDS_POSTGRES, RESERVE_IDS_SQLITE);
+    let mut ids: Vec<i64> = on_tx!(tx, |c| sqlx::query_scalar(sql)
+        .bind(count)
+        .fetch_all(&mut *c)
+        .await?);
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Inserts one message of tenant `tenant_id` for each `(id, channel, sealed payload)`, in
+/// one statement; the ids come from [`reserve_ids`].
 pub async fn insert_many(
     tx: &mut Tx,
     tenant_id: i64,
-    channels: &[&str],
+    rows: &[(i64, &str, String)],
     now: i64,
-) -> Result<Vec<(i64, String)>, StoreError> {
-    if channels.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = json_rows(
-        channels
-            .iter()
-            .map(|channel| serde_json::json!({"channel": channel}))
-            .collect(),
-    );
-    let sql = tx.dialect(INSERT_MANY_POSTGRES, INSERT_MANY_SQLITE);
-    Ok(on_tx!(tx, |c| sqlx::query_as(sql)
-        .bind(&rows)
-        .bind(tenant_id)
-        .bind(now)
-        .fetch_all(&mut *c)
-        .await?))
-}
-
-/// Sets each `(id, payload)`, in one statement.
-pub async fn set_payloads(tx: &mut Tx, payloads: &[(i64, String)]) -> Result<(), StoreError> {
-    if payloads.is_empty() {
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
         return Ok(());
     }
     let rows = json_rows(
-        payloads
-            .iter()
-            .map(|(id, payload)| serde_json::json!({"id": id, "payload": payload}))
+        rows.iter()
+            .map(|(id, channel, payload)| {
+                serde_json::json!({"id": id, "channel": channel, "payload": payload})
+            })
             .collect(),
     );
-    let sql = tx.dialect(SET_PAYLOADS_POSTGRES, SET_PAYLOADS_SQLITE);
+    let sql = tx.dialect(INSERT_MANY_POSTGRES, INSERT_MANY_SQLITE);
     on_tx!(tx, |c| sqlx::query(sql)
         .bind(&rows)
+        .bind(tenant_id)
+        .bind(now)
         .execute(&mut *c)
         .await?
         .rows_affected());

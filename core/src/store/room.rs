@@ -331,24 +331,37 @@ pub struct Started {
 
 // Meetings of room calendars that have begun (since `$2`) and not ended, not yet recorded.
 // Inserting is claiming: a row another instance inserted first is skipped. (The WHERE
-// makes SQLite read `ON CONFLICT` as the upsert clause, not as part of the join.)
-const RECORD_STARTED: &str = "INSERT INTO room_meetings (tenant_id, room_id, uid, series, \
-    starts_at, ends_at, organizer_id, private, booked_at, created_at) \
-    SELECT c.tenant_id, c.room_id, e.uid, e.series, e.starts_at, e.ends_at, o.id, e.private, \
-    e.booked_at, $1 \
-    FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
-    LEFT JOIN employees o ON o.tenant_id = c.tenant_id AND o.email = e.organizer \
-    WHERE c.room_id IS NOT NULL AND e.starts_at > $2 AND e.starts_at <= $1 AND e.ends_at > $1 \
-    AND NOT EXISTS (SELECT 1 FROM room_meetings m \
-    WHERE m.room_id = c.room_id AND m.uid = e.uid AND m.starts_at = e.starts_at) \
-    ON CONFLICT (room_id, uid, starts_at) DO NOTHING";
+// makes SQLite read `ON CONFLICT` as the upsert clause, not as part of the join.) "Running
+// at `$1`" is spelled per database: PostgreSQL finds the events in the GiST index of room
+// events' spans (as free-now does); SQLite reads `calendar_events_room_ends` from `$1` on.
+macro_rules! record_started_sql {
+    ($running:literal) => {
+        concat!(
+            "INSERT INTO room_meetings (tenant_id, room_id, uid, series, \
+             starts_at, ends_at, organizer_id, private, booked_at, created_at) \
+             SELECT e.tenant_id, e.room_id, e.uid, e.series, e.starts_at, e.ends_at, o.id, \
+             e.private, e.booked_at, $1 FROM calendar_events e \
+             LEFT JOIN employees o ON o.tenant_id = e.tenant_id AND o.email = e.organizer \
+             WHERE e.room_id IS NOT NULL AND ",
+            $running,
+            " AND e.starts_at > $2 \
+             AND NOT EXISTS (SELECT 1 FROM room_meetings m \
+             WHERE m.room_id = e.room_id AND m.uid = e.uid AND m.starts_at = e.starts_at) \
+             ON CONFLICT (room_id, uid, starts_at) DO NOTHING"
+        )
+    };
+}
+const RECORD_STARTED_POSTGRES: &str =
+    record_started_sql!("int8range(e.starts_at, e.ends_at) @> $1::bigint");
+const RECORD_STARTED_SQLITE: &str = record_started_sql!("e.starts_at <= $1 AND e.ends_at > $1");
 
 /// Records the room meetings that started after `since` and are running at `now`; how many
 /// this call recorded. Those recorded before are passed over by the `NOT EXISTS` (half the
 /// cost of letting each one conflict); `ON CONFLICT` is for another instance recording
 /// the same meeting at the same moment.
 pub async fn record_started(tx: &mut Tx, now: i64, since: i64) -> Result<usize, StoreError> {
-    let recorded = on_tx!(tx, |c| sqlx::query(RECORD_STARTED)
+    let sql = tx.dialect(RECORD_STARTED_POSTGRES, RECORD_STARTED_SQLITE);
+    let recorded = on_tx!(tx, |c| sqlx::query(sql)
         .bind(now)
         .bind(since)
         .execute(&mut *c)
