@@ -669,11 +669,12 @@ storage_tests! {
         assert!(find("10:05").await.is_empty(), "room B is booked");
         o.at("10:10");
         assert_eq!(o.sweep().await.released, 1);
-        // The provider has not taken the new end yet: the next read brings the old one back.
+        // The provider has not taken the new end yet: the next read brings the old one back,
+        // and the copy keeps the release.
         o.at("10:15");
         assert_eq!(o.engine.sync_due_calendars().await.unwrap(), 1);
         let cached_end = "SELECT MAX(ends_at) FROM calendar_events WHERE uid = 'planning'";
-        assert_eq!(t.count(cached_end).await, tokyo("11:00") * 1000);
+        assert_eq!(t.count(cached_end).await, tokyo("10:10") * 1000);
         let room_b = find("10:20").await;
         assert_eq!(room_b.iter().map(|r| r.room.slug.as_str()).collect::<Vec<_>>(), ["room-b"], "released at 10:10");
         assert!(find("10:05").await.is_empty(), "before its release it was taken");

@@ -166,10 +166,19 @@ const DELETE_EVENT: &str = "DELETE FROM calendar_events WHERE calendar_id = $1 A
 // Who organized it and when it was booked are kept from an earlier write when a later one
 // does not know them (a sync of an event Frontdesk booked).
 // An event keeps the room its calendar belongs to (what "which rooms are busy" reads).
+// A room's meeting that was released or checked out gave the room back then, and its
+// event was shortened to that moment: a read of the calendar that brings the booked end back
+// (the provider has not taken the change yet, or an ICS feed never will) keeps the shorter
+// end, so every reader of the copy sees the room free from then.
 const UPSERT_EVENT: &str = "INSERT INTO calendar_events \
     (calendar_id, tenant_id, uid, starts_at, ends_at, title_sealed, sequence, organizer, \
     private, series, booked_at, room_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, \
+    VALUES ($1, $2, $3, $4, COALESCE((SELECT MIN(COALESCE(m.released_at, m.ended_at)) \
+    FROM room_meetings m WHERE m.room_id = (SELECT room_id FROM calendars WHERE id = $1) \
+    AND m.uid = $3 AND m.starts_at = $4 \
+    AND (m.released_at IS NOT NULL OR m.ended_at IS NOT NULL) \
+    AND COALESCE(m.released_at, m.ended_at) > $4 \
+    AND COALESCE(m.released_at, m.ended_at) < $5), $5), $6, 0, $7, $8, $9, $10, \
     (SELECT room_id FROM calendars WHERE id = $1)) \
     ON CONFLICT (calendar_id, uid) DO UPDATE SET starts_at = excluded.starts_at, \
     ends_at = excluded.ends_at, title_sealed = excluded.title_sealed, \

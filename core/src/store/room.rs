@@ -196,13 +196,13 @@ pub struct FreeRoom {
     pub next_start: Option<i64>,
 }
 
-// A meeting that ended early or was released frees the room from then. Rooms come smallest
-// first (the best fit for the people asking). "Busy" is spelled per database, for a search
-// that stays fast when every room is taken (then each room has to be ruled out):
+// A meeting that ended early or was released frees the room from then: its event was
+// shortened to that moment, and stays so when the calendar is read again (`UPSERT_EVENT`).
+// Rooms come smallest first (the best fit for the people asking). "Busy" is spelled per
+// database, for a search that stays fast when every room is taken (then each room has to be
+// ruled out):
 // - SQLite reads rooms in that order from `rooms_by_size` and tests each with one probe of
 //   `calendar_events_room_ends`, which holds all the test reads, stopping at the `LIMIT`.
-//   The freed meetings are looked up in their own small index (`INDEXED BY`: the planner
-//   would take the unique index, which holds no release or end and costs a row read).
 // - PostgreSQL, whose cost per probe is several times SQLite's, finds the busy rooms at
 //   once in the GiST index of room events' spans and leaves them out with a hashed `NOT
 //   IN`. `DISTINCT` bounds the planner's estimate of that set by the number of rooms (not of
@@ -228,36 +228,16 @@ macro_rules! free_rooms_sql {
         )
     };
 }
-// The event `e` does not hold its room at `$4`: its meeting gave the room back by then.
-macro_rules! freed_by_then {
-    ($indexed_by:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM room_meetings m ",
-            $indexed_by,
-            " WHERE m.room_id = e.room_id AND m.uid = e.uid AND m.starts_at = e.starts_at \
-             AND (m.released_at IS NOT NULL OR m.ended_at IS NOT NULL) \
-             AND (m.released_at <= $4 OR m.ended_at <= $4))"
-        )
-    };
-}
 const FREE_ROOMS_SQLITE: &str = free_rooms_sql!(
     "",
     "(' ' || REPLACE(r.equipment, ' ', '  ') || ' ') LIKE $6",
-    concat!(
-        "NOT EXISTS (SELECT 1 FROM calendar_events e \
-         WHERE e.room_id = r.id AND e.ends_at > $4 AND e.starts_at < $5 AND NOT ",
-        freed_by_then!("INDEXED BY room_meetings_freed"),
-        ")"
-    )
+    "NOT EXISTS (SELECT 1 FROM calendar_events e \
+     WHERE e.room_id = r.id AND e.ends_at > $4 AND e.starts_at < $5)"
 );
 const FREE_ROOMS_POSTGRES: &str = free_rooms_sql!(
-    concat!(
-        "WITH busy AS MATERIALIZED (SELECT DISTINCT e.room_id FROM calendar_events e \
-         WHERE e.tenant_id = $1 AND e.room_id IS NOT NULL \
-         AND int8range(e.starts_at, e.ends_at) && int8range($4, $5) AND NOT ",
-        freed_by_then!(""),
-        ") "
-    ),
+    "WITH busy AS MATERIALIZED (SELECT DISTINCT e.room_id FROM calendar_events e \
+     WHERE e.tenant_id = $1 AND e.room_id IS NOT NULL \
+     AND int8range(e.starts_at, e.ends_at) && int8range($4, $5)) ",
     "NOT EXISTS (SELECT 1 FROM unnest($6::text[]) AS w(word) \
      WHERE strpos(' ' || r.equipment || ' ', ' ' || w.word || ' ') = 0)",
     "r.id NOT IN (SELECT room_id FROM busy)"
