@@ -1021,4 +1021,54 @@ storage_tests! {
         let b = uses.iter().find(|u| u.room.slug == "room-b").unwrap();
         assert_eq!(b.usage.no_show_rate(), None, "nothing tracked in room B");
     }
+
+    async fn a_sweep_releases_more_no_shows_than_one_chunk_holds_each_once(t: &TestDb) {
+        // 1,100 rooms booked 10:00–11:00 by Alice: three chunks, written side by side on
+        // PostgreSQL.
+        const ROOMS: i64 = 1_100;
+        let o = Office::new(t).await;
+        let mut tx = o.engine.db.write().await.unwrap();
+        for i in 0..ROOMS {
+            let room = frontdesk_core::store::room::Room {
+                id: 0,
+                slug: format!("bulk-{i}"),
+                name: format!("Bulk {i}"),
+                capacity: 4,
+                time_zone: "Asia/Tokyo".into(),
+                equipment: String::new(),
+                floor: None,
+                location_id: None,
+                release_policy: "{}".into(),
+            };
+            let id = frontdesk_core::store::room::insert_room(&mut tx, o.f.tenant.id, &room, 0).await.unwrap();
+            let calendar = frontdesk_core::store::calendar::insert(&mut tx, o.f.tenant.id, Owner::Room(id), Provider::Local, false, 0)
+                .await
+                .unwrap();
+            let facts = frontdesk_core::store::calendar::EventFacts {
+                organizer: Some("alice@acme.example"),
+                private: false,
+                series: None,
+                booked_at: Some(tokyo("08:00") * 1000),
+            };
+            frontdesk_core::store::calendar::upsert_event(
+                &mut tx, calendar, o.f.tenant.id, &format!("bulk-{i}"),
+                tokyo("10:00") * 1000, tokyo("11:00") * 1000, None, &facts,
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        o.at("10:00");
+        let started = o.sweep().await;
+        assert_eq!((started.recorded, started.reminded), (1_100, 1_100));
+        o.at("10:10");
+        assert_eq!(o.sweep().await.released, 1_100);
+        assert_eq!(o.sweep().await.released, 0, "each once");
+        let released = "SELECT COUNT(*) FROM room_meetings WHERE released_at IS NOT NULL";
+        assert_eq!(t.count(released).await, ROOMS);
+        let ended = "SELECT COUNT(*) FROM calendar_events WHERE uid LIKE 'bulk-%' AND ends_at - starts_at = 600000";
+        assert_eq!(t.count(ended).await, ROOMS, "every event ends at 10:10");
+        let free = o.engine.find_rooms(o.f.tenant.id, &Default::default(), Interval::new(tokyo("10:20"), tokyo("10:50")).unwrap()).await.unwrap();
+        assert!(free.iter().any(|r| r.room.slug.starts_with("bulk-")), "{free:?}");
+    }
 }
