@@ -63,8 +63,8 @@ const MAX_EQUIPMENT: usize = 10;
 /// meetings, so a big sweep does not hold the database from check-ins for long (on SQLite,
 /// the one writer: about 30 ms for a chunk of releases).
 const SWEEP_CHUNK: usize = 500;
-/// How many chunks of a sweep PostgreSQL writes at once (a burst of 3,000 releases went
-/// from about 230 to ... ms with two; BENCHMARKS.md).
+/// How many chunks of a sweep PostgreSQL writes at once (with two, a burst of 3,000
+/// releases went from about 190 to 140 ms on two cores; BENCHMARKS.md).
 const CHUNKS_AT_ONCE: usize = 2;
 
 /// Who acts on a room.
