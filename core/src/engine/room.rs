@@ -1159,8 +1159,7 @@ impl Engine {
         let chunks = tenant_chunks(&due, |meeting| meeting.tenant_id);
         let reminded = self
             .in_chunk_transactions(chunks, |mut tx, chunk| async move {
-                let mut people = HashMap::new();
-                let reminded = self.remind_chunk(&mut tx, chunk, now, &mut people).await?;
+                let reminded = self.remind_chunk(&mut tx, chunk, now).await?;
                 Ok((tx, reminded))
             })
             .await?;
@@ -1214,13 +1213,7 @@ impl Engine {
 
     /// Sends the start reminders of one tenant's `chunk` of meetings in `tx`, each claimed
     /// once, queued together; returns how many were sent.
-    async fn remind_chunk(
-        &self,
-        tx: &mut Tx,
-        chunk: &[store::Started],
-        now: i64,
-        people: &mut HashMap<i64, Option<Employee>>,
-    ) -> Result<usize> {
+    async fn remind_chunk(&self, tx: &mut Tx, chunk: &[store::Started], now: i64) -> Result<usize> {
         let Some(tenant_id) = chunk.first().map(|meeting| meeting.tenant_id) else {
             return Ok(0);
         };
@@ -1228,11 +1221,11 @@ impl Engine {
         let claimed = store::claim_reminders(tx, &ids, now * 1000).await?;
         let claimed = claimed_of(chunk, claimed, |meeting| meeting.id);
         let organizers: Vec<i64> = claimed.iter().filter_map(|m| m.organizer_id).collect();
-        self.meet_people(tx, tenant_id, &organizers, people).await?;
+        let people = self.people(tx, tenant_id, &organizers).await?;
         let mut messages = Vec::new();
         let mut reminded = 0;
         for meeting in claimed {
-            let Some(Some(person)) = meeting.organizer_id.and_then(|id| people.get(&id)) else {
+            let Some(person) = meeting.organizer_id.and_then(|id| people.get(&id)) else {
                 continue;
             };
             let policy = policy_of(&meeting.release_policy)?;
@@ -1263,29 +1256,21 @@ impl Engine {
         Ok(reminded)
     }
 
-    /// Adds to `people` the employees of `ids` not met before in this sweep (`None` for one
-    /// that is gone), read at once: a sweep meets the same organizers again and again.
-    async fn meet_people(
+    /// The employees of `ids` (each once; one that is gone is left out) by id, read at once.
+    async fn people(
         &self,
         tx: &mut Tx,
         tenant_id: i64,
         ids: &[i64],
-        people: &mut HashMap<i64, Option<Employee>>,
-    ) -> Result<()> {
-        let mut unknown: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !people.contains_key(id))
-            .collect();
-        unknown.sort_unstable();
-        unknown.dedup();
-        for person in employee::find_many(tx, tenant_id, &unknown).await? {
-            people.insert(person.id, Some(person));
-        }
-        for id in unknown {
-            people.entry(id).or_insert(None);
-        }
-        Ok(())
+    ) -> Result<HashMap<i64, Employee>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let people = employee::find_many(tx, tenant_id, &ids).await?;
+        Ok(people
+            .into_iter()
+            .map(|person| (person.id, person))
+            .collect())
     }
 
     async fn release_no_shows(&self, now: i64, sweep: &mut RoomSweep) -> Result<()> {
@@ -1319,9 +1304,7 @@ impl Engine {
         let chunks = tenant_chunks(&due, |(meeting, _)| meeting.tenant_id);
         let parts = self
             .in_chunk_transactions(chunks, |mut tx, chunk| async move {
-                let (mut part, mut people) = (RoomSweep::default(), HashMap::new());
-                self.release_chunk(&mut tx, chunk, now, &mut part, &mut people)
-                    .await?;
+                let part = self.release_chunk(&mut tx, chunk, now).await?;
                 Ok((tx, part))
             })
             .await?;
@@ -1334,17 +1317,16 @@ impl Engine {
 
     /// Releases one tenant's `chunk` of due meetings (each with its release time) in `tx`:
     /// claims them, ends their events, takes strikes-out series out of the room, and tells
-    /// the organizers.
+    /// the organizers; what it released and how many series lost the room.
     async fn release_chunk(
         &self,
         tx: &mut Tx,
         chunk: &[(store::Waiting, i64)],
         now: i64,
-        sweep: &mut RoomSweep,
-        people: &mut HashMap<i64, Option<Employee>>,
-    ) -> Result<()> {
+    ) -> Result<RoomSweep> {
+        let mut sweep = RoomSweep::default();
         let Some(tenant_id) = chunk.first().map(|(meeting, _)| meeting.tenant_id) else {
-            return Ok(());
+            return Ok(sweep);
         };
         let claims: Vec<(i64, i64)> = chunk
             .iter()
@@ -1387,9 +1369,10 @@ impl Engine {
             .iter()
             .filter_map(|(meeting, _)| meeting.organizer_id)
             .collect();
-        self.meet_people(tx, tenant_id, &organizers, people).await?;
-        self.tell_released(tx, tenant_id, &released, &series_left, people)
-            .await
+        let people = self.people(tx, tenant_id, &organizers).await?;
+        self.tell_released(tx, tenant_id, &released, &series_left, &people)
+            .await?;
+        Ok(sweep)
     }
 
     /// Takes the room out of a series nobody comes to: its later occurrences leave the
@@ -1433,12 +1416,12 @@ impl Engine {
         tenant_id: i64,
         released: &[&(store::Waiting, i64)],
         series_left: &HashSet<i64>,
-        people: &HashMap<i64, Option<Employee>>,
+        people: &HashMap<i64, Employee>,
     ) -> Result<()> {
         let mut messages = Vec::new();
         let mut reminders = Vec::new();
         for (meeting, at) in released {
-            let Some(Some(person)) = meeting.organizer_id.and_then(|id| people.get(&id)) else {
+            let Some(person) = meeting.organizer_id.and_then(|id| people.get(&id)) else {
                 continue;
             };
             let lang = person.profile.language;
@@ -1532,8 +1515,7 @@ impl Engine {
         let chunks = tenant_chunks(&due, |meeting| meeting.tenant_id);
         let nudged = self
             .in_chunk_transactions(chunks, |mut tx, chunk| async move {
-                let mut people = HashMap::new();
-                let nudged = self.nudge_chunk(&mut tx, chunk, now, &mut people).await?;
+                let nudged = self.nudge_chunk(&mut tx, chunk, now).await?;
                 Ok((tx, nudged))
             })
             .await?;
@@ -1544,13 +1526,7 @@ impl Engine {
     /// Tells the occupants of one tenant's `chunk` of meetings that their meeting ends soon
     /// and the room is booked next, in `tx`, each meeting claimed once and the messages
     /// queued together; returns how many meetings were nudged.
-    async fn nudge_chunk(
-        &self,
-        tx: &mut Tx,
-        chunk: &[store::Ending],
-        now: i64,
-        people: &mut HashMap<i64, Option<Employee>>,
-    ) -> Result<usize> {
+    async fn nudge_chunk(&self, tx: &mut Tx, chunk: &[store::Ending], now: i64) -> Result<usize> {
         let Some(tenant_id) = chunk.first().map(|meeting| meeting.tenant_id) else {
             return Ok(0);
         };
@@ -1561,11 +1537,11 @@ impl Engine {
             .iter()
             .flat_map(|meeting| occupants(meeting.organizer_id, meeting.checked_in_by))
             .collect();
-        self.meet_people(tx, tenant_id, &everyone, people).await?;
+        let people = self.people(tx, tenant_id, &everyone).await?;
         let mut messages = Vec::new();
         for meeting in &claimed {
             for id in occupants(meeting.organizer_id, meeting.checked_in_by) {
-                let Some(Some(person)) = people.get(&id) else {
+                let Some(person) = people.get(&id) else {
                     continue;
                 };
                 let zone = zone_of(&person.profile.time_zone);
