@@ -526,6 +526,8 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
+        // Outside the transaction: SQLite analyses in transactions of its own.
+        self.db.refresh_statistics().await?;
         tracing::info!(
             sessions,
             throttles,

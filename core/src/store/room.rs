@@ -534,11 +534,15 @@ async fn claim_many(
 }
 
 // Many claims at once: `$1` is a JSON array of `{"id", "at"}` (see `json_rows`).
+// On SQLite the meetings are reached by their ids only (`NOT INDEXED` still allows the
+// rowid): the waiting conditions match the partial index `room_meetings_waiting`, and with
+// some statistics the planner walked that index and read the whole JSON array again for
+// each waiting meeting (380 ms for a chunk of 500 instead of 1.7).
 const CLAIM_RELEASES_POSTGRES: &str = "UPDATE room_meetings SET released_at = j.at \
     FROM jsonb_to_recordset($1::jsonb) AS j(id BIGINT, at BIGINT) \
     WHERE room_meetings.id = j.id AND released_at IS NULL AND checked_in_at IS NULL \
     AND ended_at IS NULL RETURNING room_meetings.id";
-const CLAIM_RELEASES_SQLITE: &str = "UPDATE room_meetings SET released_at = j.at \
+const CLAIM_RELEASES_SQLITE: &str = "UPDATE room_meetings NOT INDEXED SET released_at = j.at \
     FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.at') AS at \
     FROM json_each($1)) AS j \
     WHERE room_meetings.id = j.id AND released_at IS NULL AND checked_in_at IS NULL \
@@ -604,7 +608,9 @@ pub struct Waiting {
     pub release_policy: String,
 }
 
-// Reads `room_meetings_waiting`: only meetings not yet ended.
+// Reads `room_meetings_waiting`: only meetings not yet ended. Unordered (the sweep sorts
+// them by tenant): an `ORDER BY m.id` led SQLite to walk every meeting ever held in id
+// order instead of the index.
 const WAITING: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name, m.uid, \
     m.series, c.id AS calendar_id, c.provider, e.starts_at, e.ends_at, m.organizer_id, \
     m.booked_at, m.reminded_at, r.release_policy \
@@ -612,7 +618,7 @@ const WAITING: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name,
     JOIN calendars c ON c.room_id = m.room_id \
     JOIN calendar_events e ON e.calendar_id = c.id AND e.uid = m.uid AND e.starts_at = m.starts_at \
     WHERE m.checked_in_at IS NULL AND m.released_at IS NULL AND m.ended_at IS NULL \
-    AND m.ends_at > $1 AND e.starts_at <= $1 AND e.ends_at > $1 ORDER BY m.id";
+    AND m.ends_at > $1 AND e.starts_at <= $1 AND e.ends_at > $1";
 
 /// The running meetings (at `now`) nobody has checked in to.
 pub async fn waiting(tx: &mut Tx, now: i64) -> Result<Vec<Waiting>, StoreError> {
@@ -746,8 +752,8 @@ pub struct Ending {
     pub next_start: Option<i64>,
 }
 
-// Reads `room_meetings_in_use`. The next meeting is the first other one starting from
-// this one's start on and ending after it.
+// Reads `room_meetings_in_use`, unordered as `WAITING` is. The next meeting is the first
+// other one starting from this one's start on and ending after it.
 const ENDING: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name, m.uid, \
     m.starts_at, m.ends_at, m.checked_in_at, m.organizer_id, m.checked_in_by, \
     (SELECT MIN(e.starts_at) FROM calendars c JOIN calendar_events e ON e.calendar_id = c.id \
@@ -755,7 +761,7 @@ const ENDING: &str = "SELECT m.id, m.tenant_id, m.room_id, r.name AS room_name, 
      AND e.ends_at > m.ends_at) AS next_start \
     FROM room_meetings m JOIN rooms r ON r.id = m.room_id \
     WHERE m.checked_in_at IS NOT NULL AND m.ended_at IS NULL AND m.nudged_at IS NULL \
-    AND m.ends_at > $1 AND m.ends_at <= $2 ORDER BY m.id";
+    AND m.ends_at > $1 AND m.ends_at <= $2";
 
 /// Meetings in use ending in `(now, until]` whose occupants have not been nudged.
 pub async fn ending(tx: &mut Tx, now: i64, until: i64) -> Result<Vec<Ending>, StoreError> {
