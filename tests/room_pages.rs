@@ -357,7 +357,8 @@ async fn acme_with_rooms() -> (Site, Actor, reqwest::Client) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_door_display_is_paired_from_the_admins_page_and_the_rooms_use_shows_there() {
+async fn a_door_display_is_paired_from_the_admins_page_the_rooms_use_shows_there_and_a_revoke_unpairs_it()
+ {
     let Some(door) = Browser::start("en").await else {
         return;
     };
@@ -522,6 +523,39 @@ async fn a_door_display_is_paired_from_the_admins_page_and_the_rooms_use_shows_t
         .await;
     scroll_to(&admin, ".usage-table").await;
     admin.screenshot("room-admin-usage-en").await;
+
+    // The hall's door display is listed with when it was paired (09:00 in Tokyo on the
+    // test clock). Revoked there, the tablet goes back to its pairing screen at once,
+    // without a reload: its open stream is told.
+    let hall_doors = ".room-card[aria-labelledby='room-hall-name'] .door-item";
+    assert_eq!(admin.count(hall_doors).await, 1);
+    assert!(
+        admin
+            .text_of(hall_doors)
+            .await
+            .contains("Paired on 2026-11-25 09:00"),
+        "{}",
+        admin.text_of(hall_doors).await
+    );
+    scroll_to(&admin, hall_doors).await;
+    admin.screenshot("room-admin-door-list-en").await;
+    door.wait_for("#room[data-live='stream']").await;
+    admin.click(&format!("{hall_doors} .door-revoke")).await;
+    admin
+        .wait_for_text(hall_doors, "Revoked: this tablet no longer shows the room.")
+        .await;
+    on_screen(&door, "pairing").await;
+    assert_eq!(
+        door.text_of("#pairing-title").await,
+        "This display is not paired yet"
+    );
+    door.screenshot("room-door-revoked").await;
+    scroll_to(&admin, hall_doors).await;
+    admin.screenshot("room-admin-door-revoked-en").await;
+    // The page opened again lists it no more.
+    admin.open(&site.url("/admin/rooms")).await;
+    admin.wait_for(".usage-table").await;
+    assert_eq!(admin.count(hall_doors).await, 0);
     admin.close().await;
     door.close().await;
 }

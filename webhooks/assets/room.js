@@ -59,6 +59,37 @@ async function problemOf(reply) {
     });
   }
 
+  // A door display revoked: its tablet stops showing the room at once (its open stream is
+  // told), and the list says so in place of the button.
+  for (const item of admin.querySelectorAll(".door-item")) {
+    const button = item.querySelector(".door-revoke");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const state = item.querySelector(".door-item-state");
+      let reply;
+      try {
+        reply = await fetch("/api/v1/kiosks/" + encodeURIComponent(item.dataset.door), {
+          method: "DELETE",
+          credentials: "same-origin",
+          headers: { Accept: "application/json", "Accept-Language": language },
+        });
+      } catch (err) {
+        state.textContent = admin.dataset.unreachable;
+        button.disabled = false;
+        return;
+      }
+      if (!reply.ok) {
+        const problem = await problemOf(reply);
+        state.textContent = [admin.dataset.revokeFailed, problem.detail || problem.title].filter(Boolean).join(" ");
+        button.disabled = false;
+        return;
+      }
+      state.textContent = admin.dataset.revoked;
+      item.classList.add("door-revoked");
+      button.remove();
+    });
+  }
+
   for (const button of document.querySelectorAll(".room-language")) {
     button.addEventListener("click", () => {
       rememberLanguage(button.dataset.lang === "en" ? "en" : "ja");
@@ -494,7 +525,8 @@ async function problemOf(reply) {
 
   // The room's changes as they happen. The browser opens the stream again by itself
   // (the server ends each after a while); meanwhile, and when the server refuses it, the
-  // status is asked for every POLL_EVERY, and the stream tried again.
+  // status is asked for every POLL_EVERY, and the stream tried again. A door display
+  // revoked while it watches is told at once (event "refused").
   function follow() {
     closeStream();
     if (!window.EventSource) {
@@ -513,6 +545,11 @@ async function problemOf(reply) {
         update(JSON.parse(event.data));
       } catch (err) {
         // Not a status: nothing to show.
+      }
+    });
+    stream.addEventListener("refused", () => {
+      if (events === stream) {
+        refused();
       }
     });
     stream.addEventListener("error", () => {

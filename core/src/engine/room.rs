@@ -581,6 +581,17 @@ impl Engine {
         Err(Error::RoomSignInNeeded)
     }
 
+    /// Whether `access` still holds. A door display's pairing can be revoked while its
+    /// stream is open; an employee's session and the demo are checked when a stream opens,
+    /// and a stream lasts under a minute.
+    pub async fn room_access_holds(&self, access: &RoomAccess) -> Result<bool> {
+        let RoomCaller::Door { device_id } = access.caller else {
+            return Ok(true);
+        };
+        let mut tx = self.db.statements().await?;
+        Ok(device_store::device_is_live(&mut tx, device_id).await?)
+    }
+
     /// The tenant whose kiosks and room pages need no pairing: the demo tenant, on a demo
     /// server only.
     pub async fn demo_tenant(&self) -> Result<Option<i64>> {

@@ -185,6 +185,16 @@ pub async fn device_by_token(
         .await?))
 }
 
+/// Whether device `id` is still paired or waiting to be (not revoked).
+pub async fn device_is_live(tx: &mut Tx, id: i64) -> Result<bool, StoreError> {
+    const SQL: &str = "SELECT COUNT(*) FROM devices WHERE id = $1 AND revoked_at IS NULL";
+    let live: i64 = on_tx!(tx, |c| sqlx::query_scalar(SQL)
+        .bind(id)
+        .fetch_one(&mut *c)
+        .await?);
+    Ok(live == 1)
+}
+
 pub async fn touch_device(tx: &mut Tx, id: i64, now: i64) -> Result<(), StoreError> {
     const SQL: &str = "UPDATE devices SET last_seen_at = $2 WHERE id = $1";
     on_tx!(tx, |c| sqlx::query(SQL)

@@ -304,7 +304,8 @@ async fn pair(
 }
 
 /// The room's status as server-sent events (`event: status`, as `GET …/status`): at once,
-/// then whenever it changes (a check-in, a booking, a meeting starting or ending).
+/// then whenever it changes (a check-in, a booking, a meeting starting or ending). A door
+/// display revoked meanwhile gets `event: refused` and the stream ends.
 #[utoipa::path(get, path = "/rooms/{room}/events", tag = "rooms", params(("room" = String, Path)),
     responses((status = 200, content_type = "text/event-stream", description = "the room's changes"),
         (status = 401), (status = 404), (status = 429, description = "too many streams for this room")))]
@@ -328,6 +329,7 @@ async fn room_events(
         last: None,
         changes: state.engine.watch_rooms(),
         until: tokio::time::Instant::now() + STREAM_LIFETIME,
+        refused: false,
         _slot: slot,
     };
     let events = futures_util::stream::unfold(stream, |mut stream| async move {
@@ -352,13 +354,29 @@ struct RoomStream {
     last: Option<String>,
     changes: tokio::sync::watch::Receiver<u64>,
     until: tokio::time::Instant,
+    /// The caller's access was revoked and told so: the stream ends.
+    refused: bool,
     _slot: crate::page::StreamSlot,
 }
 
 impl RoomStream {
     /// The room's next change, waiting for one; `None` when the stream should end.
     async fn next(&mut self) -> Option<Event> {
+        if self.refused {
+            return None;
+        }
         loop {
+            match self.state.engine.room_access_holds(&self.access).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.refused = true;
+                    return Some(Event::default().event("refused").data("revoked"));
+                }
+                Err(err) => {
+                    tracing::warn!(error = %frontdesk_core::error::with_causes(&err), "room stream ended");
+                    return None;
+                }
+            }
             let status = match self.state.engine.room_status(&self.access).await {
                 Ok(status) => status,
                 Err(err) => {

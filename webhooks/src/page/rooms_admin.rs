@@ -1,7 +1,9 @@
 //! `/admin/rooms`: the tenant's meeting rooms for an admin (the session cookie the JSON API
 //! takes): each room with links to its page, its QR code to print and its door display, a
 //! button that adds a door display and shows its pairing code, link and QR code (the
-//! script, `/assets/room.js`, calls `POST /api/v1/rooms/{room}/door-displays`), and how the
+//! script, `/assets/room.js`, calls `POST /api/v1/rooms/{room}/door-displays`), the room's
+//! door displays, each with a button that revokes it (`DELETE /api/v1/kiosks/{id}`: a
+//! tablet lost or moved stops showing the room at once), and how the
 //! rooms were used in the last 30 days — a table, a bar chart drawn here as SVG (booked,
 //! used and released hours per room) and the same as CSV. Without a session it is a
 //! sign-in form (`POST /api/v1/auth/login`, then the page again).
@@ -13,8 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Days;
 use chrono_tz::Tz;
+use frontdesk_core::Error;
 use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::room::RoomSummary;
+use frontdesk_core::store::reception::DeviceRow;
 
 use super::{Texts, render};
 use crate::AppState;
@@ -52,6 +56,35 @@ struct AdminRoom {
     name: String,
     /// Seats, equipment and floor, in the page's language.
     about: String,
+    /// Its door displays not revoked, oldest first.
+    doors: Vec<AdminDoor>,
+}
+
+/// A door display as the page lists it.
+struct AdminDoor {
+    id: i64,
+    name: String,
+    /// Paired when, or waiting to be paired until when, in the page's language and the
+    /// room's time zone.
+    state: String,
+}
+
+/// `device`'s state for the page at `now` (ms), with times in `zone`.
+fn door_state(t: Texts, device: &DeviceRow, now: i64, zone: Tz) -> String {
+    let local = |at: i64| {
+        chrono::DateTime::from_timestamp_millis(at)
+            .unwrap_or_default()
+            .with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    match (device.paired_at, device.pairing_expires_at) {
+        (Some(at), _) => t.format("room_admin.door.paired", &[("time", &local(at))]),
+        (None, Some(until)) if until > now => {
+            t.format("room_admin.door.waiting", &[("time", &local(until))])
+        }
+        (None, _) => t.text("room_admin.door.expired"),
+    }
 }
 
 /// The rooms' use over the last [`USAGE_DAYS`] days.
@@ -152,6 +185,13 @@ async fn show(State(state): State<AppState>, admin: Result<SignedIn, ApiError>) 
 
 async fn rooms_view(state: &AppState, actor: &Actor, t: Texts) -> ApiResult<AdminView> {
     let rooms = state.engine.rooms(actor).await?;
+    let now = state.engine.ports.clock.now_ms();
+    // Those who may not manage door displays see the rooms without them.
+    let doors = match state.engine.door_displays(actor).await {
+        Ok(doors) => doors,
+        Err(Error::Forbidden) => Vec::new(),
+        Err(err) => return Err(err.into()),
+    };
     // One span for the table: the days of the first room's zone (rooms of one tenant are
     // mostly in one), else UTC.
     let zone: Tz = rooms
@@ -213,10 +253,22 @@ async fn rooms_view(state: &AppState, actor: &Actor, t: Texts) -> ApiResult<Admi
     Ok(AdminView::Rooms {
         rooms: rooms
             .iter()
-            .map(|room| AdminRoom {
-                slug: room.summary.slug.clone(),
-                name: room.summary.name.clone(),
-                about: room_about(t, &room.summary),
+            .map(|room| {
+                let zone: Tz = room.summary.time_zone.parse().unwrap_or(Tz::UTC);
+                AdminRoom {
+                    slug: room.summary.slug.clone(),
+                    name: room.summary.name.clone(),
+                    about: room_about(t, &room.summary),
+                    doors: doors
+                        .iter()
+                        .filter(|d| d.room_id == Some(room.id) && d.revoked_at.is_none())
+                        .map(|d| AdminDoor {
+                            id: d.id,
+                            name: d.name.clone(),
+                            state: door_state(t, d, now, zone),
+                        })
+                        .collect(),
+                }
             })
             .collect(),
         usage: Usage {
