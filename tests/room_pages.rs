@@ -540,15 +540,25 @@ async fn a_door_display_is_paired_from_the_admins_page_the_rooms_use_shows_there
     scroll_to(&admin, hall_doors).await;
     admin.screenshot("room-admin-door-list-en").await;
     door.wait_for("#room[data-live='stream']").await;
+    // The first press asks again; the tablet still shows the room.
     admin.click(&format!("{hall_doors} .door-revoke")).await;
     admin
-        .wait_for_text(hall_doors, "Revoked: this tablet no longer shows the room.")
+        .wait_for_text(
+            &format!("{hall_doors} .door-revoke"),
+            "Press again to revoke",
+        )
+        .await;
+    on_screen(&door, "room").await;
+    admin.click(&format!("{hall_doors} .door-revoke")).await;
+    admin
+        .wait_for_text(hall_doors, "Revoked: that tablet no longer shows the room.")
         .await;
     on_screen(&door, "pairing").await;
     assert_eq!(
         door.text_of("#pairing-title").await,
         "This display is not paired yet"
     );
+    assert_eq!(admin.count(&format!("{hall_doors} .door-revoke")).await, 0);
     door.screenshot("room-door-revoked").await;
     scroll_to(&admin, hall_doors).await;
     admin.screenshot("room-admin-door-revoked-en").await;

@@ -24,7 +24,7 @@ use frontdesk_core::domain::room::{RoomState, RoomWanted};
 use frontdesk_core::engine::Engine;
 use frontdesk_core::engine::conversation::{ChatUser, Input};
 use frontdesk_core::engine::reception::{CheckIn, Kiosk};
-use frontdesk_core::engine::room::{ReleaseSettings, RoomAccess, RoomSettings};
+use frontdesk_core::engine::room::{ReleaseSettings, RoomAccess, RoomCaller, RoomSettings};
 use frontdesk_core::engine::scheduler::{Scheduler, standard_jobs};
 use frontdesk_core::engine::tenant::LocationInput;
 use frontdesk_core::port::{
@@ -431,6 +431,17 @@ fn google_event(
 }
 
 storage_tests! {
+    async fn a_revoked_door_display_wakes_the_room_streams_and_is_refused_from_then(t: &TestDb) {
+        let o = Office::new(t).await;
+        assert!(o.engine.room_access_holds(&o.door).await.unwrap());
+        let mut streams = o.engine.watch_rooms();
+        streams.mark_unchanged();
+        let RoomCaller::Door { device_id } = o.door.caller else { panic!("a door display") };
+        o.engine.revoke_device(&o.f.owner, device_id).await.unwrap();
+        assert!(streams.has_changed().unwrap(), "open streams are woken at once");
+        assert!(!o.engine.room_access_holds(&o.door).await.unwrap(), "and find it revoked");
+    }
+
     async fn a_no_show_is_released_exactly_at_the_end_of_the_grace_period_and_its_event_shortened(t: &TestDb) {
         let o = Office::new(t).await;
         o.book_a("U1", "09:30", "10:30").await;
@@ -877,7 +888,7 @@ storage_tests! {
         o.sweep().await;
         o.engine.check_in_room(&o.door).await.unwrap();
         let as_employee = |who| RoomAccess {
-            caller: frontdesk_core::engine::room::RoomCaller::Employee(who),
+            caller: RoomCaller::Employee(who),
             ..o.door.clone()
         };
         let carol = as_employee(o.employee("carol@acme.example").await);

@@ -60,11 +60,19 @@ async function problemOf(reply) {
   }
 
   // A door display revoked: its tablet stops showing the room at once (its open stream is
-  // told), and the list says so in place of the button.
+  // told), and the list says so in place of the button. The first press asks again: a
+  // revoked tablet has to be paired anew at the door.
   for (const item of admin.querySelectorAll(".door-item")) {
     const button = item.querySelector(".door-revoke");
+    const error = item.querySelector(".door-item-error");
     button.addEventListener("click", async () => {
+      if (!button.dataset.confirming) {
+        button.dataset.confirming = "yes";
+        button.textContent = admin.dataset.revokeConfirm;
+        return;
+      }
       button.disabled = true;
+      setText(error, "");
       const state = item.querySelector(".door-item-state");
       let reply;
       try {
@@ -74,13 +82,13 @@ async function problemOf(reply) {
           headers: { Accept: "application/json", "Accept-Language": language },
         });
       } catch (err) {
-        state.textContent = admin.dataset.unreachable;
+        setText(error, admin.dataset.unreachable);
         button.disabled = false;
         return;
       }
       if (!reply.ok) {
         const problem = await problemOf(reply);
-        state.textContent = [admin.dataset.revokeFailed, problem.detail || problem.title].filter(Boolean).join(" ");
+        setText(error, [admin.dataset.revokeFailed, problem.detail || problem.title].filter(Boolean).join(" "));
         button.disabled = false;
         return;
       }

@@ -16,6 +16,7 @@ use axum::routing::get;
 use chrono::Days;
 use chrono_tz::Tz;
 use frontdesk_core::Error;
+use frontdesk_core::domain::people::Permission;
 use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::room::RoomSummary;
 use frontdesk_core::store::reception::DeviceRow;
@@ -186,10 +187,11 @@ async fn show(State(state): State<AppState>, admin: Result<SignedIn, ApiError>) 
 async fn rooms_view(state: &AppState, actor: &Actor, t: Texts) -> ApiResult<AdminView> {
     let rooms = state.engine.rooms(actor).await?;
     let now = state.engine.ports.clock.now_ms();
-    // Those who may not manage door displays see the rooms without them.
+    // Those who may not manage door displays, or not revoke them (`DELETE /kiosks/{id}`
+    // asks for reception's permission), see the rooms without them.
     let doors = match state.engine.door_displays(actor).await {
-        Ok(doors) => doors,
-        Err(Error::Forbidden) => Vec::new(),
+        Ok(doors) if actor.require(Permission::ManageReception).is_ok() => doors,
+        Ok(_) | Err(Error::Forbidden) => Vec::new(),
         Err(err) => return Err(err.into()),
     };
     // One span for the table: the days of the first room's zone (rooms of one tenant are
