@@ -156,16 +156,12 @@ async fn execute(engine: &Engine, sql: &'static str, values: &[i64]) {
 }
 
 /// Clears old row versions and gathers statistics, as PostgreSQL's autovacuum does (outside
-/// a transaction, as `VACUUM` must run); on SQLite, what the server's hourly housekeeping
-/// does (it re-analyses only tables that grew or shrank ten-fold, so the statistics stay
-/// those of the first call here, as a server's would through a day of sweeps).
+/// a transaction, as `VACUUM` must run). SQLite is left as the server leaves it: without
+/// statistics (gathering them slowed the public slots read by a third; BENCHMARKS.md).
 async fn vacuum(engine: &Engine) {
-    match &engine.db {
-        frontdesk_core::store::Db::Postgres(pool) => {
-            sqlx::query("VACUUM ANALYZE").execute(pool).await.unwrap();
-        }
-        frontdesk_core::store::Db::Sqlite(_) => engine.db.refresh_statistics().await.unwrap(),
-    };
+    if let frontdesk_core::store::Db::Postgres(pool) = &engine.db {
+        sqlx::query("VACUUM ANALYZE").execute(pool).await.unwrap();
+    }
 }
 
 /// Forgets the 10:00 meetings and the queued reminders, as before the 10:00 sweep.
@@ -241,8 +237,8 @@ fn bench_backend(c: &mut Criterion, name: &str, db: TestDb, runtime: &tokio::run
     let first = runtime.block_on(engine.sweep_rooms()).unwrap();
     assert_eq!(first.recorded, ROOMS);
     // The planner's statistics, as a database in use has them: PostgreSQL's autovacuum
-    // gathers them within a minute of a bulk change, SQLite's within the hour; here they
-    // are gathered at once, after the meetings and the reminders' outbox rows exist.
+    // gathers them within a minute of a bulk change (SQLite gathers none); here they are
+    // gathered at once, after the meetings and the reminders' outbox rows exist.
     // (Gathered before, they describe those two tables as empty, and PostgreSQL then reads
     // a row by its id with a scan of the whole table: 1 ms a statement instead of 0.05.)
     runtime.block_on(vacuum(&engine));

@@ -1083,21 +1083,3 @@ storage_tests! {
         assert!(free.iter().any(|r| r.room.slug.starts_with("bulk-")), "{free:?}");
     }
 }
-
-/// SQLite plans without statistics until asked to gather them. The hourly housekeeping asks
-/// (a bounded `PRAGMA optimize`), so a database in use plans the sweeps and the searches with
-/// them, as the benchmarks measure. (PostgreSQL's autovacuum gathers its own.)
-#[tokio::test]
-async fn housekeeping_gathers_the_sqlite_planners_statistics() {
-    let t = TestDb::sqlite().await;
-    let o = Office::new(&t).await;
-    o.book_a("U1", "09:30", "10:30").await;
-    let gathered = "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'";
-    assert_eq!(t.count(gathered).await, 0, "none before");
-    o.engine.housekeeping().await.unwrap();
-    assert_eq!(t.count(gathered).await, 1, "statistics gathered");
-    let rooms = "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'rooms'";
-    assert!(t.count(rooms).await > 0, "the rooms table is described");
-    let events = "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'calendar_events'";
-    assert!(t.count(events).await > 0, "so is the calendar");
-}

@@ -526,12 +526,6 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
-        // Outside the transaction: SQLite analyses in transactions of its own. Stale
-        // statistics slow some plans down and break nothing, so a failure (the database
-        // busy past its timeout) waits for the next hour without failing the cleanup done.
-        if let Err(err) = self.db.refresh_statistics().await {
-            tracing::warn!(error = %err, "planner statistics not refreshed");
-        }
         tracing::info!(
             sessions,
             throttles,

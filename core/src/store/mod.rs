@@ -210,22 +210,6 @@ impl Db {
         })
     }
 
-    /// Brings the query planner's statistics up to date where they have gone stale.
-    /// SQLite gathers none unless asked: `PRAGMA optimize` analyses each table never
-    /// analysed or grown or shrunk ten-fold since (mask 0x10000: every table, not only those
-    /// this connection read), reading at most 2,000 rows of each index (0x10), so it stays
-    /// brief however large the file. Each connection loads the statistics when it opens, and
-    /// the pool replaces its connections within 30 minutes. PostgreSQL's autovacuum does
-    /// this by itself.
-    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
-        if let Db::Sqlite(pool) = self {
-            sqlx::query("PRAGMA optimize = 0x10012")
-                .execute(pool)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// Checks that the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
