@@ -455,7 +455,7 @@ storage_tests! {
         assert!(desk.engine.kiosk("hq", Some(&token)).await.is_ok());
         assert!(matches!(desk.engine.kiosk("hq", None).await, Err(Error::DeviceNotPaired)),
             "outside the demo an unpaired browser is no kiosk");
-        desk.engine.revoke_device(&desk.f.owner, device.id).await.unwrap();
+        desk.engine.revoke_kiosk(&desk.f.owner, device.id).await.unwrap();
         assert!(matches!(desk.engine.kiosk("hq", Some(&token)).await, Err(Error::DeviceNotPaired)));
         assert_eq!(desk.f.logged("device.revoke").await.len(), 1);
         let (_, late) = desk.engine.add_kiosk(&desk.f.owner, "hq", "Late").await.unwrap();

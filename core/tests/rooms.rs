@@ -437,7 +437,7 @@ storage_tests! {
         let mut streams = o.engine.watch_rooms();
         streams.mark_unchanged();
         let RoomCaller::Door { device_id } = o.door.caller else { panic!("a door display") };
-        o.engine.revoke_device(&o.f.owner, device_id).await.unwrap();
+        o.engine.revoke_door_display(&o.f.owner, device_id).await.unwrap();
         assert!(streams.has_changed().unwrap(), "open streams are woken at once");
         assert!(!o.engine.room_access_holds(&o.door).await.unwrap(), "and find it revoked");
     }

@@ -76,7 +76,7 @@ async function problemOf(reply) {
       const state = item.querySelector(".door-item-state");
       let reply;
       try {
-        reply = await fetch("/api/v1/kiosks/" + encodeURIComponent(item.dataset.door), {
+        reply = await fetch("/api/v1/door-displays/" + encodeURIComponent(item.dataset.door), {
           method: "DELETE",
           credentials: "same-origin",
           headers: { Accept: "application/json", "Accept-Language": language },

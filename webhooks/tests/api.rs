@@ -1409,6 +1409,12 @@ fn route_permissions() -> Vec<(Method, &'static str, Option<Permission>, Option<
             None,
         ),
         (
+            Method::DELETE,
+            "/api/v1/door-displays/{door_display}",
+            Some(ManageLocations),
+            None,
+        ),
+        (
             Method::GET,
             "/api/v1/rooms/utilisation?from=2026-11-01&to=2026-11-30",
             Some(ViewDirectory),
@@ -1872,6 +1878,19 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
             )
             .await;
         let kiosk_device = kiosk.body["kiosk"]["id"].as_i64().expect("a kiosk");
+        // A door display, for its revoke route.
+        let door = api
+            .call(
+                Method::POST,
+                "/api/v1/rooms/room-a/door-displays",
+                Some(&owner),
+                Some(json!({"name": "Door A"})),
+                &[],
+            )
+            .await;
+        let door_device = door.body["door_display"]["id"]
+            .as_i64()
+            .expect("a door display");
         let (kiosk, _) = api
             .engine
             .pair_kiosk("hq", kiosk.body["pairing_code"].as_str().unwrap())
@@ -1982,6 +2001,7 @@ async fn every_route_is_allowed_or_refused_for_every_role_as_the_permission_matr
                 .replace("{room}", "room-a")
                 .replace("{event}", &event)
                 .replace("{kiosk}", &kiosk_device.to_string())
+                .replace("{door_display}", &door_device.to_string())
                 .replace("{expected_visit}", &expected)
                 .replace("{visit}", &visit.public_id)
                 .replace("{label}", &label)

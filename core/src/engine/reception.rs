@@ -1222,13 +1222,18 @@ impl Engine {
         Ok(store::list_devices(&mut tx, actor.account.tenant_id, "kiosk").await?)
     }
 
-    /// Revokes a device: its token stops working at once; logged.
-    pub async fn revoke_device(&self, actor: &Actor, id: i64) -> Result<()> {
+    /// Revokes a kiosk: its token stops working at once; logged.
+    pub async fn revoke_kiosk(&self, actor: &Actor, id: i64) -> Result<()> {
         actor.require(Permission::ManageReception)?;
+        self.revoke_device(actor, "kiosk", id).await
+    }
+
+    /// Revokes device `id` of `kind`; logged. The caller checked the actor's permission.
+    pub(crate) async fn revoke_device(&self, actor: &Actor, kind: &str, id: i64) -> Result<()> {
         let tenant_id = actor.account.tenant_id;
         let now = self.ports.clock.now_ms();
         let mut tx = self.db.write().await?;
-        if !store::revoke_device(&mut tx, tenant_id, id, now).await? {
+        if !store::revoke_device(&mut tx, tenant_id, kind, id, now).await? {
             return Err(Error::NotFound("device"));
         }
         let event = Event::by(actor, "device.revoke", format!("device:{id}"), json!({}));

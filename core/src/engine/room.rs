@@ -1785,6 +1785,13 @@ impl Engine {
         ))
     }
 
+    /// Revokes door display `id` (admins): the tablet stops showing the room at once, its
+    /// open stream told; logged.
+    pub async fn revoke_door_display(&self, actor: &Actor, id: i64) -> Result<()> {
+        actor.require(Permission::ManageLocations)?;
+        self.revoke_device(actor, "door", id).await
+    }
+
     /// The tenant's door displays.
     pub async fn door_displays(&self, actor: &Actor) -> Result<Vec<device_store::DeviceRow>> {
         actor.require(Permission::ManageLocations)?;

@@ -223,19 +223,21 @@ pub async fn list_devices(
         .await?))
 }
 
-/// Revokes the device: its token stops working at once. Whether it was live.
+/// Revokes the device `id` of `kind`: its token stops working at once. Whether it was live.
 pub async fn revoke_device(
     tx: &mut Tx,
     tenant_id: i64,
+    kind: &str,
     id: i64,
     now: i64,
 ) -> Result<bool, StoreError> {
     const SQL: &str = "UPDATE devices SET revoked_at = $3, pairing_hash = NULL, token_hash = NULL \
-        WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL";
+        WHERE tenant_id = $1 AND id = $2 AND kind = $4 AND revoked_at IS NULL";
     let changed = on_tx!(tx, |c| sqlx::query(SQL)
         .bind(tenant_id)
         .bind(id)
         .bind(now)
+        .bind(kind)
         .execute(&mut *c)
         .await?
         .rows_affected());

@@ -175,7 +175,7 @@ async fn revoke_kiosk(
     SignedIn(actor): SignedIn,
     AppPath(id): AppPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.engine.revoke_device(&actor, id).await?;
+    state.engine.revoke_kiosk(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -65,6 +65,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pair))
         .routes(routes!(add_door_display))
         .routes(routes!(list_door_displays))
+        .routes(routes!(revoke_door_display))
 }
 
 fn door_cookie_name(state: &AppState) -> &'static str {
@@ -779,7 +780,7 @@ async fn add_door_display(
     ))
 }
 
-/// The tenant's door displays (revoke one with `DELETE /kiosks/{id}`, as kiosks).
+/// The tenant's door displays (paired, waiting for their code, or revoked).
 #[utoipa::path(get, path = "/door-displays", tag = "rooms", responses((status = 200, body = Vec<DoorDisplayView>)))]
 async fn list_door_displays(
     State(state): State<AppState>,
@@ -787,6 +788,18 @@ async fn list_door_displays(
 ) -> ApiResult<Json<Vec<DoorDisplayView>>> {
     let displays = state.engine.door_displays(&actor).await?;
     Ok(Json(displays.into_iter().map(Into::into).collect()))
+}
+
+/// Revoke a door display (admins): the tablet stops showing the room at once.
+#[utoipa::path(delete, path = "/door-displays/{door_display}", tag = "rooms",
+    params(("door_display" = i64, Path)), responses((status = 204), (status = 404)))]
+async fn revoke_door_display(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    AppPath(id): AppPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.engine.revoke_door_display(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Which days: `from..=to` in `tz`.
