@@ -1239,8 +1239,6 @@ impl Engine {
         let event = Event::by(actor, "device.revoke", format!("device:{id}"), json!({}));
         self.record(&mut tx, tenant_id, now, event).await?;
         tx.commit().await?;
-        // A revoked door display's open stream ends now, not when it next reconnects.
-        self.wake_rooms();
         Ok(())
     }
 

@@ -1789,7 +1789,10 @@ impl Engine {
     /// open stream told; logged.
     pub async fn revoke_door_display(&self, actor: &Actor, id: i64) -> Result<()> {
         actor.require(Permission::ManageLocations)?;
-        self.revoke_device(actor, "door", id).await
+        self.revoke_device(actor, "door", id).await?;
+        // Its open stream ends now, not when it next reconnects.
+        self.wake_rooms();
+        Ok(())
     }
 
     /// The tenant's door displays.

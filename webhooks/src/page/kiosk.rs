@@ -248,11 +248,7 @@ async fn badge(
         (None, None) => String::new(),
     };
     let zone: chrono_tz::Tz = kiosk.location.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    let checked_in = chrono::DateTime::from_timestamp_millis(view.checked_in_at)
-        .unwrap_or_default()
-        .with_timezone(&zone)
-        .format("%Y-%m-%d %H:%M")
-        .to_string();
+    let checked_in = super::local_minute(view.checked_in_at, zone);
     let url = format!(
         "{}/kiosk/{}/badge/{}?t={token}",
         state.engine.settings.public_url.trim_end_matches('/'),

@@ -117,6 +117,15 @@ pub(crate) fn render_private(status: StatusCode, page: &impl Template) -> Respon
 
 /// `page` as an HTML response with `status`; a template that fails to render is a 500
 /// problem (the cause is logged, not shown).
+/// `at_ms` as `YYYY-MM-DD HH:MM` in `zone`, as pages show an instant.
+pub(crate) fn local_minute(at_ms: i64, zone: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),

@@ -20,7 +20,7 @@ use frontdesk_core::engine::Actor;
 use frontdesk_core::engine::room::RoomSummary;
 use frontdesk_core::store::reception::DeviceRow;
 
-use super::{Texts, render};
+use super::{Texts, local_minute, render};
 use crate::AppState;
 use crate::api::rooms::{RoomUseView, UtilisationQuery};
 use crate::extract::SignedIn;
@@ -71,13 +71,7 @@ struct AdminDoor {
 
 /// `device`'s state for the page at `now` (ms), with times in `zone`.
 fn door_state(t: Texts, device: &DeviceRow, now: i64, zone: Tz) -> String {
-    let local = |at: i64| {
-        chrono::DateTime::from_timestamp_millis(at)
-            .unwrap_or_default()
-            .with_timezone(&zone)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-    };
+    let local = |at: i64| local_minute(at, zone);
     match (device.paired_at, device.pairing_expires_at) {
         (Some(at), _) => t.format("room_admin.door.paired", &[("time", &local(at))]),
         (None, Some(until)) if until > now => {
